@@ -1,0 +1,7 @@
+//! Who is calling and with what rights: credentials, sessions, passwords, the hot-path index.
+
+pub mod client_ip;
+pub mod extract;
+pub mod index;
+pub mod password;
+pub mod throttle;

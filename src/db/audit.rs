@@ -1,0 +1,109 @@
+//! SQL for the audit log.
+
+use rusqlite::types::Value;
+use rusqlite::{named_params, params_from_iter, Connection};
+
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub company_id: Option<i64>,
+    pub actor_id: Option<i64>,
+    pub actor_email: Option<String>,
+    pub token_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub action: String,
+    pub ip: Option<String>,
+    pub details: String,
+    pub created_at: i64,
+}
+
+pub struct NewEvent<'a> {
+    pub company_id: Option<i64>,
+    pub actor_id: Option<i64>,
+    pub actor_email: Option<&'a str>,
+    pub token_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub action: &'a str,
+    pub ip: Option<&'a str>,
+    pub details: &'a str,
+    pub now: i64,
+}
+
+pub fn insert(conn: &Connection, e: &NewEvent) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO audit_events (company_id, actor_id, actor_email, token_id, user_id, action,
+                                   ip, details, created_at)
+         VALUES (:company, :actor, :email, :token, :user, :action, :ip, :details, :now)",
+    )?
+    .execute(named_params! {
+        ":company": e.company_id, ":actor": e.actor_id, ":email": e.actor_email,
+        ":token": e.token_id, ":user": e.user_id, ":action": e.action, ":ip": e.ip,
+        ":details": e.details, ":now": e.now,
+    })?;
+    Ok(())
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub company_id: Option<i64>,
+    pub actor_id: Option<i64>,
+    pub token_id: Option<i64>,
+    pub action: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+pub fn list(
+    conn: &Connection,
+    f: &Filter,
+    before: Option<i64>,
+    limit: usize,
+) -> rusqlite::Result<Vec<AuditEvent>> {
+    let mut sql = String::from(
+        "SELECT id, company_id, actor_id, actor_email, token_id, user_id, action, ip, details,
+                created_at FROM audit_events WHERE 1 = 1",
+    );
+    let mut args: Vec<Value> = Vec::new();
+    let mut push = |clause: &str, v: Value| {
+        args.push(v);
+        sql.push_str(&clause.replace('?', &format!("${}", args.len())));
+    };
+    if let Some(v) = f.company_id {
+        push(" AND company_id = ?", v.into());
+    }
+    if let Some(v) = f.actor_id {
+        push(" AND actor_id = ?", v.into());
+    }
+    if let Some(v) = f.token_id {
+        push(" AND token_id = ?", v.into());
+    }
+    if let Some(v) = &f.action {
+        push(" AND action = ?", v.clone().into());
+    }
+    if let Some(v) = f.since {
+        push(" AND created_at >= ?", v.into());
+    }
+    if let Some(v) = f.until {
+        push(" AND created_at <= ?", v.into());
+    }
+    if let Some(v) = before {
+        push(" AND id < ?", v.into());
+    }
+    push(" ORDER BY id DESC LIMIT ?", (limit as i64).into());
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), |r| {
+        Ok(AuditEvent {
+            id: r.get(0)?,
+            company_id: r.get(1)?,
+            actor_id: r.get(2)?,
+            actor_email: r.get(3)?,
+            token_id: r.get(4)?,
+            user_id: r.get(5)?,
+            action: r.get(6)?,
+            ip: r.get(7)?,
+            details: r.get(8)?,
+            created_at: r.get(9)?,
+        })
+    })?;
+    rows.collect()
+}

@@ -1,0 +1,86 @@
+//! SQL for companies and their token policy.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Company {
+    pub id: i64,
+    pub name: String,
+    /// `true` when `token_reveal = allowed`.
+    pub reveal_allowed: bool,
+    pub max_token_lifetime_days: Option<i64>,
+    pub idle_disable_days: Option<i64>,
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<String>,
+    pub created_at: i64,
+}
+
+const COLUMNS: &str = "id, name, token_reveal, max_token_lifetime_days, idle_disable_days, \
+                       webhook_url, webhook_secret, created_at";
+
+fn from_row(r: &Row) -> rusqlite::Result<Company> {
+    Ok(Company {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        reveal_allowed: r.get::<_, String>(2)? == "allowed",
+        max_token_lifetime_days: r.get(3)?,
+        idle_disable_days: r.get(4)?,
+        webhook_url: r.get(5)?,
+        webhook_secret: r.get(6)?,
+        created_at: r.get(7)?,
+    })
+}
+
+pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Company>> {
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM companies WHERE id = $1"))?
+        .query_row([id], from_row)
+        .optional()
+}
+
+pub fn list(
+    conn: &Connection,
+    only: Option<i64>,
+    before: Option<i64>,
+    limit: usize,
+) -> rusqlite::Result<Vec<Company>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM companies
+         WHERE ($1 IS NULL OR id = $1) AND ($2 IS NULL OR id < $2)
+         ORDER BY id DESC LIMIT $3"
+    ))?;
+    let rows = stmt.query_map(params![only, before, limit as i64], from_row)?;
+    rows.collect()
+}
+
+pub fn insert(conn: &Connection, name: &str, now: i64) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "INSERT INTO companies (name, created_at) VALUES ($1, $2) RETURNING id",
+        params![name, now],
+        |r| r.get(0),
+    )
+}
+
+pub fn update_policy(conn: &Connection, c: &Company) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE companies SET token_reveal = $1, max_token_lifetime_days = $2,
+                idle_disable_days = $3, webhook_url = $4, webhook_secret = $5
+         WHERE id = $6",
+        params![
+            if c.reveal_allowed {
+                "allowed"
+            } else {
+                "show_once"
+            },
+            c.max_token_lifetime_days,
+            c.idle_disable_days,
+            c.webhook_url,
+            c.webhook_secret,
+            c.id
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn count(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT COUNT(*) FROM companies", [], |r| r.get(0))
+}

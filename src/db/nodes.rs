@@ -1,0 +1,101 @@
+//! SQL for filtering nodes and their node tokens.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::domain::token_value::TokenDigest;
+
+#[derive(Debug, Clone)]
+pub struct NodeRow {
+    pub id: i64,
+    pub company_id: i64,
+    pub name: String,
+    pub token_digest: TokenDigest,
+    pub token_hint: String,
+    pub creator_id: Option<i64>,
+    pub created_at: i64,
+    pub last_seen_at: Option<i64>,
+    pub last_seen_ip: Option<String>,
+    pub version: Option<String>,
+}
+
+const SELECT: &str = "SELECT id, company_id, name, token_digest, token_hint, creator_id,
+        created_at, last_seen_at, last_seen_ip, version FROM nodes";
+
+fn from_row(r: &Row) -> rusqlite::Result<NodeRow> {
+    Ok(NodeRow {
+        id: r.get(0)?,
+        company_id: r.get(1)?,
+        name: r.get(2)?,
+        token_digest: TokenDigest::from_slice(&r.get::<_, Vec<u8>>(3)?)
+            .unwrap_or(TokenDigest([0; 32])),
+        token_hint: r.get(4)?,
+        creator_id: r.get(5)?,
+        created_at: r.get(6)?,
+        last_seen_at: r.get(7)?,
+        last_seen_ip: r.get(8)?,
+        version: r.get(9)?,
+    })
+}
+
+pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<NodeRow>> {
+    conn.prepare_cached(&format!("{SELECT} WHERE id = $1"))?
+        .query_row([id], from_row)
+        .optional()
+}
+
+pub fn by_digest(conn: &Connection, d: &TokenDigest) -> rusqlite::Result<Option<NodeRow>> {
+    conn.prepare_cached(&format!("{SELECT} WHERE token_digest = $1"))?
+        .query_row([&d.0[..]], from_row)
+        .optional()
+}
+
+pub fn list(
+    conn: &Connection,
+    company: Option<i64>,
+    before: Option<i64>,
+    limit: usize,
+) -> rusqlite::Result<Vec<NodeRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{SELECT} WHERE ($1 IS NULL OR company_id = $1) AND ($2 IS NULL OR id < $2)
+         ORDER BY id DESC LIMIT $3"
+    ))?;
+    let rows = stmt.query_map(params![company, before, limit as i64], from_row)?;
+    rows.collect()
+}
+
+pub fn insert(
+    conn: &Connection,
+    company_id: i64,
+    name: &str,
+    digest: &TokenDigest,
+    hint: &str,
+    creator_id: i64,
+    now: i64,
+) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "INSERT INTO nodes (company_id, name, token_digest, token_hint, creator_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        params![company_id, name, &digest.0[..], hint, creator_id, now],
+        |r| r.get(0),
+    )
+}
+
+pub fn delete(conn: &Connection, id: i64) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM nodes WHERE id = $1", [id])?;
+    Ok(())
+}
+
+pub fn heartbeat(
+    conn: &Connection,
+    id: i64,
+    now: i64,
+    ip: &str,
+    version: Option<&str>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE nodes SET last_seen_at = $1, last_seen_ip = $2, version = COALESCE($3, version)
+         WHERE id = $4",
+        params![now, ip, version, id],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! SQL for users.
+
+use rusqlite::{named_params, params, Connection, OptionalExtension, Row};
+
+use crate::domain::model::User;
+use crate::domain::permissions::PermissionSet;
+use crate::domain::roles::Role;
+
+const COLUMNS: &str = "u.id, u.company_id, u.email, u.name, u.role, u.permissions, u.enabled, \
+                       u.sso, u.password_hash IS NOT NULL, u.created_at, u.updated_at";
+
+/// Reads a user from `COLUMNS` starting at column `at` (so joins can embed it).
+pub fn from_row_at(r: &Row, at: usize) -> rusqlite::Result<User> {
+    let role: String = r.get(at + 4)?;
+    Ok(User {
+        id: r.get(at)?,
+        company_id: r.get(at + 1)?,
+        email: r.get(at + 2)?,
+        name: r.get(at + 3)?,
+        role: Role::parse(&role).unwrap_or(Role::Custom),
+        custom: PermissionSet::from_storage(&r.get::<_, String>(at + 5)?),
+        enabled: r.get(at + 6)?,
+        sso: r.get(at + 7)?,
+        has_password: r.get(at + 8)?,
+        created_at: r.get(at + 9)?,
+        updated_at: r.get(at + 10)?,
+    })
+}
+
+pub fn columns() -> &'static str {
+    COLUMNS
+}
+
+pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<User>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM users u WHERE u.id = $1"),
+        [id],
+        |r| from_row_at(r, 0),
+    )
+    .optional()
+}
+
+pub fn by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<User>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM users u WHERE u.email = $1"),
+        [email],
+        |r| from_row_at(r, 0),
+    )
+    .optional()
+}
+
+/// The user and its password hash, for login.
+pub fn credentials(
+    conn: &Connection,
+    email: &str,
+) -> rusqlite::Result<Option<(User, Option<String>)>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS}, u.password_hash FROM users u WHERE u.email = $1"),
+        [email],
+        |r| Ok((from_row_at(r, 0)?, r.get(11)?)),
+    )
+    .optional()
+}
+
+pub struct NewUser<'a> {
+    pub company_id: i64,
+    pub email: &'a str,
+    pub name: &'a str,
+    pub role: Role,
+    pub custom: PermissionSet,
+    pub enabled: bool,
+    pub sso: bool,
+    pub password_hash: Option<&'a str>,
+    pub now: i64,
+}
+
+pub fn insert(conn: &Connection, u: &NewUser) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "INSERT INTO users (company_id, email, name, role, permissions, enabled, sso,
+                            password_hash, created_at, updated_at)
+         VALUES (:company, :email, :name, :role, :perms, :enabled, :sso, :hash, :now, :now)
+         RETURNING id",
+        named_params! {
+            ":company": u.company_id, ":email": u.email, ":name": u.name,
+            ":role": u.role.name(), ":perms": u.custom.to_storage(), ":enabled": u.enabled,
+            ":sso": u.sso, ":hash": u.password_hash, ":now": u.now,
+        },
+        |r| r.get(0),
+    )
+}
+
+/// Writes every mutable field of `u` (the service computed the new state).
+pub fn update(conn: &Connection, u: &User, now: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE users SET email = $1, name = $2, role = $3, permissions = $4, enabled = $5,
+                          sso = $6, updated_at = $7 WHERE id = $8",
+        params![
+            u.email,
+            u.name,
+            u.role.name(),
+            u.custom.to_storage(),
+            u.enabled,
+            u.sso,
+            now,
+            u.id
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn set_password(conn: &Connection, id: i64, hash: Option<&str>) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE users SET password_hash = $1 WHERE id = $2",
+        params![hash, id],
+    )?;
+    Ok(())
+}
+
+pub fn delete(conn: &Connection, id: i64) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM users WHERE id = $1", [id])?;
+    Ok(())
+}
+
+/// Users in `company` (all companies when `None`), newest first, ids below `before`.
+pub fn list(
+    conn: &Connection,
+    company: Option<i64>,
+    before: Option<i64>,
+    limit: usize,
+) -> rusqlite::Result<Vec<User>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM users u
+         WHERE ($1 IS NULL OR u.company_id = $1) AND ($2 IS NULL OR u.id < $2)
+         ORDER BY u.id DESC LIMIT $3"
+    ))?;
+    let rows = stmt.query_map(params![company, before, limit as i64], |r| {
+        from_row_at(r, 0)
+    })?;
+    rows.collect()
+}
+
+pub fn count(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+}
+
+/// Enabled global administrators (bootstrap and "last admin" checks).
+pub fn first_global_admin(conn: &Connection) -> rusqlite::Result<Option<User>> {
+    conn.query_row(
+        &format!(
+            "SELECT {COLUMNS} FROM users u WHERE u.role = 'global_admin' AND u.enabled = 1
+             ORDER BY u.id LIMIT 1"
+        ),
+        [],
+        |r| from_row_at(r, 0),
+    )
+    .optional()
+}

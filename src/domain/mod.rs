@@ -1,0 +1,8 @@
+//! Pure types that carry the rules of SPEC §3–§4: no I/O here.
+
+pub mod model;
+pub mod names;
+pub mod permissions;
+pub mod roles;
+pub mod time;
+pub mod token_value;

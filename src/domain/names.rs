@@ -1,0 +1,118 @@
+//! Validated text fields: token names, descriptions, emails, user names, passwords.
+
+use std::fmt;
+
+/// A token name: 1–128 characters after trimming (rule 7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenName(String);
+
+impl TokenName {
+    pub fn parse(s: &str) -> Result<TokenName, &'static str> {
+        let t = s.trim();
+        let n = t.chars().count();
+        if n == 0 {
+            return Err("name is required");
+        }
+        if n > 128 {
+            return Err("name must be at most 128 characters");
+        }
+        if t.chars().any(char::is_control) {
+            return Err("name must not contain control characters");
+        }
+        Ok(TokenName(t.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The uniqueness key: names are unique per owner, ignoring case.
+    pub fn key(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+/// A description: at most 1024 characters (rule 7).
+pub fn parse_description(s: &str) -> Result<String, &'static str> {
+    let t = s.trim();
+    if t.chars().count() > 1024 {
+        return Err("description must be at most 1024 characters");
+    }
+    Ok(t.to_string())
+}
+
+/// An email address, stored lower-cased so uniqueness ignores case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(s: &str) -> Result<Email, &'static str> {
+        let t = s.trim().to_lowercase();
+        let valid = t.len() <= 254
+            && t.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && !domain.is_empty()
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !domain.contains('@')
+            })
+            && !t.chars().any(|c| c.is_whitespace() || c.is_control());
+        if valid {
+            Ok(Email(t))
+        } else {
+            Err("a valid email address is required")
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A person's display name: 1–128 characters.
+pub fn parse_person_name(s: &str) -> Result<String, &'static str> {
+    let t = s.trim();
+    match t.chars().count() {
+        0 => Err("name is required"),
+        n if n > 128 => Err("name must be at most 128 characters"),
+        _ if t.chars().any(char::is_control) => Err("name must not contain control characters"),
+        _ => Ok(t.to_string()),
+    }
+}
+
+/// Password length rule of SPEC §8: at least 8, up to 1024 characters, never truncated.
+pub fn check_password(p: &str) -> Result<(), &'static str> {
+    match p.chars().count() {
+        n if n < 8 => Err("password must be at least 8 characters"),
+        n if n > 1024 => Err("password must be at most 1024 characters"),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_names_are_trimmed_and_bounded() {
+        assert_eq!(TokenName::parse("  ci  ").unwrap().as_str(), "ci");
+        assert!(TokenName::parse("   ").is_err());
+        assert!(TokenName::parse(&"x".repeat(128)).is_ok());
+        assert!(TokenName::parse(&"x".repeat(129)).is_err());
+        assert_eq!(TokenName::parse("CI").unwrap().key(), "ci");
+    }
+
+    #[test]
+    fn emails_are_lowercased() {
+        assert_eq!(Email::parse(" A@B.io ").unwrap().as_str(), "a@b.io");
+        for bad in ["", "a", "@b", "a@", "a b@c", "a@.c"] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

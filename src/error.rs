@@ -1,0 +1,196 @@
+//! The one error type. Every failure a caller can see has a stable `code` and an HTTP status;
+//! internal failures become an opaque 500 whose details go only to the log, under a request id.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+/// What a `WWW-Authenticate` header should say (RFC 6750 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    /// No credentials were sent.
+    Missing,
+    /// Credentials were sent but are invalid, expired or disabled.
+    InvalidToken,
+    /// The credentials lack a permission the route needs.
+    InsufficientScope,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("authentication required")]
+    Unauthenticated(Challenge),
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("{message}")]
+    Forbidden {
+        code: &'static str,
+        message: String,
+        challenge: Option<Challenge>,
+    },
+    #[error("not found")]
+    NotFound,
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        message: String,
+    },
+    #[error("request body too large (limit 64 KiB)")]
+    PayloadTooLarge,
+    #[error("{message}")]
+    Unprocessable {
+        code: &'static str,
+        message: String,
+        fields: BTreeMap<String, String>,
+    },
+    #[error("too many failed attempts; try again later")]
+    TooManyAttempts { retry_after_secs: u64 },
+    #[error("the service is not ready")]
+    Unavailable,
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::Forbidden {
+            code,
+            message: message.into(),
+            challenge: None,
+        }
+    }
+
+    pub fn insufficient_scope(needed: &str) -> ApiError {
+        ApiError::Forbidden {
+            code: "insufficient_scope",
+            message: format!("this request needs the `{needed}` permission"),
+            challenge: Some(Challenge::InsufficientScope),
+        }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::Unprocessable {
+            code,
+            message: message.into(),
+            fields: BTreeMap::new(),
+        }
+    }
+
+    /// A `validation_failed` error naming one field.
+    pub fn field(field: &str, message: impl Into<String>) -> ApiError {
+        let message = message.into();
+        ApiError::Unprocessable {
+            code: "validation_failed",
+            message: format!("{field}: {message}"),
+            fields: BTreeMap::from([(field.to_string(), message)]),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Unauthenticated(Challenge::Missing) => "unauthenticated",
+            ApiError::Unauthenticated(_) => "invalid_token",
+            ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::Forbidden { code, .. } => code,
+            ApiError::NotFound => "not_found",
+            ApiError::Conflict { code, .. } => code,
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::Unprocessable { code, .. } => code,
+            ApiError::TooManyAttempts { .. } => "too_many_attempts",
+            ApiError::Unavailable => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// The field messages of a validation error, for forms that show them beside fields.
+    pub fn fields(&self) -> Option<&BTreeMap<String, String>> {
+        match self {
+            ApiError::Unprocessable { fields, .. } if !fields.is_empty() => Some(fields),
+            _ => None,
+        }
+    }
+}
+
+fn www_authenticate(c: Challenge) -> &'static str {
+    match c {
+        Challenge::Missing => r#"Bearer realm="tokend""#,
+        Challenge::InvalidToken => r#"Bearer realm="tokend", error="invalid_token""#,
+        Challenge::InsufficientScope => r#"Bearer realm="tokend", error="insufficient_scope""#,
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthenticated(_) | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header((header::CACHE_CONTROL, "no-store"));
+        let challenge = match self {
+            ApiError::Unauthenticated(c) => Some(*c),
+            ApiError::Forbidden { challenge, .. } => *challenge,
+            _ => None,
+        };
+        if let Some(c) = challenge {
+            res.insert_header((header::WWW_AUTHENTICATE, www_authenticate(c)));
+        }
+        if let ApiError::TooManyAttempts { retry_after_secs } = self {
+            res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        }
+        let message = match self {
+            // Internal details stay in the log (the middleware logs them with the request id).
+            ApiError::Internal(e) => {
+                tracing::error!(error = ?e, "internal error");
+                "internal error; see the server log".to_string()
+            }
+            ApiError::Unauthenticated(Challenge::Missing) => {
+                "authentication required: send `Authorization: Bearer <token>`".to_string()
+            }
+            ApiError::Unauthenticated(_) => "the token is invalid".to_string(),
+            other => other.to_string(),
+        };
+        let mut error = json!({ "code": self.code(), "message": message });
+        if let Some(fields) = self.fields() {
+            error["fields"] = json!(fields);
+        }
+        res.json(json!({ "error": error }))
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(e: rusqlite::Error) -> Self {
+        ApiError::Internal(e.into())
+    }
+}
+
+impl From<r2d2::Error> for ApiError {
+    fn from(e: r2d2::Error) -> Self {
+        ApiError::Internal(e.into())
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,170 @@
+//! The background scheduler. Each job is a plain function of the state and `now`; this
+//! module only wires them into clokwerk. `POST /v1/maintenance/run` and
+//! `tokend maintenance run` call `run_all`, the same functions.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clokwerk::{Interval, Scheduler, TimeUnits};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db;
+use crate::error::ApiResult;
+use crate::service::lifecycle::{self, ReconcileReport};
+use crate::state::AppState;
+
+/// What one run of every job did.
+#[derive(Debug, Default, Clone, Serialize, ToSchema)]
+pub struct MaintenanceReport {
+    /// Tokens marked disabled because they expired.
+    pub expire: usize,
+    /// Tokens disabled because they were idle for the company's `idle_disable_days`.
+    pub idle: usize,
+    /// Disabled tokens deleted after the retention period.
+    pub purge: usize,
+    pub reconcile: ReconcileReport,
+    /// Tokens whose buffered last-use data was written.
+    pub flush: usize,
+    /// Expired console sessions removed.
+    pub sessions: usize,
+}
+
+const PURGE_BATCH: usize = 1000;
+
+fn count(state: &AppState, job: &str, n: usize) {
+    state.metrics.job_runs.with_label_values(&[job]).inc();
+    state
+        .metrics
+        .job_changes
+        .with_label_values(&[job])
+        .inc_by(n as u64);
+}
+
+pub fn expire(state: &AppState) -> ApiResult<usize> {
+    let now = state.now_ms();
+    let n = state.write_blocking(|tx| lifecycle::expire(tx, now))?;
+    count(state, "expire", n);
+    Ok(n)
+}
+
+pub fn idle(state: &AppState) -> ApiResult<usize> {
+    let now = state.now_ms();
+    let n = state.write_blocking(|tx| lifecycle::disable_idle(tx, now))?;
+    count(state, "idle", n);
+    Ok(n)
+}
+
+/// Purges in batches, one short transaction each, so the hot path never waits long.
+pub fn purge(state: &AppState) -> ApiResult<usize> {
+    let now = state.now_ms();
+    let retention = state.config.disabled_retention.as_millis() as i64;
+    let mut total = 0;
+    loop {
+        let n = state.write_blocking(|tx| lifecycle::purge_batch(tx, now, retention, PURGE_BATCH))?;
+        total += n;
+        if n < PURGE_BATCH {
+            break;
+        }
+    }
+    count(state, "purge", total);
+    Ok(total)
+}
+
+pub fn reconcile(state: &AppState) -> ApiResult<ReconcileReport> {
+    let now = state.now_ms();
+    let r = state.write_blocking(|tx| lifecycle::reconcile(tx, now))?;
+    count(
+        state,
+        "reconcile",
+        r.owner_disabled + r.owner_sso + r.trimmed + r.grace_ended,
+    );
+    Ok(r)
+}
+
+/// Writes buffered last-use data in one transaction.
+pub fn flush(state: &AppState) -> ApiResult<usize> {
+    let pending = state.usage.drain();
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let n = pending.len();
+    state.write_blocking(|tx| {
+        tx.effects.touches_auth = false;
+        for (id, at, ip) in &pending {
+            db::tokens::record_use(tx, *id, *at, ip)?;
+        }
+        Ok(())
+    })?;
+    count(state, "flush", n);
+    Ok(n)
+}
+
+pub fn sessions(state: &AppState) -> ApiResult<usize> {
+    let now = state.now_ms();
+    state.write_blocking(|tx| {
+        tx.effects.touches_auth = false;
+        Ok(db::sessions::delete_expired(tx, now)?)
+    })
+}
+
+/// Notices writes made by another process (the CLI) and refreshes the in-memory index.
+pub fn sync_external(state: &AppState) -> ApiResult<bool> {
+    state.read_blocking(|c| {
+        let epoch = db::read_epoch(c)?;
+        let mut seen = state.seen_epoch.lock();
+        if *seen == epoch {
+            return Ok(false);
+        }
+        *seen = epoch;
+        state.reload_index(c)?;
+        Ok(true)
+    })
+}
+
+pub fn run_all(state: &AppState) -> ApiResult<MaintenanceReport> {
+    Ok(MaintenanceReport {
+        flush: flush(state)?,
+        expire: expire(state)?,
+        idle: idle(state)?,
+        reconcile: reconcile(state)?,
+        purge: purge(state)?,
+        sessions: sessions(state)?,
+    })
+}
+
+fn every(d: Duration) -> Interval {
+    (d.as_secs().max(1) as u32).seconds()
+}
+
+fn log_err<T>(job: &str, r: ApiResult<T>) {
+    if let Err(e) = r {
+        tracing::error!(job, error = %e, "scheduled job failed");
+    }
+}
+
+/// Starts the scheduler thread; it stops when the returned handle is dropped.
+pub fn start(state: Arc<AppState>) -> clokwerk::ScheduleHandle {
+    let c = state.config.clone();
+    let mut s = Scheduler::new();
+    let st = state.clone();
+    s.every(every(c.expiry_interval)).run(move || {
+        log_err("expire", expire(&st));
+        log_err("idle", idle(&st));
+    });
+    let st = state.clone();
+    s.every(every(c.purge_interval))
+        .run(move || log_err("purge", purge(&st)));
+    let st = state.clone();
+    s.every(every(c.reconcile_interval)).run(move || {
+        log_err("reconcile", reconcile(&st));
+        log_err("sessions", sessions(&st));
+    });
+    let st = state.clone();
+    s.every(every(c.flush_interval))
+        .run(move || log_err("flush", flush(&st)));
+    let st = state;
+    s.every(1.seconds())
+        .run(move || log_err("sync", sync_external(&st)));
+    s.watch_thread(Duration::from_millis(200))
+}

@@ -1,0 +1,158 @@
+//! `/v1/audit`, `/v1/settings`, `/v1/companies`, `/v1/maintenance/run`.
+
+use actix_web::{web, HttpResponse};
+use anyhow::anyhow;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::common::{AuditList, CompanyList, ErrorBody};
+use crate::db::audit::Filter;
+use crate::domain::model::Caller;
+use crate::domain::time::parse_time;
+use crate::error::{ApiError, ApiResult};
+use crate::jobs::{self, MaintenanceReport};
+use crate::service::companies::{self, CompanyView, CreateCompany, SettingsView, UpdateSettings};
+use crate::service::{audit, Page};
+use crate::state::Shared;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    pub actor_id: Option<i64>,
+    pub token_id: Option<i64>,
+    /// A dotted action name, e.g. `token.created`.
+    pub action: Option<String>,
+    /// RFC 3339 or `YYYY-MM-DD hh:mm:ss` (UTC).
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+impl AuditQuery {
+    pub fn filter(&self) -> ApiResult<Filter> {
+        let time = |v: &Option<String>| -> ApiResult<Option<i64>> {
+            v.as_deref()
+                .filter(|s| !s.is_empty())
+                .map(|s| parse_time(s).map(|t| t.timestamp_millis()))
+                .transpose()
+                .map_err(ApiError::BadRequest)
+        };
+        Ok(Filter {
+            company_id: None,
+            actor_id: self.actor_id,
+            token_id: self.token_id,
+            action: self.action.clone().filter(|a| !a.is_empty()),
+            since: time(&self.since)?,
+            until: time(&self.until)?,
+        })
+    }
+}
+
+#[utoipa::path(get, path = "/v1/audit", tag = "admin", params(AuditQuery),
+    responses((status = 200, body = AuditList), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn audit_list(state: Shared, caller: Caller, q: web::Query<AuditQuery>) -> ApiResult<HttpResponse> {
+    let page = Page::parse(&state.keys, q.limit, q.cursor.as_deref())?;
+    let filter = q.filter()?;
+    let keys = state.keys.clone();
+    let items = state
+        .read(move |c| audit::list(c, &caller, filter, page))
+        .await?;
+    let next = page.next_cursor(&keys, items.last().map(|e| e.id), items.len());
+    Ok(AuditList::respond(items, next))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CompanyQuery {
+    /// Global administrators: another company's settings.
+    pub company_id: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/v1/settings", tag = "admin", params(CompanyQuery),
+    responses((status = 200, body = SettingsView), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn settings_get(state: Shared, caller: Caller, q: web::Query<CompanyQuery>) -> ApiResult<HttpResponse> {
+    let company = q.company_id;
+    let s = state
+        .read(move |c| companies::settings(c, &caller, company))
+        .await?;
+    Ok(HttpResponse::Ok().json(s))
+}
+
+#[utoipa::path(patch, path = "/v1/settings", tag = "admin", params(CompanyQuery),
+    request_body = UpdateSettings,
+    responses((status = 200, body = SettingsView), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn settings_update(
+    state: Shared,
+    caller: Caller,
+    q: web::Query<CompanyQuery>,
+    body: web::Json<UpdateSettings>,
+) -> ApiResult<HttpResponse> {
+    let env = state.env();
+    let company = q.company_id;
+    let s = state
+        .write(move |tx| companies::update_settings(tx, &env, &caller, company, body.into_inner()))
+        .await?;
+    Ok(HttpResponse::Ok().json(s))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/companies", tag = "admin", params(PageQuery),
+    responses((status = 200, body = CompanyList), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn companies_list(state: Shared, caller: Caller, q: web::Query<PageQuery>) -> ApiResult<HttpResponse> {
+    let page = Page::parse(&state.keys, q.limit, q.cursor.as_deref())?;
+    let env = state.env();
+    let (items, next) = state
+        .read(move |c| companies::list(c, &env, &caller, page))
+        .await?;
+    Ok(CompanyList::respond(items, next))
+}
+
+#[utoipa::path(post, path = "/v1/companies", tag = "admin", request_body = CreateCompany,
+    responses((status = 201, body = CompanyView), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn companies_create(state: Shared, caller: Caller, body: web::Json<CreateCompany>) -> ApiResult<HttpResponse> {
+    let env = state.env();
+    let c = state
+        .write(move |tx| companies::create(tx, &env, &caller, body.into_inner()))
+        .await?;
+    Ok(HttpResponse::Created().json(c))
+}
+
+#[utoipa::path(post, path = "/v1/maintenance/run", tag = "admin",
+    responses((status = 200, body = MaintenanceReport), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn maintenance(state: Shared, caller: Caller) -> ApiResult<HttpResponse> {
+    if !caller.is_global() {
+        return Err(ApiError::forbidden(
+            "forbidden",
+            "maintenance needs a global administrator",
+        ));
+    }
+    let st = state.0.clone();
+    let report = web::block(move || jobs::run_all(&st))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow!("{e}")))??;
+    Ok(HttpResponse::Ok().json(report))
+}

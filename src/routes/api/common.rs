@@ -1,0 +1,93 @@
+//! Plumbing shared by the JSON handlers: extractor error mapping, list shapes, responses.
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+
+/// Request bodies larger than this answer 413 (SPEC §8).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(BODY_LIMIT)
+        .error_handler(|err, _req: &HttpRequest| {
+            match err {
+                JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+                    ApiError::PayloadTooLarge
+                }
+                JsonPayloadError::ContentType => {
+                    ApiError::BadRequest("expected a JSON body (Content-Type: application/json)".into())
+                }
+                JsonPayloadError::Deserialize(e) => ApiError::BadRequest(format!("invalid JSON body: {e}")),
+                JsonPayloadError::Payload(actix_web::error::PayloadError::Overflow) => {
+                    ApiError::PayloadTooLarge
+                }
+                other => ApiError::BadRequest(format!("invalid request body: {other}")),
+            }
+            .into()
+        })
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req| {
+        ApiError::BadRequest(format!("invalid query string: {err}")).into()
+    })
+}
+
+pub fn path_config() -> web::PathConfig {
+    // A malformed id names no object: 404, like an unknown one.
+    web::PathConfig::default().error_handler(|_err: PathError, _req| ApiError::NotFound.into())
+}
+
+pub fn payload_config() -> web::PayloadConfig {
+    web::PayloadConfig::default().limit(BODY_LIMIT)
+}
+
+/// The error envelope, for the OpenAPI document.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+    #[schema(value_type = Option<Object>)]
+    pub fields: Option<serde_json::Value>,
+}
+
+macro_rules! list_types {
+    ($($name:ident => $item:ty),+ $(,)?) => {$(
+        /// A page of items: `{"items": [...], "next_cursor": "…" | null}`.
+        #[derive(Serialize, ToSchema)]
+        pub struct $name {
+            pub items: Vec<$item>,
+            pub next_cursor: Option<String>,
+        }
+        impl $name {
+            pub fn respond(items: Vec<$item>, next_cursor: Option<String>) -> HttpResponse {
+                HttpResponse::Ok().json($name { items, next_cursor })
+            }
+        }
+    )+};
+}
+
+list_types! {
+    TokenList => crate::service::tokens::TokenView,
+    UserList => crate::service::users::UserView,
+    AuditList => crate::service::audit::AuditView,
+    NodeList => crate::service::nodes::NodeView,
+    CompanyList => crate::service::companies::CompanyView,
+}
+
+/// A response carrying a token value or secret: never cached (SPEC §8).
+pub fn secret_json<T: Serialize>(status: actix_web::http::StatusCode, body: &T) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body)
+}

@@ -1,0 +1,159 @@
+//! The JSON API under `/v1`. `ROUTES` names every route with the permission it needs; the
+//! authorization matrix test checks it against the OpenAPI document and the live server.
+
+pub mod admin;
+pub mod common;
+pub mod nodes;
+pub mod session;
+pub mod system;
+pub mod tokens;
+pub mod users;
+
+use actix_web::web;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// Every API route: (method, path, what it needs). `—` = no credentials.
+pub const ROUTES: &[(&str, &str, &str)] = &[
+    ("GET", "/healthz", "—"),
+    ("GET", "/readyz", "—"),
+    ("POST", "/v1/session", "—"),
+    ("DELETE", "/v1/session", "—"),
+    ("GET", "/v1/me", "any"),
+    ("GET", "/v1/permissions", "any"),
+    ("GET", "/v1/roles", "any"),
+    ("GET", "/v1/tokens", "tokens:read"),
+    ("POST", "/v1/tokens", "tokens:write"),
+    ("POST", "/v1/tokens/bulk", "tokens:write"),
+    ("GET", "/v1/tokens/{id}", "tokens:read"),
+    ("PATCH", "/v1/tokens/{id}", "tokens:write"),
+    ("DELETE", "/v1/tokens/{id}", "tokens:write"),
+    ("POST", "/v1/tokens/{id}/renew", "tokens:write"),
+    ("POST", "/v1/tokens/{id}/reveal", "tokens:read"),
+    ("GET", "/v1/users", "users:read"),
+    ("POST", "/v1/users", "users:write"),
+    ("GET", "/v1/users/{id}", "users:read"),
+    ("PATCH", "/v1/users/{id}", "users:write"),
+    ("DELETE", "/v1/users/{id}", "users:write"),
+    ("POST", "/v1/users/{id}/legacy-credentials", "users:write"),
+    ("GET", "/v1/audit", "audit:read"),
+    ("GET", "/v1/settings", "settings:read"),
+    ("PATCH", "/v1/settings", "settings:write"),
+    ("GET", "/v1/companies", "companies:read"),
+    ("POST", "/v1/companies", "companies:write"),
+    ("GET", "/v1/auth/verify", "a token"),
+    ("GET", "/v1/nodes", "nodes:read"),
+    ("POST", "/v1/nodes", "nodes:write"),
+    ("DELETE", "/v1/nodes/{id}", "nodes:write"),
+    ("GET", "/v1/nodes/self", "node token"),
+    ("POST", "/v1/nodes/self/heartbeat", "node token"),
+    ("POST", "/v1/maintenance/run", "global_admin"),
+];
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(system::healthz))
+        .route("/readyz", web::get().to(system::readyz))
+        .route("/metrics", web::get().to(system::metrics))
+        .service(
+            web::scope("/v1")
+                .app_data(common::json_config())
+                .app_data(common::query_config())
+                .app_data(common::path_config())
+                .app_data(common::payload_config())
+                .service(
+                    web::resource("/session")
+                        .route(web::post().to(session::login))
+                        .route(web::delete().to(session::logout)),
+                )
+                .route("/me", web::get().to(session::me))
+                .route("/permissions", web::get().to(session::permissions))
+                .route("/roles", web::get().to(session::roles))
+                .service(
+                    web::resource("/tokens")
+                        .route(web::get().to(tokens::list))
+                        .route(web::post().to(tokens::create)),
+                )
+                .route("/tokens/bulk", web::post().to(tokens::bulk))
+                .service(
+                    web::resource("/tokens/{id}")
+                        .route(web::get().to(tokens::get))
+                        .route(web::patch().to(tokens::update))
+                        .route(web::delete().to(tokens::delete)),
+                )
+                .route("/tokens/{id}/renew", web::post().to(tokens::renew))
+                .route("/tokens/{id}/reveal", web::post().to(tokens::reveal))
+                .service(
+                    web::resource("/users")
+                        .route(web::get().to(users::list))
+                        .route(web::post().to(users::create)),
+                )
+                .service(
+                    web::resource("/users/{id}")
+                        .route(web::get().to(users::get))
+                        .route(web::patch().to(users::update))
+                        .route(web::delete().to(users::delete)),
+                )
+                .route(
+                    "/users/{id}/legacy-credentials",
+                    web::post().to(users::legacy_credentials),
+                )
+                .route("/audit", web::get().to(admin::audit_list))
+                .service(
+                    web::resource("/settings")
+                        .route(web::get().to(admin::settings_get))
+                        .route(web::patch().to(admin::settings_update)),
+                )
+                .service(
+                    web::resource("/companies")
+                        .route(web::get().to(admin::companies_list))
+                        .route(web::post().to(admin::companies_create)),
+                )
+                .route("/auth/verify", web::route().to(system::verify))
+                .service(
+                    web::resource("/nodes")
+                        .route(web::get().to(nodes::list))
+                        .route(web::post().to(nodes::create)),
+                )
+                .route("/nodes/self", web::get().to(nodes::me))
+                .route("/nodes/self/heartbeat", web::post().to(nodes::heartbeat))
+                .route("/nodes/{id}", web::delete().to(nodes::delete))
+                .route("/maintenance/run", web::post().to(admin::maintenance))
+                .default_service(web::to(|| async {
+                    Err::<actix_web::HttpResponse, _>(crate::error::ApiError::NotFound)
+                })),
+        );
+}
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "api_token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Token"))),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "tokend", description = "Self-hosted API token service"),
+    paths(
+        system::healthz, system::readyz, session::login, session::logout, session::me,
+        session::permissions, session::roles, tokens::list, tokens::create, tokens::bulk,
+        tokens::get, tokens::update, tokens::delete, tokens::renew, tokens::reveal,
+        users::list, users::create, users::get, users::update, users::delete,
+        users::legacy_credentials, admin::audit_list, admin::settings_get,
+        admin::settings_update, admin::companies_list, admin::companies_create,
+        system::verify, nodes::list, nodes::create, nodes::delete, nodes::me,
+        nodes::heartbeat, admin::maintenance,
+    ),
+    modifiers(&Security),
+    tags((name = "tokens", description = "API tokens (SPEC rules 1–14)"))
+)]
+pub struct ApiDoc;

@@ -1,0 +1,75 @@
+//! `/v1/nodes` (API tokens with `nodes:*`) and `/v1/nodes/self…` (node tokens only).
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+
+use super::admin::PageQuery;
+use super::common::{secret_json, ErrorBody, NodeList};
+use crate::auth::extract::NodeCaller;
+use crate::domain::model::Caller;
+use crate::error::ApiResult;
+use crate::service::nodes::{self as svc, CreateNode, Heartbeat, NodeCreated, NodeView};
+use crate::service::Page;
+use crate::state::Shared;
+
+#[utoipa::path(get, path = "/v1/nodes", tag = "nodes", params(PageQuery),
+    responses((status = 200, body = NodeList), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list(state: Shared, caller: Caller, q: web::Query<PageQuery>) -> ApiResult<HttpResponse> {
+    let page = Page::parse(&state.keys, q.limit, q.cursor.as_deref())?;
+    let env = state.env();
+    let (items, next) = state.read(move |c| svc::list(c, &env, &caller, page)).await?;
+    Ok(NodeList::respond(items, next))
+}
+
+#[utoipa::path(post, path = "/v1/nodes", tag = "nodes", request_body = CreateNode,
+    responses((status = 201, body = NodeCreated), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create(state: Shared, caller: Caller, body: web::Json<CreateNode>) -> ApiResult<HttpResponse> {
+    let env = state.env();
+    let created = state
+        .write(move |tx| svc::create(tx, &env, &caller, body.into_inner()))
+        .await?;
+    Ok(secret_json(StatusCode::CREATED, &created))
+}
+
+#[utoipa::path(delete, path = "/v1/nodes/{id}", tag = "nodes", params(("id" = i64, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delete(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let env = state.env();
+    let id = id.into_inner();
+    state.write(move |tx| svc::delete(tx, &env, &caller, id)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(get, path = "/v1/nodes/self", tag = "nodes",
+    responses((status = 200, body = NodeView), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn me(node: NodeCaller) -> HttpResponse {
+    HttpResponse::Ok().json(NodeView::from(&node.node))
+}
+
+#[utoipa::path(post, path = "/v1/nodes/self/heartbeat", tag = "nodes",
+    request_body(content = Option<Heartbeat>),
+    responses((status = 200, body = NodeView), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn heartbeat(
+    state: Shared,
+    node: NodeCaller,
+    body: Option<web::Json<Heartbeat>>,
+) -> ApiResult<HttpResponse> {
+    let env = state.env();
+    let input = body.map(|b| b.into_inner()).unwrap_or_default();
+    let view = state
+        .write(move |tx| svc::heartbeat(tx, &env, &node.node, &node.ip, input))
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}

@@ -1,0 +1,176 @@
+//! `/v1/session` (browser login/logout), `/v1/me`, `/v1/permissions`, `/v1/roles`.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use anyhow::anyhow;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::common::{secret_json, ErrorBody};
+use crate::auth::client_ip::client_ip;
+use crate::auth::extract::cookie_name;
+use crate::config::Config;
+use crate::db;
+use crate::domain::model::{AuthMethod, Caller};
+use crate::domain::permissions::Permission;
+use crate::domain::roles::Role;
+use crate::error::{ApiError, ApiResult};
+use crate::service::companies::CompanyView;
+use crate::service::sessions::{self, NewSession};
+use crate::service::users::UserView;
+use crate::state::{AppState, Shared};
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LoginResponse {
+    pub csrf_token: String,
+    pub user: UserView,
+}
+
+/// The session cookie (HttpOnly, SameSite=Lax; `__Host-` + Secure behind HTTPS).
+pub fn session_cookie(config: &Config, value: &str, max_age_secs: i64) -> Cookie<'static> {
+    let mut c = Cookie::build(cookie_name(config.secure_cookies), value.to_string())
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(config.secure_cookies)
+        .max_age(actix_web::cookie::time::Duration::seconds(max_age_secs))
+        .finish();
+    if max_age_secs == 0 {
+        c.make_removal();
+    }
+    c
+}
+
+/// Runs a blocking login function and sets the cookie on success.
+pub async fn start_session<F>(state: &Shared, f: F) -> ApiResult<NewSession>
+where
+    F: FnOnce(&AppState) -> ApiResult<NewSession> + Send + 'static,
+{
+    let st = state.0.clone();
+    web::block(move || f(&st))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow!("{e}")))?
+}
+
+#[utoipa::path(post, path = "/v1/session", tag = "session", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
+pub async fn login(state: Shared, req: HttpRequest, body: web::Json<LoginRequest>) -> ApiResult<HttpResponse> {
+    let ip = client_ip(&req, &state.config.trusted_proxies).to_string();
+    let LoginRequest { email, password } = body.into_inner();
+    let s = start_session(&state, move |st| sessions::login(st, &email, &password, Some(ip))).await?;
+    let ttl = state.config.session_ttl.as_secs() as i64;
+    let mut res = secret_json(
+        StatusCode::OK,
+        &LoginResponse {
+            csrf_token: s.csrf,
+            user: UserView::from(&s.user),
+        },
+    );
+    res.add_cookie(&session_cookie(&state.config, &s.cookie, ttl))
+        .map_err(|e| ApiError::Internal(anyhow!("{e}")))?;
+    Ok(res)
+}
+
+#[utoipa::path(delete, path = "/v1/session", tag = "session", responses((status = 204)))]
+pub async fn logout(state: Shared, req: HttpRequest) -> ApiResult<HttpResponse> {
+    if let Some(c) = req.cookie(cookie_name(state.config.secure_cookies)) {
+        let value = c.value().to_string();
+        let st = state.0.clone();
+        web::block(move || sessions::logout(&st, &value))
+            .await
+            .map_err(|e| ApiError::Internal(anyhow!("{e}")))??;
+    }
+    let mut res = HttpResponse::NoContent().finish();
+    res.add_cookie(&session_cookie(&state.config, "", 0))
+        .map_err(|e| ApiError::Internal(anyhow!("{e}")))?;
+    Ok(res)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    pub user: UserView,
+    pub company: CompanyView,
+    /// Effective permissions of this request.
+    pub permissions: Vec<String>,
+    pub token_id: Option<i64>,
+    pub auth_method: AuthMethod,
+}
+
+#[utoipa::path(get, path = "/v1/me", tag = "session",
+    responses((status = 200, body = Me), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn me(state: Shared, caller: Caller) -> ApiResult<HttpResponse> {
+    let company_id = caller.user.company_id;
+    let company = state
+        .read(move |c| db::companies::get(c, company_id)?.ok_or(ApiError::NotFound))
+        .await?;
+    Ok(HttpResponse::Ok().json(Me {
+        user: UserView::from(&caller.user),
+        company: CompanyView::from(&company),
+        permissions: caller.permissions.names().iter().map(|s| s.to_string()).collect(),
+        token_id: caller.token_id,
+        auth_method: caller.method,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PermissionInfo {
+    pub name: String,
+    pub description: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PermissionList {
+    pub items: Vec<PermissionInfo>,
+}
+
+#[utoipa::path(get, path = "/v1/permissions", tag = "session",
+    responses((status = 200, body = PermissionList), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn permissions(_caller: Caller) -> HttpResponse {
+    HttpResponse::Ok().json(PermissionList {
+        items: Permission::ALL
+            .iter()
+            .map(|p| PermissionInfo {
+                name: p.name().into(),
+                description: p.description().into(),
+            })
+            .collect(),
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RoleInfo {
+    pub name: String,
+    pub permissions: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RoleList {
+    pub items: Vec<RoleInfo>,
+}
+
+#[utoipa::path(get, path = "/v1/roles", tag = "session",
+    responses((status = 200, body = RoleList), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn roles(_caller: Caller) -> HttpResponse {
+    HttpResponse::Ok().json(RoleList {
+        items: Role::ALL
+            .iter()
+            .map(|r| RoleInfo {
+                name: r.name().into(),
+                permissions: r.permissions().names().iter().map(|s| s.to_string()).collect(),
+            })
+            .collect(),
+    })
+}

@@ -1,0 +1,128 @@
+//! `/v1/users`: users and legacy credentials.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use anyhow::anyhow;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::common::{secret_json, ErrorBody, UserList};
+use crate::auth::password;
+use crate::domain::model::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::service::audit::Actor;
+use crate::service::legacy::{self, LegacyCredentials};
+use crate::service::users::{self as svc, CreateUser, UpdateUser, UserView};
+use crate::service::Page;
+use crate::state::Shared;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UserQuery {
+    /// Global administrators: only this company.
+    pub company_id: Option<i64>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Hashes a password on the blocking pool (argon2 is slow by design).
+pub async fn hash_password(pw: Option<String>) -> ApiResult<Option<String>> {
+    match pw {
+        None => Ok(None),
+        Some(p) => web::block(move || password::hash(&p))
+            .await
+            .map_err(|e| ApiError::Internal(anyhow!("{e}")))?
+            .map(Some)
+            .map_err(ApiError::Internal),
+    }
+}
+
+#[utoipa::path(get, path = "/v1/users", tag = "users", params(UserQuery),
+    responses((status = 200, body = UserList), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list(state: Shared, caller: Caller, q: web::Query<UserQuery>) -> ApiResult<HttpResponse> {
+    let page = Page::parse(&state.keys, q.limit, q.cursor.as_deref())?;
+    let env = state.env();
+    let company = q.company_id;
+    let (items, next) = state
+        .read(move |c| svc::list(c, &env, &caller, company, page))
+        .await?;
+    Ok(UserList::respond(items, next))
+}
+
+#[utoipa::path(post, path = "/v1/users", tag = "users", request_body = CreateUser,
+    responses((status = 201, body = UserView), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create(state: Shared, caller: Caller, body: web::Json<CreateUser>) -> ApiResult<HttpResponse> {
+    let valid = svc::validate_create(&caller, body.into_inner())?;
+    let hash = hash_password(valid.password.clone()).await?;
+    let env = state.env();
+    let user = state
+        .write(move |tx| svc::insert(tx, &env, &Actor::of(&caller), &valid, hash.as_deref()))
+        .await?;
+    Ok(HttpResponse::Created().json(user))
+}
+
+#[utoipa::path(get, path = "/v1/users/{id}", tag = "users", params(("id" = i64, Path)),
+    responses((status = 200, body = UserView), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let u = state.read(move |c| svc::get(c, &caller, id)).await?;
+    Ok(HttpResponse::Ok().json(u))
+}
+
+#[utoipa::path(patch, path = "/v1/users/{id}", tag = "users", params(("id" = i64, Path)),
+    request_body = UpdateUser,
+    responses((status = 200, body = UserView), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn update(
+    state: Shared,
+    caller: Caller,
+    id: web::Path<i64>,
+    body: web::Json<UpdateUser>,
+) -> ApiResult<HttpResponse> {
+    let input = body.into_inner();
+    let pw = svc::validate_update(&caller, &input)?;
+    let hash = hash_password(pw).await?;
+    let env = state.env();
+    let id = id.into_inner();
+    let u = state
+        .write(move |tx| svc::update(tx, &env, &caller, id, input, hash))
+        .await?;
+    Ok(HttpResponse::Ok().json(u))
+}
+
+#[utoipa::path(delete, path = "/v1/users/{id}", tag = "users", params(("id" = i64, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delete(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let env = state.env();
+    let id = id.into_inner();
+    state.write(move |tx| svc::delete(tx, &env, &caller, id)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(post, path = "/v1/users/{id}/legacy-credentials", tag = "users",
+    params(("id" = i64, Path)),
+    responses((status = 201, body = LegacyCredentials), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn legacy_credentials(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let env = state.env();
+    let id = id.into_inner();
+    let creds = state
+        .write(move |tx| legacy::issue(tx, &env, &caller, id))
+        .await?;
+    Ok(secret_json(StatusCode::CREATED, &creds))
+}

@@ -1,0 +1,72 @@
+//! One middleware for every response: request id, security headers (SPEC §8), metrics, and
+//! logging of server errors with their request id.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::web;
+
+use crate::state::AppState;
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/// Swagger UI needs inline styles; its scripts are still same-origin files.
+const CSP_DOCS: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+                        img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+pub async fn common(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let start = Instant::now();
+    let request_id = crate::crypto::random_token::<9>();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let method = req.method().to_string();
+    let path = req.path().to_string();
+    let mut res = next.call(req).await?;
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_string());
+    let status = res.status();
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        h.insert(header::HeaderName::from_static("x-request-id"), v);
+    }
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        let csp = if path.starts_with("/api-docs") { CSP_DOCS } else { CSP };
+        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+    }
+    if !h.contains_key(header::CACHE_CONTROL) {
+        let cc = if path.starts_with("/static/") || path.starts_with("/api-docs") {
+            "public, max-age=3600"
+        } else {
+            "no-store"
+        };
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cc));
+    }
+    if status.is_server_error() {
+        tracing::error!(%request_id, %method, %path, status = status.as_u16(), "server error");
+    }
+    if let Some(state) = state {
+        let m = &state.metrics;
+        m.http_requests
+            .with_label_values(&[&route, &method, status.as_str()])
+            .inc();
+        m.http_duration
+            .with_label_values(&[&route, &method])
+            .observe(start.elapsed().as_secs_f64());
+        if let Some(v) = res.headers().get(header::WWW_AUTHENTICATE) {
+            if v.as_bytes().ends_with(b"\"insufficient_scope\"") && !route.ends_with("/verify") {
+                m.auth("insufficient_scope");
+            }
+        }
+    }
+    Ok(res)
+}

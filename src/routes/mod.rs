@@ -1,0 +1,17 @@
+//! HTTP: the JSON API (`api`), the console (`pages`), static files and the middleware.
+
+pub mod api;
+pub mod middleware;
+pub mod pages;
+
+use actix_web::web;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        SwaggerUi::new("/api-docs/{_:.*}").url("/openapi.json", api::ApiDoc::openapi()),
+    );
+    api::configure(cfg);
+    pages::configure(cfg);
+}

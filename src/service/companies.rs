@@ -1,0 +1,224 @@
+//! Companies (global administrators) and company token policy (`/v1/settings`).
+
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::audit::{record, Actor, Event};
+use super::{require, Env, Page};
+use crate::db::companies::Company;
+use crate::db::{self, Tx};
+use crate::domain::model::Caller;
+use crate::domain::permissions::Permission;
+use crate::domain::time::{fmt_time, from_ms};
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CompanyView {
+    pub id: i64,
+    pub name: String,
+    pub created_at: String,
+}
+
+impl From<&Company> for CompanyView {
+    fn from(c: &Company) -> Self {
+        CompanyView {
+            id: c.id,
+            name: c.name.clone(),
+            created_at: fmt_time(&from_ms(c.created_at)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCompany {
+    pub name: String,
+}
+
+/// Company token policy.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SettingsView {
+    pub company_id: i64,
+    /// `allowed` or `show_once`.
+    pub token_reveal: String,
+    pub max_token_lifetime_days: Option<i64>,
+    pub idle_disable_days: Option<i64>,
+    pub webhook_url: Option<String>,
+    /// Whether a webhook secret is set (the secret itself is never shown again).
+    pub webhook_secret_set: bool,
+}
+
+impl From<&Company> for SettingsView {
+    fn from(c: &Company) -> Self {
+        SettingsView {
+            company_id: c.id,
+            token_reveal: if c.reveal_allowed {
+                "allowed"
+            } else {
+                "show_once"
+            }
+            .into(),
+            max_token_lifetime_days: c.max_token_lifetime_days,
+            idle_disable_days: c.idle_disable_days,
+            webhook_url: c.webhook_url.clone(),
+            webhook_secret_set: c.webhook_secret.is_some(),
+        }
+    }
+}
+
+/// A PATCH of the policy: absent fields stay, `null` clears the optional ones.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSettings {
+    #[serde(default)]
+    pub token_reveal: Option<String>,
+    #[serde(default, deserialize_with = "patch")]
+    #[schema(value_type = Option<i64>)]
+    pub max_token_lifetime_days: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "patch")]
+    #[schema(value_type = Option<i64>)]
+    pub idle_disable_days: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "patch")]
+    #[schema(value_type = Option<String>)]
+    pub webhook_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "patch")]
+    #[schema(value_type = Option<String>)]
+    pub webhook_secret: Option<Option<String>>,
+}
+
+fn patch<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+fn company_in_reach(conn: &Connection, caller: &Caller, id: Option<i64>) -> ApiResult<Company> {
+    let id = id.unwrap_or(caller.user.company_id);
+    if !caller.reaches_company(id) {
+        return Err(ApiError::NotFound);
+    }
+    db::companies::get(conn, id)?.ok_or(ApiError::NotFound)
+}
+
+pub fn settings(conn: &Connection, caller: &Caller, company: Option<i64>) -> ApiResult<SettingsView> {
+    require(caller, Permission::SettingsRead)?;
+    Ok(SettingsView::from(&company_in_reach(conn, caller, company)?))
+}
+
+fn days(field: &str, v: Option<i64>) -> ApiResult<Option<i64>> {
+    match v {
+        Some(d) if !(1..=36_500).contains(&d) => {
+            Err(ApiError::field(field, "must be between 1 and 36500 days"))
+        }
+        v => Ok(v),
+    }
+}
+
+pub fn update_settings(
+    tx: &mut Tx,
+    env: &Env,
+    caller: &Caller,
+    company: Option<i64>,
+    input: UpdateSettings,
+) -> ApiResult<SettingsView> {
+    require(caller, Permission::SettingsWrite)?;
+    let mut c = company_in_reach(tx, caller, company)?;
+    let was_allowed = c.reveal_allowed;
+    if let Some(r) = &input.token_reveal {
+        c.reveal_allowed = match r.as_str() {
+            "allowed" => true,
+            "show_once" => false,
+            _ => {
+                return Err(ApiError::field(
+                    "token_reveal",
+                    "must be `allowed` or `show_once`",
+                ))
+            }
+        };
+    }
+    if let Some(v) = input.max_token_lifetime_days {
+        c.max_token_lifetime_days = days("max_token_lifetime_days", v)?;
+    }
+    if let Some(v) = input.idle_disable_days {
+        c.idle_disable_days = days("idle_disable_days", v)?;
+    }
+    if let Some(v) = input.webhook_url {
+        if let Some(u) = &v {
+            let ok = url::Url::parse(u)
+                .map(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some())
+                .unwrap_or(false);
+            if !ok {
+                return Err(ApiError::field("webhook_url", "must be an http or https URL"));
+            }
+        }
+        c.webhook_url = v;
+    }
+    if let Some(v) = input.webhook_secret {
+        if v.as_ref().is_some_and(|s| s.len() < 16 || s.len() > 256) {
+            return Err(ApiError::field(
+                "webhook_secret",
+                "must be 16 to 256 characters",
+            ));
+        }
+        c.webhook_secret = v;
+    }
+    db::companies::update_policy(tx, &c)?;
+    // Rule 14: switching to show_once erases the stored encrypted values.
+    let erased = if was_allowed && !c.reveal_allowed {
+        db::tokens::erase_values(tx, c.id)?
+    } else {
+        0
+    };
+    let view = SettingsView::from(&c);
+    record(
+        tx,
+        &Actor::of(caller),
+        Event {
+            action: "settings.updated",
+            company_id: Some(c.id),
+            token_id: None,
+            user_id: None,
+            details: json!({ "settings": &view, "values_erased": erased }),
+        },
+        env.now_ms(),
+    )?;
+    Ok(view)
+}
+
+pub fn list(
+    conn: &Connection,
+    env: &Env,
+    caller: &Caller,
+    page: Page,
+) -> ApiResult<(Vec<CompanyView>, Option<String>)> {
+    require(caller, Permission::CompaniesRead)?;
+    let only = (!caller.is_global()).then_some(caller.user.company_id);
+    let rows = db::companies::list(conn, only, page.before, page.limit)?;
+    let next = page.next_cursor(&env.keys, rows.last().map(|c| c.id), rows.len());
+    Ok((rows.iter().map(CompanyView::from).collect(), next))
+}
+
+pub fn create(tx: &mut Tx, env: &Env, caller: &Caller, input: CreateCompany) -> ApiResult<CompanyView> {
+    require(caller, Permission::CompaniesWrite)?;
+    let name = crate::domain::names::parse_person_name(&input.name)
+        .map_err(|m| ApiError::field("name", m))?;
+    let id = db::companies::insert(tx, &name, env.now_ms())?;
+    let c = db::companies::get(tx, id)?.ok_or(ApiError::NotFound)?;
+    record(
+        tx,
+        &Actor::of(caller),
+        Event {
+            action: "company.created",
+            company_id: Some(id),
+            token_id: None,
+            user_id: None,
+            details: json!({ "name": name }),
+        },
+        env.now_ms(),
+    )?;
+    Ok(CompanyView::from(&c))
+}

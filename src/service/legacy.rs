@@ -1,0 +1,154 @@
+//! Legacy (UUID + secret) credentials and their token (rules 19–21).
+//!
+//! A user with legacy credentials has exactly one token of kind `legacy`. Its permissions are
+//! never stored: at every request they are the owner's current permissions. The secret is
+//! stored as an HMAC-SHA256 under a server key (see `crypto::Keys::legacy_digest`).
+
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::audit::{record, Actor, Event};
+use super::{require, Env};
+use crate::db::tokens::NewToken;
+use crate::db::{self, Tx};
+use crate::domain::model::{Audience, Caller, TokenKind, User};
+use crate::domain::permissions::{Permission, PermissionSet};
+use crate::domain::token_value::{legacy_key, TokenValue, ValueKind};
+use crate::error::{ApiError, ApiResult};
+
+pub const LEGACY_TOKEN_NAME: &str = "Legacy API credentials";
+
+/// Issued credentials, shown once.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LegacyCredentials {
+    pub uuid: String,
+    pub secret: String,
+    pub token_id: i64,
+}
+
+/// Rule 21: erases the UUID + secret of a token, if it has any.
+pub fn end_compatibility(tx: &mut Tx, token_id: i64) -> ApiResult<bool> {
+    match db::legacy::take_for_token(tx, token_id)? {
+        Some(uuid) => {
+            tx.digest_removed(legacy_key(&uuid));
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// Whether `s` is a UUID in canonical text form (what the legacy scheme issued).
+pub fn valid_uuid(s: &str) -> bool {
+    uuid::Uuid::parse_str(s).is_ok_and(|u| u.hyphenated().to_string() == s.to_lowercase())
+}
+
+/// Creates the legacy token of `owner` holding `uuid` + `secret`.
+pub fn attach(
+    tx: &mut Tx,
+    env: &Env,
+    actor: &Actor,
+    owner: &User,
+    uuid: &str,
+    secret: &str,
+) -> ApiResult<i64> {
+    let now = env.now_ms();
+    if owner.sso {
+        return Err(ApiError::forbidden(
+            "sso_user",
+            "SSO users cannot hold legacy credentials",
+        ));
+    }
+    if !owner.enabled {
+        return Err(ApiError::conflict("owner_inactive", "the user is disabled"));
+    }
+    if db::tokens::of_owner(tx, owner.id)?
+        .iter()
+        .any(|t| t.kind == TokenKind::Legacy)
+    {
+        return Err(ApiError::conflict(
+            "legacy_exists",
+            "the user already has a legacy token; delete it first",
+        ));
+    }
+    let uuid = uuid.to_lowercase();
+    if db::legacy::uuid_exists(tx, &uuid)? {
+        return Err(ApiError::conflict("uuid_taken", "this UUID is already in use"));
+    }
+    let company = db::companies::get(tx, owner.company_id)?.ok_or(ApiError::NotFound)?;
+    let value = TokenValue::generate(ValueKind::Api);
+    let digest = value.digest();
+    let id = db::tokens::insert(
+        tx,
+        &NewToken {
+            company_id: owner.company_id,
+            owner_id: owner.id,
+            creator_id: actor.id,
+            kind: TokenKind::Legacy,
+            audience: Audience::Administrators,
+            name: LEGACY_TOKEN_NAME,
+            description: "Backward-compatible token for UUID + secret key credentials",
+            permissions: PermissionSet::EMPTY,
+            role_template: None,
+            digest,
+            value_hint: &value.hint(),
+            value_enc: company
+                .reveal_allowed
+                .then(|| env.keys.seal(value.expose(), &digest.0)),
+            enabled: true,
+            expires_at: None,
+            allowed_cidrs: "",
+            now,
+        },
+    )
+    .map_err(|e| {
+        if db::is_unique_violation(&e) {
+            ApiError::conflict("name_taken", "the user already has a token with this name")
+        } else {
+            e.into()
+        }
+    })?;
+    db::legacy::insert(tx, id, &uuid, &env.keys.legacy_digest(secret), now)?;
+    tx.digest_added(digest);
+    tx.digest_added(legacy_key(&uuid));
+    record(
+        tx,
+        actor,
+        Event {
+            action: "token.created",
+            company_id: Some(owner.company_id),
+            token_id: Some(id),
+            user_id: Some(owner.id),
+            details: json!({ "name": LEGACY_TOKEN_NAME, "kind": "legacy", "uuid": uuid }),
+        },
+        now,
+    )?;
+    Ok(id)
+}
+
+/// `POST /v1/users/{id}/legacy-credentials`: issues a fresh UUID + secret.
+pub fn issue(tx: &mut Tx, env: &Env, caller: &Caller, user_id: i64) -> ApiResult<LegacyCredentials> {
+    require(caller, Permission::UsersWrite)?;
+    let owner = super::users::load_visible(tx, caller, user_id)?;
+    let uuid = uuid::Uuid::new_v4().hyphenated().to_string();
+    let secret = crate::crypto::random_token::<32>();
+    let token_id = attach(tx, env, &Actor::of(caller), &owner, &uuid, &secret)?;
+    Ok(LegacyCredentials {
+        uuid,
+        secret,
+        token_id,
+    })
+}
+
+/// One CSV row of `tokend legacy import`, applied on its own (all or nothing).
+pub fn import_row(tx: &mut Tx, env: &Env, email: &str, uuid: &str, secret: &str) -> ApiResult<i64> {
+    if !valid_uuid(uuid) {
+        return Err(ApiError::field("uuid", "not a UUID"));
+    }
+    if secret.len() < 16 || secret.len() > 512 || secret.chars().any(char::is_control) {
+        return Err(ApiError::field("secret", "must be 16 to 512 printable characters"));
+    }
+    let owner = db::users::by_email(tx, &email.trim().to_lowercase())?
+        .ok_or_else(|| ApiError::field("email", "no such user"))?;
+    attach(tx, env, &Actor::system(), &owner, uuid, secret)
+}

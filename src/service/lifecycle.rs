@@ -1,0 +1,174 @@
+//! Lifecycle rules: the cascades of rules 15, 16 and 18 (run inside the transaction of their
+//! cause), and the scheduler's jobs (expire, purge, reconcile), each a plain function of `now`.
+
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::audit::{record, Actor, Event};
+use super::tokens::{delete_row, disable_row, record_toggle};
+use crate::db::tokens::TokenRow;
+use crate::db::{self, Tx};
+use crate::domain::model::{DisabledReason, TokenKind, User};
+use crate::error::ApiResult;
+
+/// Disables every enabled token of `owner` with `reason` (rules 15 and 18). Tokens already
+/// disabled keep their reason and their purge clock.
+pub fn disable_owner_tokens(
+    tx: &mut Tx,
+    actor: &Actor,
+    owner_id: i64,
+    reason: DisabledReason,
+    now: i64,
+) -> ApiResult<usize> {
+    let mut n = 0;
+    for mut t in db::tokens::of_owner(tx, owner_id)? {
+        if t.enabled {
+            disable_row(&mut t, reason, now);
+            db::tokens::update(tx, &t, now)?;
+            record_toggle(tx, actor, &t, false, now)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Rule 16: removes from every token of `owner` the permissions the owner no longer holds.
+/// A token left with none is disabled (`no_permissions`). Legacy tokens follow the role anyway.
+pub fn trim_to_owner(tx: &mut Tx, actor: &Actor, owner: &User, now: i64) -> ApiResult<usize> {
+    let held = owner.permissions();
+    let mut n = 0;
+    for t in db::tokens::of_owner(tx, owner.id)? {
+        n += trim_token(tx, actor, t, held, now)?;
+    }
+    Ok(n)
+}
+
+fn trim_token(
+    tx: &mut Tx,
+    actor: &Actor,
+    mut t: TokenRow,
+    held: crate::domain::permissions::PermissionSet,
+    now: i64,
+) -> ApiResult<usize> {
+    if t.kind == TokenKind::Legacy || t.permissions.is_subset_of(held) {
+        return Ok(0);
+    }
+    let lost = t.permissions.difference(held);
+    t.permissions = t.permissions.intersection(held);
+    let disable = t.permissions.is_empty() && t.enabled;
+    if disable {
+        disable_row(&mut t, DisabledReason::NoPermissions, now);
+    }
+    db::tokens::update(tx, &t, now)?;
+    record(
+        tx,
+        actor,
+        Event {
+            action: "token.updated",
+            company_id: Some(t.company_id),
+            token_id: Some(t.id),
+            user_id: Some(t.owner_id),
+            details: json!({
+                "name": t.name, "fields": ["permissions"], "reason": "owner_permissions_reduced",
+                "removed": lost, "permissions": t.permissions,
+            }),
+        },
+        now,
+    )?;
+    if disable {
+        record_toggle(tx, actor, &t, false, now)?;
+    }
+    Ok(1)
+}
+
+/// Job: marks enabled tokens past their expiry as disabled (`expired`). Requests already
+/// refuse them at the instant of expiry; this makes the state visible and starts the purge
+/// clock.
+pub fn expire(tx: &mut Tx, now: i64) -> ApiResult<usize> {
+    let actor = Actor::system();
+    let rows = db::tokens::expired_enabled(tx, now, 10_000)?;
+    let n = rows.len();
+    for mut t in rows {
+        disable_row(&mut t, DisabledReason::Expired, now);
+        db::tokens::update(tx, &t, now)?;
+        record_toggle(tx, &actor, &t, false, now)?;
+    }
+    Ok(n)
+}
+
+/// Job: deletes up to `batch` tokens disabled for longer than the retention (rule 17),
+/// leaving a `token.purged` audit row each. The caller loops over batches so that no single
+/// transaction holds the write lock for long.
+pub fn purge_batch(tx: &mut Tx, now: i64, retention_ms: i64, batch: usize) -> ApiResult<usize> {
+    let actor = Actor::system();
+    let rows = db::tokens::disabled_before(tx, now - retention_ms, batch)?;
+    for t in &rows {
+        delete_row(tx, &actor, t, "token.purged", now)?;
+    }
+    Ok(rows.len())
+}
+
+/// What the reconcile job repaired.
+#[derive(Debug, Default, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Enabled tokens of disabled owners, now disabled.
+    pub owner_disabled: usize,
+    /// Enabled tokens of SSO owners, now disabled.
+    pub owner_sso: usize,
+    /// Tokens wider than their owner, now trimmed.
+    pub trimmed: usize,
+    /// Rotation grace periods that had ended, now cleared.
+    pub grace_ended: usize,
+}
+
+/// Job: repairs any token inconsistent with its owner (should find nothing, since the
+/// cascades run in the transaction of their cause; it guards against older data and bugs).
+pub fn reconcile(tx: &mut Tx, now: i64) -> ApiResult<ReconcileReport> {
+    let actor = Actor::system();
+    let mut report = ReconcileReport::default();
+    for id in db::tokens::reconcile_candidates(tx)? {
+        let Some(mut t) = db::tokens::get(tx, id)? else {
+            continue;
+        };
+        let Some(owner) = db::users::get(tx, t.owner_id)? else {
+            continue;
+        };
+        if t.enabled && (!owner.enabled || owner.sso) {
+            let reason = if owner.sso {
+                report.owner_sso += 1;
+                DisabledReason::OwnerSso
+            } else {
+                report.owner_disabled += 1;
+                DisabledReason::OwnerDisabled
+            };
+            disable_row(&mut t, reason, now);
+            db::tokens::update(tx, &t, now)?;
+            record_toggle(tx, &actor, &t, false, now)?;
+        }
+        report.trimmed += trim_token(tx, &actor, t, owner.permissions(), now)?;
+    }
+    for d in db::tokens::end_grace(tx, now)? {
+        tx.digest_removed(d);
+        report.grace_ended += 1;
+    }
+    Ok(report)
+}
+
+/// Job: disables enabled tokens unused for the company's `idle_disable_days` (reason `idle`).
+pub fn disable_idle(tx: &mut Tx, now: i64) -> ApiResult<usize> {
+    let actor = Actor::system();
+    let mut n = 0;
+    for c in db::companies::list(tx, None, None, usize::MAX >> 1)? {
+        let Some(days) = c.idle_disable_days else {
+            continue;
+        };
+        for mut t in db::tokens::idle_enabled(tx, c.id, now - days * 86_400_000)? {
+            disable_row(&mut t, DisabledReason::Idle, now);
+            db::tokens::update(tx, &t, now)?;
+            record_toggle(tx, &actor, &t, false, now)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}

@@ -1,0 +1,90 @@
+//! The rules of SPEC §2, one function per operation, each inside the caller's transaction.
+//! The JSON API and the console call these same functions, so a rule is written once.
+
+pub mod audit;
+pub mod companies;
+pub mod legacy;
+pub mod lifecycle;
+pub mod nodes;
+pub mod policy;
+pub mod sessions;
+pub mod tokens;
+pub mod users;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::crypto::Keys;
+use crate::domain::model::Caller;
+use crate::domain::permissions::Permission;
+use crate::error::{ApiError, ApiResult};
+
+/// What every operation needs besides its input: keys, the time, and the retention period.
+#[derive(Clone)]
+pub struct Env {
+    pub keys: Arc<Keys>,
+    pub now: DateTime<Utc>,
+    pub retention_ms: i64,
+}
+
+impl Env {
+    pub fn now_ms(&self) -> i64 {
+        self.now.timestamp_millis()
+    }
+}
+
+/// Refuses with 403 `insufficient_scope` unless the caller holds `p`.
+pub fn require(caller: &Caller, p: Permission) -> ApiResult<()> {
+    if caller.has(p) {
+        Ok(())
+    } else {
+        Err(ApiError::insufficient_scope(p.name()))
+    }
+}
+
+/// Paging: `limit` (1–500, default 50) and an opaque `cursor`.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub before: Option<i64>,
+    pub limit: usize,
+}
+
+pub const MAX_LIMIT: usize = 500;
+
+impl Page {
+    /// Validates raw paging input; bad values answer 400.
+    pub fn parse(keys: &Keys, limit: Option<i64>, cursor: Option<&str>) -> ApiResult<Page> {
+        let limit = match limit {
+            None => 50,
+            Some(n) if (1..=MAX_LIMIT as i64).contains(&n) => n as usize,
+            Some(_) => {
+                return Err(ApiError::BadRequest(format!(
+                    "limit must be between 1 and {MAX_LIMIT}"
+                )))
+            }
+        };
+        let before = match cursor.filter(|c| !c.is_empty()) {
+            None => None,
+            Some(c) => Some(
+                keys.parse_cursor(c)
+                    .ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))?,
+            ),
+        };
+        Ok(Page { before, limit })
+    }
+
+    /// The cursor for the page after one that returned `ids` (`None` when it was the last).
+    pub fn next_cursor(&self, keys: &Keys, last_id: Option<i64>, returned: usize) -> Option<String> {
+        (returned == self.limit)
+            .then_some(last_id)
+            .flatten()
+            .map(|id| keys.cursor(id))
+    }
+}
+
+/// serde helper: a field that must be refused whenever it is present, whatever its value.
+pub fn de_present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(d).map(|_| true)
+}

@@ -1,0 +1,160 @@
+//! Filtering nodes and their node tokens (rule 22). A node token (`tkn_`) authenticates only
+//! the node's own endpoints; deleting the node deletes its token.
+
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::audit::{opt_time, record, Actor, Event};
+use super::{require, Env, Page};
+use crate::db::nodes::NodeRow;
+use crate::db::{self, Tx};
+use crate::domain::model::Caller;
+use crate::domain::names::parse_person_name;
+use crate::domain::permissions::Permission;
+use crate::domain::time::{fmt_time, from_ms};
+use crate::domain::token_value::{TokenValue, ValueKind};
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NodeView {
+    pub id: i64,
+    pub company_id: i64,
+    pub name: String,
+    pub created_at: String,
+    pub last_seen_at: Option<String>,
+    pub last_seen_ip: Option<String>,
+    pub version: Option<String>,
+    pub token_hint: String,
+}
+
+impl From<&NodeRow> for NodeView {
+    fn from(n: &NodeRow) -> Self {
+        NodeView {
+            id: n.id,
+            company_id: n.company_id,
+            name: n.name.clone(),
+            created_at: fmt_time(&from_ms(n.created_at)),
+            last_seen_at: opt_time(n.last_seen_at),
+            last_seen_ip: n.last_seen_ip.clone(),
+            version: n.version.clone(),
+            token_hint: n.token_hint.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NodeToken {
+    pub id: i64,
+    pub kind: String,
+    pub value: String,
+    pub value_hint: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NodeCreated {
+    pub node: NodeView,
+    pub token: NodeToken,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateNode {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Heartbeat {
+    #[serde(default)]
+    pub version: Option<String>,
+}
+
+pub fn create(tx: &mut Tx, env: &Env, caller: &Caller, input: CreateNode) -> ApiResult<NodeCreated> {
+    require(caller, Permission::NodesWrite)?;
+    let name = parse_person_name(&input.name).map_err(|m| ApiError::field("name", m))?;
+    let value = TokenValue::generate(ValueKind::Node);
+    let digest = value.digest();
+    let now = env.now_ms();
+    let id = db::nodes::insert(
+        tx,
+        caller.user.company_id,
+        &name,
+        &digest,
+        &value.hint(),
+        caller.user.id,
+        now,
+    )?;
+    tx.digest_added(digest);
+    record(
+        tx,
+        &Actor::of(caller),
+        Event {
+            action: "node.created",
+            company_id: Some(caller.user.company_id),
+            token_id: None,
+            user_id: None,
+            details: json!({ "node_id": id, "name": name }),
+        },
+        now,
+    )?;
+    let node = db::nodes::get(tx, id)?.ok_or(ApiError::NotFound)?;
+    Ok(NodeCreated {
+        token: NodeToken {
+            id: node.id,
+            kind: "node".into(),
+            value: value.expose().to_string(),
+            value_hint: value.hint(),
+            created_at: fmt_time(&from_ms(now)),
+        },
+        node: NodeView::from(&node),
+    })
+}
+
+pub fn list(
+    conn: &Connection,
+    env: &Env,
+    caller: &Caller,
+    page: Page,
+) -> ApiResult<(Vec<NodeView>, Option<String>)> {
+    require(caller, Permission::NodesRead)?;
+    let scope = (!caller.is_global()).then_some(caller.user.company_id);
+    let rows = db::nodes::list(conn, scope, page.before, page.limit)?;
+    let next = page.next_cursor(&env.keys, rows.last().map(|n| n.id), rows.len());
+    Ok((rows.iter().map(NodeView::from).collect(), next))
+}
+
+pub fn delete(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> ApiResult<()> {
+    require(caller, Permission::NodesWrite)?;
+    let node = db::nodes::get(tx, id)?
+        .filter(|n| caller.reaches_company(n.company_id))
+        .ok_or(ApiError::NotFound)?;
+    db::nodes::delete(tx, id)?;
+    tx.digest_removed(node.token_digest);
+    record(
+        tx,
+        &Actor::of(caller),
+        Event {
+            action: "node.deleted",
+            company_id: Some(node.company_id),
+            token_id: None,
+            user_id: None,
+            details: json!({ "node_id": id, "name": node.name }),
+        },
+        env.now_ms(),
+    )
+}
+
+pub fn heartbeat(tx: &mut Tx, env: &Env, node: &NodeRow, ip: &str, input: Heartbeat) -> ApiResult<NodeView> {
+    if let Some(v) = &input.version {
+        if v.is_empty() || v.len() > 64 || v.chars().any(char::is_control) {
+            return Err(ApiError::field("version", "must be 1 to 64 printable characters"));
+        }
+    }
+    tx.effects.touches_auth = false;
+    db::nodes::heartbeat(tx, node.id, env.now_ms(), ip, input.version.as_deref())?;
+    let n = db::nodes::get(tx, node.id)?.ok_or(ApiError::NotFound)?;
+    Ok(NodeView::from(&n))
+}

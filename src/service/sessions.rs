@@ -1,0 +1,127 @@
+//! Console sessions: password login (argon2id, equal cost for unknown emails, throttled),
+//! SSO sign-in through a trusted authenticating proxy, logout.
+//!
+//! These functions block (argon2, SQLite): call them on the blocking pool.
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::audit::{record, Actor, Event};
+use crate::auth::password;
+use crate::crypto::random_token;
+use crate::db;
+use crate::domain::model::User;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// A new session: the cookie value (shown to the browser only) and its CSRF token.
+pub struct NewSession {
+    pub cookie: String,
+    pub csrf: String,
+    pub user: User,
+}
+
+pub fn digest(cookie: &str) -> [u8; 32] {
+    Sha256::digest(cookie.as_bytes()).into()
+}
+
+fn open_session(state: &AppState, user: User, ip: Option<String>, how: &str) -> ApiResult<NewSession> {
+    let cookie = random_token::<32>();
+    let csrf = random_token::<32>();
+    let now = state.now_ms();
+    let ttl = state.config.session_ttl.as_millis() as i64;
+    state.write_blocking(|tx| {
+        tx.effects.touches_auth = false;
+        db::sessions::delete_expired(tx, now)?;
+        db::sessions::insert(tx, &digest(&cookie), user.id, &csrf, now, now + ttl)?;
+        record(
+            tx,
+            &Actor {
+                id: Some(user.id),
+                email: Some(user.email.clone()),
+                ip,
+            },
+            Event {
+                action: "session.login",
+                company_id: Some(user.company_id),
+                token_id: None,
+                user_id: Some(user.id),
+                details: json!({ "method": how }),
+            },
+            now,
+        )
+    })?;
+    Ok(NewSession { cookie, csrf, user })
+}
+
+/// Password login. Every failure answers 401 `invalid_credentials` after the same argon2 work;
+/// SSO users answer 403 `sso_user`; a throttled account answers 429.
+pub fn login(state: &AppState, email: &str, pw: &str, ip: Option<String>) -> ApiResult<NewSession> {
+    let email = email.trim().to_lowercase();
+    let now = state.now_ms();
+    if let Some(wait) = state.throttle.check(&email, now) {
+        return Err(ApiError::TooManyAttempts {
+            retry_after_secs: wait,
+        });
+    }
+    let found = state.read_blocking(|c| Ok(db::users::credentials(c, &email)?))?;
+    let hash = found
+        .as_ref()
+        .and_then(|(_, h)| h.clone())
+        .unwrap_or_else(|| state.dummy_hash.clone());
+    let matches = pw.len() <= 4096 && password::verify(pw, &hash);
+    match found {
+        Some((user, _)) if user.sso => Err(ApiError::forbidden(
+            "sso_user",
+            "this account signs in through single sign-on",
+        )),
+        Some((user, Some(_))) if matches && user.enabled => {
+            state.throttle.succeed(&email);
+            open_session(state, user, ip, "password")
+        }
+        found => {
+            state.throttle.fail(&email, now);
+            let user = found.map(|(u, _)| u);
+            state.write_blocking(|tx| {
+                tx.effects.touches_auth = false;
+                record(
+                    tx,
+                    &Actor {
+                        id: None,
+                        email: Some(email.clone()),
+                        ip,
+                    },
+                    Event {
+                        action: "session.login_failed",
+                        company_id: user.as_ref().map(|u| u.company_id),
+                        token_id: None,
+                        user_id: user.as_ref().map(|u| u.id),
+                        details: json!({ "email": email }),
+                    },
+                    now,
+                )
+            })?;
+            Err(ApiError::InvalidCredentials)
+        }
+    }
+}
+
+/// SSO sign-in for a request the proxy authenticated (rule 18). Only enabled SSO users.
+pub fn sso_login(state: &AppState, email: &str, ip: Option<String>) -> ApiResult<NewSession> {
+    let email = email.trim().to_lowercase();
+    let user = state.read_blocking(|c| Ok(db::users::by_email(c, &email)?))?;
+    match user {
+        Some(u) if u.sso && u.enabled => open_session(state, u, ip, "sso"),
+        _ => Err(ApiError::forbidden(
+            "forbidden",
+            "no enabled SSO user has this email",
+        )),
+    }
+}
+
+pub fn logout(state: &AppState, cookie: &str) -> ApiResult<()> {
+    state.write_blocking(|tx| {
+        tx.effects.touches_auth = false;
+        Ok(db::sessions::delete(tx, &digest(cookie))?)
+    })
+}

@@ -1,0 +1,218 @@
+//! `Application::build` opens the database, bootstraps an empty one, binds the listener
+//! (port 0 allowed), starts the scheduler and returns a server ready to run — exactly as
+//! production starts, so tests spawn the real thing.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use anyhow::{bail, Context};
+
+use crate::config::Config;
+use crate::db;
+use crate::domain::model::{Audience, TokenKind};
+use crate::domain::roles::Role;
+use crate::domain::token_value::TokenValue;
+use crate::error::ApiError;
+use crate::routes;
+use crate::service::audit::{record, Actor, Event};
+use crate::state::AppState;
+
+/// First-start settings (SPEC §7), read from `TOKEND_ADMIN_*` by the CLI.
+#[derive(Debug, Default, Clone)]
+pub struct Bootstrap {
+    pub admin_email: Option<String>,
+    pub admin_password: Option<String>,
+    pub admin_token: Option<String>,
+}
+
+/// What bootstrapping did on an empty database.
+#[derive(Debug)]
+pub struct Bootstrapped {
+    pub email: String,
+    /// The generated password, when none was given (printed once).
+    pub generated_password: Option<String>,
+}
+
+impl Bootstrap {
+    pub fn from_env() -> Bootstrap {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Bootstrap {
+            admin_email: var("TOKEND_ADMIN_EMAIL"),
+            admin_password: var("TOKEND_ADMIN_PASSWORD"),
+            admin_token: var("TOKEND_ADMIN_TOKEN"),
+        }
+    }
+
+    /// On an empty database: one company, a global administrator, and the admin token.
+    pub fn apply(&self, state: &AppState) -> anyhow::Result<Option<Bootstrapped>> {
+        let token = match &self.admin_token {
+            Some(t) => Some(TokenValue::parse(t.trim()).map_err(|e| {
+                anyhow::anyhow!(
+                    "TOKEND_ADMIN_TOKEN is not a well-formed token value ({e}); \
+                     expected tkd_ + 30 base62 characters + 6 checksum characters"
+                )
+            })?),
+            None => None,
+        };
+        let empty = state.read_blocking(|c| Ok(db::companies::count(c)? == 0))?;
+        if !empty {
+            return Ok(None);
+        }
+        let email = crate::domain::names::Email::parse(
+            self.admin_email.as_deref().unwrap_or("admin@tokend.local"),
+        )
+        .map_err(|m| anyhow::anyhow!("TOKEND_ADMIN_EMAIL: {m}"))?;
+        let (password, generated) = match &self.admin_password {
+            Some(p) => {
+                crate::domain::names::check_password(p)
+                    .map_err(|m| anyhow::anyhow!("TOKEND_ADMIN_PASSWORD: {m}"))?;
+                (p.clone(), None)
+            }
+            None => {
+                let p = crate::crypto::random_token::<15>();
+                (p.clone(), Some(p))
+            }
+        };
+        let hash = crate::auth::password::hash(&password)?;
+        let now = state.now_ms();
+        state
+            .write_blocking(|tx| {
+                let company = db::companies::insert(tx, "Default", now)?;
+                let admin = db::users::insert(
+                    tx,
+                    &db::users::NewUser {
+                        company_id: company,
+                        email: email.as_str(),
+                        name: "Administrator",
+                        role: Role::GlobalAdmin,
+                        custom: Default::default(),
+                        enabled: true,
+                        sso: false,
+                        password_hash: Some(&hash),
+                        now,
+                    },
+                )?;
+                let actor = Actor::system();
+                record(
+                    tx,
+                    &actor,
+                    Event {
+                        action: "user.created",
+                        company_id: Some(company),
+                        token_id: None,
+                        user_id: Some(admin),
+                        details: serde_json::json!({ "email": email.as_str(), "role": "global_admin", "bootstrap": true }),
+                    },
+                    now,
+                )?;
+                if let Some(v) = &token {
+                    let digest = v.digest();
+                    let id = db::tokens::insert(
+                        tx,
+                        &db::tokens::NewToken {
+                            company_id: company,
+                            owner_id: admin,
+                            creator_id: Some(admin),
+                            kind: TokenKind::Private,
+                            audience: Audience::Administrators,
+                            name: "Bootstrap admin token",
+                            description: "From TOKEND_ADMIN_TOKEN at first start",
+                            permissions: Role::GlobalAdmin.permissions(),
+                            role_template: None,
+                            digest,
+                            value_hint: &v.hint(),
+                            value_enc: Some(state.keys.seal(v.expose(), &digest.0)),
+                            enabled: true,
+                            expires_at: None,
+                            allowed_cidrs: "",
+                            now,
+                        },
+                    )?;
+                    tx.digest_added(digest);
+                    record(
+                        tx,
+                        &actor,
+                        Event {
+                            action: "token.created",
+                            company_id: Some(company),
+                            token_id: Some(id),
+                            user_id: Some(admin),
+                            details: serde_json::json!({ "name": "Bootstrap admin token", "bootstrap": true }),
+                        },
+                        now,
+                    )?;
+                }
+                Ok::<_, ApiError>(())
+            })
+            .map_err(|e| anyhow::anyhow!("bootstrap failed: {e}"))?;
+        Ok(Some(Bootstrapped {
+            email: email.as_str().to_string(),
+            generated_password: generated,
+        }))
+    }
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: Arc<AppState>,
+    _scheduler: clokwerk::ScheduleHandle,
+    pub bootstrapped: Option<Bootstrapped>,
+}
+
+impl Application {
+    pub fn build(config: Config, boot: &Bootstrap) -> anyhow::Result<Application> {
+        let state = AppState::open(config, false)?;
+        let bootstrapped = boot.apply(&state)?;
+        let c = &state.config;
+        let listener = TcpListener::bind(c.bind)
+            .with_context(|| format!("cannot listen on {}", c.bind))?;
+        let port = listener.local_addr()?.port();
+        if c.sso_header.is_some() && c.sso_trusted_proxies.is_empty() {
+            bail!("TOKEND_SSO_HEADER needs TOKEND_SSO_TRUSTED_PROXIES (the proxies allowed to send it)");
+        }
+        let data = web::Data::from(state.clone());
+        let workers = c.workers;
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .wrap(from_fn(routes::middleware::common))
+                .configure(routes::configure)
+        })
+        .workers(workers)
+        .shutdown_timeout(10)
+        .listen(listener)?
+        .run();
+        let scheduler = crate::jobs::start(state.clone());
+        Ok(Application {
+            port,
+            server,
+            state,
+            _scheduler: scheduler,
+            bootstrapped,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until SIGINT/SIGTERM (graceful: in-flight requests finish), then writes the
+    /// buffered last-use data.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let state = self.state.clone();
+        let result = self.server.await;
+        drop(self._scheduler);
+        if let Err(e) = crate::jobs::flush(&state) {
+            tracing::error!(error = %e, "final flush failed");
+        }
+        result
+    }
+}

@@ -1,0 +1,176 @@
+//! `AppState`: everything a request or a job needs, built once at start and shared.
+//! Blocking database work goes through `read` / `write`, which run it on the blocking pool
+//! and keep the authentication index exact after every committed write.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::anyhow;
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+
+use crate::auth::index::{AuthIndex, UsageBuffer};
+use crate::auth::throttle::LoginThrottle;
+use crate::config::Config;
+use crate::crypto::Keys;
+use crate::db::{self, Pool, Tx};
+use crate::domain::time::Clock;
+use crate::error::{ApiError, ApiResult};
+use crate::telemetry::Metrics;
+
+pub struct AppState {
+    pub pool: Pool,
+    pub config: Config,
+    pub clock: Arc<Clock>,
+    pub keys: Arc<Keys>,
+    pub index: AuthIndex,
+    pub usage: UsageBuffer,
+    pub throttle: LoginThrottle,
+    pub metrics: Metrics,
+    /// A hash of a random password: unknown emails are verified against it so a failed login
+    /// costs the same whether the account exists or not.
+    pub dummy_hash: String,
+    /// `true` in a CLI process: its writes bump the shared epoch so a running server notices.
+    pub external_writer: bool,
+    /// The epoch last seen by the server's sync job.
+    pub seen_epoch: parking_lot::Mutex<i64>,
+}
+
+impl AppState {
+    /// Opens the database and keys and loads the digest filter.
+    pub fn open(config: Config, external_writer: bool) -> anyhow::Result<Arc<AppState>> {
+        let pool = db::open(&config.db, 16)?;
+        let keys = Keys::load_or_create(&config.master_key_file)?;
+        let conn = pool.get()?;
+        let epoch = db::read_epoch(&conn)?;
+        let state = AppState {
+            index: AuthIndex::default(),
+            usage: UsageBuffer::default(),
+            throttle: LoginThrottle::default(),
+            metrics: Metrics::new(),
+            dummy_hash: crate::auth::password::hash(&crate::crypto::random_token::<16>())?,
+            clock: Arc::new(Clock::default()),
+            keys: Arc::new(keys),
+            config,
+            pool: pool.clone(),
+            external_writer,
+            seen_epoch: parking_lot::Mutex::new(epoch),
+        };
+        state.reload_index(&conn)?;
+        Ok(Arc::new(state))
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The service environment for one operation, at the current time.
+    pub fn env(&self) -> crate::service::Env {
+        crate::service::Env {
+            keys: self.keys.clone(),
+            now: self.clock.now(),
+            retention_ms: self.config.disabled_retention.as_millis() as i64,
+        }
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now().timestamp_millis()
+    }
+
+    /// Rebuilds the digest filter from the database.
+    pub fn reload_index(&self, conn: &Connection) -> rusqlite::Result<()> {
+        let mut digests = db::tokens::all_digests(conn)?;
+        digests.extend(
+            db::legacy::all_uuids(conn)?
+                .iter()
+                .map(|u| crate::domain::token_value::legacy_key(u)),
+        );
+        self.index.reload(&digests);
+        self.metrics.filter_size.set(self.index.filter_len() as i64);
+        Ok(())
+    }
+
+    fn conn(&self, kind: &str) -> ApiResult<db::PooledConn> {
+        let start = Instant::now();
+        let conn = self.pool.get()?;
+        self.metrics
+            .pool_wait
+            .with_label_values(&[kind])
+            .observe(start.elapsed().as_secs_f64());
+        Ok(conn)
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on this thread; commits on `Ok`.
+    pub fn write_blocking<T>(&self, f: impl FnOnce(&mut Tx) -> ApiResult<T>) -> ApiResult<T> {
+        let mut conn = self.conn("write")?;
+        let mut tx = Tx::begin(&mut conn)?;
+        let out = f(&mut tx)?;
+        if self.external_writer && tx.effects.touches_auth {
+            db::bump_epoch(&tx)?;
+        }
+        let effects = tx.commit()?;
+        for d in &effects.added {
+            self.index.add(d);
+        }
+        for d in &effects.removed {
+            self.index.remove(d);
+        }
+        if effects.touches_auth {
+            self.index.invalidate();
+        }
+        Ok(out)
+    }
+
+    pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> ApiResult<T>) -> ApiResult<T> {
+        let conn = self.conn("read")?;
+        f(&conn)
+    }
+
+    /// `write_blocking` on the blocking thread pool.
+    pub async fn write<T, F>(self: &Arc<Self>, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx) -> ApiResult<T> + Send + 'static,
+    {
+        let state = self.clone();
+        actix_web::web::block(move || state.write_blocking(f))
+            .await
+            .map_err(|e| ApiError::Internal(anyhow!("blocking task failed: {e}")))?
+    }
+
+    /// `read_blocking` on the blocking thread pool.
+    pub async fn read<T, F>(self: &Arc<Self>, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> ApiResult<T> + Send + 'static,
+    {
+        let state = self.clone();
+        actix_web::web::block(move || state.read_blocking(f))
+            .await
+            .map_err(|e| ApiError::Internal(anyhow!("blocking task failed: {e}")))?
+    }
+}
+
+/// The state as a request extractor: `state: Shared` in a handler.
+#[derive(Clone)]
+pub struct Shared(pub Arc<AppState>);
+
+impl std::ops::Deref for Shared {
+    type Target = Arc<AppState>;
+    fn deref(&self) -> &Arc<AppState> {
+        &self.0
+    }
+}
+
+impl actix_web::FromRequest for Shared {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Shared, ApiError>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(
+            req.app_data::<actix_web::web::Data<AppState>>()
+                .map(|d| Shared(d.clone().into_inner()))
+                .ok_or_else(|| ApiError::Internal(anyhow!("application state missing"))),
+        )
+    }
+}

@@ -1,0 +1,132 @@
+//! Logging (tracing) and Prometheus metrics.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+/// Installs the global tracing subscriber once (later calls are ignored).
+pub fn init(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// The application's metrics, in their own registry.
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: IntCounterVec,
+    pub http_duration: HistogramVec,
+    pub auth_outcomes: IntCounterVec,
+    pub auth_db_reads: IntCounterVec,
+    pub job_runs: IntCounterVec,
+    pub job_changes: IntCounterVec,
+    pub tokens: IntGaugeVec,
+    pub pool_wait: HistogramVec,
+    pub filter_size: IntGauge,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new_custom(Some("tokend".into()), None).expect("valid prefix");
+        let http_requests = IntCounterVec::new(
+            Opts::new("http_requests_total", "HTTP requests by route, method and status"),
+            &["route", "method", "status"],
+        )
+        .expect("valid metric");
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by route")
+                .buckets(vec![
+                    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                    0.5, 1.0, 2.5,
+                ]),
+            &["route", "method"],
+        )
+        .expect("valid metric");
+        let auth_outcomes = IntCounterVec::new(
+            Opts::new(
+                "auth_outcomes_total",
+                "Token authentication outcomes: ok, malformed, unknown, expired, disabled, \
+                 insufficient_scope, ip_not_allowed",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let auth_db_reads = IntCounterVec::new(
+            Opts::new(
+                "auth_db_reads_total",
+                "Database reads made by token authentication (cache misses), by credential kind",
+            ),
+            &["kind"],
+        )
+        .expect("valid metric");
+        let job_runs = IntCounterVec::new(
+            Opts::new("job_runs_total", "Scheduler job runs"),
+            &["job"],
+        )
+        .expect("valid metric");
+        let job_changes = IntCounterVec::new(
+            Opts::new("job_changes_total", "Rows changed by scheduler jobs"),
+            &["job"],
+        )
+        .expect("valid metric");
+        let tokens = IntGaugeVec::new(
+            Opts::new("tokens", "Stored API tokens by status (updated at scrape time)"),
+            &["status"],
+        )
+        .expect("valid metric");
+        let pool_wait = HistogramVec::new(
+            HistogramOpts::new("db_pool_wait_seconds", "Time spent waiting for a connection")
+                .buckets(vec![0.00001, 0.0001, 0.001, 0.01, 0.1, 1.0, 5.0]),
+            &["kind"],
+        )
+        .expect("valid metric");
+        let filter_size = IntGauge::new("auth_filter_entries", "Digests in the in-memory filter")
+            .expect("valid metric");
+        for c in [
+            Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(http_duration.clone()),
+            Box::new(auth_outcomes.clone()),
+            Box::new(auth_db_reads.clone()),
+            Box::new(job_runs.clone()),
+            Box::new(job_changes.clone()),
+            Box::new(tokens.clone()),
+            Box::new(pool_wait.clone()),
+            Box::new(filter_size.clone()),
+        ] {
+            registry.register(c).expect("metric registered once");
+        }
+        Metrics {
+            registry,
+            http_requests,
+            http_duration,
+            auth_outcomes,
+            auth_db_reads,
+            job_runs,
+            job_changes,
+            tokens,
+            pool_wait,
+            filter_size,
+        }
+    }
+
+    pub fn auth(&self, outcome: &str) {
+        self.auth_outcomes.with_label_values(&[outcome]).inc();
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
