@@ -155,6 +155,31 @@ impl Bootstrap {
     }
 }
 
+/// Resolves at SIGTERM or SIGINT. Both stop the server gracefully (stop accepting, finish
+/// in-flight requests); actix's own handlers would treat SIGINT as a forced stop.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM received; stopping gracefully"),
+                    _ = int.recv() => tracing::info!("SIGINT received; stopping gracefully"),
+                }
+            }
+            _ => {
+                tracing::error!("cannot install signal handlers; stop with SIGKILL");
+                std::future::pending::<()>().await
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -184,6 +209,7 @@ impl Application {
         })
         .workers(workers)
         .shutdown_timeout(10)
+        .shutdown_signal(stop_signal())
         .listen(listener)?
         .run();
         let scheduler = crate::jobs::start(state.clone());

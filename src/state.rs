@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
 use crate::auth::index::{AuthIndex, UsageBuffer};
-use crate::auth::throttle::LoginThrottle;
+use crate::auth::throttle::{login_throttle, revoke_limit, SlidingWindow};
 use crate::config::Config;
 use crate::crypto::Keys;
 use crate::db::{self, Pool, Tx};
@@ -25,7 +25,10 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     pub index: AuthIndex,
     pub usage: UsageBuffer,
-    pub throttle: LoginThrottle,
+    /// Failed logins per account (SPEC §8).
+    pub throttle: SlidingWindow,
+    /// Calls of the unauthenticated revoke endpoint per client address.
+    pub revoke_limit: SlidingWindow,
     pub metrics: Metrics,
     /// A hash of a random password: unknown emails are verified against it so a failed login
     /// costs the same whether the account exists or not.
@@ -46,7 +49,8 @@ impl AppState {
         let state = AppState {
             index: AuthIndex::default(),
             usage: UsageBuffer::default(),
-            throttle: LoginThrottle::default(),
+            throttle: login_throttle(),
+            revoke_limit: revoke_limit(),
             metrics: Metrics::new(),
             dummy_hash: crate::auth::password::hash(&crate::crypto::random_token::<16>())?,
             clock: Arc::new(Clock::default()),

@@ -8,6 +8,7 @@ pub mod nodes;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 use std::ops::Deref;
 use std::path::Path;

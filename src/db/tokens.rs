@@ -89,6 +89,13 @@ pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<TokenRow>> {
         .optional()
 }
 
+/// The token whose current or in-grace previous value has this digest.
+pub fn by_digest(conn: &Connection, d: &TokenDigest) -> rusqlite::Result<Option<TokenRow>> {
+    conn.prepare_cached(&format!("{SELECT} WHERE t.digest = $1 OR t.prev_digest = $1"))?
+        .query_row([&d.0[..]], from_row)
+        .optional()
+}
+
 pub fn by_ids(conn: &Connection, ids: &[i64]) -> rusqlite::Result<Vec<TokenRow>> {
     ids.iter()
         .filter_map(|id| get(conn, *id).transpose())

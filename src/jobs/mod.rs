@@ -9,6 +9,8 @@ use clokwerk::{Interval, Scheduler, TimeUnits};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+pub mod webhooks;
+
 use crate::db;
 use crate::error::ApiResult;
 use crate::service::lifecycle::{self, ReconcileReport};
@@ -28,6 +30,12 @@ pub struct MaintenanceReport {
     pub flush: usize,
     /// Expired console sessions removed.
     pub sessions: usize,
+    /// `token.expiring` warnings queued.
+    pub warnings: usize,
+    /// Webhook deliveries that succeeded.
+    pub webhooks_delivered: usize,
+    /// Webhook deliveries that failed (retried later with backoff).
+    pub webhooks_failed: usize,
 }
 
 const PURGE_BATCH: usize = 1000;
@@ -122,15 +130,36 @@ pub fn sync_external(state: &AppState) -> ApiResult<bool> {
     })
 }
 
+/// Queues `token.expiring` warnings.
+pub fn warnings(state: &AppState) -> ApiResult<usize> {
+    let now = state.now_ms();
+    let n = state.write_blocking(|tx| {
+        tx.effects.touches_auth = false;
+        crate::service::webhooks::warn_expiring(tx, now)
+    })?;
+    count(state, "warnings", n);
+    Ok(n)
+}
+
+pub fn deliver(state: &AppState) -> ApiResult<(usize, usize)> {
+    let (ok, failed) = webhooks::deliver_due(state)?;
+    count(state, "webhooks", ok);
+    Ok((ok, failed))
+}
+
 pub fn run_all(state: &AppState) -> ApiResult<MaintenanceReport> {
-    Ok(MaintenanceReport {
+    let mut r = MaintenanceReport {
         flush: flush(state)?,
         expire: expire(state)?,
         idle: idle(state)?,
         reconcile: reconcile(state)?,
         purge: purge(state)?,
         sessions: sessions(state)?,
-    })
+        warnings: warnings(state)?,
+        ..MaintenanceReport::default()
+    };
+    (r.webhooks_delivered, r.webhooks_failed) = deliver(state)?;
+    Ok(r)
 }
 
 fn every(d: Duration) -> Interval {
@@ -151,6 +180,8 @@ pub fn start(state: Arc<AppState>) -> clokwerk::ScheduleHandle {
     s.every(every(c.expiry_interval)).run(move || {
         log_err("expire", expire(&st));
         log_err("idle", idle(&st));
+        log_err("warnings", warnings(&st));
+        log_err("webhooks", deliver(&st));
     });
     let st = state.clone();
     s.every(every(c.purge_interval))

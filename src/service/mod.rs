@@ -3,13 +3,16 @@
 
 pub mod audit;
 pub mod companies;
+pub mod console;
 pub mod legacy;
 pub mod lifecycle;
 pub mod nodes;
 pub mod policy;
 pub mod sessions;
+pub mod revoke;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 use std::sync::Arc;
 

@@ -36,6 +36,16 @@ pub fn access(caller: &Caller, t: &TokenRow) -> Access {
     }
 }
 
+/// Who may renew (regenerate) a token's value: its owner; for a shared token, the
+/// administrators who manage it (members of its audience only use the value).
+pub fn may_renew(a: Access, kind: TokenKind) -> bool {
+    if kind == TokenKind::Shared {
+        a.manage
+    } else {
+        a.use_value
+    }
+}
+
 /// The SQL scope matching `access(..).see` for lists.
 pub fn list_scope(caller: &Caller) -> Scope {
     if caller.is_token_admin() {

@@ -76,11 +76,11 @@ pub fn login(state: &AppState, email: &str, pw: &str, ip: Option<String>) -> Api
             "this account signs in through single sign-on",
         )),
         Some((user, Some(_))) if matches && user.enabled => {
-            state.throttle.succeed(&email);
+            state.throttle.clear(&email);
             open_session(state, user, ip, "password")
         }
         found => {
-            state.throttle.fail(&email, now);
+            state.throttle.record(&email, now);
             let user = found.map(|(u, _)| u);
             state.write_blocking(|tx| {
                 tx.effects.touches_auth = false;

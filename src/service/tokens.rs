@@ -10,7 +10,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::audit::{opt_time, record, Actor, Event};
-use super::policy::{access, ensure, ensure_not_sso, list_scope};
+use super::policy::{access, ensure, ensure_not_sso, list_scope, may_renew};
 use super::{require, Env, Page};
 use crate::db::companies::Company;
 use crate::db::tokens::{Filter, NewToken, TokenRow};
@@ -717,7 +717,18 @@ pub fn record_toggle(
             details: json!({ "name": t.name, "reason": t.disabled_reason }),
         },
         now,
-    )
+    )?;
+    if !enabled {
+        let reason = t.disabled_reason.as_deref();
+        super::webhooks::enqueue(
+            conn,
+            super::webhooks::disabled_event(reason),
+            t,
+            json!({ "reason": reason }),
+            now,
+        )?;
+    }
+    Ok(())
 }
 
 /// Deletes a token row, its filter entries and legacy credentials, with an audit row.
@@ -765,7 +776,8 @@ pub fn renew(
     require(caller, Permission::TokensWrite)?;
     let now = env.now_ms();
     let t = load_visible(tx, caller, id)?;
-    ensure(access(caller, &t).use_value, "renew")?;
+    // Owner only; a shared token is renewed by administrators (members only use its value).
+    ensure(may_renew(access(caller, &t), t.kind), "renew")?;
     let grace = input.grace_seconds.unwrap_or(0);
     if !(0..=MAX_GRACE_SECONDS).contains(&grace) {
         return Err(ApiError::field(

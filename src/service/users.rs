@@ -244,6 +244,23 @@ pub fn insert(
     Ok(UserView::from(&u))
 }
 
+/// The role and custom set a change asks for (the user's own when it names neither).
+/// Shared by `update` and the console's preview of a change (`service::console`).
+pub fn resolve_role_change(u: &User, input: &UpdateUser) -> ApiResult<(Role, PermissionSet)> {
+    if input.role.is_none() && input.permissions.is_none() {
+        return Ok((u.role, u.custom));
+    }
+    let role = match &input.role {
+        Some(r) => parse_role(r)?,
+        None => u.role,
+    };
+    let custom = match (role, input.permissions.as_deref()) {
+        (Role::Custom, None) if u.role == Role::Custom => u.custom,
+        (role, list) => custom_set(role, list)?,
+    };
+    Ok((role, custom))
+}
+
 /// Validates a change request; returns the password to hash, if one was given.
 pub fn validate_update(caller: &Caller, input: &UpdateUser) -> ApiResult<Option<String>> {
     require(caller, Permission::UsersWrite)?;
@@ -283,15 +300,7 @@ pub fn update(
         u.name = parse_person_name(n).map_err(|m| ApiError::field("name", m))?;
     }
     if input.role.is_some() || input.permissions.is_some() {
-        let role = match &input.role {
-            Some(r) => parse_role(r)?,
-            None => u.role,
-        };
-        u.custom = match (role, input.permissions.as_deref()) {
-            (Role::Custom, None) if u.role == Role::Custom => u.custom,
-            (role, list) => custom_set(role, list)?,
-        };
-        u.role = role;
+        (u.role, u.custom) = resolve_role_change(&u, &input)?;
         check_grant(caller, u.role, u.custom)?;
     }
     if let Some(e) = input.enabled {

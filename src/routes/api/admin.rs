@@ -156,3 +156,23 @@ pub async fn maintenance(state: Shared, caller: Caller) -> ApiResult<HttpRespons
         .map_err(|e| ApiError::Internal(anyhow!("{e}")))??;
     Ok(HttpResponse::Ok().json(report))
 }
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct DeliveryList {
+    pub items: Vec<crate::service::webhooks::DeliveryView>,
+    pub next_cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/webhooks/deliveries", tag = "admin", params(PageQuery),
+    responses((status = 200, body = DeliveryList), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn webhook_deliveries(state: Shared, caller: Caller, q: web::Query<PageQuery>) -> ApiResult<HttpResponse> {
+    let page = Page::parse(&state.keys, q.limit, q.cursor.as_deref())?;
+    let keys = state.keys.clone();
+    let items = state
+        .read(move |c| crate::service::webhooks::deliveries(c, &caller, page))
+        .await?;
+    let next_cursor = page.next_cursor(&keys, items.last().map(|d| d.id), items.len());
+    Ok(HttpResponse::Ok().json(DeliveryList { items, next_cursor }))
+}

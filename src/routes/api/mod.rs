@@ -48,6 +48,8 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/v1/nodes/self", "node token"),
     ("POST", "/v1/nodes/self/heartbeat", "node token"),
     ("POST", "/v1/maintenance/run", "global_admin"),
+    ("POST", "/v1/revoke", "—"),
+    ("GET", "/v1/webhooks/deliveries", "settings:read"),
 ];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -118,6 +120,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/nodes/self/heartbeat", web::post().to(nodes::heartbeat))
                 .route("/nodes/{id}", web::delete().to(nodes::delete))
                 .route("/maintenance/run", web::post().to(admin::maintenance))
+                .route("/revoke", web::post().to(system::revoke))
+                .route("/webhooks/deliveries", web::get().to(admin::webhook_deliveries))
                 .default_service(web::to(|| async {
                     Err::<actix_web::HttpResponse, _>(crate::error::ApiError::NotFound)
                 })),
@@ -151,7 +155,7 @@ impl Modify for Security {
         users::legacy_credentials, admin::audit_list, admin::settings_get,
         admin::settings_update, admin::companies_list, admin::companies_create,
         system::verify, nodes::list, nodes::create, nodes::delete, nodes::me,
-        nodes::heartbeat, admin::maintenance,
+        nodes::heartbeat, admin::maintenance, system::revoke, admin::webhook_deliveries,
     ),
     modifiers(&Security),
     tags((name = "tokens", description = "API tokens (SPEC rules 1–14)"))

@@ -6,9 +6,9 @@ use actix_web::{HttpRequest, HttpResponse};
 use super::common::ErrorBody;
 use crate::auth::client_ip::{in_nets, peer_ip};
 use crate::db;
-use crate::domain::model::Caller;
+use crate::domain::model::{AuthMethod, Caller};
 use crate::domain::permissions::{Permission, PermissionSet};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Challenge};
 use crate::state::Shared;
 
 /// The `scope` parameters of a verify request (may repeat; all must be held).
@@ -44,6 +44,10 @@ fn scopes(req: &HttpRequest) -> ApiResult<PermissionSet> {
         (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn verify(state: Shared, req: HttpRequest, caller: Caller) -> ApiResult<HttpResponse> {
+    if caller.method == AuthMethod::Session {
+        // Forward-auth answers for API credentials only, never for a browser session.
+        return Err(ApiError::Unauthenticated(Challenge::Missing));
+    }
     let needed = scopes(&req)?;
     let missing = needed.difference(caller.permissions);
     if let Some(p) = missing.iter().next() {
@@ -99,3 +103,28 @@ pub async fn metrics(state: Shared, req: HttpRequest) -> ApiResult<HttpResponse>
         .body(state.metrics.render()))
 }
 
+
+#[utoipa::path(post, path = "/v1/revoke", tag = "auth",
+    request_body = crate::service::revoke::RevokeRequest,
+    responses((status = 202, body = crate::service::revoke::RevokeAccepted),
+              (status = 400, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+/// Public revocation of leaked values: no credentials, rate limited per client address.
+pub async fn revoke(
+    state: Shared,
+    req: HttpRequest,
+    body: actix_web::web::Json<crate::service::revoke::RevokeRequest>,
+) -> ApiResult<HttpResponse> {
+    let ip = crate::auth::client_ip::client_ip(&req, &state.config.trusted_proxies).to_string();
+    state
+        .revoke_limit
+        .hit(&ip, state.now_ms())
+        .map_err(|wait| ApiError::TooManyAttempts {
+            retry_after_secs: wait,
+        })?;
+    let env = state.env();
+    let accepted = state
+        .write(move |tx| crate::service::revoke::revoke(tx, &env, &body, &ip))
+        .await?;
+    Ok(HttpResponse::Accepted().json(accepted))
+}

@@ -1,0 +1,75 @@
+//! Public revocation of leaked values (issue 9; GitHub's credential revocation API): anyone
+//! holding a value may report it. Matching tokens are disabled (`leaked`) before the answer,
+//! which never tells which values existed.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::audit::{Actor, Event};
+use super::tokens::{disable_row, record_toggle};
+use super::Env;
+use crate::db::{self, Tx};
+use crate::domain::model::DisabledReason;
+use crate::domain::token_value::{TokenValue, ValueKind};
+use crate::error::{ApiError, ApiResult};
+
+pub const MAX_VALUES: usize = 100;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeRequest {
+    /// Up to 100 token values found leaked.
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevokeAccepted {
+    /// Well-formed values accepted for processing (whether or not they matched a token).
+    pub accepted: usize,
+}
+
+pub fn revoke(tx: &mut Tx, env: &Env, input: &RevokeRequest, ip: &str) -> ApiResult<RevokeAccepted> {
+    if input.values.len() > MAX_VALUES {
+        return Err(ApiError::field(
+            "values",
+            format!("at most {MAX_VALUES} values per call"),
+        ));
+    }
+    let now = env.now_ms();
+    let actor = Actor {
+        ip: Some(ip.to_string()),
+        ..Actor::system()
+    };
+    let mut accepted = 0;
+    for raw in &input.values {
+        let Ok(value) = TokenValue::parse(raw.trim()) else {
+            continue;
+        };
+        accepted += 1;
+        if value.kind() != ValueKind::Api {
+            continue;
+        }
+        let Some(mut t) = db::tokens::by_digest(tx, &value.digest())? else {
+            continue;
+        };
+        super::audit::record(
+            tx,
+            &actor,
+            Event {
+                action: "token.leaked",
+                company_id: Some(t.company_id),
+                token_id: Some(t.id),
+                user_id: Some(t.owner_id),
+                details: json!({ "name": t.name, "source": "revoke_api" }),
+            },
+            now,
+        )?;
+        if t.enabled {
+            disable_row(&mut t, DisabledReason::Leaked, now);
+            db::tokens::update(tx, &t, now)?;
+            record_toggle(tx, &actor, &t, false, now)?;
+        }
+    }
+    Ok(RevokeAccepted { accepted })
+}

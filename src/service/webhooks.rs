@@ -1,0 +1,116 @@
+//! Webhook events (issue 9): written to an outbox in the same transaction as the change that
+//! causes them, delivered later by the scheduler (`jobs::webhooks`). Bodies name the token and
+//! its owner, never a value.
+
+use rusqlite::Connection;
+use serde::Serialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+use super::audit::opt_time;
+use super::{require, Page};
+use crate::db;
+use crate::db::tokens::TokenRow;
+use crate::db::webhooks::Delivery;
+use crate::domain::model::Caller;
+use crate::domain::permissions::Permission;
+use crate::domain::time::{fmt_time, from_ms};
+use crate::error::ApiResult;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Queues `event_type` about `t` when the token's company has a webhook URL.
+pub fn enqueue(conn: &Connection, event_type: &str, t: &TokenRow, extra: Value, now: i64) -> ApiResult<()> {
+    let Some(_) = db::webhooks::company_target(conn, t.company_id)? else {
+        return Ok(());
+    };
+    let event_id = uuid::Uuid::new_v4().to_string();
+    let mut body = json!({
+        "id": event_id,
+        "type": event_type,
+        "time": fmt_time(&from_ms(now)),
+        "company_id": t.company_id,
+        "token": {
+            "id": t.id, "name": t.name, "kind": t.kind.as_str(),
+            "expires_at": opt_time(t.expires_at),
+            "owner": { "id": t.owner_id, "email": t.owner_email },
+        },
+    });
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    db::webhooks::insert(conn, t.company_id, &event_id, event_type, Some(t.id), &body.to_string(), now)?;
+    Ok(())
+}
+
+/// The event type for a token disabled with `reason`.
+pub fn disabled_event(reason: Option<&str>) -> &'static str {
+    match reason {
+        Some("expired") => "token.expired",
+        Some("leaked") => "token.leaked",
+        Some("idle") => "token.idle_disabled",
+        _ => "token.disabled",
+    }
+}
+
+/// Job: `token.expiring` 7 days and 1 day before expiry, each once per expiry time. A token
+/// already inside the 1-day window gets only that warning.
+pub fn warn_expiring(conn: &Connection, now: i64) -> ApiResult<usize> {
+    let mut n = 0;
+    for (warning, days) in [("1d", 1), ("7d", 7)] {
+        for id in db::webhooks::expiring_unwarned(conn, now, now + days * DAY_MS, warning)? {
+            let Some(t) = db::tokens::get(conn, id)? else { continue };
+            let Some(exp) = t.expires_at else { continue };
+            db::webhooks::mark_warned(conn, id, warning, exp)?;
+            if warning == "1d" {
+                // Inside the 1-day window the 7-day warning is moot.
+                db::webhooks::mark_warned(conn, id, "7d", exp)?;
+            }
+            enqueue(conn, "token.expiring", &t, json!({ "days": days }), now)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// A delivery as administrators see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryView {
+    pub id: i64,
+    pub event_id: String,
+    pub event_type: String,
+    pub token_id: Option<i64>,
+    pub attempts: i64,
+    pub delivered_at: Option<String>,
+    pub next_attempt_at: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: String,
+}
+
+impl From<Delivery> for DeliveryView {
+    fn from(d: Delivery) -> Self {
+        DeliveryView {
+            id: d.id,
+            event_id: d.event_id,
+            event_type: d.event_type,
+            token_id: d.token_id,
+            attempts: d.attempts,
+            delivered_at: opt_time(d.delivered_at),
+            next_attempt_at: opt_time(
+                Some(d.next_attempt_at).filter(|t| d.delivered_at.is_none() && *t < i64::MAX),
+            ),
+            last_error: d.last_error,
+            created_at: fmt_time(&from_ms(d.created_at)),
+        }
+    }
+}
+
+/// `GET /v1/webhooks/deliveries`: the caller's company (all for a global administrator).
+pub fn deliveries(conn: &Connection, caller: &Caller, page: Page) -> ApiResult<Vec<DeliveryView>> {
+    require(caller, Permission::SettingsRead)?;
+    let scope = (!caller.is_global()).then_some(caller.user.company_id);
+    Ok(db::webhooks::list(conn, scope, page.before, page.limit)?
+        .into_iter()
+        .map(DeliveryView::from)
+        .collect())
+}

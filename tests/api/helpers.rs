@@ -1,0 +1,300 @@
+//! `spawn_app()`: a real tokend on port 0 with a temp database, started exactly as production
+//! starts (`Application::build`), plus helpers that read like the SPEC.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use reqwest::{Client, Method, Response};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tokend::config::Config;
+use tokend::domain::token_value::{TokenValue, ValueKind};
+use tokend::startup::{Application, Bootstrap};
+use tokend::state::AppState;
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    /// A token of the bootstrap global administrator (all permissions).
+    pub admin_token: String,
+    pub db_path: PathBuf,
+    pub state: Arc<AppState>,
+    pub dir: TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Spawns an app after `tweak` adjusts its configuration.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db_path = dir.path().join("tokend.db");
+    let mut config = Config::for_tests(db_path.clone());
+    tweak(&mut config);
+    let admin_token = TokenValue::generate(ValueKind::Api).expose().to_string();
+    let boot = Bootstrap {
+        admin_email: Some(ADMIN_EMAIL.into()),
+        admin_password: Some(ADMIN_PASSWORD.into()),
+        admin_token: Some(admin_token.clone()),
+    };
+    let app = Application::build(config, &boot).expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        admin_token,
+        db_path,
+        state,
+        dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Sends a request with a bearer token (if any) and a JSON body (if any).
+    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.send(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Response {
+        self.send(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Response {
+        self.send(Method::PATCH, path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        self.send(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Creates a user (as the admin) and returns its id.
+    pub async fn create_user(&self, email: &str, role: &str) -> i64 {
+        self.create_user_with(json!({ "email": email, "role": role, "password": "password-123" }))
+            .await
+    }
+
+    pub async fn create_user_with(&self, body: Value) -> i64 {
+        let res = self.post("/v1/users", &self.admin_token, body).await;
+        assert_eq!(res.status(), 201, "create user: {}", res.text().await.unwrap_or_default());
+        res.json::<Value>().await.expect("json")["id"].as_i64().expect("id")
+    }
+
+    /// Creates a token for `owner_id` as the admin (rule 10) and returns (id, value).
+    pub async fn token_for(&self, owner_id: i64, extra: Value) -> (i64, String) {
+        let mut body = json!({ "name": format!("t-{}", rand_suffix()), "owner_id": owner_id });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        let res = self.post("/v1/tokens", &self.admin_token, body).await;
+        assert_eq!(res.status(), 201, "create token: {}", res.text().await.unwrap_or_default());
+        let v: Value = res.json().await.expect("json");
+        (v["id"].as_i64().expect("id"), v["value"].as_str().expect("value").to_string())
+    }
+
+    /// A new user with `role` and a token carrying all its permissions: (user id, token).
+    pub async fn user_with_token(&self, email: &str, role: &str) -> (i64, String) {
+        let id = self.create_user(email, role).await;
+        let (_, value) = self.token_for(id, json!({})).await;
+        (id, value)
+    }
+
+    /// Moves the server's clock forward.
+    pub fn advance(&self, by: chrono::Duration) {
+        self.state.clock.advance(by);
+    }
+
+    /// Runs the scheduler's jobs now (as the global admin) and returns the report.
+    pub async fn maintenance(&self) -> Value {
+        let res = self.post("/v1/maintenance/run", &self.admin_token, json!({})).await;
+        assert_eq!(res.status(), 200);
+        res.json().await.expect("json")
+    }
+
+    /// Opens the database file directly (read-only checks in tests).
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(&self.db_path).expect("open db")
+    }
+}
+
+pub fn rand_suffix() -> String {
+    TokenValue::generate(ValueKind::Api).expose()[4..12].to_string()
+}
+
+/// Reads a JSON body, panicking with the text when it is not JSON.
+pub async fn body(res: Response) -> Value {
+    let text = res.text().await.expect("body");
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
+
+/// Asserts status and error code of an error response; returns the body.
+pub async fn assert_error(res: Response, status: u16, code: &str) -> Value {
+    let got = res.status().as_u16();
+    let b = body(res).await;
+    assert_eq!(got, status, "unexpected status, body: {b}");
+    assert_eq!(b["error"]["code"], code, "unexpected code, body: {b}");
+    b
+}
+
+// ---- Rules 15–22 (lifecycle, legacy, nodes): helpers added by the lifecycle tests. ----
+
+/// The value of the `tokend_session` cookie a response sets, if it sets a non-empty one.
+pub fn tokend_session_cookie(res: &Response) -> Option<String> {
+    res.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|c| c.split(';').next())
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, v)| *k == "tokend_session" && !v.is_empty())
+        .map(|(_, v)| v.to_string())
+}
+
+/// Parses an RFC 3339 time from a JSON field.
+pub fn json_time(v: &Value) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap_or_else(|| panic!("not a time: {v}")))
+        .unwrap_or_else(|e| panic!("not RFC 3339: {v}: {e}"))
+        .with_timezone(&chrono::Utc)
+}
+
+/// A JSON array of strings, sorted.
+pub fn sorted_strings(v: &Value) -> Vec<String> {
+    let mut out: Vec<String> = v
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|s| s.as_str().expect("string").to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+impl TestApp {
+    /// Sends a request carrying exactly `headers` (no bearer token) and an optional JSON body.
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self.client.request(method, self.url(path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    /// `GET path` authenticated by legacy UUID + secret headers (rule 20).
+    pub async fn legacy_get(&self, path: &str, uuid: &str, secret: &str) -> Response {
+        self.send_with(
+            Method::GET,
+            path,
+            &[("X-WallarmApi-UUID", uuid), ("X-WallarmApi-Secret", secret)],
+            None,
+        )
+        .await
+    }
+
+    /// `GET path` with a console session cookie.
+    pub async fn cookie_get(&self, path: &str, cookie: &str) -> Response {
+        let c = format!("tokend_session={cookie}");
+        self.send_with(Method::GET, path, &[("Cookie", c.as_str())], None).await
+    }
+
+    /// Password login through `POST /v1/session`: (session cookie, CSRF token).
+    pub async fn password_session(&self, email: &str, password: &str) -> (String, String) {
+        let res = self
+            .send(
+                Method::POST,
+                "/v1/session",
+                None,
+                Some(json!({ "email": email, "password": password })),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "login of {email}");
+        let cookie = tokend_session_cookie(&res).expect("session cookie");
+        let b = body(res).await;
+        (cookie, b["csrf_token"].as_str().expect("csrf").to_string())
+    }
+
+    /// The status of `GET /v1/me` with a token: 200 while it authenticates.
+    pub async fn me_status(&self, token: &str) -> u16 {
+        self.get("/v1/me", token).await.status().as_u16()
+    }
+
+    /// A token as the admin sees it (asserts 200).
+    pub async fn token_view(&self, id: i64) -> Value {
+        let res = self.get(&format!("/v1/tokens/{id}"), &self.admin_token).await;
+        assert_eq!(res.status(), 200, "token {id}");
+        body(res).await
+    }
+
+    /// `PATCH /v1/users/{id}` as the admin (asserts 200); returns the user.
+    pub async fn update_user(&self, id: i64, change: Value) -> Value {
+        let res = self.patch(&format!("/v1/users/{id}"), &self.admin_token, change.clone()).await;
+        let status = res.status();
+        let b = body(res).await;
+        assert_eq!(status, 200, "update user {id} with {change}: {b}");
+        b
+    }
+
+    /// `PATCH /v1/tokens/{id}` as the admin; returns the response.
+    pub async fn update_token(&self, id: i64, change: Value) -> Response {
+        self.patch(&format!("/v1/tokens/{id}"), &self.admin_token, change).await
+    }
+
+    /// Audit events matching `query` (e.g. `token_id=3&action=token.purged`), newest first.
+    pub async fn audit_events(&self, query: &str) -> Vec<Value> {
+        let res = self.get(&format!("/v1/audit?{query}"), &self.admin_token).await;
+        assert_eq!(res.status(), 200, "audit {query}");
+        body(res).await["items"].as_array().expect("items").clone()
+    }
+
+    /// The permissions of `role` as `GET /v1/roles` lists them, sorted.
+    pub async fn role_permissions(&self, role: &str) -> Vec<String> {
+        let roles = body(self.get("/v1/roles", &self.admin_token).await).await;
+        let r = roles["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|r| r["name"] == role)
+            .unwrap_or_else(|| panic!("role {role}"))
+            .clone();
+        sorted_strings(&r["permissions"])
+    }
+
+    /// The server's clock plus `by`, as RFC 3339 (for `expires_at`).
+    pub fn server_time_plus(&self, by: chrono::Duration) -> String {
+        (self.state.now() + by).to_rfc3339()
+    }
+}
