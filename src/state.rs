@@ -29,6 +29,8 @@ pub struct AppState {
     pub throttle: SlidingWindow,
     /// Calls of the unauthenticated revoke endpoint per client address.
     pub revoke_limit: SlidingWindow,
+    /// `ip_not_allowed` refusals audited per token: one a minute.
+    pub ip_refusals: SlidingWindow,
     pub metrics: Metrics,
     /// A hash of a random password: unknown emails are verified against it so a failed login
     /// costs the same whether the account exists or not.
@@ -51,6 +53,7 @@ impl AppState {
             usage: UsageBuffer::default(),
             throttle: login_throttle(),
             revoke_limit: revoke_limit(),
+            ip_refusals: SlidingWindow::new(1, 60_000),
             metrics: Metrics::new(),
             dummy_hash: crate::auth::password::hash(&crate::crypto::random_token::<16>())?,
             clock: Arc::new(Clock::default()),

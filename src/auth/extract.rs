@@ -126,6 +126,7 @@ fn admit(state: &AppState, row: &AuthRow, method: AuthMethod, ip: IpAddr) -> Api
             .any(|n| n.contains(&ip))
     {
         state.metrics.auth("ip_not_allowed");
+        audit_ip_refusal(state, row, ip);
         return Err(ApiError::forbidden(
             "ip_not_allowed",
             "this token may not be used from your address",
@@ -146,6 +147,38 @@ fn admit(state: &AppState, row: &AuthRow, method: AuthMethod, ip: IpAddr) -> Api
         method,
         ip: Some(ip_text),
     })
+}
+
+/// Audits a refusal for `ip_not_allowed` off the request path, at most once a minute per
+/// token, so refusals cannot become a write flood.
+fn audit_ip_refusal(state: &AppState, row: &AuthRow, ip: IpAddr) {
+    let now = state.now_ms();
+    if state.ip_refusals.hit(&row.token_id.to_string(), now).is_err() {
+        return;
+    }
+    let pool = state.pool.clone();
+    let (token_id, owner) = (row.token_id, row.owner.clone());
+    let ip = ip.to_string();
+    actix_web::rt::task::spawn_blocking(move || {
+        let result = pool.get().map_err(anyhow::Error::from).and_then(|conn| {
+            crate::service::audit::record(
+                &conn,
+                &crate::service::audit::Actor { id: None, email: None, ip: Some(ip) },
+                crate::service::audit::Event {
+                    action: "token.ip_refused",
+                    company_id: Some(owner.company_id),
+                    token_id: Some(token_id),
+                    user_id: Some(owner.id),
+                    details: serde_json::json!({ "reason": "ip_not_allowed" }),
+                },
+                now,
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))
+        });
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "cannot audit an ip_not_allowed refusal");
+        }
+    });
 }
 
 /// Authenticates an API token value.
