@@ -5,10 +5,9 @@ use anyhow::anyhow;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::common::{AuditList, CompanyList, ErrorBody};
+use super::common::{time_param, AuditList, CompanyList, ErrorBody};
 use crate::db::audit::Filter;
 use crate::domain::model::Caller;
-use crate::domain::time::parse_time;
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::{self, MaintenanceReport};
 use crate::service::companies::{self, CompanyView, CreateCompany, SettingsView, UpdateSettings};
@@ -32,20 +31,13 @@ pub struct AuditQuery {
 
 impl AuditQuery {
     pub fn filter(&self) -> ApiResult<Filter> {
-        let time = |v: &Option<String>| -> ApiResult<Option<i64>> {
-            v.as_deref()
-                .filter(|s| !s.is_empty())
-                .map(|s| parse_time(s).map(|t| t.timestamp_millis()))
-                .transpose()
-                .map_err(ApiError::BadRequest)
-        };
         Ok(Filter {
             company_id: None,
             actor_id: self.actor_id,
             token_id: self.token_id,
             action: self.action.clone().filter(|a| !a.is_empty()),
-            since: time(&self.since)?,
-            until: time(&self.until)?,
+            since: time_param(&self.since)?,
+            until: time_param(&self.until)?,
         })
     }
 }

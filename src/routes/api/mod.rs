@@ -52,6 +52,13 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/v1/webhooks/deliveries", "settings:read"),
 ];
 
+/// A resource whose unmatched methods answer 405 in the error envelope.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(|| async {
+        Err::<actix_web::HttpResponse, _>(crate::error::ApiError::MethodNotAllowed)
+    }))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(system::healthz))
         .route("/readyz", web::get().to(system::readyz))
@@ -63,7 +70,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .app_data(common::path_config())
                 .app_data(common::payload_config())
                 .service(
-                    web::resource("/session")
+                    resource("/session")
                         .route(web::post().to(session::login))
                         .route(web::delete().to(session::logout)),
                 )
@@ -71,13 +78,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/permissions", web::get().to(session::permissions))
                 .route("/roles", web::get().to(session::roles))
                 .service(
-                    web::resource("/tokens")
+                    resource("/tokens")
                         .route(web::get().to(tokens::list))
                         .route(web::post().to(tokens::create)),
                 )
                 .route("/tokens/bulk", web::post().to(tokens::bulk))
                 .service(
-                    web::resource("/tokens/{id}")
+                    resource("/tokens/{id}")
                         .route(web::get().to(tokens::get))
                         .route(web::patch().to(tokens::update))
                         .route(web::delete().to(tokens::delete)),
@@ -85,12 +92,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/tokens/{id}/renew", web::post().to(tokens::renew))
                 .route("/tokens/{id}/reveal", web::post().to(tokens::reveal))
                 .service(
-                    web::resource("/users")
+                    resource("/users")
                         .route(web::get().to(users::list))
                         .route(web::post().to(users::create)),
                 )
                 .service(
-                    web::resource("/users/{id}")
+                    resource("/users/{id}")
                         .route(web::get().to(users::get))
                         .route(web::patch().to(users::update))
                         .route(web::delete().to(users::delete)),
@@ -101,18 +108,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .route("/audit", web::get().to(admin::audit_list))
                 .service(
-                    web::resource("/settings")
+                    resource("/settings")
                         .route(web::get().to(admin::settings_get))
                         .route(web::patch().to(admin::settings_update)),
                 )
                 .service(
-                    web::resource("/companies")
+                    resource("/companies")
                         .route(web::get().to(admin::companies_list))
                         .route(web::post().to(admin::companies_create)),
                 )
                 .route("/auth/verify", web::route().to(system::verify))
                 .service(
-                    web::resource("/nodes")
+                    resource("/nodes")
                         .route(web::get().to(nodes::list))
                         .route(web::post().to(nodes::create)),
                 )

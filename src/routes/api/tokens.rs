@@ -5,10 +5,9 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::common::{secret_json, ErrorBody, TokenList};
+use super::common::{time_param, secret_json, ErrorBody, TokenList};
 use crate::db::tokens::Filter;
 use crate::domain::model::{Caller, TokenKind};
-use crate::domain::time::parse_time;
 use crate::error::{ApiError, ApiResult};
 use crate::service::tokens::{
     self as svc, BulkRequest, BulkResult, CreateToken, RenewToken, TokenView, TokenWithValue,
@@ -41,13 +40,6 @@ pub struct TokenQuery {
 impl TokenQuery {
     /// Validates the filters (400 on bad values).
     pub fn filter(&self) -> ApiResult<Filter> {
-        let time = |v: &Option<String>| -> ApiResult<Option<i64>> {
-            v.as_deref()
-                .filter(|s| !s.is_empty())
-                .map(|s| parse_time(s).map(|t| t.timestamp_millis()))
-                .transpose()
-                .map_err(ApiError::BadRequest)
-        };
         Ok(Filter {
             name: self.name.clone().filter(|n| !n.trim().is_empty()),
             owner_id: self.owner_id,
@@ -68,8 +60,8 @@ impl TokenQuery {
                     ApiError::BadRequest("kind must be `private`, `shared` or `legacy`".into())
                 })?),
             },
-            expires_before: time(&self.expires_before)?,
-            expires_after: time(&self.expires_after)?,
+            expires_before: time_param(&self.expires_before)?,
+            expires_after: time_param(&self.expires_after)?,
         })
     }
 }
