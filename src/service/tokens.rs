@@ -30,6 +30,8 @@ const MAX_CIDRS: usize = 32;
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
+    /// Required: 1–128 characters after trimming (a missing name is 422 like an empty one).
+    #[serde(default)]
     pub name: String,
     #[serde(default)]
     pub description: Option<String>,
@@ -215,9 +217,7 @@ pub fn view(t: &TokenRow, caller: &Caller, company: &Company, env: &Env) -> Toke
         value_hint: t.value_hint.clone(),
         can_reveal: a.use_value && company.reveal_allowed && t.has_value,
         allowed_cidrs: split_cidrs(&t.allowed_cidrs),
-        previous_value_expires_at: opt_time(
-            t.prev_expires_at.filter(|p| *p > env.now_ms()),
-        ),
+        previous_value_expires_at: opt_time(t.prev_expires_at.filter(|p| *p > env.now_ms())),
         recent_ips: None,
     }
 }
@@ -289,10 +289,7 @@ fn check_bounds(set: PermissionSet, owner: &User, caller: &Caller) -> ApiResult<
     if !excess.is_empty() {
         return Err(ApiError::Unprocessable {
             code: "permissions_exceed_owner",
-            message: format!(
-                "the owner does not hold: {}",
-                excess.names().join(", ")
-            ),
+            message: format!("the owner does not hold: {}", excess.names().join(", ")),
             fields: [("permissions".to_string(), excess.names().join(" "))].into(),
         });
     }
@@ -316,7 +313,11 @@ fn check_expiry(expires: Option<i64>, company: &Company, now: i64) -> ApiResult<
             return Err(ApiError::Unprocessable {
                 code: "expiry_in_past",
                 message: "expires_at must be in the future".into(),
-                fields: [("expires_at".to_string(), "must be in the future".to_string())].into(),
+                fields: [(
+                    "expires_at".to_string(),
+                    "must be in the future".to_string(),
+                )]
+                .into(),
             });
         }
     }
@@ -352,7 +353,10 @@ pub fn parse_cidrs(list: &[String]) -> ApiResult<String> {
             .parse::<IpNet>()
             .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
             .map_err(|_| {
-                ApiError::field("allowed_cidrs", format!("`{s}` is not an IP address or CIDR"))
+                ApiError::field(
+                    "allowed_cidrs",
+                    format!("`{s}` is not an IP address or CIDR"),
+                )
             })?;
         out.push(net.trunc().to_string());
     }
@@ -370,7 +374,10 @@ fn name_taken(e: rusqlite::Error) -> ApiError {
 /// Whether the owner can hold enabled tokens: enabled and not SSO (rules 15, 18).
 fn ensure_owner_active(owner: &User) -> ApiResult<()> {
     if owner.sso {
-        return Err(ApiError::forbidden("sso_user", "SSO users have no API tokens"));
+        return Err(ApiError::forbidden(
+            "sso_user",
+            "SSO users have no API tokens",
+        ));
     }
     if !owner.enabled {
         return Err(ApiError::conflict(
@@ -426,9 +433,8 @@ pub fn create(
     };
     let audience = match (kind, input.audience.as_deref()) {
         (_, None) => Audience::Administrators,
-        (TokenKind::Shared, Some(a)) => Audience::parse(a).ok_or_else(|| {
-            ApiError::field("audience", "must be `administrators` or `company`")
-        })?,
+        (TokenKind::Shared, Some(a)) => Audience::parse(a)
+            .ok_or_else(|| ApiError::field("audience", "must be `administrators` or `company`"))?,
         (_, Some(_)) => {
             return Err(ApiError::field(
                 "audience",
@@ -535,8 +541,8 @@ pub fn list(
     let mut companies: HashMap<i64, Company> = HashMap::new();
     let mut items = Vec::with_capacity(rows.len());
     for t in &rows {
-        if !companies.contains_key(&t.company_id) {
-            companies.insert(t.company_id, company(conn, t.company_id)?);
+        if let std::collections::hash_map::Entry::Vacant(e) = companies.entry(t.company_id) {
+            e.insert(company(conn, t.company_id)?);
         }
         items.push(view(t, caller, &companies[&t.company_id], env));
     }
@@ -603,9 +609,8 @@ pub fn update(
                 "only shared tokens have an audience",
             ));
         }
-        t.audience = Audience::parse(a).ok_or_else(|| {
-            ApiError::field("audience", "must be `administrators` or `company`")
-        })?;
+        t.audience = Audience::parse(a)
+            .ok_or_else(|| ApiError::field("audience", "must be `administrators` or `company`"))?;
         changed.push("audience");
     }
     if let Some(list) = &input.allowed_cidrs {
@@ -625,13 +630,17 @@ pub fn update(
             if t.expires_at.is_some_and(|e| e <= now) {
                 return Err(ApiError::Unprocessable {
                     code: "expiry_in_past",
-                    message: "the token has expired: set a new future expires_at (or null) to enable it"
-                        .into(),
+                    message:
+                        "the token has expired: set a new future expires_at (or null) to enable it"
+                            .into(),
                     fields: [("expires_at".to_string(), "has passed".to_string())].into(),
                 });
             }
             if owner.sso {
-                return Err(ApiError::forbidden("sso_user", "SSO users have no API tokens"));
+                return Err(ApiError::forbidden(
+                    "sso_user",
+                    "SSO users have no API tokens",
+                ));
             }
             if !owner.enabled {
                 return Err(ApiError::conflict(
@@ -842,10 +851,7 @@ pub fn reveal(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> ApiResult<Str
         return Err(refused());
     }
     let sealed = db::tokens::value_enc(tx, t.id)?.ok_or_else(refused)?;
-    let value = env
-        .keys
-        .open(&sealed, &t.digest.0)
-        .ok_or_else(refused)?;
+    let value = env.keys.open(&sealed, &t.digest.0).ok_or_else(refused)?;
     record(
         tx,
         &Actor::of(caller),

@@ -65,7 +65,13 @@ impl TestApp {
     }
 
     /// Sends a request with a bearer token (if any) and a JSON body (if any).
-    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
         let mut req = self.client.request(method, self.url(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -85,7 +91,8 @@ impl TestApp {
     }
 
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> Response {
-        self.send(Method::PATCH, path, Some(token), Some(body)).await
+        self.send(Method::PATCH, path, Some(token), Some(body))
+            .await
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> Response {
@@ -100,8 +107,15 @@ impl TestApp {
 
     pub async fn create_user_with(&self, body: Value) -> i64 {
         let res = self.post("/v1/users", &self.admin_token, body).await;
-        assert_eq!(res.status(), 201, "create user: {}", res.text().await.unwrap_or_default());
-        res.json::<Value>().await.expect("json")["id"].as_i64().expect("id")
+        assert_eq!(
+            res.status(),
+            201,
+            "create user: {}",
+            res.text().await.unwrap_or_default()
+        );
+        res.json::<Value>().await.expect("json")["id"]
+            .as_i64()
+            .expect("id")
     }
 
     /// Creates a token for `owner_id` as the admin (rule 10) and returns (id, value).
@@ -113,9 +127,17 @@ impl TestApp {
             }
         }
         let res = self.post("/v1/tokens", &self.admin_token, body).await;
-        assert_eq!(res.status(), 201, "create token: {}", res.text().await.unwrap_or_default());
+        assert_eq!(
+            res.status(),
+            201,
+            "create token: {}",
+            res.text().await.unwrap_or_default()
+        );
         let v: Value = res.json().await.expect("json");
-        (v["id"].as_i64().expect("id"), v["value"].as_str().expect("value").to_string())
+        (
+            v["id"].as_i64().expect("id"),
+            v["value"].as_str().expect("value").to_string(),
+        )
     }
 
     /// A new user with `role` and a token carrying all its permissions: (user id, token).
@@ -132,7 +154,9 @@ impl TestApp {
 
     /// Runs the scheduler's jobs now (as the global admin) and returns the report.
     pub async fn maintenance(&self) -> Value {
-        let res = self.post("/v1/maintenance/run", &self.admin_token, json!({})).await;
+        let res = self
+            .post("/v1/maintenance/run", &self.admin_token, json!({}))
+            .await;
         assert_eq!(res.status(), 200);
         res.json().await.expect("json")
     }
@@ -228,7 +252,8 @@ impl TestApp {
     /// `GET path` with a console session cookie.
     pub async fn cookie_get(&self, path: &str, cookie: &str) -> Response {
         let c = format!("tokend_session={cookie}");
-        self.send_with(Method::GET, path, &[("Cookie", c.as_str())], None).await
+        self.send_with(Method::GET, path, &[("Cookie", c.as_str())], None)
+            .await
     }
 
     /// Password login through `POST /v1/session`: (session cookie, CSRF token).
@@ -254,14 +279,22 @@ impl TestApp {
 
     /// A token as the admin sees it (asserts 200).
     pub async fn token_view(&self, id: i64) -> Value {
-        let res = self.get(&format!("/v1/tokens/{id}"), &self.admin_token).await;
+        let res = self
+            .get(&format!("/v1/tokens/{id}"), &self.admin_token)
+            .await;
         assert_eq!(res.status(), 200, "token {id}");
         body(res).await
     }
 
     /// `PATCH /v1/users/{id}` as the admin (asserts 200); returns the user.
     pub async fn update_user(&self, id: i64, change: Value) -> Value {
-        let res = self.patch(&format!("/v1/users/{id}"), &self.admin_token, change.clone()).await;
+        let res = self
+            .patch(
+                &format!("/v1/users/{id}"),
+                &self.admin_token,
+                change.clone(),
+            )
+            .await;
         let status = res.status();
         let b = body(res).await;
         assert_eq!(status, 200, "update user {id} with {change}: {b}");
@@ -270,12 +303,15 @@ impl TestApp {
 
     /// `PATCH /v1/tokens/{id}` as the admin; returns the response.
     pub async fn update_token(&self, id: i64, change: Value) -> Response {
-        self.patch(&format!("/v1/tokens/{id}"), &self.admin_token, change).await
+        self.patch(&format!("/v1/tokens/{id}"), &self.admin_token, change)
+            .await
     }
 
     /// Audit events matching `query` (e.g. `token_id=3&action=token.purged`), newest first.
     pub async fn audit_events(&self, query: &str) -> Vec<Value> {
-        let res = self.get(&format!("/v1/audit?{query}"), &self.admin_token).await;
+        let res = self
+            .get(&format!("/v1/audit?{query}"), &self.admin_token)
+            .await;
         assert_eq!(res.status(), 200, "audit {query}");
         body(res).await["items"].as_array().expect("items").clone()
     }

@@ -16,13 +16,14 @@ pub fn json_config() -> web::JsonConfig {
         .limit(BODY_LIMIT)
         .error_handler(|err, _req: &HttpRequest| {
             match err {
-                JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
-                    ApiError::PayloadTooLarge
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => ApiError::PayloadTooLarge,
+                JsonPayloadError::ContentType => ApiError::BadRequest(
+                    "expected a JSON body (Content-Type: application/json)".into(),
+                ),
+                JsonPayloadError::Deserialize(e) => {
+                    ApiError::BadRequest(format!("invalid JSON body: {e}"))
                 }
-                JsonPayloadError::ContentType => {
-                    ApiError::BadRequest("expected a JSON body (Content-Type: application/json)".into())
-                }
-                JsonPayloadError::Deserialize(e) => ApiError::BadRequest(format!("invalid JSON body: {e}")),
                 JsonPayloadError::Payload(actix_web::error::PayloadError::Overflow) => {
                     ApiError::PayloadTooLarge
                 }
@@ -45,6 +46,67 @@ pub fn path_config() -> web::PathConfig {
 
 pub fn payload_config() -> web::PayloadConfig {
     web::PayloadConfig::default().limit(BODY_LIMIT)
+}
+
+/// A JSON request body that must be an object. `web::Json<T>` alone also accepts an array
+/// for a struct, filling its fields by position (`["Acme"]` would create a company), which
+/// SPEC §5 counts as a wrong type: 400. Limits and error mapping are `json_config`'s.
+pub struct JsonBody<T>(pub T);
+
+impl<T> JsonBody<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for JsonBody<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for JsonBody<T> {
+    type Error = actix_web::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let value = web::Json::<serde_json::Value>::from_request(req, payload);
+        Box::pin(async move {
+            let web::Json(value) = value.await?;
+            if !value.is_object() {
+                return Err(
+                    ApiError::BadRequest("invalid JSON body: expected an object".into()).into(),
+                );
+            }
+            serde_json::from_value(value)
+                .map(JsonBody)
+                .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")).into())
+        })
+    }
+}
+
+/// An optional JSON body: no body at all → `T::default()`; a body that is present but
+/// malformed, of the wrong type or too large keeps its 400/413 (SPEC §8). `Option<Json<T>>`
+/// would silently drop such a body and go on to change stored data.
+pub fn optional_json<T: Default>(
+    req: &HttpRequest,
+    body: Result<JsonBody<T>, actix_web::Error>,
+) -> Result<T, actix_web::Error> {
+    match body {
+        Ok(b) => Ok(b.into_inner()),
+        Err(e) => {
+            let h = req.headers();
+            let sent = h.contains_key(header::TRANSFER_ENCODING)
+                || h.get(header::CONTENT_LENGTH)
+                    .is_some_and(|v| v.as_bytes() != b"0");
+            if sent {
+                Err(e)
+            } else {
+                Ok(T::default())
+            }
+        }
+    }
 }
 
 /// An optional time query parameter (RFC 3339 or `YYYY-MM-DD hh:mm:ss`) in ms; bad → 400.

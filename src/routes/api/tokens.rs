@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::common::{time_param, secret_json, ErrorBody, TokenList};
+use super::common::{secret_json, time_param, ErrorBody, TokenList};
 use crate::db::tokens::Filter;
 use crate::domain::model::{Caller, TokenKind};
 use crate::error::{ApiError, ApiResult};
@@ -57,7 +57,7 @@ impl TokenQuery {
             kind: match self.kind.as_deref() {
                 None | Some("") => None,
                 Some(k) => Some(TokenKind::parse(k).ok_or_else(|| {
-                    ApiError::BadRequest("kind must be `private`, `shared` or `legacy`".into())
+                    ApiError::BadRequest("kind must be `private`, `shared` or `legacy` (node tokens are listed under /v1/nodes)".into())
                 })?),
             },
             expires_before: time_param(&self.expires_before)?,
@@ -70,7 +70,11 @@ impl TokenQuery {
     responses((status = 200, body = TokenList), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn list(state: Shared, caller: Caller, q: web::Query<TokenQuery>) -> ApiResult<HttpResponse> {
+pub async fn list(
+    state: Shared,
+    caller: Caller,
+    q: web::Query<TokenQuery>,
+) -> ApiResult<HttpResponse> {
     let page = Page::parse(&state.keys, q.limit, q.cursor.as_deref())?;
     let filter = q.filter()?;
     let env = state.env();
@@ -86,7 +90,11 @@ pub async fn list(state: Shared, caller: Caller, q: web::Query<TokenQuery>) -> A
               (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
               (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn create(state: Shared, caller: Caller, body: web::Json<CreateToken>) -> ApiResult<HttpResponse> {
+pub async fn create(
+    state: Shared,
+    caller: Caller,
+    body: super::common::JsonBody<CreateToken>,
+) -> ApiResult<HttpResponse> {
     let env = state.env();
     let created = state
         .write(move |tx| svc::create(tx, &env, &caller, body.into_inner()))
@@ -116,7 +124,7 @@ pub async fn update(
     state: Shared,
     caller: Caller,
     id: web::Path<i64>,
-    body: web::Json<UpdateToken>,
+    body: super::common::JsonBody<UpdateToken>,
 ) -> ApiResult<HttpResponse> {
     let env = state.env();
     let id = id.into_inner();
@@ -133,7 +141,9 @@ pub async fn update(
 pub async fn delete(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let env = state.env();
     let id = id.into_inner();
-    state.write(move |tx| svc::delete(tx, &env, &caller, id)).await?;
+    state
+        .write(move |tx| svc::delete(tx, &env, &caller, id))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -141,17 +151,19 @@ pub async fn delete(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiRes
     request_body(content = Option<RenewToken>),
     responses((status = 200, body = TokenWithValue), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+              (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn renew(
     state: Shared,
     caller: Caller,
+    req: actix_web::HttpRequest,
     id: web::Path<i64>,
-    body: Option<web::Json<RenewToken>>,
-) -> ApiResult<HttpResponse> {
+    body: Result<super::common::JsonBody<RenewToken>, actix_web::Error>,
+) -> Result<HttpResponse, actix_web::Error> {
     let env = state.env();
     let id = id.into_inner();
-    let input = body.map(|b| b.into_inner()).unwrap_or_default();
+    let input = super::common::optional_json(&req, body)?;
     let renewed = state
         .write(move |tx| svc::renew(tx, &env, &caller, id, input))
         .await?;
@@ -187,7 +199,11 @@ pub struct BulkResponse {
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn bulk(state: Shared, caller: Caller, body: web::Json<BulkRequest>) -> ApiResult<HttpResponse> {
+pub async fn bulk(
+    state: Shared,
+    caller: Caller,
+    body: super::common::JsonBody<BulkRequest>,
+) -> ApiResult<HttpResponse> {
     let env = state.env();
     let results = state
         .write(move |tx| svc::bulk(tx, &env, &caller, body.into_inner()))

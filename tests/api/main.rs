@@ -1,0 +1,18 @@
+//! HTTP tests against a spawned server (one binary; see STYLE.md).
+
+mod auth;
+mod beyond;
+mod errors;
+mod helpers;
+mod kit;
+mod legacy;
+mod lifecycle;
+mod listing;
+mod matrix;
+mod model;
+mod nodes;
+mod privacy;
+mod sessions;
+mod smoke;
+mod tokens;
+mod users;
