@@ -28,9 +28,13 @@ pub fn uuid_exists(conn: &Connection, uuid: &str) -> rusqlite::Result<bool> {
     Ok(by_uuid(conn, uuid)?.is_some())
 }
 
-/// Ends backward compatibility for a token (rule 21): the credentials are erased.
-/// Returns the UUID that stopped working, if there was one.
-pub fn take_for_token(conn: &Connection, token_id: i64) -> rusqlite::Result<Option<String>> {
+/// Ends backward compatibility for a token (rule 21): the credentials are erased and the UUID
+/// retired for good. Returns the UUID that stopped working, if there was one.
+pub fn take_for_token(
+    conn: &Connection,
+    token_id: i64,
+    now: i64,
+) -> rusqlite::Result<Option<String>> {
     let uuid: Option<String> = conn
         .query_row(
             "SELECT uuid FROM legacy_credentials WHERE token_id = $1",
@@ -38,10 +42,27 @@ pub fn take_for_token(conn: &Connection, token_id: i64) -> rusqlite::Result<Opti
             |r| r.get(0),
         )
         .optional()?;
-    if uuid.is_some() {
-        conn.execute("DELETE FROM legacy_credentials WHERE token_id = $1", [token_id])?;
+    if let Some(u) = &uuid {
+        conn.execute(
+            "DELETE FROM legacy_credentials WHERE token_id = $1",
+            [token_id],
+        )?;
+        conn.execute(
+            "INSERT INTO retired_legacy_uuids (uuid, retired_at) VALUES ($1, $2)
+             ON CONFLICT (uuid) DO NOTHING",
+            params![u, now],
+        )?;
     }
     Ok(uuid)
+}
+
+/// Whether a UUID's backward compatibility has ended (it may never be used again).
+pub fn uuid_retired(conn: &Connection, uuid: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM retired_legacy_uuids WHERE uuid = $1)",
+        [uuid],
+        |r| r.get(0),
+    )
 }
 
 pub fn all_uuids(conn: &Connection) -> rusqlite::Result<Vec<String>> {

@@ -25,7 +25,10 @@ pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 pub type PooledConn = r2d2::PooledConnection<SqliteConnectionManager>;
 
 /// The migrations, in order. Never edit one that has shipped: add a new file.
-const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(include_str!("../../migrations/0001_init.sql")),
+    M::up(include_str!("../../migrations/0002_retired_legacy_uuids.sql")),
+];
 
 /// Pragmas of SPEC §8, set on every connection the pool opens.
 const PRAGMAS: &str = "PRAGMA journal_mode = WAL;
@@ -112,7 +115,9 @@ pub fn bump_epoch(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 pub fn read_epoch(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| r.get(0))
+    conn.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
+        r.get(0)
+    })
 }
 
 /// `PRAGMA integrity_check` → `true` when it answers `ok`.
@@ -136,7 +141,10 @@ pub fn backup(conn: &Connection, dest: &Path) -> anyhow::Result<()> {
     let mut out = Connection::open(dest)?;
     {
         let b = Backup::new(conn, &mut out)?;
-        b.run_to_completion(256, Duration::from_millis(5), None)?;
+        // One step: the whole copy under one read snapshot. In WAL mode that blocks no writer,
+        // whereas a multi-step backup restarts whenever another connection writes, and may
+        // never finish under steady load.
+        b.run_to_completion(std::ffi::c_int::MAX, Duration::from_millis(5), None)?;
     }
     out.execute_batch("PRAGMA journal_mode = DELETE;")?;
     Ok(())

@@ -28,8 +28,8 @@ pub struct LegacyCredentials {
 }
 
 /// Rule 21: erases the UUID + secret of a token, if it has any.
-pub fn end_compatibility(tx: &mut Tx, token_id: i64) -> ApiResult<bool> {
-    match db::legacy::take_for_token(tx, token_id)? {
+pub fn end_compatibility(tx: &mut Tx, token_id: i64, now: i64) -> ApiResult<bool> {
+    match db::legacy::take_for_token(tx, token_id, now)? {
         Some(uuid) => {
             tx.digest_removed(legacy_key(&uuid));
             Ok(true)
@@ -72,8 +72,17 @@ pub fn attach(
         ));
     }
     let uuid = uuid.to_lowercase();
+    if db::legacy::uuid_retired(tx, &uuid)? {
+        return Err(ApiError::conflict(
+            "uuid_retired",
+            "backward compatibility for this UUID has ended for good (rule 21)",
+        ));
+    }
     if db::legacy::uuid_exists(tx, &uuid)? {
-        return Err(ApiError::conflict("uuid_taken", "this UUID is already in use"));
+        return Err(ApiError::conflict(
+            "uuid_taken",
+            "this UUID is already in use",
+        ));
     }
     let company = db::companies::get(tx, owner.company_id)?.ok_or(ApiError::NotFound)?;
     let value = TokenValue::generate(ValueKind::Api);
@@ -127,9 +136,27 @@ pub fn attach(
 }
 
 /// `POST /v1/users/{id}/legacy-credentials`: issues a fresh UUID + secret.
-pub fn issue(tx: &mut Tx, env: &Env, caller: &Caller, user_id: i64) -> ApiResult<LegacyCredentials> {
+pub fn issue(
+    tx: &mut Tx,
+    env: &Env,
+    caller: &Caller,
+    user_id: i64,
+) -> ApiResult<LegacyCredentials> {
     require(caller, Permission::UsersWrite)?;
     let owner = super::users::load_visible(tx, caller, user_id)?;
+    // The credentials act as the owner with its role permissions, and the caller sees them:
+    // like a token created for another user (rules 2, 10), they may not carry more than the
+    // issuer holds (a company administrator cannot mint a global administrator's).
+    let beyond = owner.permissions().difference(caller.permissions);
+    if !beyond.is_empty() {
+        return Err(ApiError::forbidden(
+            "forbidden",
+            format!(
+                "you cannot issue credentials carrying permissions you do not hold: {}",
+                beyond.names().join(", ")
+            ),
+        ));
+    }
     let uuid = uuid::Uuid::new_v4().hyphenated().to_string();
     let secret = crate::crypto::random_token::<32>();
     let token_id = attach(tx, env, &Actor::of(caller), &owner, &uuid, &secret)?;
@@ -146,7 +173,10 @@ pub fn import_row(tx: &mut Tx, env: &Env, email: &str, uuid: &str, secret: &str)
         return Err(ApiError::field("uuid", "not a UUID"));
     }
     if secret.len() < 16 || secret.len() > 512 || secret.chars().any(char::is_control) {
-        return Err(ApiError::field("secret", "must be 16 to 512 printable characters"));
+        return Err(ApiError::field(
+            "secret",
+            "must be 16 to 512 printable characters",
+        ));
     }
     let owner = db::users::by_email(tx, &email.trim().to_lowercase())?
         .ok_or_else(|| ApiError::field("email", "no such user"))?;

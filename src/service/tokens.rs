@@ -748,7 +748,7 @@ pub fn delete_row(
     action: &str,
     now: i64,
 ) -> ApiResult<()> {
-    super::legacy::end_compatibility(tx, t.id)?;
+    super::legacy::end_compatibility(tx, t.id, now)?;
     db::tokens::delete(tx, t.id)?;
     tx.digest_removed(t.digest);
     if let Some(p) = t.prev_digest {
@@ -796,7 +796,7 @@ pub fn renew(
     }
     let company = company(tx, t.company_id)?;
     // Rule 21: renewing the legacy token ends UUID + secret for good.
-    super::legacy::end_compatibility(tx, t.id)?;
+    super::legacy::end_compatibility(tx, t.id, now)?;
     // A new rotation ends any older grace period at once.
     if let Some(p) = t.prev_digest {
         tx.digest_removed(p);

@@ -167,7 +167,12 @@ pub fn validate_create(caller: &Caller, input: CreateUser) -> ApiResult<ValidCre
     let email = Email::parse(&input.email).map_err(|m| ApiError::field("email", m))?;
     let name = match &input.name {
         Some(n) => parse_person_name(n).map_err(|m| ApiError::field("name", m))?,
-        None => email.as_str().split('@').next().unwrap_or("user").to_string(),
+        None => email
+            .as_str()
+            .split('@')
+            .next()
+            .unwrap_or("user")
+            .to_string(),
     };
     let role = parse_role(&input.role)?;
     let custom = custom_set(role, input.permissions.as_deref())?;
@@ -331,7 +336,7 @@ pub fn update(
         disable_owner_tokens(tx, &actor, u.id, DisabledReason::OwnerSso, now)?;
         for t in db::tokens::of_owner(tx, u.id)? {
             if t.kind == TokenKind::Legacy {
-                super::legacy::end_compatibility(tx, t.id)?;
+                super::legacy::end_compatibility(tx, t.id, now)?;
             }
         }
         db::users::set_password(tx, u.id, None)?;
@@ -381,7 +386,10 @@ pub fn delete(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> ApiResult<()>
     let now = env.now_ms();
     let u = load_visible(tx, caller, id)?;
     if u.id == caller.user.id {
-        return Err(ApiError::forbidden("forbidden", "you cannot delete yourself"));
+        return Err(ApiError::forbidden(
+            "forbidden",
+            "you cannot delete yourself",
+        ));
     }
     if u.role == Role::GlobalAdmin && !caller.is_global() {
         return Err(ApiError::forbidden(

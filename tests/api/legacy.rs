@@ -486,3 +486,88 @@ async fn rule_21_switching_the_owner_to_sso_ends_uuid_secret_for_good() {
     );
     assert_error(creds.me(&app).await, 401, "invalid_token").await;
 }
+
+/// Issuing legacy credentials hands the caller a credential that acts as the owner, with the
+/// owner's role permissions (rule 19). Like any token an administrator creates for another
+/// user (rules 2 and 10), it may not carry more than the issuer holds: a company administrator
+/// cannot mint credentials of a global administrator.
+#[tokio::test]
+async fn rule_19_administrators_cannot_issue_legacy_credentials_wider_than_their_own() {
+    let app = spawn_app().await;
+    let (_, admin) = app.user_with_token("ada@example.com", "admin").await;
+    let global = body(app.get("/v1/me", &app.admin_token).await).await["user"]["id"]
+        .as_i64()
+        .unwrap();
+    let res = app
+        .post(
+            &format!("/v1/users/{global}/legacy-credentials"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    let status = res.status();
+    let b = body(res).await;
+    if status == 201 {
+        // Show what the escalation would give before failing.
+        let res = app
+            .legacy_get(
+                "/v1/companies",
+                b["uuid"].as_str().unwrap(),
+                b["secret"].as_str().unwrap(),
+            )
+            .await;
+        panic!(
+            "an admin obtained a global administrator's credentials; /v1/companies answers {}",
+            res.status()
+        );
+    }
+    assert_eq!(status, 403, "{b}");
+    assert_eq!(b["error"]["code"], "forbidden", "{b}");
+    let count: i64 = app
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM tokens WHERE owner_id = ?1 AND kind = 'legacy'",
+            [global],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(count, 0);
+
+    // Within its own reach it works, and a global administrator may issue for anyone.
+    let analyst = app.create_user("ann@example.com", "analyst").await;
+    let res = app
+        .post(
+            &format!("/v1/users/{analyst}/legacy-credentials"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let (_, narrow_admin_token) = {
+        let id = app.create_user("nat@example.com", "admin").await;
+        app.token_for(id, json!({ "permissions": ["users:read", "users:write"] }))
+            .await
+    };
+    // A token narrowed to `users:*` cannot mint an analyst's (wider) credentials either.
+    let deployer = app.create_user("dee@example.com", "deploy").await;
+    assert_error(
+        app.post(
+            &format!("/v1/users/{deployer}/legacy-credentials"),
+            &narrow_admin_token,
+            json!({}),
+        )
+        .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let other_admin = app.create_user("oda@example.com", "admin").await;
+    let res = app
+        .post(
+            &format!("/v1/users/{other_admin}/legacy-credentials"),
+            &app.admin_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+}

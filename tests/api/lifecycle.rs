@@ -1011,3 +1011,80 @@ async fn rule_18_sso_header_from_untrusted_address_is_ignored() {
         .await;
     assert_eq!(res.status(), 401);
 }
+
+// ---------------------------------------------------------------- the reconcile job (issue #5)
+
+/// The reconcile job repairs what no cascade should ever leave behind (older data, a manual
+/// edit of the database, a bug), reports what it fixed, and audits each repair. Until it runs,
+/// the hot path already refuses or narrows such tokens on its own.
+#[tokio::test]
+async fn reconcile_repairs_tokens_inconsistent_with_their_owners() {
+    let app = spawn_app().await;
+    let disabled = app.create_user("dis@example.com", "analyst").await;
+    let (disabled_token, disabled_value) = app.token_for(disabled, json!({})).await;
+    let narrowed = app.create_user("nar@example.com", "analyst").await;
+    let (wide_token, wide_value) = app
+        .token_for(narrowed, json!({ "role_template": "analyst" }))
+        .await;
+    let sso = app.create_user("sso@example.com", "analyst").await;
+    let (sso_token, _) = app.token_for(sso, json!({})).await;
+    // Written behind the service's back: no cascade ran.
+    let db = app.db();
+    db.execute("UPDATE users SET enabled = 0 WHERE id = ?1", [disabled])
+        .unwrap();
+    db.execute(
+        "UPDATE users SET role = 'read_only' WHERE id = ?1",
+        [narrowed],
+    )
+    .unwrap();
+    db.execute("UPDATE users SET sso = 1 WHERE id = ?1", [sso])
+        .unwrap();
+
+    assert_dead(&app, &disabled_value).await;
+    let res = app
+        .get("/v1/auth/verify?scope=attacks:write", &wide_value)
+        .await;
+    assert_eq!(
+        res.status(),
+        403,
+        "effective permissions = token ∩ owner's current ones"
+    );
+    assert_eq!(
+        app.token_view(disabled_token).await["enabled"],
+        true,
+        "not repaired yet"
+    );
+
+    let report = app.maintenance().await;
+    assert_eq!(report["reconcile"]["owner_disabled"], 1, "{report}");
+    assert_eq!(report["reconcile"]["owner_sso"], 1, "{report}");
+    assert_eq!(report["reconcile"]["trimmed"], 1, "{report}");
+    let t = app.token_view(disabled_token).await;
+    assert_eq!(
+        (t["enabled"].clone(), t["disabled_reason"].clone()),
+        (json!(false), json!("owner_disabled"))
+    );
+    let t = app.token_view(sso_token).await;
+    assert_eq!(
+        (t["enabled"].clone(), t["disabled_reason"].clone()),
+        (json!(false), json!("owner_sso"))
+    );
+    let read_only = app.role_permissions("read_only").await;
+    let t = app.token_view(wide_token).await;
+    assert!(
+        sorted_strings(&t["permissions"])
+            .iter()
+            .all(|p| read_only.contains(p)),
+        "{t}"
+    );
+    assert_eq!(t["enabled"], true);
+    let e = disabled_event(&app, disabled_token).await;
+    assert!(e["actor_id"].is_null(), "repaired by the system: {e}");
+
+    // Nothing left to repair.
+    let again = app.maintenance().await;
+    assert_eq!(
+        again["reconcile"],
+        json!({ "owner_disabled": 0, "owner_sso": 0, "trimmed": 0, "grace_ended": 0 })
+    );
+}

@@ -136,6 +136,24 @@ async fn rule_22_node_token_calls_only_the_nodes_own_endpoints() {
     );
     let listed = body(app.get("/v1/nodes", &app.admin_token).await).await;
     assert_eq!(listed["items"][0]["version"], "4.10.2");
+    for bad in [
+        json!({ "version": "" }),
+        json!({ "version": "x".repeat(65) }),
+        json!({ "version": "a\u{7}b" }),
+    ] {
+        let res = app
+            .post("/v1/nodes/self/heartbeat", &value, bad.clone())
+            .await;
+        assert_eq!(res.status(), 422, "{bad}");
+    }
+    let res = app
+        .post(
+            "/v1/nodes/self/heartbeat",
+            &value,
+            json!({ "version": "1", "extra": true }),
+        )
+        .await;
+    assert_eq!(res.status(), 400, "unknown fields are refused");
 
     // Every other route of the API answers 403 to a node token — including forward-auth.
     for (method, path, needs) in tokend::routes::api::ROUTES {
