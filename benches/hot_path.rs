@@ -66,7 +66,11 @@ fn seed(state: &AppState, count: u64) {
 }
 
 fn lookup(c: &mut Criterion) {
-    let sizes: &[u64] = if full_run() { &[1_000, 100_000] } else { &[100] };
+    let sizes: &[u64] = if full_run() {
+        &[1_000, 100_000]
+    } else {
+        &[100]
+    };
     for &n in sizes {
         let dir = tempfile::tempdir().expect("tmp");
         let state: Arc<AppState> =

@@ -164,7 +164,8 @@ pub fn run() -> i32 {
 }
 
 fn config(cli: &Cli) -> Result<Config, Exit> {
-    Config::resolve(cli.config.clone(), cli.config_file.as_deref()).map_err(|e| Exit(2, e.to_string()))
+    Config::resolve(cli.config.clone(), cli.config_file.as_deref())
+        .map_err(|e| Exit(2, e.to_string()))
 }
 
 fn open(config: Config) -> Result<std::sync::Arc<AppState>, Exit> {
@@ -197,7 +198,10 @@ fn execute(cli: Cli) -> Result<i32, Exit> {
             Ok(0)
         }
         Command::Config => {
-            print!("{}", toml::to_string(&config).map_err(|e| Exit(1, e.to_string()))?);
+            print!(
+                "{}",
+                toml::to_string(&config).map_err(|e| Exit(1, e.to_string()))?
+            );
             Ok(0)
         }
         Command::User {
@@ -213,7 +217,8 @@ fn execute(cli: Cli) -> Result<i32, Exit> {
                 },
         } => {
             let email = Email::parse(&email).map_err(|m| Exit(2, format!("--email: {m}")))?;
-            let role = Role::parse(&role).ok_or_else(|| Exit(2, format!("--role: unknown role `{role}`")))?;
+            let role = Role::parse(&role)
+                .ok_or_else(|| Exit(2, format!("--role: unknown role `{role}`")))?;
             let custom = match (role, split_list(&permissions)) {
                 (Role::Custom, Some(l)) => PermissionSet::parse_names(&l)
                     .map_err(|n| Exit(2, format!("--permissions: unknown permission `{n}`")))?,
@@ -229,7 +234,10 @@ fn execute(cli: Cli) -> Result<i32, Exit> {
             } else {
                 None
             };
-            let hash = password.as_deref().map(crate::auth::password::hash).transpose()?;
+            let hash = password
+                .as_deref()
+                .map(crate::auth::password::hash)
+                .transpose()?;
             let state = open(config)?;
             let company_id = match company_id {
                 Some(c) => c,
@@ -241,7 +249,8 @@ fn execute(cli: Cli) -> Result<i32, Exit> {
             };
             let valid = ValidCreate {
                 company_id,
-                name: name.unwrap_or_else(|| email.as_str().split('@').next().unwrap_or("user").into()),
+                name: name
+                    .unwrap_or_else(|| email.as_str().split('@').next().unwrap_or("user").into()),
                 email,
                 role,
                 custom,
@@ -294,7 +303,8 @@ fn execute(cli: Cli) -> Result<i32, Exit> {
                 ..CreateToken::default()
             };
             let env = state.env();
-            let created = state.write_blocking(|tx| service::tokens::create(tx, &env, &caller, input))?;
+            let created =
+                state.write_blocking(|tx| service::tokens::create(tx, &env, &caller, input))?;
             println!("{}", created.value);
             Ok(0)
         }
@@ -325,7 +335,8 @@ fn execute(cli: Cli) -> Result<i32, Exit> {
                 std::fs::remove_file(&file)?;
             }
             let pool = db::open(&config.db, 1).map_err(|e| Exit(1, format!("{e:#}")))?;
-            db::backup(&*pool.get()?, &file).map_err(|e| Exit(1, format!("backup failed: {e:#}")))?;
+            db::backup(&*pool.get()?, &file)
+                .map_err(|e| Exit(1, format!("backup failed: {e:#}")))?;
             println!("backed up {} to {}", config.db.display(), file.display());
             Ok(0)
         }
@@ -339,7 +350,8 @@ fn execute(cli: Cli) -> Result<i32, Exit> {
 fn serve(config: Config) -> Result<i32, Exit> {
     let system = actix_web::rt::System::new();
     system.block_on(async move {
-        let app = Application::build(config, &Bootstrap::from_env()).map_err(|e| Exit(1, format!("{e:#}")))?;
+        let app = Application::build(config, &Bootstrap::from_env())
+            .map_err(|e| Exit(1, format!("{e:#}")))?;
         if let Some(b) = &app.bootstrapped {
             match &b.generated_password {
                 Some(p) => println!(
@@ -377,9 +389,12 @@ fn legacy_import(config: Config, file: &std::path::Path) -> Result<i32, Exit> {
         let outcome = match rec {
             Ok(r) if r.len() == 3 => {
                 let env = state.env();
-                state.write_blocking(|tx| service::legacy::import_row(tx, &env, &r[0], &r[1], &r[2]))
+                state
+                    .write_blocking(|tx| service::legacy::import_row(tx, &env, &r[0], &r[1], &r[2]))
             }
-            Ok(_) => Err(crate::error::ApiError::BadRequest("expected 3 fields".into())),
+            Ok(_) => Err(crate::error::ApiError::BadRequest(
+                "expected 3 fields".into(),
+            )),
             Err(e) => Err(crate::error::ApiError::BadRequest(e.to_string())),
         };
         match outcome {

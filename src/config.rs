@@ -118,7 +118,10 @@ pub struct Config {
 }
 
 mod humantime_serde_compat {
-    pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.serialize_str(&humantime::format_duration(*d).to_string())
     }
 }
@@ -161,7 +164,17 @@ impl Config {
                     ConfigError(format!("cannot read config file {}: {e}", path.display()))
                 })?;
                 toml::from_str::<RawConfig>(&text).map_err(|e| {
-                    ConfigError(format!("config file {}: {}", path.display(), e.message()))
+                    // Name the line (and so the key) at fault, not only what was wrong.
+                    let at = e.span().map_or(String::new(), |s| {
+                        let n = text.get(..s.start).unwrap_or("").matches('\n').count();
+                        let line = text.lines().nth(n).unwrap_or("").trim();
+                        format!(", line {} `{line}`", n + 1)
+                    });
+                    ConfigError(format!(
+                        "config file {}{at}: {}",
+                        path.display(),
+                        e.message()
+                    ))
                 })?
             }
             None => RawConfig::default(),
@@ -169,9 +182,11 @@ impl Config {
         let r = given.or(from_file);
         let db = r.db.unwrap_or_else(|| PathBuf::from("./tokend.db"));
         let bind_text = r.bind.unwrap_or_else(|| "127.0.0.1:8080".to_string());
-        let bind = bind_text
-            .parse::<SocketAddr>()
-            .map_err(|_| ConfigError(format!("bind: `{bind_text}` is not host:port, e.g. 127.0.0.1:8080")))?;
+        let bind = bind_text.parse::<SocketAddr>().map_err(|_| {
+            ConfigError(format!(
+                "bind: `{bind_text}` is not host:port, e.g. 127.0.0.1:8080"
+            ))
+        })?;
         let master_key_file = r.master_key_file.unwrap_or_else(|| {
             let mut p = db.clone().into_os_string();
             p.push(".key");
@@ -181,16 +196,18 @@ impl Config {
             Some(v) => parse_nets("metrics_allow", Some(v))?,
             None => parse_nets("metrics_allow", Some("127.0.0.0/8,::1/128"))?,
         };
-        let workers = r.workers.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(2, |n| n.get())
-        });
+        let workers = r
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
         if workers == 0 || workers > 256 {
             return Err(ConfigError("workers: must be between 1 and 256".into()));
         }
         let sso_header = r.sso_header.filter(|h| !h.trim().is_empty());
         if let Some(h) = &sso_header {
             if actix_web::http::header::HeaderName::from_bytes(h.as_bytes()).is_err() {
-                return Err(ConfigError(format!("sso_header: `{h}` is not a header name")));
+                return Err(ConfigError(format!(
+                    "sso_header: `{h}` is not a header name"
+                )));
             }
         }
         Ok(Config {
@@ -205,7 +222,10 @@ impl Config {
             secure_cookies: r.secure_cookies.unwrap_or(false),
             session_ttl: duration("session_ttl", r.session_ttl, "12h")?,
             sso_header,
-            sso_trusted_proxies: parse_nets("sso_trusted_proxies", r.sso_trusted_proxies.as_deref())?,
+            sso_trusted_proxies: parse_nets(
+                "sso_trusted_proxies",
+                r.sso_trusted_proxies.as_deref(),
+            )?,
             trusted_proxies: parse_nets("trusted_proxies", r.trusted_proxies.as_deref())?,
             metrics_allow,
             workers,

@@ -41,7 +41,10 @@ fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
 
 /// HMAC-SHA256 of `body` under `key`, hex-encoded (webhook signatures).
 pub fn hmac_hex(key: &[u8], body: &[u8]) -> String {
-    hmac(key, &[body]).iter().map(|b| format!("{b:02x}")).collect()
+    hmac(key, &[body])
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Random bytes from the OS CSPRNG.

@@ -37,10 +37,7 @@ pub enum ApiError {
     #[error("method not allowed on this path")]
     MethodNotAllowed,
     #[error("{message}")]
-    Conflict {
-        code: &'static str,
-        message: String,
-    },
+    Conflict { code: &'static str, message: String },
     #[error("request body too large (limit 64 KiB)")]
     PayloadTooLarge,
     #[error("{message}")]

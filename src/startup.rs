@@ -161,7 +161,10 @@ async fn stop_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
             (Ok(mut term), Ok(mut int)) => {
                 tokio::select! {
                     _ = term.recv() => tracing::info!("SIGTERM received; stopping gracefully"),
@@ -193,8 +196,8 @@ impl Application {
         let state = AppState::open(config, false)?;
         let bootstrapped = boot.apply(&state)?;
         let c = &state.config;
-        let listener = TcpListener::bind(c.bind)
-            .with_context(|| format!("cannot listen on {}", c.bind))?;
+        let listener =
+            TcpListener::bind(c.bind).with_context(|| format!("cannot listen on {}", c.bind))?;
         let port = listener.local_addr()?.port();
         if c.sso_header.is_some() && c.sso_trusted_proxies.is_empty() {
             bail!("TOKEND_SSO_HEADER needs TOKEND_SSO_TRUSTED_PROXIES (the proxies allowed to send it)");

@@ -33,16 +33,22 @@ impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new_custom(Some("tokend".into()), None).expect("valid prefix");
         let http_requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests by route, method and status"),
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by route, method and status",
+            ),
             &["route", "method", "status"],
         )
         .expect("valid metric");
         let http_duration = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by route")
-                .buckets(vec![
-                    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                    0.5, 1.0, 2.5,
-                ]),
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency by route",
+            )
+            .buckets(vec![
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                1.0, 2.5,
+            ]),
             &["route", "method"],
         )
         .expect("valid metric");
@@ -63,24 +69,28 @@ impl Metrics {
             &["kind"],
         )
         .expect("valid metric");
-        let job_runs = IntCounterVec::new(
-            Opts::new("job_runs_total", "Scheduler job runs"),
-            &["job"],
-        )
-        .expect("valid metric");
+        let job_runs =
+            IntCounterVec::new(Opts::new("job_runs_total", "Scheduler job runs"), &["job"])
+                .expect("valid metric");
         let job_changes = IntCounterVec::new(
             Opts::new("job_changes_total", "Rows changed by scheduler jobs"),
             &["job"],
         )
         .expect("valid metric");
         let tokens = IntGaugeVec::new(
-            Opts::new("tokens", "Stored API tokens by status (updated at scrape time)"),
+            Opts::new(
+                "tokens",
+                "Stored API tokens by status (updated at scrape time)",
+            ),
             &["status"],
         )
         .expect("valid metric");
         let pool_wait = HistogramVec::new(
-            HistogramOpts::new("db_pool_wait_seconds", "Time spent waiting for a connection")
-                .buckets(vec![0.00001, 0.0001, 0.001, 0.01, 0.1, 1.0, 5.0]),
+            HistogramOpts::new(
+                "db_pool_wait_seconds",
+                "Time spent waiting for a connection",
+            )
+            .buckets(vec![0.00001, 0.0001, 0.001, 0.01, 0.1, 1.0, 5.0]),
             &["kind"],
         )
         .expect("valid metric");

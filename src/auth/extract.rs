@@ -40,7 +40,9 @@ pub enum Credential {
 const TOKEN_HEADERS: [&str; 3] = ["x-api-token", "x-wallarmapi-token", "wallarmapi-token"];
 
 fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
-    req.headers().get(name).map(|v| v.to_str().unwrap_or("\u{0}"))
+    req.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap_or("\u{0}"))
 }
 
 /// The name of the session cookie (SPEC §8: `__Host-` prefix with secure cookies).
@@ -88,7 +90,12 @@ fn invalid(state: &AppState, outcome: &str) -> ApiError {
 }
 
 /// Looks up a digest through the cache, or with one read on the blocking pool.
-async fn lookup<F>(state: &Arc<AppState>, key: TokenDigest, kind: &'static str, read: F) -> ApiResult<Option<Arc<AuthRow>>>
+async fn lookup<F>(
+    state: &Arc<AppState>,
+    key: TokenDigest,
+    kind: &'static str,
+    read: F,
+) -> ApiResult<Option<Arc<AuthRow>>>
 where
     F: FnOnce(&rusqlite::Connection) -> ApiResult<Option<AuthRow>> + Send + 'static,
 {
@@ -153,7 +160,11 @@ fn admit(state: &AppState, row: &AuthRow, method: AuthMethod, ip: IpAddr) -> Api
 /// token, so refusals cannot become a write flood.
 fn audit_ip_refusal(state: &AppState, row: &AuthRow, ip: IpAddr) {
     let now = state.now_ms();
-    if state.ip_refusals.hit(&row.token_id.to_string(), now).is_err() {
+    if state
+        .ip_refusals
+        .hit(&row.token_id.to_string(), now)
+        .is_err()
+    {
         return;
     }
     let pool = state.pool.clone();
@@ -163,7 +174,11 @@ fn audit_ip_refusal(state: &AppState, row: &AuthRow, ip: IpAddr) {
         let result = pool.get().map_err(anyhow::Error::from).and_then(|conn| {
             crate::service::audit::record(
                 &conn,
-                &crate::service::audit::Actor { id: None, email: None, ip: Some(ip) },
+                &crate::service::audit::Actor {
+                    id: None,
+                    email: None,
+                    ip: Some(ip),
+                },
                 crate::service::audit::Event {
                     action: "token.ip_refused",
                     company_id: Some(owner.company_id),
@@ -275,10 +290,8 @@ pub async fn authenticate(state: Arc<AppState>, req: &HttpRequest) -> ApiResult<
             authenticate_legacy(&state, &uuid, &secret, ip).await
         }
         Credential::Session(cookie) => {
-            let unsafe_method = !matches!(
-                *req.method(),
-                Method::GET | Method::HEAD | Method::OPTIONS
-            );
+            let unsafe_method =
+                !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
             let csrf = header(req, "x-csrf-token").map(str::to_string);
             authenticate_session(&state, cookie, csrf, unsafe_method, ip).await
         }
@@ -298,7 +311,11 @@ impl FromRequest for Caller {
 }
 
 async fn node_lookup(state: &Arc<AppState>, digest: TokenDigest) -> ApiResult<Option<NodeRow>> {
-    state.metrics.auth_db_reads.with_label_values(&["node"]).inc();
+    state
+        .metrics
+        .auth_db_reads
+        .with_label_values(&["node"])
+        .inc();
     state
         .read(move |c| Ok(db::nodes::by_digest(c, &digest)?))
         .await

@@ -30,11 +30,13 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../migrations/0002_retired_legacy_uuids.sql")),
 ];
 
-/// Pragmas of SPEC §8, set on every connection the pool opens.
-const PRAGMAS: &str = "PRAGMA journal_mode = WAL;
+/// Pragmas of SPEC §8, set on every connection the pool opens. `busy_timeout` comes first:
+/// `journal_mode` needs a lock, and a connection opened while another one writes would
+/// otherwise fail at once with "database is locked".
+const PRAGMAS: &str = "PRAGMA busy_timeout = 10000;
+     PRAGMA journal_mode = WAL;
      PRAGMA synchronous = FULL;
-     PRAGMA foreign_keys = ON;
-     PRAGMA busy_timeout = 10000;";
+     PRAGMA foreign_keys = ON;";
 
 /// Opens (creating if needed) the database at `path` and brings its schema up to date.
 pub fn open(path: &Path, max_connections: u32) -> anyhow::Result<Pool> {

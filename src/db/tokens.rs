@@ -39,7 +39,8 @@ pub struct TokenRow {
     pub last_used_ip: Option<String>,
 }
 
-const SELECT: &str = "SELECT t.id, t.company_id, t.owner_id, o.email, o.name, t.creator_id, c.email,
+const SELECT: &str =
+    "SELECT t.id, t.company_id, t.owner_id, o.email, o.name, t.creator_id, c.email,
         t.kind, t.audience, t.name, t.description, t.permissions, t.role_template, t.digest,
         t.value_hint, t.value_enc IS NOT NULL, t.prev_digest, t.prev_expires_at, t.enabled,
         t.disabled_reason, t.disabled_at, t.expires_at, t.allowed_cidrs, t.created_at,
@@ -91,9 +92,11 @@ pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<TokenRow>> {
 
 /// The token whose current or in-grace previous value has this digest.
 pub fn by_digest(conn: &Connection, d: &TokenDigest) -> rusqlite::Result<Option<TokenRow>> {
-    conn.prepare_cached(&format!("{SELECT} WHERE t.digest = $1 OR t.prev_digest = $1"))?
-        .query_row([&d.0[..]], from_row)
-        .optional()
+    conn.prepare_cached(&format!(
+        "{SELECT} WHERE t.digest = $1 OR t.prev_digest = $1"
+    ))?
+    .query_row([&d.0[..]], from_row)
+    .optional()
 }
 
 pub fn by_ids(conn: &Connection, ids: &[i64]) -> rusqlite::Result<Vec<TokenRow>> {
@@ -374,14 +377,22 @@ pub fn list(
     if let Some(v) = before {
         push(&mut sql, " AND t.id < ?", v.into());
     }
-    push(&mut sql, " ORDER BY t.id DESC LIMIT ?", (limit as i64).into());
+    push(
+        &mut sql,
+        " ORDER BY t.id DESC LIMIT ?",
+        (limit as i64).into(),
+    );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), from_row)?;
     rows.collect()
 }
 
 /// Enabled tokens whose expiry has passed (the expiry job), at most `limit`.
-pub fn expired_enabled(conn: &Connection, now: i64, limit: usize) -> rusqlite::Result<Vec<TokenRow>> {
+pub fn expired_enabled(
+    conn: &Connection,
+    now: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<TokenRow>> {
     let mut stmt = conn.prepare_cached(&format!(
         "{SELECT} WHERE t.enabled = 1 AND t.expires_at IS NOT NULL AND t.expires_at <= $1
          ORDER BY t.expires_at LIMIT $2"
@@ -516,5 +527,8 @@ pub fn end_grace(conn: &Connection, now: i64) -> rusqlite::Result<Vec<TokenDiges
          WHERE prev_digest IS NOT NULL AND prev_expires_at <= $1",
         [now],
     )?;
-    Ok(ended.iter().filter_map(|b| TokenDigest::from_slice(b)).collect())
+    Ok(ended
+        .iter()
+        .filter_map(|b| TokenDigest::from_slice(b))
+        .collect())
 }

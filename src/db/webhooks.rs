@@ -50,7 +50,9 @@ pub fn insert(
                                      next_attempt_at, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $6)",
     )?
-    .execute(params![company_id, event_id, event_type, token_id, body, now])?;
+    .execute(params![
+        company_id, event_id, event_type, token_id, body, now
+    ])?;
     Ok(())
 }
 
@@ -74,7 +76,12 @@ pub fn mark_delivered(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<
 }
 
 /// Records a failed attempt; `next` is `None` when the event is given up.
-pub fn mark_failed(conn: &Connection, id: i64, error: &str, next: Option<i64>) -> rusqlite::Result<()> {
+pub fn mark_failed(
+    conn: &Connection,
+    id: i64,
+    error: &str,
+    next: Option<i64>,
+) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE webhook_outbox SET attempts = attempts + 1, last_error = $1,
                 next_attempt_at = COALESCE($2, 9223372036854775807)
@@ -114,7 +121,12 @@ pub fn expiring_unwarned(
     rows.collect()
 }
 
-pub fn mark_warned(conn: &Connection, token_id: i64, warning: &str, expires_at: i64) -> rusqlite::Result<()> {
+pub fn mark_warned(
+    conn: &Connection,
+    token_id: i64,
+    warning: &str,
+    expires_at: i64,
+) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO token_warnings (token_id, warning, expires_at) VALUES ($1, $2, $3)
          ON CONFLICT DO NOTHING",
@@ -123,7 +135,10 @@ pub fn mark_warned(conn: &Connection, token_id: i64, warning: &str, expires_at: 
     Ok(())
 }
 
-pub fn company_target(conn: &Connection, company_id: i64) -> rusqlite::Result<Option<(String, Option<String>)>> {
+pub fn company_target(
+    conn: &Connection,
+    company_id: i64,
+) -> rusqlite::Result<Option<(String, Option<String>)>> {
     conn.query_row(
         "SELECT webhook_url, webhook_secret FROM companies WHERE id = $1 AND webhook_url IS NOT NULL",
         [company_id],

@@ -93,7 +93,10 @@ impl Role {
                     P::RulesWrite,
                 ])
                 .collect(),
-            Role::ApiDeveloper => [P::ApiDiscoveryRead].into_iter().chain(own_tokens).collect(),
+            Role::ApiDeveloper => [P::ApiDiscoveryRead]
+                .into_iter()
+                .chain(own_tokens)
+                .collect(),
             Role::ReadOnly => reads.into_iter().chain(own_tokens).collect(),
             Role::Deploy => [P::NodesRead, P::NodesWrite]
                 .into_iter()

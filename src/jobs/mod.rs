@@ -69,7 +69,8 @@ pub fn purge(state: &AppState) -> ApiResult<usize> {
     let retention = state.config.disabled_retention.as_millis() as i64;
     let mut total = 0;
     loop {
-        let n = state.write_blocking(|tx| lifecycle::purge_batch(tx, now, retention, PURGE_BATCH))?;
+        let n =
+            state.write_blocking(|tx| lifecycle::purge_batch(tx, now, retention, PURGE_BATCH))?;
         total += n;
         if n < PURGE_BATCH {
             break;

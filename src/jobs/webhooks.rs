@@ -17,7 +17,13 @@ pub fn backoff_ms(attempts: i64) -> i64 {
     (30_000i64 << exp).min(6 * 3600 * 1000)
 }
 
-fn post(url: &str, secret: Option<&str>, event: &str, event_id: &str, body: &str) -> Result<(), String> {
+fn post(
+    url: &str,
+    secret: Option<&str>,
+    event: &str,
+    event_id: &str,
+    body: &str,
+) -> Result<(), String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(5)))
         .http_status_as_error(false)
@@ -51,7 +57,9 @@ pub fn deliver_due(state: &AppState) -> ApiResult<(usize, usize)> {
     for d in due {
         let target = state.read_blocking(|c| Ok(db::webhooks::company_target(c, d.company_id)?))?;
         let outcome = match &target {
-            Some((url, secret)) => post(url, secret.as_deref(), &d.event_type, &d.event_id, &d.body),
+            Some((url, secret)) => {
+                post(url, secret.as_deref(), &d.event_type, &d.event_id, &d.body)
+            }
             None => Err("no webhook URL configured".to_string()),
         };
         let attempts = d.attempts + 1;

@@ -19,14 +19,27 @@ const CSP_DOCS: &str = "default-src 'self'; script-src 'self'; style-src 'self' 
 
 pub async fn common(
     req: ServiceRequest,
-    next: Next<impl MessageBody>,
+    next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let start = Instant::now();
     let request_id = crate::crypto::random_token::<9>();
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let method = req.method().to_string();
     let path = req.path().to_string();
-    let mut res = next.call(req).await?;
+    // SPEC §8: a declared body over the limit is refused on every route, before any work
+    // (authentication, password hashing) and whether or not the handler reads a body.
+    let too_large = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+        .is_some_and(|n| n > crate::routes::api::common::BODY_LIMIT as u64);
+    let mut res = if too_large {
+        let refusal =
+            actix_web::ResponseError::error_response(&crate::error::ApiError::PayloadTooLarge);
+        req.into_response(refusal).map_into_right_body()
+    } else {
+        next.call(req).await?.map_into_left_body()
+    };
     let route = res
         .request()
         .match_pattern()
@@ -37,11 +50,24 @@ pub async fn common(
         h.insert(header::HeaderName::from_static("x-request-id"), v);
     }
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        let csp = if path.starts_with("/api-docs") { CSP_DOCS } else { CSP };
-        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+        let csp = if path.starts_with("/api-docs") {
+            CSP_DOCS
+        } else {
+            CSP
+        };
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(csp),
+        );
     }
     if !h.contains_key(header::CACHE_CONTROL) {
         let cc = if path.starts_with("/static/") || path.starts_with("/api-docs") {

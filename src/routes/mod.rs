@@ -9,9 +9,7 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        SwaggerUi::new("/api-docs/{_:.*}").url("/openapi.json", api::ApiDoc::openapi()),
-    );
+    cfg.service(SwaggerUi::new("/api-docs/{_:.*}").url("/openapi.json", api::ApiDoc::openapi()));
     api::configure(cfg);
     pages::configure(cfg);
 }

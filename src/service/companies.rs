@@ -104,9 +104,15 @@ fn company_in_reach(conn: &Connection, caller: &Caller, id: Option<i64>) -> ApiR
     db::companies::get(conn, id)?.ok_or(ApiError::NotFound)
 }
 
-pub fn settings(conn: &Connection, caller: &Caller, company: Option<i64>) -> ApiResult<SettingsView> {
+pub fn settings(
+    conn: &Connection,
+    caller: &Caller,
+    company: Option<i64>,
+) -> ApiResult<SettingsView> {
     require(caller, Permission::SettingsRead)?;
-    Ok(SettingsView::from(&company_in_reach(conn, caller, company)?))
+    Ok(SettingsView::from(&company_in_reach(
+        conn, caller, company,
+    )?))
 }
 
 fn days(field: &str, v: Option<i64>) -> ApiResult<Option<i64>> {
@@ -152,7 +158,10 @@ pub fn update_settings(
                 .map(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some())
                 .unwrap_or(false);
             if !ok {
-                return Err(ApiError::field("webhook_url", "must be an http or https URL"));
+                return Err(ApiError::field(
+                    "webhook_url",
+                    "must be an http or https URL",
+                ));
             }
         }
         c.webhook_url = v;
@@ -202,7 +211,12 @@ pub fn list(
     Ok((rows.iter().map(CompanyView::from).collect(), next))
 }
 
-pub fn create(tx: &mut Tx, env: &Env, caller: &Caller, input: CreateCompany) -> ApiResult<CompanyView> {
+pub fn create(
+    tx: &mut Tx,
+    env: &Env,
+    caller: &Caller,
+    input: CreateCompany,
+) -> ApiResult<CompanyView> {
     require(caller, Permission::CompaniesWrite)?;
     let name = crate::domain::names::parse_person_name(&input.name)
         .map_err(|m| ApiError::field("name", m))?;

@@ -136,11 +136,39 @@ pub fn attach(
 }
 
 /// `POST /v1/users/{id}/legacy-credentials`: issues a fresh UUID + secret.
+/// An optional body of `POST /v1/users/{id}/legacy-credentials`: import these credentials
+/// from the older scheme instead of issuing fresh ones (both fields, or neither).
+#[derive(Debug, Clone, Default, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportCredentials {
+    #[serde(default)]
+    pub uuid: Option<String>,
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+/// Checks an imported UUID + secret pair (API and CLI alike).
+fn check_imported(uuid: &str, secret: &str) -> ApiResult<()> {
+    if !valid_uuid(uuid) {
+        return Err(ApiError::field("uuid", "not a UUID"));
+    }
+    if secret.len() < 16 || secret.len() > 512 || secret.chars().any(char::is_control) {
+        return Err(ApiError::field(
+            "secret",
+            "must be 16 to 512 printable characters",
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /v1/users/{id}/legacy-credentials`: issues a fresh UUID + secret, or imports the
+/// given pair.
 pub fn issue(
     tx: &mut Tx,
     env: &Env,
     caller: &Caller,
     user_id: i64,
+    input: ImportCredentials,
 ) -> ApiResult<LegacyCredentials> {
     require(caller, Permission::UsersWrite)?;
     let owner = super::users::load_visible(tx, caller, user_id)?;
@@ -157,8 +185,18 @@ pub fn issue(
             ),
         ));
     }
-    let uuid = uuid::Uuid::new_v4().hyphenated().to_string();
-    let secret = crate::crypto::random_token::<32>();
+    let (uuid, secret) = match (input.uuid, input.secret) {
+        (None, None) => (
+            uuid::Uuid::new_v4().hyphenated().to_string(),
+            crate::crypto::random_token::<32>(),
+        ),
+        (Some(u), Some(s)) => {
+            check_imported(&u, &s)?;
+            (u.to_lowercase(), s)
+        }
+        (None, Some(_)) => return Err(ApiError::field("uuid", "give both uuid and secret")),
+        (Some(_), None) => return Err(ApiError::field("secret", "give both uuid and secret")),
+    };
     let token_id = attach(tx, env, &Actor::of(caller), &owner, &uuid, &secret)?;
     Ok(LegacyCredentials {
         uuid,
@@ -169,15 +207,7 @@ pub fn issue(
 
 /// One CSV row of `tokend legacy import`, applied on its own (all or nothing).
 pub fn import_row(tx: &mut Tx, env: &Env, email: &str, uuid: &str, secret: &str) -> ApiResult<i64> {
-    if !valid_uuid(uuid) {
-        return Err(ApiError::field("uuid", "not a UUID"));
-    }
-    if secret.len() < 16 || secret.len() > 512 || secret.chars().any(char::is_control) {
-        return Err(ApiError::field(
-            "secret",
-            "must be 16 to 512 printable characters",
-        ));
-    }
+    check_imported(uuid, secret)?;
     let owner = db::users::by_email(tx, &email.trim().to_lowercase())?
         .ok_or_else(|| ApiError::field("email", "no such user"))?;
     attach(tx, env, &Actor::system(), &owner, uuid, secret)

@@ -8,8 +8,8 @@ pub mod legacy;
 pub mod lifecycle;
 pub mod nodes;
 pub mod policy;
-pub mod sessions;
 pub mod revoke;
+pub mod sessions;
 pub mod tokens;
 pub mod users;
 pub mod webhooks;
@@ -79,7 +79,12 @@ impl Page {
     }
 
     /// The cursor for the page after one that returned `ids` (`None` when it was the last).
-    pub fn next_cursor(&self, keys: &Keys, last_id: Option<i64>, returned: usize) -> Option<String> {
+    pub fn next_cursor(
+        &self,
+        keys: &Keys,
+        last_id: Option<i64>,
+        returned: usize,
+    ) -> Option<String> {
         (returned == self.limit)
             .then_some(last_id)
             .flatten()

@@ -72,7 +72,12 @@ pub struct Heartbeat {
     pub version: Option<String>,
 }
 
-pub fn create(tx: &mut Tx, env: &Env, caller: &Caller, input: CreateNode) -> ApiResult<NodeCreated> {
+pub fn create(
+    tx: &mut Tx,
+    env: &Env,
+    caller: &Caller,
+    input: CreateNode,
+) -> ApiResult<NodeCreated> {
     require(caller, Permission::NodesWrite)?;
     let name = parse_person_name(&input.name).map_err(|m| ApiError::field("name", m))?;
     let value = TokenValue::generate(ValueKind::Node);
@@ -147,10 +152,19 @@ pub fn delete(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> ApiResult<()>
     )
 }
 
-pub fn heartbeat(tx: &mut Tx, env: &Env, node: &NodeRow, ip: &str, input: Heartbeat) -> ApiResult<NodeView> {
+pub fn heartbeat(
+    tx: &mut Tx,
+    env: &Env,
+    node: &NodeRow,
+    ip: &str,
+    input: Heartbeat,
+) -> ApiResult<NodeView> {
     if let Some(v) = &input.version {
         if v.is_empty() || v.len() > 64 || v.chars().any(char::is_control) {
-            return Err(ApiError::field("version", "must be 1 to 64 printable characters"));
+            return Err(ApiError::field(
+                "version",
+                "must be 1 to 64 printable characters",
+            ));
         }
     }
     tx.effects.touches_auth = false;

@@ -29,7 +29,12 @@ pub struct RevokeAccepted {
     pub accepted: usize,
 }
 
-pub fn revoke(tx: &mut Tx, env: &Env, input: &RevokeRequest, ip: &str) -> ApiResult<RevokeAccepted> {
+pub fn revoke(
+    tx: &mut Tx,
+    env: &Env,
+    input: &RevokeRequest,
+    ip: &str,
+) -> ApiResult<RevokeAccepted> {
     if input.values.len() > MAX_VALUES {
         return Err(ApiError::field(
             "values",

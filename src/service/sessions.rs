@@ -25,7 +25,12 @@ pub fn digest(cookie: &str) -> [u8; 32] {
     Sha256::digest(cookie.as_bytes()).into()
 }
 
-fn open_session(state: &AppState, user: User, ip: Option<String>, how: &str) -> ApiResult<NewSession> {
+fn open_session(
+    state: &AppState,
+    user: User,
+    ip: Option<String>,
+    how: &str,
+) -> ApiResult<NewSession> {
     let cookie = random_token::<32>();
     let csrf = random_token::<32>();
     let now = state.now_ms();

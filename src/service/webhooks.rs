@@ -20,7 +20,13 @@ use crate::error::ApiResult;
 const DAY_MS: i64 = 86_400_000;
 
 /// Queues `event_type` about `t` when the token's company has a webhook URL.
-pub fn enqueue(conn: &Connection, event_type: &str, t: &TokenRow, extra: Value, now: i64) -> ApiResult<()> {
+pub fn enqueue(
+    conn: &Connection,
+    event_type: &str,
+    t: &TokenRow,
+    extra: Value,
+    now: i64,
+) -> ApiResult<()> {
     let Some(_) = db::webhooks::company_target(conn, t.company_id)? else {
         return Ok(());
     };
@@ -39,7 +45,15 @@ pub fn enqueue(conn: &Connection, event_type: &str, t: &TokenRow, extra: Value, 
     if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
         b.extend(e.clone());
     }
-    db::webhooks::insert(conn, t.company_id, &event_id, event_type, Some(t.id), &body.to_string(), now)?;
+    db::webhooks::insert(
+        conn,
+        t.company_id,
+        &event_id,
+        event_type,
+        Some(t.id),
+        &body.to_string(),
+        now,
+    )?;
     Ok(())
 }
 
@@ -59,7 +73,9 @@ pub fn warn_expiring(conn: &Connection, now: i64) -> ApiResult<usize> {
     let mut n = 0;
     for (warning, days) in [("1d", 1), ("7d", 7)] {
         for id in db::webhooks::expiring_unwarned(conn, now, now + days * DAY_MS, warning)? {
-            let Some(t) = db::tokens::get(conn, id)? else { continue };
+            let Some(t) = db::tokens::get(conn, id)? else {
+                continue;
+            };
             let Some(exp) = t.expires_at else { continue };
             db::webhooks::mark_warned(conn, id, warning, exp)?;
             if warning == "1d" {

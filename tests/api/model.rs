@@ -804,7 +804,7 @@ fn step(sut: &mut Sut, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
             let caller = sut.caller(sut.admin);
             let got = code(
                 sut.state
-                    .write_blocking(|tx| tokend::service::legacy::issue(tx, &env, &caller, u.id)),
+                    .write_blocking(|tx| tokend::service::legacy::issue(tx, &env, &caller, u.id, Default::default())),
             );
             expect_outcome(op, predicted, got.as_ref().map(|_| ()).map_err(|e| *e))?;
             if let Ok(creds) = got {

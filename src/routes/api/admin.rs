@@ -46,7 +46,11 @@ impl AuditQuery {
     responses((status = 200, body = AuditList), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn audit_list(state: Shared, caller: Caller, q: web::Query<AuditQuery>) -> ApiResult<HttpResponse> {
+pub async fn audit_list(
+    state: Shared,
+    caller: Caller,
+    q: web::Query<AuditQuery>,
+) -> ApiResult<HttpResponse> {
     let page = Page::parse(&state.keys, q.limit, q.cursor.as_deref())?;
     let filter = q.filter()?;
     let keys = state.keys.clone();
@@ -66,10 +70,15 @@ pub struct CompanyQuery {
 }
 
 #[utoipa::path(get, path = "/v1/settings", tag = "admin", params(CompanyQuery),
-    responses((status = 200, body = SettingsView), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = SettingsView), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn settings_get(state: Shared, caller: Caller, q: web::Query<CompanyQuery>) -> ApiResult<HttpResponse> {
+pub async fn settings_get(
+    state: Shared,
+    caller: Caller,
+    q: web::Query<CompanyQuery>,
+) -> ApiResult<HttpResponse> {
     let company = q.company_id;
     let s = state
         .read(move |c| companies::settings(c, &caller, company))
@@ -87,12 +96,13 @@ pub async fn settings_update(
     state: Shared,
     caller: Caller,
     q: web::Query<CompanyQuery>,
-    body: web::Json<UpdateSettings>,
+    body: super::common::JsonBody<UpdateSettings>,
 ) -> ApiResult<HttpResponse> {
     let env = state.env();
     let company = q.company_id;
+    let input = body.into_inner()?;
     let s = state
-        .write(move |tx| companies::update_settings(tx, &env, &caller, company, body.into_inner()))
+        .write(move |tx| companies::update_settings(tx, &env, &caller, company, input))
         .await?;
     Ok(HttpResponse::Ok().json(s))
 }
@@ -109,7 +119,11 @@ pub struct PageQuery {
     responses((status = 200, body = CompanyList), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn companies_list(state: Shared, caller: Caller, q: web::Query<PageQuery>) -> ApiResult<HttpResponse> {
+pub async fn companies_list(
+    state: Shared,
+    caller: Caller,
+    q: web::Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
     let page = Page::parse(&state.keys, q.limit, q.cursor.as_deref())?;
     let env = state.env();
     let (items, next) = state
@@ -123,10 +137,15 @@ pub async fn companies_list(state: Shared, caller: Caller, q: web::Query<PageQue
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn companies_create(state: Shared, caller: Caller, body: web::Json<CreateCompany>) -> ApiResult<HttpResponse> {
+pub async fn companies_create(
+    state: Shared,
+    caller: Caller,
+    body: super::common::JsonBody<CreateCompany>,
+) -> ApiResult<HttpResponse> {
     let env = state.env();
+    let input = body.into_inner()?;
     let c = state
-        .write(move |tx| companies::create(tx, &env, &caller, body.into_inner()))
+        .write(move |tx| companies::create(tx, &env, &caller, input))
         .await?;
     Ok(HttpResponse::Created().json(c))
 }
@@ -159,7 +178,11 @@ pub struct DeliveryList {
     responses((status = 200, body = DeliveryList), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn webhook_deliveries(state: Shared, caller: Caller, q: web::Query<PageQuery>) -> ApiResult<HttpResponse> {
+pub async fn webhook_deliveries(
+    state: Shared,
+    caller: Caller,
+    q: web::Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
     let page = Page::parse(&state.keys, q.limit, q.cursor.as_deref())?;
     let keys = state.keys.clone();
     let items = state

@@ -51,61 +51,66 @@ pub fn payload_config() -> web::PayloadConfig {
 /// A JSON request body that must be an object. `web::Json<T>` alone also accepts an array
 /// for a struct, filling its fields by position (`["Acme"]` would create a company), which
 /// SPEC §5 counts as a wrong type: 400. Limits and error mapping are `json_config`'s.
-pub struct JsonBody<T>(pub T);
+///
+/// Extraction never fails: a bad body surfaces only when the handler calls `into_inner`,
+/// after every other extractor succeeded. actix-web polls a handler's extractors together,
+/// so a failing body extractor could otherwise answer 400 before the credentials were
+/// checked — a request without valid credentials must get 401/403 whatever its body.
+pub struct JsonBody<T> {
+    body: Result<T, ApiError>,
+    sent: bool,
+}
 
 impl<T> JsonBody<T> {
-    pub fn into_inner(self) -> T {
-        self.0
+    /// The body, or its 400/413.
+    pub fn into_inner(self) -> Result<T, ApiError> {
+        self.body
+    }
+
+    /// For optional bodies: no body at all → `T::default()`; a body that is present but
+    /// malformed, of the wrong type or too large keeps its 400/413 (SPEC §8), where
+    /// `Option<Json<T>>` would silently drop it and go on to change stored data.
+    pub fn or_default(self) -> Result<T, ApiError>
+    where
+        T: Default,
+    {
+        match self.body {
+            Err(_) if !self.sent => Ok(T::default()),
+            other => other,
+        }
     }
 }
 
-impl<T> std::ops::Deref for JsonBody<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
+/// Recovers the `ApiError` that `json_config`'s handler put into an actix error.
+fn body_error(e: actix_web::Error) -> ApiError {
+    match e.as_error::<ApiError>() {
+        Some(ApiError::PayloadTooLarge) => ApiError::PayloadTooLarge,
+        Some(other) => ApiError::BadRequest(other.to_string()),
+        None => ApiError::BadRequest(format!("invalid request body: {e}")),
     }
 }
 
 impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for JsonBody<T> {
-    type Error = actix_web::Error;
+    type Error = std::convert::Infallible;
     type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let h = req.headers();
+        let sent = h.contains_key(header::TRANSFER_ENCODING)
+            || h.get(header::CONTENT_LENGTH)
+                .is_some_and(|v| v.as_bytes() != b"0");
         let value = web::Json::<serde_json::Value>::from_request(req, payload);
         Box::pin(async move {
-            let web::Json(value) = value.await?;
-            if !value.is_object() {
-                return Err(
-                    ApiError::BadRequest("invalid JSON body: expected an object".into()).into(),
-                );
-            }
-            serde_json::from_value(value)
-                .map(JsonBody)
-                .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")).into())
+            let body = match value.await {
+                Err(e) => Err(body_error(e)),
+                Ok(web::Json(v)) if !v.is_object() => Err(ApiError::BadRequest(
+                    "invalid JSON body: expected an object".into(),
+                )),
+                Ok(web::Json(v)) => serde_json::from_value(v)
+                    .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}"))),
+            };
+            Ok(JsonBody { body, sent })
         })
-    }
-}
-
-/// An optional JSON body: no body at all → `T::default()`; a body that is present but
-/// malformed, of the wrong type or too large keeps its 400/413 (SPEC §8). `Option<Json<T>>`
-/// would silently drop such a body and go on to change stored data.
-pub fn optional_json<T: Default>(
-    req: &HttpRequest,
-    body: Result<JsonBody<T>, actix_web::Error>,
-) -> Result<T, actix_web::Error> {
-    match body {
-        Ok(b) => Ok(b.into_inner()),
-        Err(e) => {
-            let h = req.headers();
-            let sent = h.contains_key(header::TRANSFER_ENCODING)
-                || h.get(header::CONTENT_LENGTH)
-                    .is_some_and(|v| v.as_bytes() != b"0");
-            if sent {
-                Err(e)
-            } else {
-                Ok(T::default())
-            }
-        }
     }
 }
 

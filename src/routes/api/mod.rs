@@ -128,7 +128,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/nodes/{id}", web::delete().to(nodes::delete))
                 .route("/maintenance/run", web::post().to(admin::maintenance))
                 .route("/revoke", web::post().to(system::revoke))
-                .route("/webhooks/deliveries", web::get().to(admin::webhook_deliveries))
+                .route(
+                    "/webhooks/deliveries",
+                    web::get().to(admin::webhook_deliveries),
+                )
                 .default_service(web::to(|| async {
                     Err::<actix_web::HttpResponse, _>(crate::error::ApiError::NotFound)
                 })),

@@ -16,10 +16,16 @@ use crate::state::Shared;
     responses((status = 200, body = NodeList), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn list(state: Shared, caller: Caller, q: web::Query<PageQuery>) -> ApiResult<HttpResponse> {
+pub async fn list(
+    state: Shared,
+    caller: Caller,
+    q: web::Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
     let page = Page::parse(&state.keys, q.limit, q.cursor.as_deref())?;
     let env = state.env();
-    let (items, next) = state.read(move |c| svc::list(c, &env, &caller, page)).await?;
+    let (items, next) = state
+        .read(move |c| svc::list(c, &env, &caller, page))
+        .await?;
     Ok(NodeList::respond(items, next))
 }
 
@@ -28,10 +34,15 @@ pub async fn list(state: Shared, caller: Caller, q: web::Query<PageQuery>) -> Ap
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn create(state: Shared, caller: Caller, body: web::Json<CreateNode>) -> ApiResult<HttpResponse> {
+pub async fn create(
+    state: Shared,
+    caller: Caller,
+    body: super::common::JsonBody<CreateNode>,
+) -> ApiResult<HttpResponse> {
     let env = state.env();
+    let input = body.into_inner()?;
     let created = state
-        .write(move |tx| svc::create(tx, &env, &caller, body.into_inner()))
+        .write(move |tx| svc::create(tx, &env, &caller, input))
         .await?;
     Ok(secret_json(StatusCode::CREATED, &created))
 }
@@ -43,7 +54,9 @@ pub async fn create(state: Shared, caller: Caller, body: web::Json<CreateNode>) 
 pub async fn delete(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let env = state.env();
     let id = id.into_inner();
-    state.write(move |tx| svc::delete(tx, &env, &caller, id)).await?;
+    state
+        .write(move |tx| svc::delete(tx, &env, &caller, id))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -64,10 +77,10 @@ pub async fn me(node: NodeCaller) -> HttpResponse {
 pub async fn heartbeat(
     state: Shared,
     node: NodeCaller,
-    body: Option<web::Json<Heartbeat>>,
+    body: super::common::JsonBody<Heartbeat>,
 ) -> ApiResult<HttpResponse> {
     let env = state.env();
-    let input = body.map(|b| b.into_inner()).unwrap_or_default();
+    let input = body.or_default()?;
     let view = state
         .write(move |tx| svc::heartbeat(tx, &env, &node.node, &node.ip, input))
         .await?;

@@ -64,10 +64,17 @@ where
     responses((status = 200, body = LoginResponse), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 429, body = ErrorBody)))]
-pub async fn login(state: Shared, req: HttpRequest, body: web::Json<LoginRequest>) -> ApiResult<HttpResponse> {
+pub async fn login(
+    state: Shared,
+    req: HttpRequest,
+    body: super::common::JsonBody<LoginRequest>,
+) -> ApiResult<HttpResponse> {
     let ip = client_ip(&req, &state.config.trusted_proxies).to_string();
-    let LoginRequest { email, password } = body.into_inner();
-    let s = start_session(&state, move |st| sessions::login(st, &email, &password, Some(ip))).await?;
+    let LoginRequest { email, password } = body.into_inner()?;
+    let s = start_session(&state, move |st| {
+        sessions::login(st, &email, &password, Some(ip))
+    })
+    .await?;
     let ttl = state.config.session_ttl.as_secs() as i64;
     let mut res = secret_json(
         StatusCode::OK,
@@ -117,7 +124,12 @@ pub async fn me(state: Shared, caller: Caller) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(Me {
         user: UserView::from(&caller.user),
         company: CompanyView::from(&company),
-        permissions: caller.permissions.names().iter().map(|s| s.to_string()).collect(),
+        permissions: caller
+            .permissions
+            .names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
         token_id: caller.token_id,
         auth_method: caller.method,
     }))
@@ -169,7 +181,12 @@ pub async fn roles(_caller: Caller) -> HttpResponse {
             .iter()
             .map(|r| RoleInfo {
                 name: r.name().into(),
-                permissions: r.permissions().names().iter().map(|s| s.to_string()).collect(),
+                permissions: r
+                    .permissions()
+                    .names()
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
             })
             .collect(),
     })

@@ -18,9 +18,11 @@ fn scopes(req: &HttpRequest) -> ApiResult<PermissionSet> {
         match k.as_ref() {
             "scope" => {
                 for name in v.split([' ', ',']).filter(|s| !s.is_empty()) {
-                    set.insert(Permission::parse(name).ok_or_else(|| {
-                        ApiError::BadRequest(format!("unknown scope `{name}`"))
-                    })?);
+                    set.insert(
+                        Permission::parse(name).ok_or_else(|| {
+                            ApiError::BadRequest(format!("unknown scope `{name}`"))
+                        })?,
+                    );
                 }
             }
             other => {
@@ -93,16 +95,26 @@ pub async fn metrics(state: Shared, req: HttpRequest) -> ApiResult<HttpResponse>
     if !in_nets(peer_ip(&req), &state.config.metrics_allow) {
         return Err(ApiError::NotFound);
     }
-    let (enabled, disabled) = state
-        .read(|c| Ok(db::tokens::count_by_status(c)?))
-        .await?;
-    state.metrics.tokens.with_label_values(&["enabled"]).set(enabled);
-    state.metrics.tokens.with_label_values(&["disabled"]).set(disabled);
+    let (enabled, disabled) = state.read(|c| Ok(db::tokens::count_by_status(c)?)).await?;
+    state
+        .metrics
+        .tokens
+        .with_label_values(&["enabled"])
+        .set(enabled);
+    state
+        .metrics
+        .tokens
+        .with_label_values(&["disabled"])
+        .set(disabled);
+    // Creates and deletes change the filter between reloads: read its size now.
+    state
+        .metrics
+        .filter_size
+        .set(state.index.filter_len() as i64);
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/plain; version=0.0.4"))
         .body(state.metrics.render()))
 }
-
 
 #[utoipa::path(post, path = "/v1/revoke", tag = "auth",
     request_body = crate::service::revoke::RevokeRequest,
@@ -113,7 +125,7 @@ pub async fn metrics(state: Shared, req: HttpRequest) -> ApiResult<HttpResponse>
 pub async fn revoke(
     state: Shared,
     req: HttpRequest,
-    body: actix_web::web::Json<crate::service::revoke::RevokeRequest>,
+    body: super::common::JsonBody<crate::service::revoke::RevokeRequest>,
 ) -> ApiResult<HttpResponse> {
     let ip = crate::auth::client_ip::client_ip(&req, &state.config.trusted_proxies).to_string();
     state
@@ -122,9 +134,10 @@ pub async fn revoke(
         .map_err(|wait| ApiError::TooManyAttempts {
             retry_after_secs: wait,
         })?;
+    let input = body.into_inner()?;
     let env = state.env();
     let accepted = state
-        .write(move |tx| crate::service::revoke::revoke(tx, &env, &body, &ip))
+        .write(move |tx| crate::service::revoke::revoke(tx, &env, &input, &ip))
         .await?;
     Ok(HttpResponse::Accepted().json(accepted))
 }

@@ -96,8 +96,9 @@ pub async fn create(
     body: super::common::JsonBody<CreateToken>,
 ) -> ApiResult<HttpResponse> {
     let env = state.env();
+    let input = body.into_inner()?;
     let created = state
-        .write(move |tx| svc::create(tx, &env, &caller, body.into_inner()))
+        .write(move |tx| svc::create(tx, &env, &caller, input))
         .await?;
     Ok(secret_json(StatusCode::CREATED, &created))
 }
@@ -128,8 +129,9 @@ pub async fn update(
 ) -> ApiResult<HttpResponse> {
     let env = state.env();
     let id = id.into_inner();
+    let input = body.into_inner()?;
     let t = state
-        .write(move |tx| svc::update(tx, &env, &caller, id, body.into_inner()))
+        .write(move |tx| svc::update(tx, &env, &caller, id, input))
         .await?;
     Ok(HttpResponse::Ok().json(t))
 }
@@ -157,13 +159,12 @@ pub async fn delete(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiRes
 pub async fn renew(
     state: Shared,
     caller: Caller,
-    req: actix_web::HttpRequest,
     id: web::Path<i64>,
-    body: Result<super::common::JsonBody<RenewToken>, actix_web::Error>,
-) -> Result<HttpResponse, actix_web::Error> {
+    body: super::common::JsonBody<RenewToken>,
+) -> ApiResult<HttpResponse> {
     let env = state.env();
     let id = id.into_inner();
-    let input = super::common::optional_json(&req, body)?;
+    let input = body.or_default()?;
     let renewed = state
         .write(move |tx| svc::renew(tx, &env, &caller, id, input))
         .await?;
@@ -205,8 +206,9 @@ pub async fn bulk(
     body: super::common::JsonBody<BulkRequest>,
 ) -> ApiResult<HttpResponse> {
     let env = state.env();
+    let input = body.into_inner()?;
     let results = state
-        .write(move |tx| svc::bulk(tx, &env, &caller, body.into_inner()))
+        .write(move |tx| svc::bulk(tx, &env, &caller, input))
         .await?;
     Ok(HttpResponse::Ok().json(BulkResponse { results }))
 }

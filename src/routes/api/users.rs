@@ -42,7 +42,11 @@ pub async fn hash_password(pw: Option<String>) -> ApiResult<Option<String>> {
     responses((status = 200, body = UserList), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn list(state: Shared, caller: Caller, q: web::Query<UserQuery>) -> ApiResult<HttpResponse> {
+pub async fn list(
+    state: Shared,
+    caller: Caller,
+    q: web::Query<UserQuery>,
+) -> ApiResult<HttpResponse> {
     let page = Page::parse(&state.keys, q.limit, q.cursor.as_deref())?;
     let env = state.env();
     let company = q.company_id;
@@ -57,8 +61,12 @@ pub async fn list(state: Shared, caller: Caller, q: web::Query<UserQuery>) -> Ap
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn create(state: Shared, caller: Caller, body: web::Json<CreateUser>) -> ApiResult<HttpResponse> {
-    let valid = svc::validate_create(&caller, body.into_inner())?;
+pub async fn create(
+    state: Shared,
+    caller: Caller,
+    body: super::common::JsonBody<CreateUser>,
+) -> ApiResult<HttpResponse> {
+    let valid = svc::validate_create(&caller, body.into_inner()?)?;
     let hash = hash_password(valid.password.clone()).await?;
     let env = state.env();
     let user = state
@@ -88,9 +96,9 @@ pub async fn update(
     state: Shared,
     caller: Caller,
     id: web::Path<i64>,
-    body: web::Json<UpdateUser>,
+    body: super::common::JsonBody<UpdateUser>,
 ) -> ApiResult<HttpResponse> {
-    let input = body.into_inner();
+    let input = body.into_inner()?;
     let pw = svc::validate_update(&caller, &input)?;
     let hash = hash_password(pw).await?;
     let env = state.env();
@@ -108,21 +116,32 @@ pub async fn update(
 pub async fn delete(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let env = state.env();
     let id = id.into_inner();
-    state.write(move |tx| svc::delete(tx, &env, &caller, id)).await?;
+    state
+        .write(move |tx| svc::delete(tx, &env, &caller, id))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 #[utoipa::path(post, path = "/v1/users/{id}/legacy-credentials", tag = "users",
     params(("id" = i64, Path)),
-    responses((status = 201, body = LegacyCredentials), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody)),
+    request_body(content = Option<legacy::ImportCredentials>,
+                 description = "Omit to issue fresh credentials; give uuid + secret to import"),
+    responses((status = 201, body = LegacyCredentials), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn legacy_credentials(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+pub async fn legacy_credentials(
+    state: Shared,
+    caller: Caller,
+    id: web::Path<i64>,
+    body: super::common::JsonBody<legacy::ImportCredentials>,
+) -> ApiResult<HttpResponse> {
     let env = state.env();
     let id = id.into_inner();
+    let input = body.or_default()?;
     let creds = state
-        .write(move |tx| legacy::issue(tx, &env, &caller, id))
+        .write(move |tx| legacy::issue(tx, &env, &caller, id, input))
         .await?;
     Ok(secret_json(StatusCode::CREATED, &creds))
 }

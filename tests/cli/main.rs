@@ -1,0 +1,14 @@
+//! The command line as a user runs it (SPEC §7): the real binary as a process, on temp
+//! databases, with a clean environment. One test binary (see STYLE.md), one module per topic.
+
+mod proc;
+
+mod backup;
+mod bootstrap;
+mod config;
+mod legacy;
+mod maintenance;
+mod migrate;
+mod scan;
+mod support;
+mod users_tokens;

@@ -1,0 +1,182 @@
+//! An in-process tokend (`Application::build`, as production starts it) on a temp database,
+//! for tests that need the clock or the metrics registry; plus HTTP helpers.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use reqwest::{Client, Method};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tokend::config::Config;
+use tokend::startup::{Application, Bootstrap};
+use tokend::state::AppState;
+
+use crate::proc::{new_value, ADMIN_EMAIL, ADMIN_PASSWORD};
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub client: Client,
+    pub admin_token: String,
+    pub db_path: PathBuf,
+    pub state: Arc<AppState>,
+    pub dir: TempDir,
+}
+
+/// Spawns an app on the current tokio runtime after `tweak` adjusts its configuration.
+/// The scheduler's intervals are long so that nothing changes behind a test's back.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db_path = dir.path().join("tokend.db");
+    let mut config = Config::for_tests(db_path.clone());
+    let hour = std::time::Duration::from_secs(3600);
+    config.expiry_interval = hour;
+    config.purge_interval = hour;
+    config.reconcile_interval = hour;
+    config.flush_interval = hour;
+    tweak(&mut config);
+    let admin_token = new_value();
+    let boot = Bootstrap {
+        admin_email: Some(ADMIN_EMAIL.into()),
+        admin_password: Some(ADMIN_PASSWORD.into()),
+        admin_token: Some(admin_token.clone()),
+    };
+    let app = Application::build(config, &boot).expect("app builds");
+    let port = app.port();
+    let state = app.state();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        client: Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        admin_token,
+        db_path,
+        state,
+        dir,
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Sends a request with a bearer token (if any) and a JSON body (if any) → (status, JSON).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status().as_u16();
+        let text = res.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    /// Creates a user (as the admin) and returns its id.
+    pub async fn create_user(&self, email: &str, role: &str) -> i64 {
+        let (s, b) = self
+            .post(
+                "/v1/users",
+                &self.admin_token,
+                json!({ "email": email, "role": role, "password": "password-123" }),
+            )
+            .await;
+        assert_eq!(s, 201, "create user: {b}");
+        b["id"].as_i64().expect("id")
+    }
+
+    /// Creates a token for `owner_id` (as the admin) with `extra` fields → (id, value).
+    pub async fn token_for(&self, owner_id: i64, extra: Value) -> (i64, String) {
+        let mut body =
+            json!({ "name": format!("t-{}", &new_value()[4..14]), "owner_id": owner_id });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        let (s, v) = self.post("/v1/tokens", &self.admin_token, body).await;
+        assert_eq!(s, 201, "create token: {v}");
+        (
+            v["id"].as_i64().expect("id"),
+            v["value"].as_str().expect("value").to_string(),
+        )
+    }
+
+    /// Moves the server's clock forward.
+    pub fn advance(&self, by: chrono::Duration) {
+        self.state.clock.advance(by);
+    }
+
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(&self.db_path).expect("open db")
+    }
+}
+
+/// Every row of `table` as text (all columns but last-use data), ordered by rowid.
+pub fn dump(conn: &rusqlite::Connection, table: &str) -> Vec<String> {
+    let mut stmt = conn
+        .prepare(&format!("SELECT * FROM {table} ORDER BY rowid"))
+        .expect("prepare dump");
+    let names: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
+    let rows = stmt
+        .query_map([], |r| {
+            let mut parts = Vec::new();
+            for (i, n) in names.iter().enumerate() {
+                if n.starts_with("last_used") || n.starts_with("last_seen") {
+                    continue;
+                }
+                let v: rusqlite::types::Value = r.get(i)?;
+                parts.push(format!("{n}={v:?}"));
+            }
+            Ok(parts.join(" "))
+        })
+        .expect("query dump");
+    rows.map(|r| r.expect("row")).collect()
+}
+
+/// The stored state a 4xx must leave alone.
+pub fn snapshot(conn: &rusqlite::Connection) -> Vec<Vec<String>> {
+    [
+        "companies",
+        "users",
+        "tokens",
+        "legacy_credentials",
+        "nodes",
+        "sessions",
+        "token_warnings",
+    ]
+    .iter()
+    .map(|t| dump(conn, t))
+    .collect()
+}

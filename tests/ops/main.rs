@@ -1,0 +1,15 @@
+//! Operations and reliability (issue 8): graceful shutdown, Prometheus metrics, a real nginx
+//! in front, kill -9 durability, input fuzzing, schemathesis, and in-place upgrades. One test
+//! binary (see STYLE.md), one module per topic; heavy loops are bounded (see each module).
+
+#[path = "../cli/proc.rs"]
+mod proc;
+
+mod app;
+mod durability;
+mod fuzz;
+mod metrics;
+mod proxy;
+mod schemathesis;
+mod shutdown;
+mod upgrade;
