@@ -1,5 +1,78 @@
-//! The web console (SPEC §6): server-rendered pages over the same service functions.
+//! The web console (SPEC §6): server-rendered pages over the same service functions as the
+//! JSON API, so a rule is written once. Each handler parses a form, calls the service, and
+//! renders an askama template from `templates/`. Pages work without JavaScript; the one
+//! script (`static/console.js`) only adds copy buttons, confirm dialogs and form conveniences.
+//! Every form posts a CSRF token checked against the session (`auth::SignedForm`).
+
+mod assets;
+mod audit;
+mod auth;
+mod confirm;
+mod form;
+mod profile;
+mod render;
+mod session;
+mod settings;
+mod token_actions;
+mod token_form;
+mod token_page;
+mod token_value;
+mod tokens;
+mod user_actions;
+mod users;
+mod view;
 
 use actix_web::web;
 
-pub fn configure(_cfg: &mut web::ServiceConfig) {}
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/static/{file}", web::get().to(assets::serve))
+        .service(
+            web::resource("/login")
+                .route(web::get().to(session::login_page))
+                .route(web::post().to(session::login)),
+        )
+        .route("/logout", web::post().to(session::logout))
+        .route("/", web::get().to(tokens::index))
+        .service(
+            web::resource("/tokens")
+                .route(web::get().to(tokens::index))
+                .route(web::post().to(token_form::create)),
+        )
+        .route("/tokens/new", web::get().to(token_form::new_form))
+        .route("/tokens/bulk", web::post().to(token_actions::bulk))
+        .service(
+            web::resource("/tokens/{id}")
+                .route(web::get().to(token_page::show))
+                .route(web::post().to(token_page::update)),
+        )
+        .route("/tokens/{id}/toggle", web::post().to(token_actions::toggle))
+        .route("/tokens/{id}/reveal", web::post().to(token_actions::reveal))
+        .route(
+            "/tokens/{id}/regenerate",
+            web::post().to(token_actions::regenerate),
+        )
+        .route("/tokens/{id}/delete", web::post().to(token_actions::delete))
+        .service(
+            web::resource("/users")
+                .route(web::get().to(users::list))
+                .route(web::post().to(users::create)),
+        )
+        .route("/users/new", web::get().to(users::new_form))
+        .service(
+            web::resource("/users/{id}")
+                .route(web::get().to(users::show))
+                .route(web::post().to(user_actions::update)),
+        )
+        .route(
+            "/users/{id}/legacy",
+            web::post().to(user_actions::legacy_credentials),
+        )
+        .route("/users/{id}/delete", web::post().to(user_actions::delete))
+        .route("/audit", web::get().to(audit::audit_log))
+        .service(
+            web::resource("/settings")
+                .route(web::get().to(settings::settings))
+                .route(web::post().to(settings::save_settings)),
+        )
+        .route("/profile", web::get().to(profile::profile));
+}

@@ -1,0 +1,182 @@
+//! Who is using the console: `PageUser` (a valid session cookie, else a redirect to
+//! `/login`) and `SignedForm` (a posted form whose `csrf_token` matches the session's; a
+//! mismatch is a 403 page). Every POST handler takes a `SignedForm`, so none can forget it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use askama::Template;
+use subtle::ConstantTimeEq;
+
+use super::form::FormData;
+use super::render::{clear_flash, html, render, Flash, Layout, NavItem, PageError, Section};
+use crate::auth::client_ip::client_ip;
+use crate::auth::extract::cookie_name;
+use crate::db;
+use crate::domain::model::{AuthMethod, Caller};
+use crate::domain::permissions::Permission;
+use crate::error::ApiError;
+use crate::service::sessions;
+use crate::state::AppState;
+
+/// A signed-in console user.
+pub struct PageUser {
+    pub caller: Caller,
+    pub csrf: String,
+    pub flash: Option<Flash>,
+    pub secure: bool,
+}
+
+fn app_state(req: &HttpRequest) -> Result<Arc<AppState>, PageError> {
+    req.app_data::<web::Data<AppState>>()
+        .map(|d| d.clone().into_inner())
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("application state missing")).into())
+}
+
+impl PageUser {
+    /// Loads the session named by the cookie; `PageError::Login` when there is none.
+    pub async fn load(req: &HttpRequest) -> Result<PageUser, PageError> {
+        let state = app_state(req)?;
+        let secure = state.config.secure_cookies;
+        let cookie = req.cookie(cookie_name(secure)).ok_or(PageError::Login)?;
+        let digest = sessions::digest(cookie.value());
+        let now = state.now_ms();
+        let found = state
+            .read(move |c| Ok(db::sessions::lookup(c, &digest, now)?))
+            .await?;
+        let (user, csrf) = found.filter(|(u, _)| u.enabled).ok_or(PageError::Login)?;
+        let ip = client_ip(req, &state.config.trusted_proxies).to_string();
+        let flash = req
+            .cookie(super::render::flash_cookie_name(secure))
+            .and_then(|c| Flash::decode(c.value()));
+        Ok(PageUser {
+            caller: Caller {
+                permissions: user.permissions(),
+                user,
+                token_id: None,
+                method: AuthMethod::Session,
+                ip: Some(ip),
+            },
+            csrf,
+            flash,
+            secure,
+        })
+    }
+
+    pub fn has(&self, p: Permission) -> bool {
+        self.caller.has(p)
+    }
+
+    pub fn email(&self) -> &str {
+        &self.caller.user.email
+    }
+
+    /// The API tokens section exists for this user (SSO users have none, rule 18).
+    pub fn has_tokens_section(&self) -> bool {
+        !self.caller.user.sso && self.has(Permission::TokensRead)
+    }
+
+    /// Administrators manage others' tokens, pick owners and create shared tokens.
+    pub fn is_token_admin(&self) -> bool {
+        self.caller.is_token_admin()
+    }
+
+    /// The page frame, with navigation limited to what this user may use.
+    pub fn layout(&self, title: impl Into<String>, active: Section) -> Layout {
+        let mut nav = Vec::new();
+        let mut add = |href, label, section| {
+            nav.push(NavItem {
+                href,
+                label,
+                active: active == section,
+            })
+        };
+        if self.has_tokens_section() {
+            add("/", "API tokens", Section::Tokens);
+        }
+        if self.has(Permission::UsersRead) {
+            add("/users", "Users", Section::Users);
+        }
+        if self.has(Permission::AuditRead) {
+            add("/audit", "Audit log", Section::Audit);
+        }
+        if self.has(Permission::SettingsRead) {
+            add("/settings", "Settings", Section::Settings);
+        }
+        add("/profile", "Profile", Section::Profile);
+        Layout {
+            title: title.into(),
+            email: self.caller.user.email.clone(),
+            csrf: self.csrf.clone(),
+            nav,
+            flash: self.flash.clone(),
+        }
+    }
+
+    /// Renders a page for this user (and clears the flash message it showed).
+    pub fn page<T: Template>(&self, t: &T) -> Result<HttpResponse, PageError> {
+        self.page_status(actix_web::http::StatusCode::OK, t)
+    }
+
+    pub fn page_status<T: Template>(
+        &self,
+        status: actix_web::http::StatusCode,
+        t: &T,
+    ) -> Result<HttpResponse, PageError> {
+        let mut res = html(status, render(t)?);
+        if self.flash.is_some() {
+            clear_flash(&mut res, self.secure);
+        }
+        Ok(res)
+    }
+
+    /// A redirect showing `flash` on the next page.
+    pub fn redirect(&self, to: &str, flash: Flash) -> HttpResponse {
+        super::render::redirect_with(self.secure, to, flash)
+    }
+}
+
+impl FromRequest for PageUser {
+    type Error = PageError;
+    type Future = Pin<Box<dyn Future<Output = Result<PageUser, PageError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { PageUser::load(&req).await })
+    }
+}
+
+/// A posted form from a signed-in user, its CSRF token verified (constant-time).
+pub struct SignedForm {
+    pub user: PageUser,
+    pub form: FormData,
+}
+
+impl FromRequest for SignedForm {
+    type Error = PageError;
+    type Future = Pin<Box<dyn Future<Output = Result<SignedForm, PageError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = web::Bytes::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let user = PageUser::load(&req).await?;
+            let body = body.await.map_err(|_| {
+                PageError::show(
+                    actix_web::http::StatusCode::BAD_REQUEST,
+                    "Form not readable",
+                    "The form could not be read (too large or interrupted).",
+                )
+            })?;
+            let form = FormData::parse(&body);
+            let sent = form.get("csrf_token").unwrap_or_default();
+            if !bool::from(sent.as_bytes().ct_eq(user.csrf.as_bytes())) {
+                return Err(PageError::csrf());
+            }
+            Ok(SignedForm { user, form })
+        })
+    }
+}

@@ -1,0 +1,205 @@
+//! Actions on API tokens: the status badge (enable/disable one), the mass actions (enable,
+//! disable, delete through `tokens::bulk`), reveal, regenerate and delete. Dangerous actions ask
+//! for confirmation (`confirm.rs`) unless the form says `confirmed=1`.
+
+use actix_web::web;
+
+use super::auth::SignedForm;
+use super::confirm::confirm;
+use super::render::{Flash, PageResult};
+use super::token_page::load;
+use super::token_value::{revealed_page, value_page};
+use super::tokens::parse_id;
+use crate::domain::model::TokenKind;
+use crate::error::ApiError;
+use crate::service::tokens::{self as svc, BulkRequest, RenewToken, UpdateToken};
+use crate::state::Shared;
+
+fn plural(n: usize, one: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {one}s")
+    }
+}
+
+/// `POST /tokens/bulk`: mass enable, disable or delete (delete asks for confirmation).
+pub async fn bulk(state: Shared, sf: SignedForm) -> PageResult {
+    let SignedForm { user, form } = sf;
+    let back = form.back("/");
+    let ids: Vec<i64> = form
+        .all("ids")
+        .iter()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    let action = form.text("action");
+    if ids.is_empty() {
+        return Ok(user.redirect(&back, Flash::error("Select at least one token first.")));
+    }
+    if action == "delete" && !form.checked("confirmed") {
+        return confirm(
+            &user,
+            &form,
+            "/tokens/bulk",
+            "Delete API tokens?",
+            &format!(
+                "Delete {}? Applications using them stop working at once. This cannot be undone.",
+                plural(ids.len(), "selected token")
+            ),
+            "Delete",
+            &back,
+        );
+    }
+    let verb = match action.as_str() {
+        "enable" => "enabled",
+        "disable" => "disabled",
+        _ => "deleted",
+    };
+    let env = state.env();
+    let caller = user.caller.clone();
+    let results = state
+        .write(move |tx| svc::bulk(tx, &env, &caller, BulkRequest { ids, action }))
+        .await;
+    let flash = match results {
+        Err(e @ ApiError::Internal(_)) => return Err(e.into()),
+        Err(e) => Flash::error(e.to_string()),
+        Ok(results) => {
+            let ok = results.iter().filter(|r| r.ok).count();
+            let failed: Vec<_> = results.iter().filter_map(|r| r.error.as_ref()).collect();
+            let mut text = format!("{} {verb}.", plural(ok, "token"));
+            match failed.first() {
+                None => Flash::ok(text),
+                Some(first) => {
+                    text.push_str(&format!(
+                        " {} could not be changed: {}",
+                        plural(failed.len(), "token"),
+                        first.message
+                    ));
+                    Flash::error(text)
+                }
+            }
+        }
+    };
+    Ok(user.redirect(&back, flash))
+}
+
+/// `POST /tokens/{id}/toggle`: the status badge (enable or disable one token).
+pub async fn toggle(state: Shared, path: web::Path<String>, sf: SignedForm) -> PageResult {
+    let id = parse_id(&path)?;
+    let SignedForm { user, form } = sf;
+    let enable = form.get("enabled") == Some("true");
+    let back = form.back("/");
+    let env = state.env();
+    let caller = user.caller.clone();
+    let input = UpdateToken {
+        enabled: Some(enable),
+        ..UpdateToken::default()
+    };
+    let flash = match state
+        .write(move |tx| svc::update(tx, &env, &caller, id, input))
+        .await
+    {
+        Ok(t) => Flash::ok(format!(
+            "Token “{}” {}.",
+            t.name,
+            if enable { "enabled" } else { "disabled" }
+        )),
+        Err(e @ (ApiError::Internal(_) | ApiError::NotFound)) => return Err(e.into()),
+        Err(e) if e.code() == "expiry_in_past" => Flash::error(
+            "This token has expired: open it and set a new expiry date (or none) to enable it.",
+        ),
+        Err(e) => Flash::error(e.to_string()),
+    };
+    Ok(user.redirect(&back, flash))
+}
+
+/// `POST /tokens/{id}/reveal`: the owner sees the value again (policy `allowed`).
+pub async fn reveal(state: Shared, path: web::Path<String>, sf: SignedForm) -> PageResult {
+    let id = parse_id(&path)?;
+    let user = sf.user;
+    let env = state.env();
+    let caller = user.caller.clone();
+    let result = state
+        .write(move |tx| {
+            let value = svc::reveal(tx, &env, &caller, id)?;
+            let name = svc::load_visible(tx, &caller, id)?.name;
+            Ok((name, value))
+        })
+        .await;
+    match result {
+        Ok((name, value)) => revealed_page(&user, id, &name, &value),
+        Err(e @ (ApiError::Internal(_) | ApiError::NotFound)) => Err(e.into()),
+        Err(e) => Ok(user.redirect(&format!("/tokens/{id}"), Flash::error(e.to_string()))),
+    }
+}
+
+/// `POST /tokens/{id}/regenerate`: a new value; the old one stops working at once.
+pub async fn regenerate(state: Shared, path: web::Path<String>, sf: SignedForm) -> PageResult {
+    let id = parse_id(&path)?;
+    let SignedForm { user, form } = sf;
+    if !form.checked("confirmed") {
+        let p = load(&state, &user, id).await?;
+        return confirm(
+            &user,
+            &form,
+            &format!("/tokens/{id}/regenerate"),
+            "Regenerate token value?",
+            &format!(
+                "A new value will be issued for “{}”. The current value stops working at once: \
+                 every application using it must be updated.{}",
+                p.token.name,
+                if p.token.kind == TokenKind::Legacy {
+                    " The legacy UUID + secret stop working for good."
+                } else {
+                    ""
+                }
+            ),
+            "Regenerate",
+            &format!("/tokens/{id}"),
+        );
+    }
+    let env = state.env();
+    let caller = user.caller.clone();
+    match state
+        .write(move |tx| svc::renew(tx, &env, &caller, id, RenewToken::default()))
+        .await
+    {
+        Ok(renewed) => value_page(&user, "Token value regenerated", &renewed),
+        Err(e @ (ApiError::Internal(_) | ApiError::NotFound)) => Err(e.into()),
+        Err(e) => Ok(user.redirect(&format!("/tokens/{id}"), Flash::error(e.to_string()))),
+    }
+}
+
+/// `POST /tokens/{id}/delete`.
+pub async fn delete(state: Shared, path: web::Path<String>, sf: SignedForm) -> PageResult {
+    let id = parse_id(&path)?;
+    let SignedForm { user, form } = sf;
+    let p = load(&state, &user, id).await?;
+    if !form.checked("confirmed") {
+        return confirm(
+            &user,
+            &form,
+            &format!("/tokens/{id}/delete"),
+            "Delete API token?",
+            &format!(
+                "Delete “{}”? Applications using it stop working at once. This cannot be undone.",
+                p.token.name
+            ),
+            "Delete",
+            &format!("/tokens/{id}"),
+        );
+    }
+    let env = state.env();
+    let caller = user.caller.clone();
+    match state
+        .write(move |tx| svc::delete(tx, &env, &caller, id))
+        .await
+    {
+        Ok(()) => Ok(user.redirect(
+            &form.back("/"),
+            Flash::ok(format!("Token “{}” deleted.", p.token.name)),
+        )),
+        Err(e @ (ApiError::Internal(_) | ApiError::NotFound)) => Err(e.into()),
+        Err(e) => Ok(user.redirect(&format!("/tokens/{id}"), Flash::error(e.to_string()))),
+    }
+}

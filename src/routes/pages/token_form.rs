@@ -1,0 +1,300 @@
+//! Creating an API token: the form (`GET /tokens/new`), its submission (`POST /tokens`) and
+//! the one-time value page shown after create, regenerate and reveal.
+
+use actix_web::http::StatusCode;
+use actix_web::HttpRequest;
+use askama::Template;
+use chrono::{DateTime, Utc};
+
+use super::auth::{PageUser, SignedForm};
+use super::form::{explain, time_field, FieldErrors, FormData};
+use super::render::{Layout, PageError, PageResult, Section};
+use super::token_value::value_page;
+use super::view::{self, options, perm_boxes, template_options, Opt, PermBox, UserOption};
+use crate::domain::permissions::{Permission, PermissionSet};
+use crate::domain::roles::{parse_template, Role};
+use crate::error::ApiError;
+use crate::service::console;
+use crate::service::tokens::{self as svc, CreateToken};
+use crate::service::{users, Page};
+use crate::state::Shared;
+
+/// The fields of the token form as typed (shared by the create and edit pages).
+#[derive(Debug, Clone, Default)]
+pub struct TokenForm {
+    pub name: String,
+    pub owner: String,
+    pub description: String,
+    pub kind: String,
+    pub audience: String,
+    pub template: String,
+    /// The checked permission boxes (used with the Custom template).
+    pub permissions: PermissionSet,
+    pub set_expiry: bool,
+    pub expires_at: String,
+    pub enabled: bool,
+}
+
+impl TokenForm {
+    pub fn from_form(f: &FormData) -> TokenForm {
+        TokenForm {
+            name: f.text("name"),
+            owner: f.text("owner").trim().to_string(),
+            description: f.text("description"),
+            kind: f.opt("kind").unwrap_or_else(|| "private".into()),
+            audience: f.opt("audience").unwrap_or_else(|| "administrators".into()),
+            template: f.opt("role_template").unwrap_or_else(|| "custom".into()),
+            permissions: PermissionSet::from_storage(&f.all("permissions").join(" ")),
+            set_expiry: f.checked("set_expiry"),
+            expires_at: f.text("expires_at"),
+            enabled: f.checked("enabled"),
+        }
+    }
+
+    /// The permission part of a request: a template, or Custom with the checked boxes.
+    pub fn requested(&self) -> (Option<String>, Option<Vec<String>>) {
+        match parse_template(&self.template) {
+            Some(r) if r != Role::Custom => (Some(r.name().to_string()), None),
+            _ => (
+                Some("custom".into()),
+                Some(
+                    self.permissions
+                        .names()
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect(),
+                ),
+            ),
+        }
+    }
+
+    /// The boxes to show checked: the template's permissions, or the chosen set for Custom.
+    pub fn checked(&self) -> PermissionSet {
+        match parse_template(&self.template) {
+            Some(r) if r != Role::Custom => r.permissions(),
+            _ => self.permissions,
+        }
+    }
+
+    /// The expiry asked for: `None` unless "Set expiration date and time" is checked.
+    pub fn expiry(&self, errors: &mut FieldErrors) -> Option<DateTime<Utc>> {
+        if !self.set_expiry {
+            return None;
+        }
+        let t = time_field(
+            Some(self.expires_at.clone()).filter(|v| !v.trim().is_empty()),
+            "expires_at",
+            errors,
+        );
+        if t.is_none() && errors.get("expires_at").is_none() {
+            errors.set(
+                "expires_at",
+                "enter a date and time, or uncheck “Set expiration date and time”",
+            );
+        }
+        t
+    }
+}
+
+/// What the form needs besides its fields: the users to pick from and the owner's bound.
+struct Context {
+    users: Vec<UserOption>,
+    owner_permissions: PermissionSet,
+    owner_role: Role,
+}
+
+async fn context(state: &Shared, user: &PageUser, owner: &str) -> Result<Context, PageError> {
+    let env = state.env();
+    let caller = user.caller.clone();
+    let list = user.is_token_admin() && user.has(Permission::UsersRead);
+    let owner = owner.to_string();
+    Ok(state
+        .read(move |c| {
+            let users = if list {
+                users::list(
+                    c,
+                    &env,
+                    &caller,
+                    None,
+                    Page {
+                        before: None,
+                        limit: 500,
+                    },
+                )?
+                .0
+            } else {
+                Vec::new()
+            };
+            let (owner_permissions, owner_role) = match console::find_user(c, &caller, &owner) {
+                Ok(u) => (u.permissions, u.role),
+                Err(e @ ApiError::Internal(_)) => return Err(e),
+                Err(_) => (caller.user.permissions(), caller.user.role),
+            };
+            Ok(Context {
+                users: users.iter().map(UserOption::from).collect(),
+                owner_permissions,
+                owner_role,
+            })
+        })
+        .await?)
+}
+
+#[derive(Template)]
+#[template(path = "tokens/new.html")]
+struct NewPage {
+    layout: Layout,
+    admin: bool,
+    form: TokenForm,
+    users: Vec<UserOption>,
+    templates: Vec<Opt>,
+    kinds: Vec<Opt>,
+    audiences: Vec<Opt>,
+    perms: Vec<PermBox>,
+    errors: FieldErrors,
+    error: Option<String>,
+}
+
+/// Who may use a shared token besides administrators (rule 9).
+pub fn audience_options(selected: &str) -> Vec<Opt> {
+    options(
+        &[
+            ("administrators", "Administrators only"),
+            ("company", "Everyone in the company"),
+        ],
+        selected,
+    )
+}
+
+fn ensure_can_create(user: &PageUser) -> Result<(), PageError> {
+    if user.caller.user.sso {
+        return Err(ApiError::forbidden("sso_user", "SSO users have no API tokens.").into());
+    }
+    if !user.has(Permission::TokensWrite) {
+        return Err(ApiError::forbidden("forbidden", "You may not create API tokens.").into());
+    }
+    Ok(())
+}
+
+fn render_new(
+    user: &PageUser,
+    status: StatusCode,
+    form: TokenForm,
+    ctx: Context,
+    errors: FieldErrors,
+    error: Option<String>,
+) -> PageResult {
+    let page = NewPage {
+        layout: user.layout("Create API token", Section::Tokens),
+        admin: user.is_token_admin(),
+        templates: template_options(&form.template),
+        kinds: options(&[("private", "Private"), ("shared", "Shared")], &form.kind),
+        audiences: audience_options(&form.audience),
+        perms: perm_boxes(
+            user.caller.permissions.union(ctx.owner_permissions),
+            ctx.owner_permissions,
+            form.checked(),
+        ),
+        users: ctx.users,
+        form,
+        errors,
+        error,
+    };
+    user.page_status(status, &page)
+}
+
+/// `GET /tokens/new`: the create form with SPEC §6's defaults.
+pub async fn new_form(state: Shared, user: PageUser, req: HttpRequest) -> PageResult {
+    ensure_can_create(&user)?;
+    let q = FormData::query(&req);
+    let owner = q
+        .opt("owner")
+        .filter(|_| user.is_token_admin())
+        .unwrap_or_else(|| user.email().to_string());
+    let ctx = context(&state, &user, &owner).await?;
+    let template = view::default_template(ctx.owner_role);
+    let form = TokenForm {
+        owner,
+        kind: "private".into(),
+        audience: "administrators".into(),
+        template: template.into(),
+        permissions: ctx.owner_permissions,
+        enabled: true,
+        ..TokenForm::default()
+    };
+    render_new(
+        &user,
+        StatusCode::OK,
+        form,
+        ctx,
+        FieldErrors::default(),
+        None,
+    )
+}
+
+/// `POST /tokens`: creates the token and shows its value once.
+pub async fn create(state: Shared, sf: SignedForm) -> PageResult {
+    let SignedForm { user, form: f } = sf;
+    ensure_can_create(&user)?;
+    let admin = user.is_token_admin();
+    let mut form = TokenForm::from_form(&f);
+    if !admin || form.owner.is_empty() {
+        form.owner = user.email().to_string();
+    }
+    let mut errors = FieldErrors::default();
+    let expires_at = form.expiry(&mut errors);
+    if !errors.is_empty() {
+        let ctx = context(&state, &user, &form.owner).await?;
+        let msg = Some("Please correct the highlighted fields.".to_string());
+        return render_new(
+            &user,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            form,
+            ctx,
+            errors,
+            msg,
+        );
+    }
+    let (role_template, permissions) = form.requested();
+    let input = CreateToken {
+        name: form.name.clone(),
+        description: Some(form.description.clone()),
+        owner_id: None,
+        kind: admin.then(|| form.kind.clone()),
+        audience: (admin && form.kind == "shared").then(|| form.audience.clone()),
+        role_template,
+        permissions,
+        expires_at,
+        enabled: Some(form.enabled),
+        allowed_cidrs: None,
+    };
+    let owner = form.owner.clone();
+    let env = state.env();
+    let caller = user.caller.clone();
+    let result = state
+        .write(move |tx| {
+            let mut input = input;
+            let owner = console::find_user(tx, &caller, &owner).map_err(|e| match e {
+                ApiError::Internal(_) => e,
+                _ => ApiError::field("owner_id", "no user with this email"),
+            })?;
+            input.owner_id = Some(owner.id);
+            svc::create(tx, &env, &caller, input)
+        })
+        .await;
+    match result {
+        Ok(created) => value_page(&user, "API token created", &created),
+        Err(e @ ApiError::Internal(_)) => Err(e.into()),
+        Err(e) => {
+            let (errors, banner) = explain(&e, &[("owner_id", "owner")]);
+            let ctx = context(&state, &user, &form.owner).await?;
+            render_new(
+                &user,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                form,
+                ctx,
+                errors,
+                Some(banner),
+            )
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! One API token: details and the edit form (`/tokens/{id}`), reveal, regenerate (with
+//! confirmation) and delete (with confirmation). The owner is shown, never editable.
+
+use actix_web::http::StatusCode;
+use actix_web::web;
+use askama::Template;
+use chrono::{DateTime, Utc};
+
+use super::auth::{PageUser, SignedForm};
+use super::form::{explain, FieldErrors};
+use super::render::{Flash, Layout, PageError, PageResult, Section};
+use super::token_form::TokenForm;
+use super::tokens::parse_id;
+use super::view::{self, perm_boxes, template_options, Opt, PermBox};
+use crate::domain::model::TokenKind;
+use crate::domain::permissions::PermissionSet;
+use crate::domain::roles::{parse_template, Role};
+use crate::error::ApiError;
+use crate::service::console::{self, Controls, TokenPage};
+use crate::service::tokens::{self as svc, TokenView, UpdateToken};
+use crate::state::Shared;
+
+/// A token's facts as the page shows them.
+struct Details {
+    id: i64,
+    name: String,
+    description: String,
+    owner: String,
+    owner_name: String,
+    creator: String,
+    kind: &'static str,
+    created: String,
+    last_used: String,
+    last_used_ip: String,
+    expires: String,
+    value_hint: String,
+    enabled: bool,
+    status: &'static str,
+    badge: &'static str,
+    reason: &'static str,
+    disabled_at: String,
+    purge_at: String,
+    can_reveal: bool,
+    legacy: bool,
+    shared: bool,
+    permissions: Vec<(&'static str, &'static str)>,
+    recent_ips: Vec<(String, String)>,
+}
+
+impl Details {
+    fn new(v: &TokenView, now: DateTime<Utc>) -> Details {
+        let item = super::tokens::TokenItem::new(v, Controls::default(), now);
+        Details {
+            id: v.id,
+            name: v.name.clone(),
+            description: v.description.clone(),
+            owner: v.owner.email.clone(),
+            owner_name: v.owner.name.clone().unwrap_or_default(),
+            creator: item.creator,
+            kind: item.kind,
+            created: view::time(&v.created_at),
+            last_used: item.last_used,
+            last_used_ip: v.last_used_ip.clone().unwrap_or_default(),
+            expires: item.expires,
+            value_hint: format!("{}…", v.value_hint),
+            enabled: v.enabled,
+            status: item.status,
+            badge: item.badge,
+            reason: view::reason_label(v.disabled_reason.as_deref()),
+            disabled_at: view::opt_time(&v.disabled_at, ""),
+            purge_at: view::opt_time(&v.purge_at, ""),
+            can_reveal: v.can_reveal,
+            legacy: v.kind == TokenKind::Legacy,
+            shared: v.kind == TokenKind::Shared,
+            permissions: v
+                .permissions
+                .map(|s| s.iter().map(|p| (p.name(), p.description())).collect())
+                .unwrap_or_default(),
+            recent_ips: v
+                .recent_ips
+                .iter()
+                .flatten()
+                .map(|r| (r.ip.clone(), view::time(&r.last_seen_at)))
+                .collect(),
+        }
+    }
+}
+
+/// The template a token's permissions correspond to: its recorded template when the set
+/// still equals it, else Custom.
+fn effective_template(v: &TokenView) -> String {
+    let set = v.permissions.unwrap_or_default();
+    match v.role_template.as_deref().and_then(parse_template) {
+        Some(r) if r != Role::Custom && r.permissions() == set => r.name().into(),
+        _ => "custom".into(),
+    }
+}
+
+fn current_form(v: &TokenView) -> TokenForm {
+    TokenForm {
+        name: v.name.clone(),
+        owner: v.owner.email.clone(),
+        description: v.description.clone(),
+        template: effective_template(v),
+        permissions: v.permissions.unwrap_or_default(),
+        set_expiry: v.expires_at.is_some(),
+        expires_at: v
+            .expires_at
+            .as_deref()
+            .map(view::input_time)
+            .unwrap_or_default(),
+        enabled: v.enabled,
+        audience: v
+            .audience
+            .map(|a| a.as_str())
+            .unwrap_or("administrators")
+            .into(),
+        ..TokenForm::default()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "tokens/show.html")]
+struct ShowPage {
+    layout: Layout,
+    t: Details,
+    controls: Controls,
+    form: TokenForm,
+    templates: Vec<Opt>,
+    audiences: Vec<Opt>,
+    perms: Vec<PermBox>,
+    errors: FieldErrors,
+    error: Option<String>,
+}
+
+fn render_show(
+    user: &PageUser,
+    status: StatusCode,
+    p: &TokenPage,
+    form: TokenForm,
+    now: DateTime<Utc>,
+    errors: FieldErrors,
+    error: Option<String>,
+) -> PageResult {
+    let page = ShowPage {
+        layout: user.layout(p.token.name.clone(), Section::Tokens),
+        t: Details::new(&p.token, now),
+        controls: p.controls,
+        templates: template_options(&form.template),
+        audiences: super::token_form::audience_options(&form.audience),
+        perms: perm_boxes(
+            user.caller.permissions.union(p.owner_permissions),
+            p.owner_permissions,
+            form.checked(),
+        ),
+        form,
+        errors,
+        error,
+    };
+    user.page_status(status, &page)
+}
+
+pub async fn load(state: &Shared, user: &PageUser, id: i64) -> Result<TokenPage, PageError> {
+    let env = state.env();
+    let caller = user.caller.clone();
+    Ok(state
+        .read(move |c| console::token_page(c, &env, &caller, id))
+        .await?)
+}
+
+/// `GET /tokens/{id}`.
+pub async fn show(state: Shared, user: PageUser, path: web::Path<String>) -> PageResult {
+    let id = parse_id(&path)?;
+    let p = load(&state, &user, id).await?;
+    let form = current_form(&p.token);
+    render_show(
+        &user,
+        StatusCode::OK,
+        &p,
+        form,
+        state.now(),
+        FieldErrors::default(),
+        None,
+    )
+}
+
+/// The changes between the stored token and the submitted form (only what changed is sent,
+/// so the audit log names exactly the edited fields).
+fn changes(v: &TokenView, form: &TokenForm, errors: &mut FieldErrors) -> UpdateToken {
+    let mut input = UpdateToken::default();
+    if form.name != v.name {
+        input.name = Some(form.name.clone());
+    }
+    if form.description.trim() != v.description {
+        input.description = Some(form.description.clone());
+    }
+    let expiry = form.expiry(errors);
+    let new = expiry.map(|t| t.format("%Y-%m-%dT%H:%M").to_string());
+    let old = v.expires_at.as_deref().map(view::input_time);
+    if new != old {
+        input.expires_at = Some(expiry);
+    }
+    if form.enabled != v.enabled {
+        input.enabled = Some(form.enabled);
+    }
+    if v.kind == TokenKind::Shared && Some(form.audience.as_str()) != v.audience.map(|a| a.as_str())
+    {
+        input.audience = Some(form.audience.clone());
+    }
+    if v.kind != TokenKind::Legacy {
+        let (template, permissions) = form.requested();
+        let set = match (&template, &permissions) {
+            (_, Some(list)) => PermissionSet::parse_names(list).unwrap_or_default(),
+            (Some(t), None) => parse_template(t).map(Role::permissions).unwrap_or_default(),
+            _ => PermissionSet::EMPTY,
+        };
+        if template.as_deref() != Some(effective_template(v).as_str()) || Some(set) != v.permissions
+        {
+            input.role_template = template;
+            input.permissions = permissions;
+        }
+    }
+    input
+}
+
+/// `POST /tokens/{id}`: saves the edit form.
+pub async fn update(state: Shared, path: web::Path<String>, sf: SignedForm) -> PageResult {
+    let id = parse_id(&path)?;
+    let SignedForm { user, form: f } = sf;
+    let p = load(&state, &user, id).await?;
+    let mut form = TokenForm::from_form(&f);
+    form.owner = p.token.owner.email.clone();
+    let mut errors = FieldErrors::default();
+    let input = changes(&p.token, &form, &mut errors);
+    let now = state.now();
+    if !errors.is_empty() {
+        let msg = Some("Please correct the highlighted fields.".to_string());
+        return render_show(
+            &user,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &p,
+            form,
+            now,
+            errors,
+            msg,
+        );
+    }
+    let env = state.env();
+    let caller = user.caller.clone();
+    match state
+        .write(move |tx| svc::update(tx, &env, &caller, id, input))
+        .await
+    {
+        Ok(_) => Ok(user.redirect(&format!("/tokens/{id}"), Flash::ok("Changes saved."))),
+        Err(e @ (ApiError::Internal(_) | ApiError::NotFound)) => Err(e.into()),
+        Err(e) => {
+            let (errors, banner) = explain(&e, &[]);
+            render_show(
+                &user,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &p,
+                form,
+                now,
+                errors,
+                Some(banner),
+            )
+        }
+    }
+}

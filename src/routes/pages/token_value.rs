@@ -1,0 +1,52 @@
+//! The pages that show a secret once: a token's value after create or regenerate, and a
+//! revealed value. They are the answer to the POST itself, so the value is never kept to be
+//! shown again; `Cache-Control: no-store` comes from the middleware.
+
+use askama::Template;
+
+use super::auth::PageUser;
+use super::render::{Layout, PageResult, Section};
+use crate::service::tokens::TokenWithValue;
+
+#[derive(Template)]
+#[template(path = "tokens/value.html")]
+struct ValuePage<'a> {
+    layout: Layout,
+    heading: &'a str,
+    token_id: i64,
+    token_name: &'a str,
+    value: &'a str,
+    /// The value cannot be revealed again by this user (show_once, or not the owner).
+    shown_once: bool,
+}
+
+/// The value page (create, regenerate). `Cache-Control: no-store` comes from the middleware.
+pub fn value_page(user: &PageUser, heading: &str, t: &TokenWithValue) -> PageResult {
+    user.page(&ValuePage {
+        layout: user.layout(heading, Section::Tokens),
+        heading,
+        token_id: t.token.id,
+        token_name: &t.token.name,
+        value: &t.value,
+        shown_once: !t.token.can_reveal,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "tokens/revealed.html")]
+struct RevealedPage<'a> {
+    layout: Layout,
+    token_id: i64,
+    token_name: &'a str,
+    value: &'a str,
+}
+
+/// The page showing a revealed value (the owner, when the policy allows).
+pub fn revealed_page(user: &PageUser, id: i64, name: &str, value: &str) -> PageResult {
+    user.page(&RevealedPage {
+        layout: user.layout("Token value", Section::Tokens),
+        token_id: id,
+        token_name: name,
+        value,
+    })
+}

@@ -1,0 +1,191 @@
+//! Small view models and display helpers shared by the console's templates: times, labels,
+//! select options, permission checkboxes. Presentation only; no rule lives here.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::permissions::{Permission, PermissionSet};
+use crate::domain::roles::{Role, TEMPLATES};
+use crate::service::tokens::TokenView;
+use crate::service::users::UserView;
+
+/// An RFC 3339 time as the console shows it: `2030-01-31 12:00 UTC`.
+pub fn time(rfc: &str) -> String {
+    DateTime::parse_from_rfc3339(rfc)
+        .map(|t| {
+            t.with_timezone(&Utc)
+                .format("%Y-%m-%d %H:%M UTC")
+                .to_string()
+        })
+        .unwrap_or_else(|_| rfc.to_string())
+}
+
+/// An optional time, or `none` when absent.
+pub fn opt_time(rfc: &Option<String>, none: &str) -> String {
+    rfc.as_deref().map(time).unwrap_or_else(|| none.to_string())
+}
+
+/// An RFC 3339 time as a `datetime-local` value (`2030-01-31T12:00`, UTC).
+pub fn input_time(rfc: &str) -> String {
+    DateTime::parse_from_rfc3339(rfc)
+        .map(|t| t.with_timezone(&Utc).format("%Y-%m-%dT%H:%M").to_string())
+        .unwrap_or_default()
+}
+
+pub fn kind_label(v: &TokenView) -> &'static str {
+    use crate::domain::model::{Audience, TokenKind};
+    match (v.kind, v.audience) {
+        (TokenKind::Private, _) => "Private",
+        (TokenKind::Shared, Some(Audience::Company)) => "Shared (company)",
+        (TokenKind::Shared, _) => "Shared (admins)",
+        (TokenKind::Legacy, _) => "Legacy",
+    }
+}
+
+/// A disabled reason (SPEC §5) in words.
+pub fn reason_label(reason: Option<&str>) -> &'static str {
+    match reason {
+        Some("manual") => "disabled by hand",
+        Some("expired") => "expired",
+        Some("owner_disabled") => "its owner was disabled",
+        Some("owner_sso") => "its owner was switched to single sign-on",
+        Some("no_permissions") => "no permissions left",
+        Some("leaked") => "reported as leaked",
+        Some("idle") => "unused for too long",
+        _ => "disabled",
+    }
+}
+
+/// The permissions column: the template's name when the set is exactly a role's, else the
+/// names (short sets) or a count; the full list goes into the cell's title.
+pub fn permission_summary(v: &TokenView) -> (String, String) {
+    let Some(set) = v.permissions else {
+        return (
+            "Owner's role".into(),
+            "Legacy tokens always carry their owner's role permissions".into(),
+        );
+    };
+    let full = set.names().join(", ");
+    let role = v.role_template.as_deref().and_then(Role::parse);
+    let short = match role {
+        Some(r) if r != Role::Custom && r.permissions() == set => {
+            format!("{} ({})", r.label(), set.len())
+        }
+        _ if set.is_empty() => "None".into(),
+        _ if set.len() <= 2 => full.clone(),
+        _ => format!("Custom ({})", set.len()),
+    };
+    (short, full)
+}
+
+/// One `<option>`; `data` goes into a `data-perms` attribute for the console script.
+#[derive(Debug, Clone)]
+pub struct Opt {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+    pub data: String,
+}
+
+pub fn options(pairs: &[(&str, &str)], selected: &str) -> Vec<Opt> {
+    pairs
+        .iter()
+        .map(|(v, l)| Opt {
+            value: (*v).into(),
+            label: (*l).into(),
+            selected: *v == selected,
+            data: String::new(),
+        })
+        .collect()
+}
+
+/// The role templates of rule 11, each with its permissions for the script.
+pub fn template_options(selected: &str) -> Vec<Opt> {
+    TEMPLATES
+        .iter()
+        .map(|r| Opt {
+            value: r.name().into(),
+            label: r.label().into(),
+            selected: r.name() == selected,
+            data: r.permissions().names().join(" "),
+        })
+        .collect()
+}
+
+/// The roles a user may be given, for the users form (`global_admin` only for global admins).
+pub fn role_options(selected: &str, global: bool) -> Vec<Opt> {
+    Role::ALL
+        .iter()
+        .filter(|r| global || **r != Role::GlobalAdmin || r.name() == selected)
+        .map(|r| Opt {
+            value: r.name().into(),
+            label: r.label().into(),
+            selected: r.name() == selected,
+            data: r.permissions().names().join(" "),
+        })
+        .collect()
+}
+
+/// The default template for a token of `owner_role` (SPEC §6: the owner's role; a global
+/// administrator's tokens default to the Administrator template).
+pub fn default_template(owner_role: Role) -> &'static str {
+    match owner_role {
+        Role::GlobalAdmin => Role::Admin.name(),
+        r => r.name(),
+    }
+}
+
+/// One permission checkbox. `hidden` when the token's owner does not hold it.
+#[derive(Debug, Clone)]
+pub struct PermBox {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub checked: bool,
+    pub hidden: bool,
+}
+
+/// Checkboxes for every permission in `offered`, hidden where `owner` lacks it.
+pub fn perm_boxes(
+    offered: PermissionSet,
+    owner: PermissionSet,
+    checked: PermissionSet,
+) -> Vec<PermBox> {
+    offered
+        .iter()
+        .map(|p: Permission| PermBox {
+            name: p.name(),
+            description: p.description(),
+            checked: checked.contains(p) && owner.contains(p),
+            hidden: !owner.contains(p),
+        })
+        .collect()
+}
+
+/// A user for `<datalist>` type-ahead: email, name and permissions (for the script).
+#[derive(Debug, Clone)]
+pub struct UserOption {
+    pub email: String,
+    pub name: String,
+    pub perms: String,
+}
+
+impl From<&UserView> for UserOption {
+    fn from(u: &UserView) -> Self {
+        UserOption {
+            email: u.email.clone(),
+            name: u.name.clone(),
+            perms: u.permissions.names().join(" "),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_render_in_utc() {
+        assert_eq!(time("2030-01-31T12:00:00Z"), "2030-01-31 12:00 UTC");
+        assert_eq!(input_time("2030-01-31T12:00:00Z"), "2030-01-31T12:00");
+        assert_eq!(opt_time(&None, "never"), "never");
+    }
+}

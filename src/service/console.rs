@@ -1,0 +1,142 @@
+//! Read-only questions the web console asks beyond the JSON API's: what a caller may do with
+//! each token (so pages show only usable controls), a token's owner's current permissions (the
+//! bound of its permission checkboxes), a user found by email, and the preview of a user change
+//! (which tokens would lose which permissions). The rules themselves stay in their modules:
+//! this module only asks `policy::access` and reuses the users module's parsing.
+
+use std::collections::HashMap;
+
+use rusqlite::Connection;
+
+use super::policy::{access, Access};
+use super::tokens::{get, TokenView};
+use super::users::{load_visible as load_user, resolve_role_change, UpdateUser, UserView};
+use super::{require, Env};
+use crate::db;
+use crate::domain::model::{Caller, TokenKind};
+use crate::domain::permissions::{Permission, PermissionSet};
+use crate::error::{ApiError, ApiResult};
+
+/// What the caller may do with one token, as the console's controls need it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Controls {
+    /// Edit, enable/disable, delete.
+    pub manage: bool,
+    /// Regenerate the value (`renew`).
+    pub renew: bool,
+}
+
+impl Controls {
+    /// Managing and renewing also need `tokens:write` (a custom role may lack it).
+    fn of(caller: &Caller, a: Access, kind: TokenKind) -> Controls {
+        let write = caller.has(Permission::TokensWrite);
+        Controls {
+            manage: write && a.manage,
+            renew: write && super::policy::may_renew(a, kind),
+        }
+    }
+}
+
+/// The controls of each token in `ids` the caller can see (others are absent).
+pub fn controls(
+    conn: &Connection,
+    caller: &Caller,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, Controls>> {
+    Ok(db::tokens::by_ids(conn, ids)?
+        .iter()
+        .filter_map(|t| {
+            let a = access(caller, t);
+            a.see.then(|| (t.id, Controls::of(caller, a, t.kind)))
+        })
+        .collect())
+}
+
+/// A token's detail page: the token, the caller's controls, and the owner's permissions.
+pub struct TokenPage {
+    pub token: TokenView,
+    pub controls: Controls,
+    pub owner_permissions: PermissionSet,
+}
+
+pub fn token_page(conn: &Connection, env: &Env, caller: &Caller, id: i64) -> ApiResult<TokenPage> {
+    let token = get(conn, env, caller, id)?;
+    let row = super::tokens::load_visible(conn, caller, id)?;
+    let owner_permissions = db::users::get(conn, row.owner_id)?
+        .map(|u| u.permissions())
+        .unwrap_or_default();
+    Ok(TokenPage {
+        token,
+        controls: Controls::of(caller, access(caller, &row), row.kind),
+        owner_permissions,
+    })
+}
+
+/// A user of the caller's reach by email (the console's "User" fields take emails).
+pub fn find_user(conn: &Connection, caller: &Caller, email: &str) -> ApiResult<UserView> {
+    let email = email.trim().to_lowercase();
+    if email == caller.user.email {
+        return Ok(UserView::from(&caller.user));
+    }
+    require(caller, Permission::UsersRead)?;
+    db::users::by_email(conn, &email)?
+        .filter(|u| caller.reaches_company(u.company_id))
+        .map(|u| UserView::from(&u))
+        .ok_or(ApiError::NotFound)
+}
+
+/// The permissions a user holds (the bound of a token form's checkboxes for that owner).
+pub fn user_permissions(conn: &Connection, caller: &Caller, id: i64) -> ApiResult<PermissionSet> {
+    if id == caller.user.id {
+        return Ok(caller.user.permissions());
+    }
+    require(caller, Permission::UsersRead)?;
+    Ok(load_user(conn, caller, id)?.permissions())
+}
+
+/// One token's fate under a previewed user change.
+#[derive(Debug, Clone)]
+pub struct TokenLoss {
+    pub token_id: i64,
+    pub name: String,
+    /// Permissions the token would lose (rule 16).
+    pub lost: PermissionSet,
+    /// Whether it would end up disabled (no permission left, owner disabled or switched to SSO).
+    pub disabled: bool,
+}
+
+/// What saving `input` on user `id` would do to the user's enabled or trimmed tokens.
+/// Nothing is written; `users::update` applies the same rules when the change is saved.
+pub fn user_change_preview(
+    conn: &Connection,
+    caller: &Caller,
+    id: i64,
+    input: &UpdateUser,
+) -> ApiResult<Vec<TokenLoss>> {
+    require(caller, Permission::UsersWrite)?;
+    let before = load_user(conn, caller, id)?;
+    let after = resolve_role_change(&before, input)?;
+    let held = crate::domain::model::permissions_of(after.0, after.1);
+    let cut =
+        input.enabled == Some(false) && before.enabled || input.sso == Some(true) && !before.sso;
+    let mut out = Vec::new();
+    for t in db::tokens::of_owner(conn, before.id)? {
+        let lost = if t.kind == TokenKind::Legacy {
+            PermissionSet::EMPTY
+        } else {
+            t.permissions.difference(held)
+        };
+        let emptied =
+            t.kind != TokenKind::Legacy && !lost.is_empty() && t.permissions.is_subset_of(lost);
+        let disabled = t.enabled && (cut || emptied);
+        if !lost.is_empty() || disabled {
+            out.push(TokenLoss {
+                token_id: t.id,
+                name: t.name,
+                lost,
+                disabled,
+            });
+        }
+    }
+    Ok(out)
+}

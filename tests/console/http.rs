@@ -1,0 +1,218 @@
+//! The console over plain HTTP (no browser): every form is a plain POST form carrying a CSRF
+//! token, a wrong token is refused, pages carry the security headers, a value page is never
+//! cached, and the static files come from the binary.
+
+use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_FRAME_OPTIONS};
+use reqwest::Client;
+
+use crate::app::{spawn_app, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
+
+/// The value of `name="{field}" value="…"` in a page.
+fn hidden(html: &str, field: &str) -> String {
+    let key = format!("name=\"{field}\" value=\"");
+    let start = html
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {field} in page"))
+        + key.len();
+    html[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Posts an urlencoded form, as a browser does.
+async fn post_form(
+    c: &Client,
+    url: String,
+    pairs: &[(&str, &str)],
+) -> Result<reqwest::Response, reqwest::Error> {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    c.post(url)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+}
+
+/// A cookie-keeping client signed in through the login form.
+async fn signed_in(app: &TestApp) -> Client {
+    let c = Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let page = c.get(app.url("/login")).send().await.expect("login page");
+    let csrf = hidden(&page.text().await.expect("html"), "csrf_token");
+    let res = post_form(
+        &c,
+        app.url("/login"),
+        &[
+            ("csrf_token", csrf.as_str()),
+            ("email", ADMIN_EMAIL),
+            ("password", ADMIN_PASSWORD),
+        ],
+    )
+    .await
+    .expect("login");
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/");
+    c
+}
+
+#[tokio::test]
+async fn forms_are_plain_posts_with_csrf_tokens_and_value_pages_are_not_cached() {
+    let app = spawn_app().await;
+    let c = signed_in(&app).await;
+    let page = c.get(app.url("/tokens/new")).send().await.expect("form");
+    let h = page.headers().clone();
+    assert!(h[CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .contains("script-src 'self'"));
+    assert_eq!(h[X_FRAME_OPTIONS], "DENY");
+    let html = page.text().await.expect("html");
+    assert!(
+        html.contains(r#"<form method="post" action="/tokens""#),
+        "a plain POST form"
+    );
+    assert!(!html.contains("<script>") && !html.contains(" style=") && !html.contains("onclick"));
+    let csrf = hidden(&html, "csrf_token");
+
+    // A wrong CSRF token is refused and creates nothing.
+    let res = post_form(
+        &c,
+        app.url("/tokens"),
+        &[
+            ("csrf_token", "forged"),
+            ("name", "forged"),
+            ("role_template", "read_only"),
+            ("enabled", "1"),
+        ],
+    )
+    .await
+    .expect("post");
+    assert_eq!(res.status(), 403);
+    assert!(res.text().await.unwrap().contains("Form expired"));
+
+    // The right one creates the token; the value page is never cached.
+    let res = post_form(
+        &c,
+        app.url("/tokens"),
+        &[
+            ("csrf_token", csrf.as_str()),
+            ("name", "plain"),
+            ("role_template", "read_only"),
+            ("enabled", "1"),
+        ],
+    )
+    .await
+    .expect("post");
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()[CACHE_CONTROL], "no-store");
+    let html = res.text().await.expect("html");
+    let start = html.find("tkd_").expect("value on the page");
+    let value = &html[start..start + 40];
+    assert_eq!(app.token_status(value).await, 200);
+
+    // Logging out needs the token too.
+    let res = post_form(&c, app.url("/logout"), &[("csrf_token", "x")])
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 403);
+    let res = post_form(&c, app.url("/logout"), &[("csrf_token", csrf.as_str())])
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 303);
+    let res = c.get(app.url("/")).send().await.expect("get");
+    assert_eq!(res.headers()["location"], "/login", "signed out");
+}
+
+#[tokio::test]
+async fn login_form_needs_its_csrf_cookie_and_static_files_come_from_the_binary() {
+    let app = spawn_app().await;
+    let c = app.client.clone();
+    let res = post_form(
+        &c,
+        app.url("/login"),
+        &[
+            ("csrf_token", "x"),
+            ("email", ADMIN_EMAIL),
+            ("password", ADMIN_PASSWORD),
+        ],
+    )
+    .await
+    .expect("post");
+    assert_eq!(res.status(), 403, "no login without the form's own token");
+    assert!(res
+        .headers()
+        .get("set-cookie")
+        .is_none_or(|v| !v.to_str().unwrap().starts_with("tokend_session")));
+
+    for (path, mime) in [
+        ("/static/console.css", "text/css"),
+        ("/static/console.js", "text/javascript"),
+        ("/static/favicon.svg", "image/svg+xml"),
+    ] {
+        let res = c.get(app.url(path)).send().await.expect("get");
+        assert_eq!(res.status(), 200, "{path}");
+        assert!(
+            res.headers()[CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with(mime),
+            "{path}"
+        );
+    }
+    let res = c.get(app.url("/static/nope.js")).send().await.expect("get");
+    assert_eq!(res.status(), 404);
+    let res = c.get(app.url("/tokens/abc")).send().await.expect("get");
+    assert_eq!(res.status(), 303, "not signed in: to the login page first");
+}
+
+#[tokio::test]
+async fn the_token_list_pages_with_next_and_first_links_keeping_the_filters() {
+    let app = spawn_app().await;
+    for n in ["page-a", "page-b", "page-c"] {
+        app.create_token(1, n, serde_json::json!({})).await;
+    }
+    let c = signed_in(&app).await;
+    let first = c
+        .get(app.url("/?name=page&limit=2"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        first.contains(">page-c<") && first.contains(">page-b<") && !first.contains(">page-a<")
+    );
+    let pager = &first[first.find("class=\"pager\"").expect("pager")..];
+    let start = pager.find("href=\"").expect("a next-page link") + 6;
+    let next = pager[start..]
+        .split('"')
+        .next()
+        .expect("href")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&");
+    assert!(
+        next.starts_with("/?name=page&cursor="),
+        "the filter is kept: {next}"
+    );
+    let second = c
+        .get(app.url(&format!("{next}&limit=2")))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        second.contains(">page-a<") && !second.contains(">page-c<"),
+        "the next page"
+    );
+    assert!(second.contains("« First page"));
+}

@@ -1,0 +1,14 @@
+//! Browser tests of the web console (SPEC §6): a real headless Chromium, driven through
+//! ChromeDriver by visible labels, against a tokend spawned in-process. One test binary
+//! (see STYLE.md); each test starts its own server and browser.
+
+mod app;
+mod browser;
+
+mod admin;
+mod http;
+mod login;
+mod nojs;
+mod privacy;
+mod screenshots;
+mod tokens;
