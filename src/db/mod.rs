@@ -27,7 +27,9 @@ pub type PooledConn = r2d2::PooledConnection<SqliteConnectionManager>;
 /// The migrations, in order. Never edit one that has shipped: add a new file.
 const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../migrations/0001_init.sql")),
-    M::up(include_str!("../../migrations/0002_retired_legacy_uuids.sql")),
+    M::up(include_str!(
+        "../../migrations/0002_retired_legacy_uuids.sql"
+    )),
 ];
 
 /// Pragmas of SPEC §8, set on every connection the pool opens. `busy_timeout` comes first:

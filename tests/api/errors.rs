@@ -387,9 +387,22 @@ async fn credentials_are_checked_before_the_body_so_bad_bodies_never_hide_401_or
     let app = spawn_app().await;
     // A well-formed but unknown token (needs no DB read) and a known node token (needs one):
     // whatever the body, the answer is about the credentials.
-    let unknown = tokend::domain::token_value::TokenValue::generate(tokend::domain::token_value::ValueKind::Api);
-    let node = body(app.post("/v1/nodes", &app.admin_token, serde_json::json!({ "name": "n1" })).await).await;
-    let node_token = node["token"]["value"].as_str().expect("node token").to_string();
+    let unknown = tokend::domain::token_value::TokenValue::generate(
+        tokend::domain::token_value::ValueKind::Api,
+    );
+    let node = body(
+        app.post(
+            "/v1/nodes",
+            &app.admin_token,
+            serde_json::json!({ "name": "n1" }),
+        )
+        .await,
+    )
+    .await;
+    let node_token = node["token"]["value"]
+        .as_str()
+        .expect("node token")
+        .to_string();
     for _ in 0..20 {
         for raw in ["{not json", "[1,2]", "{\"unknown\": 1}"] {
             let res = app

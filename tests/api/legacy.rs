@@ -579,13 +579,33 @@ async fn rule_19_credentials_can_be_imported_through_the_api() {
     let uuid = "0b6f3c1e-8d2a-4f5b-9c7d-2e1f0a9b8c7d";
     let secret = "an-older-scheme-secret-1234567890";
     let path = format!("/v1/users/{user}/legacy-credentials");
-    let res = app.post(&path, &app.admin_token, json!({ "uuid": uuid })).await;
+    let res = app
+        .post(&path, &app.admin_token, json!({ "uuid": uuid }))
+        .await;
     assert_error(res, 422, "validation_failed").await;
-    let res = app.post(&path, &app.admin_token, json!({ "uuid": "not-a-uuid", "secret": secret })).await;
+    let res = app
+        .post(
+            &path,
+            &app.admin_token,
+            json!({ "uuid": "not-a-uuid", "secret": secret }),
+        )
+        .await;
     assert_error(res, 422, "validation_failed").await;
-    let res = app.post(&path, &app.admin_token, json!({ "uuid": uuid, "secret": secret, "x": 1 })).await;
+    let res = app
+        .post(
+            &path,
+            &app.admin_token,
+            json!({ "uuid": uuid, "secret": secret, "x": 1 }),
+        )
+        .await;
     assert_error(res, 400, "bad_request").await;
-    let res = app.post(&path, &app.admin_token, json!({ "uuid": uuid, "secret": secret })).await;
+    let res = app
+        .post(
+            &path,
+            &app.admin_token,
+            json!({ "uuid": uuid, "secret": secret }),
+        )
+        .await;
     assert_eq!(res.status(), 201);
     let res = app
         .client
@@ -606,11 +626,27 @@ async fn rule_21_an_ended_uuid_never_works_again_even_when_re_imported() {
     let uuid = "6a1d2f3e-4b5c-4d6e-8f70-9a8b7c6d5e4f";
     let secret = "an-older-scheme-secret-abcdefghij";
     let path = format!("/v1/users/{user}/legacy-credentials");
-    let created = body(app.post(&path, &app.admin_token, json!({ "uuid": uuid, "secret": secret })).await).await;
+    let created = body(
+        app.post(
+            &path,
+            &app.admin_token,
+            json!({ "uuid": uuid, "secret": secret }),
+        )
+        .await,
+    )
+    .await;
     let token_id = created["token_id"].as_i64().expect("token id");
-    let res = app.delete(&format!("/v1/tokens/{token_id}"), &app.admin_token).await;
+    let res = app
+        .delete(&format!("/v1/tokens/{token_id}"), &app.admin_token)
+        .await;
     assert_eq!(res.status(), 204);
-    let res = app.post(&path, &app.admin_token, json!({ "uuid": uuid, "secret": secret })).await;
+    let res = app
+        .post(
+            &path,
+            &app.admin_token,
+            json!({ "uuid": uuid, "secret": secret }),
+        )
+        .await;
     assert_error(res, 409, "uuid_retired").await;
     let res = app
         .client
@@ -622,5 +658,8 @@ async fn rule_21_an_ended_uuid_never_works_again_even_when_re_imported() {
         .expect("sent");
     assert_eq!(res.status(), 401);
     // Fresh credentials for the same user are still possible.
-    assert_eq!(app.post(&path, &app.admin_token, json!({})).await.status(), 201);
+    assert_eq!(
+        app.post(&path, &app.admin_token, json!({})).await.status(),
+        201
+    );
 }

@@ -802,10 +802,9 @@ fn step(sut: &mut Sut, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
             };
             let env = sut.state.env();
             let caller = sut.caller(sut.admin);
-            let got = code(
-                sut.state
-                    .write_blocking(|tx| tokend::service::legacy::issue(tx, &env, &caller, u.id, Default::default())),
-            );
+            let got = code(sut.state.write_blocking(|tx| {
+                tokend::service::legacy::issue(tx, &env, &caller, u.id, Default::default())
+            }));
             expect_outcome(op, predicted, got.as_ref().map(|_| ()).map_err(|e| *e))?;
             if let Ok(creds) = got {
                 // The legacy token's own value works too (rule 20): its owner reveals it, when

@@ -1,0 +1,187 @@
+//! Checks shared by create and edit: visibility, permission bounds (rule 2), expiry and
+//! lifetime policy (rules 3, 4), names (rule 7), owner state (rules 15, 18), sealing (rule 14).
+
+use ipnet::IpNet;
+use rusqlite::Connection;
+
+use crate::db::companies::Company;
+use crate::db::tokens::TokenRow;
+use crate::db::{self};
+use crate::domain::model::{Caller, User};
+use crate::domain::permissions::PermissionSet;
+use crate::domain::roles::{parse_template, Role};
+use crate::domain::token_value::TokenValue;
+use crate::error::{ApiError, ApiResult};
+use crate::service::policy::{access, ensure_not_sso};
+use crate::service::Env;
+
+use super::*;
+
+pub(super) fn company(conn: &Connection, id: i64) -> ApiResult<Company> {
+    db::companies::get(conn, id)?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("company {id} missing")))
+}
+
+/// Loads a token the caller can see; anything else is 404 (rule 13).
+pub fn load_visible(conn: &Connection, caller: &Caller, id: i64) -> ApiResult<TokenRow> {
+    ensure_not_sso(caller)?;
+    match db::tokens::get(conn, id)? {
+        Some(t) if access(caller, &t).see => Ok(t),
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+/// The permission set a create or edit asks for, from a template or an explicit list.
+/// `None` when neither was given.
+pub(super) fn requested_permissions(
+    template: Option<&str>,
+    explicit: Option<&[String]>,
+) -> ApiResult<Option<(PermissionSet, Option<String>)>> {
+    match (template, explicit) {
+        (None, None) => Ok(None),
+        (Some(t), explicit) => {
+            let role = parse_template(t).ok_or_else(|| {
+                ApiError::field(
+                    "role_template",
+                    "must be one of admin, analyst, api_developer, read_only, deploy, custom",
+                )
+            })?;
+            match (role, explicit) {
+                (Role::Custom, Some(list)) => Ok(Some((parse_list(list)?, Some("custom".into())))),
+                (Role::Custom, None) => Err(ApiError::field(
+                    "permissions",
+                    "a custom template needs an explicit permission list",
+                )),
+                (_, Some(_)) => Err(ApiError::field(
+                    "permissions",
+                    "give either a role template or a permission list, not both",
+                )),
+                (role, None) => Ok(Some((role.permissions(), Some(role.name().to_string())))),
+            }
+        }
+        (None, Some(list)) => Ok(Some((parse_list(list)?, Some("custom".into())))),
+    }
+}
+
+pub(super) fn parse_list(list: &[String]) -> ApiResult<PermissionSet> {
+    PermissionSet::parse_names(list)
+        .map_err(|n| ApiError::field("permissions", format!("unknown permission `{n}`")))
+}
+
+/// Rule 2: a token is never wider than its owner, nor than the credentials creating it.
+pub(super) fn check_bounds(set: PermissionSet, owner: &User, caller: &Caller) -> ApiResult<()> {
+    if set.is_empty() {
+        return Err(ApiError::field(
+            "permissions",
+            "at least one permission is required",
+        ));
+    }
+    let excess = set.difference(owner.permissions());
+    if !excess.is_empty() {
+        return Err(ApiError::Unprocessable {
+            code: "permissions_exceed_owner",
+            message: format!("the owner does not hold: {}", excess.names().join(", ")),
+            fields: [("permissions".to_string(), excess.names().join(" "))].into(),
+        });
+    }
+    let beyond_caller = set.difference(caller.permissions);
+    if !beyond_caller.is_empty() {
+        return Err(ApiError::unprocessable(
+            "permissions_exceed_caller",
+            format!(
+                "your credentials do not hold: {}",
+                beyond_caller.names().join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Rule 3 and the lifetime policy: an expiry must be in the future and within the policy.
+pub(super) fn check_expiry(expires: Option<i64>, company: &Company, now: i64) -> ApiResult<()> {
+    if let Some(t) = expires {
+        if t <= now {
+            return Err(ApiError::Unprocessable {
+                code: "expiry_in_past",
+                message: "expires_at must be in the future".into(),
+                fields: [(
+                    "expires_at".to_string(),
+                    "must be in the future".to_string(),
+                )]
+                .into(),
+            });
+        }
+    }
+    if let Some(days) = company.max_token_lifetime_days {
+        let limit = now + days * 86_400_000;
+        if expires.is_none_or(|t| t > limit) {
+            return Err(ApiError::Unprocessable {
+                code: "lifetime_exceeds_policy",
+                message: format!("company policy: tokens must expire within {days} days"),
+                fields: [(
+                    "expires_at".to_string(),
+                    format!("must be set and within {days} days"),
+                )]
+                .into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Validates an `allowed_cidrs` list into its storage form.
+pub fn parse_cidrs(list: &[String]) -> ApiResult<String> {
+    if list.len() > MAX_CIDRS {
+        return Err(ApiError::field(
+            "allowed_cidrs",
+            format!("at most {MAX_CIDRS} entries"),
+        ));
+    }
+    let mut out = Vec::with_capacity(list.len());
+    for s in list {
+        let s = s.trim();
+        let net = s
+            .parse::<IpNet>()
+            .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+            .map_err(|_| {
+                ApiError::field(
+                    "allowed_cidrs",
+                    format!("`{s}` is not an IP address or CIDR"),
+                )
+            })?;
+        out.push(net.trunc().to_string());
+    }
+    Ok(out.join(" "))
+}
+
+pub(super) fn name_taken(e: rusqlite::Error) -> ApiError {
+    if db::is_unique_violation(&e) {
+        ApiError::conflict("name_taken", "the owner already has a token with this name")
+    } else {
+        e.into()
+    }
+}
+
+/// Whether the owner can hold enabled tokens: enabled and not SSO (rules 15, 18).
+pub(super) fn ensure_owner_active(owner: &User) -> ApiResult<()> {
+    if owner.sso {
+        return Err(ApiError::forbidden(
+            "sso_user",
+            "SSO users have no API tokens",
+        ));
+    }
+    if !owner.enabled {
+        return Err(ApiError::conflict(
+            "owner_inactive",
+            "the token's owner is disabled",
+        ));
+    }
+    Ok(())
+}
+
+/// Encrypts a value for storage when the company allows reveal (rule 14).
+pub(super) fn seal(env: &Env, company: &Company, value: &TokenValue) -> Option<Vec<u8>> {
+    company
+        .reveal_allowed
+        .then(|| env.keys.seal(value.expose(), &value.digest().0))
+}

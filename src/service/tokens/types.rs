@@ -1,0 +1,217 @@
+//! The shapes of token requests and answers, and the view of a token for one caller.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::db::companies::Company;
+use crate::db::tokens::TokenRow;
+use crate::domain::model::{Audience, Caller, TokenKind};
+use crate::domain::permissions::PermissionSet;
+use crate::domain::time::{de_opt_time, de_patch_time, fmt_time, from_ms};
+use crate::service::audit::opt_time;
+use crate::service::policy::access;
+use crate::service::Env;
+
+/// Longest rotation grace period: one week.
+pub const MAX_GRACE_SECONDS: i64 = 604_800;
+pub(super) const MAX_CIDRS: usize = 32;
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    /// Required: 1–128 characters after trimming (a missing name is 422 like an empty one).
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Administrators may assign the token to another user of the company.
+    #[serde(default)]
+    pub owner_id: Option<i64>,
+    /// `private` (default) or `shared` (administrators only).
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// For shared tokens: `administrators` (default) or `company`.
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// `admin`, `analyst`, `api_developer`, `read_only`, `deploy` or `custom`.
+    #[serde(default)]
+    pub role_template: Option<String>,
+    #[serde(default)]
+    pub permissions: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "de_opt_time")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub allowed_cidrs: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateToken {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// A time, or `null` for no expiry.
+    #[serde(default, deserialize_with = "de_patch_time")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub permissions: Option<Vec<String>>,
+    #[serde(default)]
+    pub role_template: Option<String>,
+    #[serde(default)]
+    pub audience: Option<String>,
+    #[serde(default)]
+    pub allowed_cidrs: Option<Vec<String>>,
+    /// Refused: the owner is fixed at creation (422 `owner_immutable`).
+    #[serde(default, deserialize_with = "crate::service::de_present")]
+    #[schema(value_type = Option<i64>)]
+    pub owner_id: bool,
+    /// Refused: the kind is fixed at creation.
+    #[serde(default, deserialize_with = "crate::service::de_present")]
+    #[schema(value_type = Option<String>)]
+    pub kind: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserRef {
+    pub id: i64,
+    pub email: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RecentIp {
+    pub ip: String,
+    pub first_seen_at: String,
+    pub last_seen_at: String,
+}
+
+/// A token as the API shows it. `permissions` is absent for legacy tokens (rule 19).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TokenView {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub kind: TokenKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audience: Option<Audience>,
+    pub owner: UserRef,
+    pub creator: Option<UserRef>,
+    pub company_id: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub permissions: Option<PermissionSet>,
+    pub role_template: Option<String>,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub disabled_at: Option<String>,
+    pub purge_at: Option<String>,
+    pub expires_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub last_used_at: Option<String>,
+    pub last_used_ip: Option<String>,
+    pub value_hint: String,
+    pub can_reveal: bool,
+    pub allowed_cidrs: Vec<String>,
+    pub previous_value_expires_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recent_ips: Option<Vec<RecentIp>>,
+}
+
+/// A token together with its value: the create and renew answers (shown once to the caller).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TokenWithValue {
+    #[serde(flatten)]
+    pub token: TokenView,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenewToken {
+    /// Seconds the previous value keeps working (0–604800, default 0).
+    #[serde(default)]
+    pub grace_seconds: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkRequest {
+    pub ids: Vec<i64>,
+    /// `enable`, `disable` or `delete`.
+    pub action: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BulkError {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BulkResult {
+    pub id: i64,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<BulkError>,
+}
+
+pub fn view(t: &TokenRow, caller: &Caller, company: &Company, env: &Env) -> TokenView {
+    let a = access(caller, t);
+    let legacy = t.kind == TokenKind::Legacy;
+    TokenView {
+        id: t.id,
+        name: t.name.clone(),
+        description: t.description.clone(),
+        kind: t.kind,
+        audience: (t.kind == TokenKind::Shared).then_some(t.audience),
+        owner: UserRef {
+            id: t.owner_id,
+            email: t.owner_email.clone(),
+            name: Some(t.owner_name.clone()),
+        },
+        creator: t.creator_id.map(|id| UserRef {
+            id,
+            email: t.creator_email.clone().unwrap_or_default(),
+            name: None,
+        }),
+        company_id: t.company_id,
+        permissions: (!legacy).then_some(t.permissions),
+        role_template: if legacy {
+            None
+        } else {
+            t.role_template.clone()
+        },
+        enabled: t.enabled,
+        disabled_reason: t.disabled_reason.clone(),
+        disabled_at: opt_time(t.disabled_at),
+        purge_at: opt_time(
+            t.disabled_at
+                .filter(|_| !t.enabled)
+                .map(|d| d + env.retention_ms),
+        ),
+        expires_at: opt_time(t.expires_at),
+        created_at: fmt_time(&from_ms(t.created_at)),
+        updated_at: fmt_time(&from_ms(t.updated_at)),
+        last_used_at: opt_time(t.last_used_at),
+        last_used_ip: t.last_used_ip.clone(),
+        value_hint: t.value_hint.clone(),
+        can_reveal: a.use_value && company.reveal_allowed && t.has_value,
+        allowed_cidrs: split_cidrs(&t.allowed_cidrs),
+        previous_value_expires_at: opt_time(t.prev_expires_at.filter(|p| *p > env.now_ms())),
+        recent_ips: None,
+    }
+}
+
+pub(super) fn split_cidrs(s: &str) -> Vec<String> {
+    s.split_whitespace().map(str::to_string).collect()
+}

@@ -1,0 +1,106 @@
+//! A token's value: renew with optional overlap (rule 5, rule 21) and reveal (rules 12, 14).
+
+use serde_json::json;
+
+use crate::db::{self, Tx};
+use crate::domain::model::Caller;
+use crate::domain::permissions::Permission;
+use crate::domain::token_value::{TokenValue, ValueKind};
+use crate::error::{ApiError, ApiResult};
+use crate::service::audit::{record, Actor, Event};
+use crate::service::policy::{access, ensure, may_renew};
+use crate::service::{require, Env};
+
+use super::*;
+
+pub fn renew(
+    tx: &mut Tx,
+    env: &Env,
+    caller: &Caller,
+    id: i64,
+    input: RenewToken,
+) -> ApiResult<TokenWithValue> {
+    require(caller, Permission::TokensWrite)?;
+    let now = env.now_ms();
+    let t = load_visible(tx, caller, id)?;
+    // Owner only; a shared token is renewed by administrators (members only use its value).
+    ensure(may_renew(access(caller, &t), t.kind), "renew")?;
+    let grace = input.grace_seconds.unwrap_or(0);
+    if !(0..=MAX_GRACE_SECONDS).contains(&grace) {
+        return Err(ApiError::field(
+            "grace_seconds",
+            format!("must be between 0 and {MAX_GRACE_SECONDS}"),
+        ));
+    }
+    let company = company(tx, t.company_id)?;
+    // Rule 21: renewing the legacy token ends UUID + secret for good.
+    crate::service::legacy::end_compatibility(tx, t.id, now)?;
+    // A new rotation ends any older grace period at once.
+    if let Some(p) = t.prev_digest {
+        tx.digest_removed(p);
+    }
+    let value = TokenValue::generate(ValueKind::Api);
+    let digest = value.digest();
+    let prev = (grace > 0).then(|| (&t.digest, now + grace * 1000));
+    db::tokens::set_value(
+        tx,
+        t.id,
+        &digest,
+        &value.hint(),
+        seal(env, &company, &value),
+        prev,
+        now,
+    )?;
+    tx.digest_added(digest);
+    if prev.is_none() {
+        tx.digest_removed(t.digest);
+    }
+    record(
+        tx,
+        &Actor::of(caller),
+        Event {
+            action: "token.renewed",
+            company_id: Some(t.company_id),
+            token_id: Some(t.id),
+            user_id: Some(t.owner_id),
+            details: json!({ "name": t.name, "grace_seconds": grace }),
+        },
+        now,
+    )?;
+    let row = db::tokens::get(tx, id)?.ok_or(ApiError::NotFound)?;
+    Ok(TokenWithValue {
+        token: view(&row, caller, &company, env),
+        value: value.expose().to_string(),
+    })
+}
+
+pub fn reveal(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> ApiResult<String> {
+    require(caller, Permission::TokensRead)?;
+    let t = load_visible(tx, caller, id)?;
+    ensure(access(caller, &t).use_value, "reveal")?;
+    let company = company(tx, t.company_id)?;
+    let refused = || {
+        ApiError::conflict(
+            "reveal_disabled",
+            "the value of this token is not stored (company policy show_once, or created before reveal was allowed); renew it to get a new value",
+        )
+    };
+    if !company.reveal_allowed {
+        return Err(refused());
+    }
+    let sealed = db::tokens::value_enc(tx, t.id)?.ok_or_else(refused)?;
+    let value = env.keys.open(&sealed, &t.digest.0).ok_or_else(refused)?;
+    record(
+        tx,
+        &Actor::of(caller),
+        Event {
+            action: "token.revealed",
+            company_id: Some(t.company_id),
+            token_id: Some(t.id),
+            user_id: Some(t.owner_id),
+            details: json!({ "name": t.name }),
+        },
+        env.now_ms(),
+    )?;
+    Ok(value)
+}
