@@ -11,7 +11,7 @@ use rusqlite::Connection;
 use super::policy::{access, Access};
 use super::tokens::{get, TokenView};
 use super::users::{load_visible as load_user, resolve_role_change, UpdateUser, UserView};
-use super::{require, Env};
+use super::{require, Env, Page};
 use crate::db;
 use crate::domain::model::{Caller, TokenKind};
 use crate::domain::permissions::{Permission, PermissionSet};
@@ -139,4 +139,25 @@ pub fn user_change_preview(
         }
     }
     Ok(out)
+}
+
+/// Most users a picker lists (type-ahead covers the rest by email).
+pub const USER_CHOICES: usize = 500;
+
+/// The users an owner or filter picker offers: the caller's company (every company for a
+/// global administrator), when `wanted`; otherwise none.
+pub fn user_choices(
+    conn: &Connection,
+    env: &Env,
+    caller: &Caller,
+    wanted: bool,
+) -> ApiResult<Vec<UserView>> {
+    if !wanted {
+        return Ok(Vec::new());
+    }
+    let page = Page {
+        before: None,
+        limit: USER_CHOICES,
+    };
+    Ok(super::users::list(conn, env, caller, None, page)?.0)
 }

@@ -16,7 +16,6 @@ use crate::domain::roles::{parse_template, Role};
 use crate::error::ApiError;
 use crate::service::console;
 use crate::service::tokens::{self as svc, CreateToken};
-use crate::service::{users, Page};
 use crate::state::Shared;
 
 /// The fields of the token form as typed (shared by the create and edit pages).
@@ -110,21 +109,7 @@ async fn context(state: &Shared, user: &PageUser, owner: &str) -> Result<Context
     let owner = owner.to_string();
     Ok(state
         .read(move |c| {
-            let users = if list {
-                users::list(
-                    c,
-                    &env,
-                    &caller,
-                    None,
-                    Page {
-                        before: None,
-                        limit: 500,
-                    },
-                )?
-                .0
-            } else {
-                Vec::new()
-            };
+            let users = console::user_choices(c, &env, &caller, list)?;
             let (owner_permissions, owner_role) = match console::find_user(c, &caller, &owner) {
                 Ok(u) => (u.permissions, u.role),
                 Err(e @ ApiError::Internal(_)) => return Err(e),

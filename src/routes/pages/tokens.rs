@@ -17,7 +17,7 @@ use crate::domain::permissions::Permission;
 use crate::error::ApiError;
 use crate::service::console::{self, Controls};
 use crate::service::tokens::{self as svc, TokenView};
-use crate::service::{users, Page};
+use crate::service::Page;
 use crate::state::Shared;
 
 /// One row of the list.
@@ -193,21 +193,7 @@ pub async fn index(state: Shared, user: PageUser, req: HttpRequest) -> PageResul
     let valid = errors.is_empty();
     let (users, found, missing) = state
         .read(move |c| {
-            let users = if list_users {
-                users::list(
-                    c,
-                    &env,
-                    &caller,
-                    None,
-                    Page {
-                        before: None,
-                        limit: 500,
-                    },
-                )?
-                .0
-            } else {
-                Vec::new()
-            };
+            let users = console::user_choices(c, &env, &caller, list_users)?;
             let mut filter = filter;
             let mut ids = [None, None];
             for (slot, email) in ids.iter_mut().zip([owner, creator]) {
