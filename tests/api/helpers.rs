@@ -2,6 +2,7 @@
 //! starts (`Application::build`), plus helpers that read like the SPEC.
 #![allow(dead_code)]
 
+use crate::spawn;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokend::config::Config;
 use tokend::domain::token_value::{TokenValue, ValueKind};
-use tokend::startup::{Application, Bootstrap};
+
 use tokend::state::AppState;
 
 pub const ADMIN_EMAIL: &str = "admin@example.com";
@@ -32,30 +33,14 @@ pub async fn spawn_app() -> TestApp {
 
 /// Spawns an app after `tweak` adjusts its configuration.
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db_path = dir.path().join("tokend.db");
-    let mut config = Config::for_tests(db_path.clone());
-    tweak(&mut config);
-    let admin_token = TokenValue::generate(ValueKind::Api).expose().to_string();
-    let boot = Bootstrap {
-        admin_email: Some(ADMIN_EMAIL.into()),
-        admin_password: Some(ADMIN_PASSWORD.into()),
-        admin_token: Some(admin_token.clone()),
-    };
-    let app = Application::build(config, &boot).expect("app builds");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let state = app.state();
-    tokio::spawn(app.run_until_stopped());
+    let s = spawn::spawn(ADMIN_EMAIL, ADMIN_PASSWORD, tweak).await;
     TestApp {
-        address,
-        client: Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client"),
-        admin_token,
-        db_path,
-        state,
-        dir,
+        address: s.address,
+        client: spawn::client(),
+        admin_token: s.admin_token,
+        db_path: s.db_path,
+        state: s.state,
+        dir: s.dir,
     }
 }
 

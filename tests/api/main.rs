@@ -1,5 +1,8 @@
 //! HTTP tests against a spawned server (one binary; see STYLE.md).
 
+#[path = "../common/spawn.rs"]
+mod spawn;
+
 mod auth;
 mod beyond;
 mod errors;

@@ -1,12 +1,11 @@
 //! A real tokend on port 0 with a temp database, started as production starts
 //! (`Application::build`), plus the few API helpers the browser tests need for setup.
 
+use crate::spawn;
 use reqwest::Client;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokend::config::Config;
-use tokend::domain::token_value::{TokenValue, ValueKind};
-use tokend::startup::{Application, Bootstrap};
 
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "correct horse battery";
@@ -25,27 +24,12 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db_path = dir.path().join("tokend.db");
-    let mut config = Config::for_tests(db_path.clone());
-    tweak(&mut config);
-    let admin_token = TokenValue::generate(ValueKind::Api).expose().to_string();
-    let boot = Bootstrap {
-        admin_email: Some(ADMIN_EMAIL.into()),
-        admin_password: Some(ADMIN_PASSWORD.into()),
-        admin_token: Some(admin_token.clone()),
-    };
-    let app = Application::build(config, &boot).expect("app builds");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    let s = spawn::spawn(ADMIN_EMAIL, ADMIN_PASSWORD, tweak).await;
     TestApp {
-        address,
-        client: Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client"),
-        admin_token,
-        _dir: dir,
+        address: s.address,
+        client: spawn::client(),
+        admin_token: s.admin_token,
+        _dir: s.dir,
     }
 }
 

@@ -2,6 +2,9 @@
 //! ChromeDriver by visible labels, against a tokend spawned in-process. One test binary
 //! (see STYLE.md); each test starts its own server and browser.
 
+#[path = "../common/spawn.rs"]
+mod spawn;
+
 mod app;
 mod browser;
 

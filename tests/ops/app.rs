@@ -2,6 +2,7 @@
 //! for tests that need the clock or the metrics registry; plus HTTP helpers.
 #![allow(dead_code)]
 
+use crate::spawn;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use reqwest::{Client, Method};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokend::config::Config;
-use tokend::startup::{Application, Bootstrap};
+
 use tokend::state::AppState;
 
 use crate::proc::{new_value, ADMIN_EMAIL, ADMIN_PASSWORD};
@@ -27,36 +28,23 @@ pub struct TestApp {
 /// Spawns an app on the current tokio runtime after `tweak` adjusts its configuration.
 /// The scheduler's intervals are long so that nothing changes behind a test's back.
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db_path = dir.path().join("tokend.db");
-    let mut config = Config::for_tests(db_path.clone());
-    let hour = std::time::Duration::from_secs(3600);
-    config.expiry_interval = hour;
-    config.purge_interval = hour;
-    config.reconcile_interval = hour;
-    config.flush_interval = hour;
-    tweak(&mut config);
-    let admin_token = new_value();
-    let boot = Bootstrap {
-        admin_email: Some(ADMIN_EMAIL.into()),
-        admin_password: Some(ADMIN_PASSWORD.into()),
-        admin_token: Some(admin_token.clone()),
-    };
-    let app = Application::build(config, &boot).expect("app builds");
-    let port = app.port();
-    let state = app.state();
-    tokio::spawn(app.run_until_stopped());
+    let s = spawn::spawn(ADMIN_EMAIL, ADMIN_PASSWORD, |config| {
+        let hour = std::time::Duration::from_secs(3600);
+        config.expiry_interval = hour;
+        config.purge_interval = hour;
+        config.reconcile_interval = hour;
+        config.flush_interval = hour;
+        tweak(config);
+    })
+    .await;
     TestApp {
-        address: format!("http://127.0.0.1:{port}"),
-        port,
-        client: Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client"),
-        admin_token,
-        db_path,
-        state,
-        dir,
+        address: s.address,
+        port: s.port,
+        client: spawn::client(),
+        admin_token: s.admin_token,
+        db_path: s.db_path,
+        state: s.state,
+        dir: s.dir,
     }
 }
 

@@ -2,6 +2,9 @@
 //! in front, kill -9 durability, input fuzzing, schemathesis, and in-place upgrades. One test
 //! binary (see STYLE.md), one module per topic; heavy loops are bounded (see each module).
 
+#[path = "../common/spawn.rs"]
+mod spawn;
+
 #[path = "../cli/proc.rs"]
 mod proc;
 
