@@ -1,5 +1,5 @@
 // tokend console: small conveniences on top of pages that work without JavaScript.
-// Copy buttons, confirm dialogs, "select all", the expiry toggle, and permission checkboxes
+// Copy buttons, confirm dialogs (with the regenerate overlap's note), "select all", the expiry toggle, and permission checkboxes
 // that follow the chosen role template and the chosen owner. No inline script anywhere (CSP).
 (function () {
   "use strict";
@@ -48,6 +48,11 @@
     var old = form.querySelector("input[name=confirmed][data-added]");
     if (old) { old.parentNode.removeChild(old); }
     if (!message) { return; }
+    // A select marked data-confirm-note adds its chosen option's data-note (regenerate: what
+    // happens to the current value).
+    var choice = form.querySelector("select[data-confirm-note]");
+    var picked = choice && choice.options[choice.selectedIndex];
+    if (picked && picked.getAttribute("data-note")) { message += " " + picked.getAttribute("data-note"); }
     if (!window.confirm(message)) {
       e.preventDefault();
       return;

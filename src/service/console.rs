@@ -52,6 +52,19 @@ pub fn controls(
         .collect())
 }
 
+/// The names of the tokens in `ids` the caller can see (webhook deliveries name tokens by id).
+pub fn token_names(
+    conn: &Connection,
+    caller: &Caller,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, String>> {
+    Ok(db::tokens::by_ids(conn, ids)?
+        .into_iter()
+        .filter(|t| access(caller, t).see)
+        .map(|t| (t.id, t.name))
+        .collect())
+}
+
 /// A token's detail page: the token, the caller's controls, and the owner's permissions.
 pub struct TokenPage {
     pub token: TokenView,

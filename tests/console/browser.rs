@@ -177,7 +177,7 @@ impl Browser {
     }
 
     /// The text of the first `css` element, retrying while a new page is still loading.
-    async fn text_of(&self, css: &str) -> String {
+    pub async fn text_of(&self, css: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let found = match self.c.find(Locator::Css(css)).await {

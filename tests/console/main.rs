@@ -9,6 +9,7 @@ mod app;
 mod browser;
 
 mod admin;
+mod beyond;
 mod http;
 mod login;
 mod nojs;

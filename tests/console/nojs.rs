@@ -49,10 +49,16 @@ async fn core_flows_work_without_javascript() {
     b.click("Regenerate").await;
     assert_eq!(b.heading().await, "Regenerate token value?");
     b.sees("stops working at once").await;
+    // The overlap can still be chosen there (None by default); 24 hours keeps the old value.
+    let grace = b.field("Keep the previous value working for").await;
+    assert_eq!(grace.prop("value").await.unwrap().as_deref(), Some("0"));
+    b.select("Keep the previous value working for", "24 hours")
+        .await;
     b.click("Regenerate").await;
     assert_eq!(b.heading().await, "Token value regenerated");
+    b.sees("The previous value keeps working until").await;
     let second = b.value_of("token-value").await;
-    assert_eq!(app.token_status(&first).await, 401);
+    assert_eq!(app.token_status(&first).await, 200, "kept for 24 hours");
     assert_eq!(app.token_status(&second).await, 200);
 
     // Edit the name.
@@ -69,6 +75,11 @@ async fn core_flows_work_without_javascript() {
     b.click("Delete").await;
     b.sees("1 token deleted.").await;
     assert_eq!(app.token_status(&second).await, 401);
+    assert_eq!(
+        app.token_status(&first).await,
+        401,
+        "the kept value ends too"
+    );
     b.logout().await;
     b.finish().await;
 }

@@ -22,6 +22,18 @@ async fn seed(app: &TestApp) -> (i64, i64) {
     let (old, _) = app
         .create_token(bob, "edge-deploy", json!({ "role_template": "deploy" }))
         .await;
+    // A webhook target that refuses connections: disabling a token queues an event whose
+    // delivery fails (shown under the settings).
+    let settings = json!({ "idle_disable_days": 90, "webhook_url": "http://127.0.0.1:9/tokend", "webhook_secret": "0123456789abcdef-webhook" });
+    let res = app
+        .client
+        .patch(app.url("/v1/settings"))
+        .bearer_auth(&app.admin_token)
+        .json(&settings)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status().as_u16(), 200);
     app.admin_post(
         "/v1/tokens/bulk",
         json!({ "ids": [old], "action": "disable" }),
@@ -81,6 +93,10 @@ async fn screenshots_of_the_main_pages() {
     b.set_value("Expires at (UTC)", "2031-12-31T23:59").await;
     b.click("Add").await;
     both(&b, "token-value").await;
+    // Used once (recent address) and rotated with a day's overlap.
+    let value = b.value_of("token-value").await;
+    app.token_status(&value).await;
+    app.admin_post("/v1/maintenance/run", json!({}), 200).await;
 
     b.goto("/").await;
     both(&b, "tokens").await;
@@ -89,6 +105,14 @@ async fn screenshots_of_the_main_pages() {
     both(&b, "token-disabled").await;
     b.goto("/").await;
     b.click("ci-pipeline").await;
+    let detail = b.path().await;
+    app.admin_post(
+        &format!("/v1{detail}/renew"),
+        json!({ "grace_seconds": 86400 }),
+        200,
+    )
+    .await;
+    b.goto(&detail).await;
     both(&b, "token-detail").await;
 
     b.goto("/users").await;

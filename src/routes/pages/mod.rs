@@ -51,6 +51,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/tokens/{id}/regenerate",
             web::post().to(token_actions::regenerate),
         )
+        .route("/tokens/{id}/lock", web::post().to(token_actions::lock))
         .route("/tokens/{id}/delete", web::post().to(token_actions::delete))
         .service(
             web::resource("/users")

@@ -1,15 +1,17 @@
 //! Actions on API tokens: the status badge (enable/disable one), the mass actions (enable,
-//! disable, delete through `tokens::bulk`), reveal, regenerate and delete. Dangerous actions ask
-//! for confirmation (`confirm.rs`) unless the form says `confirmed=1`.
+//! disable, delete through `tokens::bulk`), reveal, regenerate (with an optional overlap),
+//! "Lock to these addresses" and delete. Dangerous actions ask for confirmation (`confirm.rs`)
+//! unless the form says `confirmed=1`.
 
 use actix_web::web;
 
 use super::auth::SignedForm;
-use super::confirm::confirm;
+use super::confirm::{confirm, confirm_choosing, Choice};
 use super::render::{Flash, PageResult};
 use super::token_page::load;
 use super::token_value::{revealed_page, value_page};
 use super::tokens::parse_id;
+use super::view::grace_options;
 use crate::domain::model::TokenKind;
 use crate::error::ApiError;
 use crate::service::tokens::{self as svc, BulkRequest, RenewToken, UpdateToken};
@@ -133,41 +135,111 @@ pub async fn reveal(state: Shared, path: web::Path<String>, sf: SignedForm) -> P
     }
 }
 
-/// `POST /tokens/{id}/regenerate`: a new value; the old one stops working at once.
+/// The "Keep the previous value working for" hint (token page and confirmation page).
+pub const GRACE_HINT: &str =
+    "Time for applications to switch to the new value; with None the current value stops working at once.";
+
+/// `POST /tokens/{id}/regenerate`: a new value; the old one stops working at once, or after
+/// the overlap chosen in `grace_seconds` (the service checks its range).
 pub async fn regenerate(state: Shared, path: web::Path<String>, sf: SignedForm) -> PageResult {
     let id = parse_id(&path)?;
     let SignedForm { user, form } = sf;
+    let grace_text = form.opt("grace_seconds");
+    let grace = match grace_text.as_deref().map(str::parse::<i64>) {
+        None => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err(_)) => {
+            return Ok(user.redirect(
+                &format!("/tokens/{id}"),
+                Flash::error("Choose how long the previous value keeps working."),
+            ))
+        }
+    };
     if !form.checked("confirmed") {
         let p = load(&state, &user, id).await?;
-        return confirm(
+        let message = format!(
+            "A new value will be issued for “{}”. The current value stops working at once unless \
+             you keep it working for a while below: every application using it must be updated.{}",
+            p.token.name,
+            if p.token.kind == TokenKind::Legacy {
+                " The legacy UUID + secret stop working for good."
+            } else {
+                ""
+            }
+        );
+        let choice = Choice {
+            name: "grace_seconds",
+            label: "Keep the previous value working for",
+            hint: GRACE_HINT,
+            options: grace_options(grace_text.as_deref().unwrap_or_default()),
+        };
+        return confirm_choosing(
             &user,
             &form,
-            &format!("/tokens/{id}/regenerate"),
-            "Regenerate token value?",
-            &format!(
-                "A new value will be issued for “{}”. The current value stops working at once: \
-                 every application using it must be updated.{}",
-                p.token.name,
-                if p.token.kind == TokenKind::Legacy {
-                    " The legacy UUID + secret stop working for good."
-                } else {
-                    ""
-                }
+            (
+                &format!("/tokens/{id}/regenerate"),
+                "Regenerate token value?",
+                &message,
             ),
+            choice,
             "Regenerate",
             &format!("/tokens/{id}"),
         );
     }
     let env = state.env();
     let caller = user.caller.clone();
+    let input = RenewToken {
+        grace_seconds: grace,
+    };
     match state
-        .write(move |tx| svc::renew(tx, &env, &caller, id, RenewToken::default()))
+        .write(move |tx| svc::renew(tx, &env, &caller, id, input))
         .await
     {
         Ok(renewed) => value_page(&user, "Token value regenerated", &renewed),
         Err(e @ (ApiError::Internal(_) | ApiError::NotFound)) => Err(e.into()),
         Err(e) => Ok(user.redirect(&format!("/tokens/{id}"), Flash::error(e.to_string()))),
     }
+}
+
+/// `POST /tokens/{id}/lock`: "Lock to these addresses" sets `allowed_cidrs` to exactly the
+/// token's recent client addresses (read and written in one transaction).
+pub async fn lock(state: Shared, path: web::Path<String>, sf: SignedForm) -> PageResult {
+    let id = parse_id(&path)?;
+    let user = sf.user;
+    let env = state.env();
+    let caller = user.caller.clone();
+    let result = state
+        .write(move |tx| {
+            let t = svc::get(tx, &env, &caller, id)?;
+            let ips: Vec<String> = t
+                .recent_ips
+                .iter()
+                .flatten()
+                .map(|r| r.ip.clone())
+                .collect();
+            if ips.is_empty() {
+                return Ok(None);
+            }
+            let input = UpdateToken {
+                allowed_cidrs: Some(ips.clone()),
+                ..UpdateToken::default()
+            };
+            let t = svc::update(tx, &env, &caller, id, input)?;
+            Ok(Some((t.name, ips)))
+        })
+        .await;
+    let flash = match result {
+        Ok(Some((name, ips))) => Flash::ok(format!(
+            "Token “{name}” now works only from {}.",
+            ips.join(", ")
+        )),
+        Ok(None) => {
+            Flash::error("No address has used this token yet: there is nothing to lock to.")
+        }
+        Err(e @ (ApiError::Internal(_) | ApiError::NotFound)) => return Err(e.into()),
+        Err(e) => Flash::error(e.to_string()),
+    };
+    Ok(user.redirect(&format!("/tokens/{id}"), flash))
 }
 
 /// `POST /tokens/{id}/delete`.

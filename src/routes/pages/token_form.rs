@@ -32,6 +32,8 @@ pub struct TokenForm {
     pub set_expiry: bool,
     pub expires_at: String,
     pub enabled: bool,
+    /// "Allowed IP addresses" as typed (edit form only): one address or CIDR per line.
+    pub allowed_cidrs: String,
 }
 
 impl TokenForm {
@@ -47,6 +49,7 @@ impl TokenForm {
             set_expiry: f.checked("set_expiry"),
             expires_at: f.text("expires_at"),
             enabled: f.checked("enabled"),
+            allowed_cidrs: f.text("allowed_cidrs"),
         }
     }
 
@@ -73,6 +76,15 @@ impl TokenForm {
             Some(r) if r != Role::Custom => r.permissions(),
             _ => self.permissions,
         }
+    }
+
+    /// The "Allowed IP addresses" entries: one per line (commas and spaces also separate).
+    pub fn cidr_list(&self) -> Vec<String> {
+        self.allowed_cidrs
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
     }
 
     /// The expiry asked for: `None` unless "Set expiration date and time" is checked.

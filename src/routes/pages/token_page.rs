@@ -1,5 +1,6 @@
-//! One API token: details and the edit form (`/tokens/{id}`), reveal, regenerate (with
-//! confirmation) and delete (with confirmation). The owner is shown, never editable.
+//! One API token: details and the edit form (`/tokens/{id}`), its value (reveal, regenerate
+//! with an optional overlap), its recent client addresses ("Lock to these addresses"), and
+//! delete (with confirmation). The owner is shown, never editable.
 
 use actix_web::http::StatusCode;
 use actix_web::web;
@@ -11,7 +12,7 @@ use super::form::{explain, FieldErrors};
 use super::render::{Flash, Layout, PageError, PageResult, Section};
 use super::token_form::TokenForm;
 use super::tokens::parse_id;
-use super::view::{self, perm_boxes, template_options, Opt, PermBox};
+use super::view::{self, grace_options, perm_boxes, template_options, Opt, PermBox};
 use crate::domain::model::TokenKind;
 use crate::domain::permissions::PermissionSet;
 use crate::domain::roles::{parse_template, Role};
@@ -44,7 +45,18 @@ struct Details {
     legacy: bool,
     shared: bool,
     permissions: Vec<(&'static str, &'static str)>,
-    recent_ips: Vec<(String, String)>,
+    /// `allowed_cidrs`; empty = any address.
+    allowed: Vec<String>,
+    /// When the value before the last regenerate stops working (empty: it already has).
+    previous_until: String,
+    recent_ips: Vec<SeenIp>,
+}
+
+/// One of the token's recent client addresses.
+struct SeenIp {
+    ip: String,
+    first: String,
+    last: String,
 }
 
 impl Details {
@@ -76,11 +88,17 @@ impl Details {
                 .permissions
                 .map(|s| s.iter().map(|p| (p.name(), p.description())).collect())
                 .unwrap_or_default(),
+            allowed: v.allowed_cidrs.clone(),
+            previous_until: view::opt_time(&v.previous_value_expires_at, ""),
             recent_ips: v
                 .recent_ips
                 .iter()
                 .flatten()
-                .map(|r| (r.ip.clone(), view::time(&r.last_seen_at)))
+                .map(|r| SeenIp {
+                    ip: r.ip.clone(),
+                    first: view::time(&r.first_seen_at),
+                    last: view::time(&r.last_seen_at),
+                })
                 .collect(),
         }
     }
@@ -115,6 +133,7 @@ fn current_form(v: &TokenView) -> TokenForm {
             .map(|a| a.as_str())
             .unwrap_or("administrators")
             .into(),
+        allowed_cidrs: v.allowed_cidrs.join("\n"),
         ..TokenForm::default()
     }
 }
@@ -129,6 +148,8 @@ struct ShowPage {
     templates: Vec<Opt>,
     audiences: Vec<Opt>,
     perms: Vec<PermBox>,
+    grace: Vec<Opt>,
+    grace_hint: &'static str,
     errors: FieldErrors,
     error: Option<String>,
 }
@@ -154,6 +175,8 @@ fn render_show(
             form.checked(),
         ),
         form,
+        grace: grace_options(""),
+        grace_hint: super::token_actions::GRACE_HINT,
         errors,
         error,
     };
@@ -202,6 +225,22 @@ fn changes(v: &TokenView, form: &TokenForm, errors: &mut FieldErrors) -> UpdateT
     }
     if form.enabled != v.enabled {
         input.enabled = Some(form.enabled);
+    }
+    // The service's parser says what is valid, and its storage form what would change.
+    let cidrs = form.cidr_list();
+    match svc::parse_cidrs(&cidrs) {
+        Ok(stored) => {
+            let same = stored
+                .split_whitespace()
+                .eq(v.allowed_cidrs.iter().map(String::as_str));
+            if !same {
+                input.allowed_cidrs = Some(cidrs);
+            }
+        }
+        Err(e) => {
+            let (found, _) = explain(&e, &[]);
+            errors.0.extend(found.0);
+        }
     }
     if v.kind == TokenKind::Shared && Some(form.audience.as_str()) != v.audience.map(|a| a.as_str())
     {

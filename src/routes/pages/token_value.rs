@@ -6,6 +6,7 @@ use askama::Template;
 
 use super::auth::PageUser;
 use super::render::{Layout, PageResult, Section};
+use super::view;
 use crate::service::tokens::TokenWithValue;
 
 #[derive(Template)]
@@ -18,6 +19,8 @@ struct ValuePage<'a> {
     value: &'a str,
     /// The value cannot be revealed again by this user (show_once, or not the owner).
     shown_once: bool,
+    /// When a regenerate kept the previous value working: until when (else empty).
+    previous_until: String,
 }
 
 /// The value page (create, regenerate). `Cache-Control: no-store` comes from the middleware.
@@ -29,6 +32,7 @@ pub fn value_page(user: &PageUser, heading: &str, t: &TokenWithValue) -> PageRes
         token_name: &t.token.name,
         value: &t.value,
         shown_once: !t.token.can_reveal,
+        previous_until: view::opt_time(&t.token.previous_value_expires_at, ""),
     })
 }
 

@@ -98,6 +98,45 @@ pub fn options(pairs: &[(&str, &str)], selected: &str) -> Vec<Opt> {
         .collect()
 }
 
+/// How long the previous value keeps working after a regenerate (`RenewToken::grace_seconds`):
+/// seconds, label, and the sentence the confirm dialog adds for that choice.
+pub const GRACE_CHOICES: [(&str, &str, &str); 4] = [
+    ("0", "None", "The current value stops working at once."),
+    (
+        "3600",
+        "1 hour",
+        "The current value keeps working for 1 hour.",
+    ),
+    (
+        "86400",
+        "24 hours",
+        "The current value keeps working for 24 hours.",
+    ),
+    (
+        "604800",
+        "7 days",
+        "The current value keeps working for 7 days.",
+    ),
+];
+
+/// The "Keep the previous value working for" options; `data` is the dialog's sentence.
+pub fn grace_options(selected: &str) -> Vec<Opt> {
+    let selected = if selected.trim().is_empty() {
+        "0"
+    } else {
+        selected.trim()
+    };
+    GRACE_CHOICES
+        .iter()
+        .map(|(v, l, note)| Opt {
+            value: (*v).into(),
+            label: (*l).into(),
+            selected: *v == selected,
+            data: (*note).into(),
+        })
+        .collect()
+}
+
 /// The role templates of rule 11, each with its permissions for the script.
 pub fn template_options(selected: &str) -> Vec<Opt> {
     TEMPLATES
