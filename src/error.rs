@@ -3,9 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use actix_web::http::header::HeaderValue;
 use actix_web::http::{header, StatusCode};
+use actix_web::web::Bytes;
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
+use serde::Serialize;
 
 /// What a `WWW-Authenticate` header should say (RFC 6750 §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,15 +151,35 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        // The common 401 answers of the hot path: static header values and a static body.
+        if let ApiError::Unauthenticated(c) = self {
+            let body = match c {
+                Challenge::Missing => BODY_MISSING,
+                _ => BODY_INVALID_TOKEN,
+            };
+            return HttpResponse::build(StatusCode::UNAUTHORIZED)
+                .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+                .insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(www_authenticate(*c)),
+                ))
+                .insert_header((
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                ))
+                .body(Bytes::from_static(body.as_bytes()));
+        }
         let mut res = HttpResponse::build(self.status_code());
-        res.insert_header((header::CACHE_CONTROL, "no-store"));
+        res.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
         let challenge = match self {
-            ApiError::Unauthenticated(c) => Some(*c),
             ApiError::Forbidden { challenge, .. } => *challenge,
             _ => None,
         };
         if let Some(c) = challenge {
-            res.insert_header((header::WWW_AUTHENTICATE, www_authenticate(c)));
+            res.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(www_authenticate(c)),
+            ));
         }
         if let ApiError::TooManyAttempts { retry_after_secs } = self {
             res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
@@ -168,19 +190,37 @@ impl ResponseError for ApiError {
                 tracing::error!(error = ?e, "internal error");
                 "internal error; see the server log".to_string()
             }
-            ApiError::Unauthenticated(Challenge::Missing) => {
-                "authentication required: send `Authorization: Bearer <token>`".to_string()
-            }
-            ApiError::Unauthenticated(_) => "the token is invalid".to_string(),
             other => other.to_string(),
         };
-        let mut error = json!({ "code": self.code(), "message": message });
-        if let Some(fields) = self.fields() {
-            error["fields"] = json!(fields);
-        }
-        res.json(json!({ "error": error }))
+        // Field order as a sorted JSON object would have it: code, fields, message.
+        res.json(Envelope {
+            error: ErrorFields {
+                code: self.code(),
+                fields: self.fields(),
+                message: &message,
+            },
+        })
     }
 }
+
+/// `{"error": {...}}`, serialized straight from borrowed parts (no `serde_json::Value`).
+#[derive(Serialize)]
+struct Envelope<'a> {
+    error: ErrorFields<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorFields<'a> {
+    code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<&'a BTreeMap<String, String>>,
+    message: &'a str,
+}
+
+/// The exact bodies the general path produces for the two 401 answers (a test checks that).
+const BODY_MISSING: &str = r#"{"error":{"code":"unauthenticated","message":"authentication required: send `Authorization: Bearer <token>`"}}"#;
+const BODY_INVALID_TOKEN: &str =
+    r#"{"error":{"code":"invalid_token","message":"the token is invalid"}}"#;
 
 impl From<rusqlite::Error> for ApiError {
     fn from(e: rusqlite::Error) -> Self {
@@ -195,3 +235,37 @@ impl From<r2d2::Error> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn static_401_bodies_match_the_envelope() {
+        for (c, body, message) in [
+            (
+                Challenge::Missing,
+                BODY_MISSING,
+                "authentication required: send `Authorization: Bearer <token>`",
+            ),
+            (
+                Challenge::InvalidToken,
+                BODY_INVALID_TOKEN,
+                "the token is invalid",
+            ),
+        ] {
+            let e = ApiError::Unauthenticated(c);
+            let general = serde_json::to_string(&Envelope {
+                error: ErrorFields {
+                    code: e.code(),
+                    fields: None,
+                    message,
+                },
+            })
+            .unwrap();
+            assert_eq!(general, body);
+            let v: serde_json::Value = serde_json::from_str(body).unwrap();
+            assert_eq!(v["error"]["code"], e.code());
+        }
+    }
+}

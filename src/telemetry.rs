@@ -1,9 +1,22 @@
 //! Logging (tracing) and Prometheus metrics.
 
+use std::sync::OnceLock;
+
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
+
+/// The fixed authentication outcomes, whose counters are looked up once and kept.
+const AUTH_OUTCOMES: [&str; 7] = [
+    "ok",
+    "malformed",
+    "unknown",
+    "expired",
+    "disabled",
+    "insufficient_scope",
+    "ip_not_allowed",
+];
 
 /// Installs the global tracing subscriber once (later calls are ignored).
 pub fn init(filter: &str) {
@@ -27,6 +40,9 @@ pub struct Metrics {
     pub tokens: IntGaugeVec,
     pub pool_wait: HistogramVec,
     pub filter_size: IntGauge,
+    /// Handles of `auth_outcomes` for [`AUTH_OUTCOMES`], created on first use (so a series
+    /// appears in the exposition exactly when it first counts, as with `with_label_values`).
+    auth_handles: [OnceLock<IntCounter>; AUTH_OUTCOMES.len()],
 }
 
 impl Metrics {
@@ -120,11 +136,17 @@ impl Metrics {
             tokens,
             pool_wait,
             filter_size,
+            auth_handles: Default::default(),
         }
     }
 
     pub fn auth(&self, outcome: &str) {
-        self.auth_outcomes.with_label_values(&[outcome]).inc();
+        match AUTH_OUTCOMES.iter().position(|o| *o == outcome) {
+            Some(i) => self.auth_handles[i]
+                .get_or_init(|| self.auth_outcomes.with_label_values(&[outcome]))
+                .inc(),
+            None => self.auth_outcomes.with_label_values(&[outcome]).inc(),
+        }
     }
 
     /// The text exposition format.

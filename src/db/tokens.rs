@@ -123,6 +123,9 @@ pub struct AuthRow {
     pub prev_valid_until: Option<Option<i64>>,
     pub allowed_cidrs: String,
     pub owner: User,
+    /// The forward-auth `X-Auth-*` headers, rendered by the hot path on first use of this
+    /// (cached) row; `None` inside when a value cannot be a header value.
+    pub identity: std::sync::OnceLock<Option<crate::auth::extract::IdentityHeaders>>,
 }
 
 fn auth_row(r: &Row) -> rusqlite::Result<AuthRow> {
@@ -136,6 +139,7 @@ fn auth_row(r: &Row) -> rusqlite::Result<AuthRow> {
         prev_valid_until: if current { None } else { Some(r.get(6)?) },
         allowed_cidrs: r.get(7)?,
         owner: super::users::from_row_at(r, 8)?,
+        identity: std::sync::OnceLock::new(),
     })
 }
 

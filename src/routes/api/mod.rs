@@ -69,6 +69,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .app_data(common::query_config())
                 .app_data(common::path_config())
                 .app_data(common::payload_config())
+                // First: the hot path, matched before any `{id}` pattern is tried.
+                .route("/auth/verify", web::route().to(system::verify))
                 .service(
                     resource("/session")
                         .route(web::post().to(session::login))
@@ -117,7 +119,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::get().to(admin::companies_list))
                         .route(web::post().to(admin::companies_create)),
                 )
-                .route("/auth/verify", web::route().to(system::verify))
                 .service(
                     resource("/nodes")
                         .route(web::get().to(nodes::list))

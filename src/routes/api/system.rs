@@ -5,34 +5,48 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use super::common::ErrorBody;
 use crate::auth::client_ip::{in_nets, peer_ip};
+use crate::auth::extract::{
+    authenticate_forward, Forwarded, X_AUTH_COMPANY_ID, X_AUTH_PERMISSIONS, X_AUTH_TOKEN_ID,
+    X_AUTH_USER_EMAIL, X_AUTH_USER_ID,
+};
 use crate::db;
-use crate::domain::model::{AuthMethod, Caller};
 use crate::domain::permissions::{Permission, PermissionSet};
-use crate::error::{ApiError, ApiResult, Challenge};
+use crate::error::{ApiError, ApiResult};
 use crate::state::Shared;
 
 /// The `scope` parameters of a verify request (may repeat; all must be held).
 fn scopes(req: &HttpRequest) -> ApiResult<PermissionSet> {
     let mut set = PermissionSet::EMPTY;
-    for (k, v) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
-        match k.as_ref() {
-            "scope" => {
-                for name in v.split([' ', ',']).filter(|s| !s.is_empty()) {
-                    set.insert(
-                        Permission::parse(name).ok_or_else(|| {
-                            ApiError::BadRequest(format!("unknown scope `{name}`"))
-                        })?,
-                    );
-                }
-            }
-            other => {
-                return Err(ApiError::BadRequest(format!(
-                    "unknown query parameter `{other}`"
-                )))
-            }
+    let query = req.query_string();
+    if query.bytes().any(|b| b == b'%' || b == b'+') {
+        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+            scope_pair(&mut set, &k, &v)?;
+        }
+    } else {
+        // Nothing to decode: the same pairs `form_urlencoded` yields, without allocating.
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            scope_pair(&mut set, k, v)?;
         }
     }
     Ok(set)
+}
+
+fn scope_pair(set: &mut PermissionSet, k: &str, v: &str) -> ApiResult<()> {
+    match k {
+        "scope" => {
+            for name in v.split([' ', ',']).filter(|s| !s.is_empty()) {
+                set.insert(
+                    Permission::parse(name)
+                        .ok_or_else(|| ApiError::BadRequest(format!("unknown scope `{name}`")))?,
+                );
+            }
+            Ok(())
+        }
+        other => Err(ApiError::BadRequest(format!(
+            "unknown query parameter `{other}`"
+        ))),
+    }
 }
 
 #[utoipa::path(get, path = "/v1/auth/verify", tag = "auth",
@@ -45,27 +59,40 @@ fn scopes(req: &HttpRequest) -> ApiResult<PermissionSet> {
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn verify(state: Shared, req: HttpRequest, caller: Caller) -> ApiResult<HttpResponse> {
-    if caller.method == AuthMethod::Session {
-        // Forward-auth answers for API credentials only, never for a browser session.
-        return Err(ApiError::Unauthenticated(Challenge::Missing));
-    }
+pub async fn verify(state: Shared, req: HttpRequest) -> ApiResult<HttpResponse> {
+    // Same order as before: authenticate (outcome, last use), then the scopes.
+    let caller = authenticate_forward(&state, &req).await?;
     let needed = scopes(&req)?;
     let missing = needed.difference(caller.permissions);
     if let Some(p) = missing.iter().next() {
         state.metrics.auth("insufficient_scope");
         return Err(ApiError::insufficient_scope(p.name()));
     }
-    Ok(HttpResponse::Ok()
-        .insert_header(("X-Auth-User-Id", caller.user.id.to_string()))
-        .insert_header(("X-Auth-User-Email", caller.user.email.clone()))
-        .insert_header(("X-Auth-Company-Id", caller.user.company_id.to_string()))
-        .insert_header((
-            "X-Auth-Token-Id",
-            caller.token_id.map(|t| t.to_string()).unwrap_or_default(),
-        ))
-        .insert_header(("X-Auth-Permissions", caller.permissions.names().join(" ")))
-        .finish())
+    let mut res = HttpResponse::Ok().finish();
+    match caller.headers() {
+        Some(identity) => {
+            let h = res.headers_mut();
+            for (name, value) in &identity.values {
+                h.insert(name.clone(), value.clone());
+            }
+            Ok(res)
+        }
+        // A value that cannot be a header value: the builder reports it as before.
+        None => Ok(identity_slow(&caller)),
+    }
+}
+
+/// The `X-Auth-*` answer built from text, for the (never expected) case where a value is not
+/// a valid header value: the response builder turns that into its error response.
+fn identity_slow(caller: &Forwarded) -> HttpResponse {
+    let owner = &caller.row.owner;
+    HttpResponse::Ok()
+        .insert_header((X_AUTH_USER_ID, owner.id.to_string()))
+        .insert_header((X_AUTH_USER_EMAIL, owner.email.clone()))
+        .insert_header((X_AUTH_COMPANY_ID, owner.company_id.to_string()))
+        .insert_header((X_AUTH_TOKEN_ID, caller.row.token_id.to_string()))
+        .insert_header((X_AUTH_PERMISSIONS, caller.permissions.names().join(" ")))
+        .finish()
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, description = "alive")))]
