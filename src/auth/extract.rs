@@ -16,7 +16,6 @@ use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use actix_web::http::Method;
 use actix_web::{FromRequest, HttpRequest};
-use ipnet::IpNet;
 use subtle::ConstantTimeEq;
 
 use super::client_ip::client_ip;
@@ -171,13 +170,7 @@ fn check(state: &AppState, row: &AuthRow, ip: IpAddr) -> ApiResult<PermissionSet
     if row.expires_at.is_some_and(|e| e <= now) {
         return Err(invalid(state, "expired"));
     }
-    if !row.allowed_cidrs.is_empty()
-        && !row
-            .allowed_cidrs
-            .split_whitespace()
-            .filter_map(|c| c.parse::<IpNet>().ok())
-            .any(|n| n.contains(&ip))
-    {
+    if row.ip_bound && !row.allowed_nets.iter().any(|n| n.contains(&ip)) {
         state.metrics.auth("ip_not_allowed");
         audit_ip_refusal(state, row, ip);
         return Err(ApiError::forbidden(

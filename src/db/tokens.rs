@@ -121,7 +121,11 @@ pub struct AuthRow {
     pub expires_at: Option<i64>,
     /// `Some(t)` when the digest matched the previous value, valid until `t`.
     pub prev_valid_until: Option<Option<i64>>,
-    pub allowed_cidrs: String,
+    /// Whether the token is bound to addresses (`allowed_cidrs` not empty).
+    pub ip_bound: bool,
+    /// The bound networks, parsed once per lookup (the row is cached). Should a stored entry
+    /// ever fail to parse, it is left out and the binding fails closed.
+    pub allowed_nets: Vec<ipnet::IpNet>,
     pub owner: User,
     /// The forward-auth `X-Auth-*` headers, rendered by the hot path on first use of this
     /// (cached) row; `None` inside when a value cannot be a header value.
@@ -137,7 +141,12 @@ fn auth_row(r: &Row) -> rusqlite::Result<AuthRow> {
         enabled: r.get(3)?,
         expires_at: r.get(4)?,
         prev_valid_until: if current { None } else { Some(r.get(6)?) },
-        allowed_cidrs: r.get(7)?,
+        ip_bound: !r.get::<_, String>(7)?.trim().is_empty(),
+        allowed_nets: r
+            .get::<_, String>(7)?
+            .split_whitespace()
+            .filter_map(|c| c.parse().ok())
+            .collect(),
         owner: super::users::from_row_at(r, 8)?,
         identity: std::sync::OnceLock::new(),
     })
