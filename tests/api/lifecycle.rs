@@ -598,16 +598,7 @@ async fn rule_17_owner_cascade_keeps_the_clock_of_tokens_already_disabled() {
 
     app.advance(days(3));
     app.maintenance().await;
-    assert_eq!(
-        app.get(&format!("/v1/tokens/{late}"), &app.admin_token)
-            .await
-            .status(),
-        404
-    );
-    let purged = app
-        .audit_events(&format!("token_id={late}&action=token.purged"))
-        .await;
-    assert_eq!(purged[0]["details"]["reason"], "owner_disabled");
+    assert_purged(&app, late, "owner_disabled").await;
 }
 
 #[tokio::test]
@@ -633,16 +624,7 @@ async fn rule_17_expired_tokens_are_disabled_then_purged() {
     assert_eq!(app.token_view(id).await["disabled_reason"], "expired");
     app.advance(minutes(2));
     app.maintenance().await;
-    assert_eq!(
-        app.get(&format!("/v1/tokens/{id}"), &app.admin_token)
-            .await
-            .status(),
-        404
-    );
-    let purged = app
-        .audit_events(&format!("token_id={id}&action=token.purged"))
-        .await;
-    assert_eq!(purged[0]["details"]["reason"], "expired");
+    assert_purged(&app, id, "expired").await;
 }
 
 /// Black box: a server with a 2 s retention purges by itself (its real scheduler, no
@@ -1087,4 +1069,15 @@ async fn reconcile_repairs_tokens_inconsistent_with_their_owners() {
         again["reconcile"],
         json!({ "owner_disabled": 0, "owner_sso": 0, "trimmed": 0, "grace_ended": 0 })
     );
+}
+
+/// The token is gone (404) and its `token.purged` audit record remains, with the reason it
+/// had been disabled for (rule 17).
+async fn assert_purged(app: &TestApp, id: i64, reason: &str) {
+    let res = app.get(&format!("/v1/tokens/{id}"), &app.admin_token).await;
+    assert_eq!(res.status(), 404, "token {id} should be purged");
+    let purged = app
+        .audit_events(&format!("token_id={id}&action=token.purged"))
+        .await;
+    assert_eq!(purged[0]["details"]["reason"], reason, "{purged:?}");
 }
