@@ -101,9 +101,7 @@ pub fn attach(
             role_template: None,
             digest,
             value_hint: &value.hint(),
-            value_enc: company
-                .reveal_allowed
-                .then(|| env.keys.seal(value.expose(), &digest.0)),
+            value_enc: super::tokens::seal(env, &company, &value),
             enabled: true,
             expires_at: None,
             allowed_cidrs: "",

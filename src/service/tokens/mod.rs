@@ -6,7 +6,7 @@ mod types;
 mod values;
 
 pub use changes::{bulk, delete, delete_row, disable_row, record_toggle};
-pub use rules::{load_visible, parse_cidrs};
+pub use rules::{load_visible, parse_cidrs, seal};
 pub use types::*;
 pub use values::{renew, reveal};
 

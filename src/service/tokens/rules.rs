@@ -180,7 +180,7 @@ pub(super) fn ensure_owner_active(owner: &User) -> ApiResult<()> {
 }
 
 /// Encrypts a value for storage when the company allows reveal (rule 14).
-pub(super) fn seal(env: &Env, company: &Company, value: &TokenValue) -> Option<Vec<u8>> {
+pub fn seal(env: &Env, company: &Company, value: &TokenValue) -> Option<Vec<u8>> {
     company
         .reveal_allowed
         .then(|| env.keys.seal(value.expose(), &value.digest().0))
