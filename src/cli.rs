@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, RawConfig};
-use crate::domain::model::{AuthMethod, Caller};
+use crate::domain::model::Caller;
 use crate::domain::names::{check_password, Email};
 use crate::domain::permissions::PermissionSet;
 use crate::domain::roles::Role;
@@ -287,13 +287,7 @@ fn execute(cli: Cli) -> Result<i32, Exit> {
                 .read_blocking(|c| Ok(db::users::by_email(c, &email)?))?
                 .ok_or_else(|| Exit(1, format!("no user with email {email}")))?;
             // The CLI acts as the owner, with the owner's full permissions.
-            let caller = Caller {
-                permissions: user.permissions(),
-                user,
-                token_id: None,
-                method: AuthMethod::Session,
-                ip: Some("cli".into()),
-            };
+            let caller = Caller::cli(user);
             let input = CreateToken {
                 name,
                 description,

@@ -22,7 +22,8 @@ use super::client_ip::client_ip;
 use crate::db;
 use crate::db::nodes::NodeRow;
 use crate::db::tokens::AuthRow;
-use crate::domain::model::{AuthMethod, Caller, TokenKind};
+use crate::domain::authz::{self, Grant, Refusal};
+use crate::domain::model::{AuthMethod, Caller};
 use crate::domain::permissions::PermissionSet;
 use crate::domain::token_value::{legacy_key, TokenDigest, TokenValue, ValueKind};
 use crate::error::{ApiError, ApiResult, Challenge};
@@ -145,51 +146,37 @@ where
 
 /// Checks a looked-up token at `now` and turns it into a caller.
 fn admit(state: &AppState, row: &AuthRow, method: AuthMethod, ip: IpAddr) -> ApiResult<Caller> {
-    let permissions = check(state, row, ip)?;
+    let grant = check(state, row, ip)?;
     Ok(Caller {
         user: row.owner.clone(),
-        permissions,
+        permissions: grant.permissions,
         token_id: Some(row.token_id),
         method,
         ip: Some(ip.to_string()),
+        delegated_by: grant.delegated_by,
     })
 }
 
-/// Checks a looked-up token at `now`: its effective permissions, or why it is refused.
-/// Records the last use (buffered) and the `ok` outcome.
-fn check(state: &AppState, row: &AuthRow, ip: IpAddr) -> ApiResult<PermissionSet> {
+/// Asks the authorization core about a looked-up token at `now`, and turns its refusal into
+/// the HTTP answer. Records the last use (buffered) and the outcome.
+fn check(state: &AppState, row: &AuthRow, ip: IpAddr) -> ApiResult<Grant> {
     let now = state.now_ms();
-    if let Some(until) = row.prev_valid_until {
-        if until.is_none_or(|u| u <= now) {
-            return Err(invalid(state, "expired"));
+    match authz::admit(&row.credential(), now, ip) {
+        Ok(grant) => {
+            state.usage.record(row.token_id, now, ip);
+            state.metrics.auth("ok");
+            Ok(grant)
         }
-    }
-    if !row.enabled || !row.owner.enabled || row.owner.sso {
-        return Err(invalid(state, "disabled"));
-    }
-    if row.expires_at.is_some_and(|e| e <= now) {
-        return Err(invalid(state, "expired"));
-    }
-    if row.ip_bound && !row.allowed_nets.iter().any(|n| n.contains(&ip)) {
-        state.metrics.auth("ip_not_allowed");
-        audit_ip_refusal(state, row, ip);
-        return Err(ApiError::forbidden(
-            "ip_not_allowed",
-            "this token may not be used from your address",
-        ));
-    }
-    let permissions = effective_permissions(row);
-    state.usage.record(row.token_id, now, ip);
-    state.metrics.auth("ok");
-    Ok(permissions)
-}
-
-/// Token permissions ∩ the owner's current permissions (legacy: the owner's).
-fn effective_permissions(row: &AuthRow) -> PermissionSet {
-    let owner_perms = row.owner.permissions();
-    match row.kind {
-        TokenKind::Legacy => owner_perms,
-        _ => row.permissions.intersection(owner_perms),
+        Err(Refusal::Expired) => Err(invalid(state, "expired")),
+        Err(Refusal::Disabled) => Err(invalid(state, "disabled")),
+        Err(Refusal::IpNotAllowed) => {
+            state.metrics.auth("ip_not_allowed");
+            audit_ip_refusal(state, row, ip);
+            Err(ApiError::forbidden(
+                "ip_not_allowed",
+                "this token may not be used from your address",
+            ))
+        }
     }
 }
 
@@ -212,9 +199,10 @@ fn audit_ip_refusal(state: &AppState, row: &AuthRow, ip: IpAddr) {
             crate::service::audit::record(
                 &conn,
                 &crate::service::audit::Actor {
-                    id: None,
-                    email: None,
                     ip: Some(ip),
+                    via: "token",
+                    credential_id: Some(token_id),
+                    ..Default::default()
                 },
                 crate::service::audit::Event {
                     action: "token.ip_refused",
@@ -319,13 +307,7 @@ async fn authenticate_session(
             ));
         }
     }
-    Ok(Caller {
-        permissions: user.permissions(),
-        user,
-        token_id: None,
-        method: AuthMethod::Session,
-        ip: Some(ip.to_string()),
-    })
+    Ok(Caller::session(user, ip.to_string()))
 }
 
 /// Resolves the caller of any request from its credential.
@@ -371,7 +353,11 @@ impl IdentityHeaders {
                 (X_AUTH_TOKEN_ID, v(row.token_id.to_string())?),
                 (
                     X_AUTH_PERMISSIONS,
-                    v(effective_permissions(row).names().join(" "))?,
+                    v(
+                        authz::effective_permissions(row.kind, row.permissions, &row.owner)
+                            .names()
+                            .join(" "),
+                    )?,
                 ),
             ],
         })
@@ -412,7 +398,7 @@ pub async fn authenticate_forward(
             return Err(ApiError::Unauthenticated(Challenge::Missing));
         }
     };
-    let permissions = check(state, &row, ip)?;
+    let permissions = check(state, &row, ip)?.permissions;
     Ok(Forwarded { row, permissions })
 }
 

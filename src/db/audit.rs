@@ -15,6 +15,9 @@ pub struct AuditEvent {
     pub ip: Option<String>,
     pub details: String,
     pub created_at: i64,
+    pub via: String,
+    pub credential_id: Option<i64>,
+    pub on_behalf_of: Option<i64>,
 }
 
 pub struct NewEvent<'a> {
@@ -27,18 +30,23 @@ pub struct NewEvent<'a> {
     pub ip: Option<&'a str>,
     pub details: &'a str,
     pub now: i64,
+    pub via: &'a str,
+    pub credential_id: Option<i64>,
+    pub on_behalf_of: Option<i64>,
 }
 
 pub fn insert(conn: &Connection, e: &NewEvent) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT INTO audit_events (company_id, actor_id, actor_email, token_id, user_id, action,
-                                   ip, details, created_at)
-         VALUES (:company, :actor, :email, :token, :user, :action, :ip, :details, :now)",
+                                   ip, details, created_at, via, credential_id, on_behalf_of)
+         VALUES (:company, :actor, :email, :token, :user, :action, :ip, :details, :now, :via,
+                 :credential, :behalf)",
     )?
     .execute(named_params! {
         ":company": e.company_id, ":actor": e.actor_id, ":email": e.actor_email,
         ":token": e.token_id, ":user": e.user_id, ":action": e.action, ":ip": e.ip,
-        ":details": e.details, ":now": e.now,
+        ":details": e.details, ":now": e.now, ":via": e.via,
+        ":credential": e.credential_id, ":behalf": e.on_behalf_of,
     })?;
     Ok(())
 }
@@ -61,7 +69,7 @@ pub fn list(
 ) -> rusqlite::Result<Vec<AuditEvent>> {
     let mut sql = String::from(
         "SELECT id, company_id, actor_id, actor_email, token_id, user_id, action, ip, details,
-                created_at FROM audit_events WHERE 1 = 1",
+                created_at, via, credential_id, on_behalf_of FROM audit_events WHERE 1 = 1",
     );
     let mut args: Vec<Value> = Vec::new();
     let mut push = |clause: &str, v: Value| {
@@ -103,6 +111,9 @@ pub fn list(
             ip: r.get(7)?,
             details: r.get(8)?,
             created_at: r.get(9)?,
+            via: r.get(10)?,
+            credential_id: r.get(11)?,
+            on_behalf_of: r.get(12)?,
         })
     })?;
     rows.collect()

@@ -30,6 +30,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!(
         "../../migrations/0002_retired_legacy_uuids.sql"
     )),
+    M::up(include_str!("../../migrations/0003_audit_credentials.sql")),
 ];
 
 /// Pragmas of SPEC §8, set on every connection the pool opens. `busy_timeout` comes first:

@@ -127,6 +127,8 @@ pub struct AuthRow {
     /// ever fail to parse, it is left out and the binding fails closed.
     pub allowed_nets: Vec<ipnet::IpNet>,
     pub owner: User,
+    /// Who made the token; it is delegated when that is not its owner (rule 25).
+    pub creator_id: Option<i64>,
     /// The forward-auth `X-Auth-*` headers, rendered by the hot path on first use of this
     /// (cached) row; `None` inside when a value cannot be a header value.
     pub identity: std::sync::OnceLock<Option<crate::auth::extract::IdentityHeaders>>,
@@ -148,14 +150,31 @@ fn auth_row(r: &Row) -> rusqlite::Result<AuthRow> {
             .filter_map(|c| c.parse().ok())
             .collect(),
         owner: super::users::from_row_at(r, 8)?,
+        creator_id: r.get(20)?,
         identity: std::sync::OnceLock::new(),
     })
+}
+
+impl AuthRow {
+    /// The stored facts the authorization core decides on.
+    pub fn credential(&self) -> crate::domain::authz::StoredCredential<'_> {
+        crate::domain::authz::StoredCredential {
+            kind: self.kind,
+            permissions: self.permissions,
+            enabled: self.enabled,
+            expires_at: self.expires_at,
+            prev_valid_until: self.prev_valid_until,
+            allowed_nets: self.ip_bound.then_some(&self.allowed_nets[..]),
+            owner: &self.owner,
+            creator_id: self.creator_id,
+        }
+    }
 }
 
 fn auth_select(join: &str, wh: &str) -> String {
     format!(
         "SELECT t.id, t.kind, t.permissions, t.enabled, t.expires_at, t.digest = $1,
-                t.prev_expires_at, t.allowed_cidrs, {}, {join}
+                t.prev_expires_at, t.allowed_cidrs, {}, {join}, t.creator_id
          FROM {wh}",
         super::users::columns()
     )

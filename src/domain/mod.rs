@@ -1,5 +1,6 @@
 //! Pure types that carry the rules of SPEC §3–§4: no I/O here.
 
+pub mod authz;
 pub mod model;
 pub mod names;
 pub mod permissions;

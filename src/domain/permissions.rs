@@ -61,6 +61,7 @@ catalogue! {
     TokensAdmin = "tokens:admin": "Manage all API tokens of the company, and shared tokens",
     CompaniesRead = "companies:read": "View companies (global administrators)",
     CompaniesWrite = "companies:write": "Create companies (global administrators)",
+    MaintenanceRun = "maintenance:run": "Run the scheduler's jobs now (server-wide; global administrators)",
 }
 
 impl fmt::Display for Permission {
@@ -189,8 +190,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn catalogue_has_the_24_spec_scopes_and_round_trips() {
-        assert_eq!(Permission::ALL.len(), 24);
+    fn catalogue_has_the_25_scopes_and_round_trips() {
+        assert_eq!(Permission::ALL.len(), 25);
         for p in Permission::ALL {
             assert_eq!(Permission::parse(p.name()), Some(*p));
         }

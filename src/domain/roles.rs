@@ -81,7 +81,7 @@ impl Role {
             Role::GlobalAdmin => PermissionSet::all(),
             Role::Admin => PermissionSet::all()
                 .iter()
-                .filter(|p| !matches!(p, P::CompaniesRead | P::CompaniesWrite))
+                .filter(|p| !matches!(p, P::CompaniesRead | P::CompaniesWrite | P::MaintenanceRun))
                 .collect(),
             Role::Analyst => reads
                 .into_iter()
@@ -134,9 +134,10 @@ mod tests {
 
     #[test]
     fn role_table_matches_spec_section_3() {
-        assert_eq!(Role::GlobalAdmin.permissions().len(), 24);
+        assert_eq!(Role::GlobalAdmin.permissions().len(), 25);
         assert_eq!(Role::Admin.permissions().len(), 22);
         assert!(!Role::Admin.permissions().contains(P::CompaniesRead));
+        assert!(!Role::Admin.permissions().contains(P::MaintenanceRun));
         assert_eq!(
             Role::ApiDeveloper.permissions().names(),
             vec!["api_discovery:read", "tokens:read", "tokens:write"]

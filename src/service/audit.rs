@@ -13,12 +13,32 @@ use crate::error::ApiResult;
 use super::{require, Page};
 use crate::domain::permissions::Permission;
 
-/// Who did something: a user (with the client address) or the system (jobs, CLI).
-#[derive(Debug, Clone, Default)]
+/// Who did something, and with which credential (rule 27): a user (with the client address)
+/// or the system (jobs, bootstrap, CLI imports).
+#[derive(Debug, Clone)]
 pub struct Actor {
     pub id: Option<i64>,
     pub email: Option<String>,
     pub ip: Option<String>,
+    /// `session`, `token`, `legacy`, `sso`, `node`, `cli` or `system`.
+    pub via: &'static str,
+    /// The token id when `via` is `token` or `legacy`.
+    pub credential_id: Option<i64>,
+    /// The creator of a delegated token: who made the credential for its owner.
+    pub on_behalf_of: Option<i64>,
+}
+
+impl Default for Actor {
+    fn default() -> Actor {
+        Actor {
+            id: None,
+            email: None,
+            ip: None,
+            via: "system",
+            credential_id: None,
+            on_behalf_of: None,
+        }
+    }
 }
 
 impl Actor {
@@ -31,6 +51,25 @@ impl Actor {
             id: Some(caller.user.id),
             email: Some(caller.user.email.clone()),
             ip: caller.ip.clone(),
+            via: caller.method.as_str(),
+            credential_id: caller.token_id,
+            on_behalf_of: caller.delegated_by,
+        }
+    }
+
+    /// A person signing in (or failing to) by `via` (`session` or `sso`).
+    pub fn signing_in(
+        id: Option<i64>,
+        email: String,
+        ip: Option<String>,
+        via: &'static str,
+    ) -> Actor {
+        Actor {
+            id,
+            email: Some(email),
+            ip,
+            via,
+            ..Actor::default()
         }
     }
 }
@@ -57,6 +96,9 @@ pub fn record(conn: &rusqlite::Connection, actor: &Actor, e: Event, now: i64) ->
             ip: actor.ip.as_deref(),
             details: &e.details.to_string(),
             now,
+            via: actor.via,
+            credential_id: actor.credential_id,
+            on_behalf_of: actor.on_behalf_of,
         },
     )?;
     Ok(())
@@ -75,6 +117,10 @@ pub struct AuditView {
     #[schema(value_type = Object)]
     pub details: Value,
     pub created_at: String,
+    /// The credential kind behind the event (rule 27).
+    pub via: String,
+    pub credential_id: Option<i64>,
+    pub on_behalf_of: Option<i64>,
 }
 
 impl From<AuditEvent> for AuditView {
@@ -90,6 +136,9 @@ impl From<AuditEvent> for AuditView {
             ip: e.ip,
             details: serde_json::from_str(&e.details).unwrap_or(Value::Null),
             created_at: fmt_time(&from_ms(e.created_at)),
+            via: e.via,
+            credential_id: e.credential_id,
+            on_behalf_of: e.on_behalf_of,
         }
     }
 }
@@ -102,8 +151,8 @@ pub fn list(
     page: Page,
 ) -> ApiResult<Vec<AuditView>> {
     require(caller, Permission::AuditRead)?;
-    if !caller.is_global() {
-        filter.company_id = Some(caller.user.company_id);
+    if let Some(own) = caller.company_scope() {
+        filter.company_id = Some(own);
     }
     Ok(db::audit::list(conn, &filter, page.before, page.limit)?
         .into_iter()

@@ -96,10 +96,23 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-fn company_in_reach(conn: &Connection, caller: &Caller, id: Option<i64>) -> ApiResult<Company> {
+/// The company a settings call names (default: the caller's own), if the caller may read it
+/// (rule 24: another company needs `companies:read`, and `companies:write` to change it).
+fn company_in_reach(
+    conn: &Connection,
+    caller: &Caller,
+    id: Option<i64>,
+    change: bool,
+) -> ApiResult<Company> {
     let id = id.unwrap_or(caller.user.company_id);
     if !caller.reaches_company(id) {
         return Err(ApiError::NotFound);
+    }
+    if change && !caller.changes_company(id) {
+        return Err(ApiError::forbidden(
+            "forbidden",
+            "changing another company needs companies:write",
+        ));
     }
     db::companies::get(conn, id)?.ok_or(ApiError::NotFound)
 }
@@ -111,7 +124,7 @@ pub fn settings(
 ) -> ApiResult<SettingsView> {
     require(caller, Permission::SettingsRead)?;
     Ok(SettingsView::from(&company_in_reach(
-        conn, caller, company,
+        conn, caller, company, false,
     )?))
 }
 
@@ -132,7 +145,7 @@ pub fn update_settings(
     input: UpdateSettings,
 ) -> ApiResult<SettingsView> {
     require(caller, Permission::SettingsWrite)?;
-    let mut c = company_in_reach(tx, caller, company)?;
+    let mut c = company_in_reach(tx, caller, company, true)?;
     let was_allowed = c.reveal_allowed;
     if let Some(r) = &input.token_reveal {
         c.reveal_allowed = match r.as_str() {
@@ -205,7 +218,7 @@ pub fn list(
     page: Page,
 ) -> ApiResult<(Vec<CompanyView>, Option<String>)> {
     require(caller, Permission::CompaniesRead)?;
-    let only = (!caller.is_global()).then_some(caller.user.company_id);
+    let only = caller.company_scope();
     let rows = db::companies::list(conn, only, page.before, page.limit)?;
     let next = page.next_cursor(&env.keys, rows.last().map(|c| c.id), rows.len());
     Ok((rows.iter().map(CompanyView::from).collect(), next))

@@ -9,6 +9,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::audit::{record, Actor, Event};
+use super::policy::{ensure_may_mint_for, ensure_not_delegated};
 use super::{require, Env};
 use crate::db::tokens::NewToken;
 use crate::db::{self, Tx};
@@ -53,15 +54,7 @@ pub fn attach(
     secret: &str,
 ) -> ApiResult<i64> {
     let now = env.now_ms();
-    if owner.sso {
-        return Err(ApiError::forbidden(
-            "sso_user",
-            "SSO users cannot hold legacy credentials",
-        ));
-    }
-    if !owner.enabled {
-        return Err(ApiError::conflict("owner_inactive", "the user is disabled"));
-    }
+    super::policy::ensure_owner_active(owner)?;
     if db::tokens::of_owner(tx, owner.id)?
         .iter()
         .any(|t| t.kind == TokenKind::Legacy)
@@ -169,20 +162,14 @@ pub fn issue(
     input: ImportCredentials,
 ) -> ApiResult<LegacyCredentials> {
     require(caller, Permission::UsersWrite)?;
+    ensure_not_delegated(caller, "issue legacy credentials")?;
     let owner = super::users::load_visible(tx, caller, user_id)?;
-    // The credentials act as the owner with its role permissions, and the caller sees them:
-    // like a token created for another user (rules 2, 10), they may not carry more than the
-    // issuer holds (a company administrator cannot mint a global administrator's).
-    let beyond = owner.permissions().difference(caller.permissions);
-    if !beyond.is_empty() {
-        return Err(ApiError::forbidden(
-            "forbidden",
-            format!(
-                "you cannot issue credentials carrying permissions you do not hold: {}",
-                beyond.names().join(", ")
-            ),
-        ));
+    if !caller.changes_company(owner.company_id) {
+        return Err(ApiError::NotFound);
     }
+    // The credentials act as the owner with its role permissions, and the caller sees them:
+    // issuing them is minting, bounded like a token made for another user (rule 23).
+    ensure_may_mint_for(caller, &owner)?;
     let (uuid, secret) = match (input.uuid, input.secret) {
         (None, None) => (
             uuid::Uuid::new_v4().hyphenated().to_string(),

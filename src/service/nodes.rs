@@ -79,6 +79,9 @@ pub fn create(
     input: CreateNode,
 ) -> ApiResult<NodeCreated> {
     require(caller, Permission::NodesWrite)?;
+    // A node is the caller's user's: minting its token is bounded like any credential made
+    // for that user (rule 23), so a narrower token cannot mint for its powerful owner.
+    super::policy::ensure_may_mint_for(caller, &caller.user)?;
     let name = parse_person_name(&input.name).map_err(|m| ApiError::field("name", m))?;
     let value = TokenValue::generate(ValueKind::Node);
     let digest = value.digest();
@@ -125,7 +128,7 @@ pub fn list(
     page: Page,
 ) -> ApiResult<(Vec<NodeView>, Option<String>)> {
     require(caller, Permission::NodesRead)?;
-    let scope = (!caller.is_global()).then_some(caller.user.company_id);
+    let scope = caller.company_scope();
     let rows = db::nodes::list(conn, scope, page.before, page.limit)?;
     let next = page.next_cursor(&env.keys, rows.last().map(|n| n.id), rows.len());
     Ok((rows.iter().map(NodeView::from).collect(), next))
@@ -134,7 +137,7 @@ pub fn list(
 pub fn delete(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> ApiResult<()> {
     require(caller, Permission::NodesWrite)?;
     let node = db::nodes::get(tx, id)?
-        .filter(|n| caller.reaches_company(n.company_id))
+        .filter(|n| caller.changes_company(n.company_id))
         .ok_or(ApiError::NotFound)?;
     db::nodes::delete(tx, id)?;
     tx.digest_removed(node.token_digest);

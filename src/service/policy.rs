@@ -1,8 +1,11 @@
-//! The one visibility policy for tokens (rules 8, 9, 12, 13). Every operation on a token asks
-//! `access` what the caller may do with it; lists use the matching SQL scope.
+//! The one authorization policy. Every operation asks here what a credential may do:
+//! `access` for one token (rules 8, 9, 12, 13; lists use the matching SQL scope), and the
+//! checks that bound a credential by the person behind it (rules 23–26). Power comes from
+//! the caller's effective permissions (`Caller`), never from a role name (rule 24).
 
 use crate::db::tokens::{Scope, TokenRow};
-use crate::domain::model::{Audience, Caller, TokenKind};
+use crate::domain::model::{Audience, Caller, TokenKind, User};
+use crate::domain::permissions::PermissionSet;
 use crate::error::{ApiError, ApiResult};
 
 /// What a caller may do with one token.
@@ -16,20 +19,24 @@ pub struct Access {
     pub use_value: bool,
 }
 
+/// What `caller` may do with token `t`. An administrator of another company sees its tokens
+/// with `companies:read` and manages them (or uses a shared value) only with
+/// `companies:write` (rule 24).
 pub fn access(caller: &Caller, t: &TokenRow) -> Access {
     let owner = t.owner_id == caller.user.id;
-    let admin = caller.is_token_admin() && caller.reaches_company(t.company_id);
+    let admin_sees = caller.is_token_admin() && caller.reaches_company(t.company_id);
+    let admin = caller.is_token_admin() && caller.changes_company(t.company_id);
     match t.kind {
         TokenKind::Shared => {
             let member = t.audience == Audience::Company && caller.user.company_id == t.company_id;
             Access {
-                see: owner || admin || member,
+                see: owner || admin_sees || member,
                 manage: admin,
                 use_value: owner || admin || member,
             }
         }
         TokenKind::Private | TokenKind::Legacy => Access {
-            see: owner || admin,
+            see: owner || admin_sees,
             manage: owner || admin,
             use_value: owner,
         },
@@ -49,10 +56,9 @@ pub fn may_renew(a: Access, kind: TokenKind) -> bool {
 /// The SQL scope matching `access(..).see` for lists.
 pub fn list_scope(caller: &Caller) -> Scope {
     if caller.is_token_admin() {
-        if caller.is_global() {
-            Scope::All
-        } else {
-            Scope::Company(caller.user.company_id)
+        match caller.company_scope() {
+            None => Scope::All,
+            Some(c) => Scope::Company(c),
         }
     } else {
         Scope::Own {
@@ -60,6 +66,74 @@ pub fn list_scope(caller: &Caller) -> Scope {
             company_id: caller.user.company_id,
         }
     }
+}
+
+/// Rule 23: minting a credential that acts as `owner` (a token for another user, legacy
+/// credentials, a node) needs the caller to hold every permission the owner holds.
+pub fn ensure_may_mint_for(caller: &Caller, owner: &User) -> ApiResult<()> {
+    ensure_covers(
+        caller,
+        owner.permissions(),
+        "owner_exceeds_caller",
+        "the owner holds permissions your credentials do not",
+    )
+}
+
+/// Rule 26: any change to another user needs the caller to hold every permission the
+/// target holds. Changes to oneself are bounded elsewhere (no self-promotion).
+pub fn ensure_may_change_user(caller: &Caller, target: &User) -> ApiResult<()> {
+    if target.id == caller.user.id {
+        return Ok(());
+    }
+    ensure_covers(
+        caller,
+        target.permissions(),
+        "user_exceeds_caller",
+        "the user holds permissions your credentials do not",
+    )
+}
+
+fn ensure_covers(
+    caller: &Caller,
+    needed: PermissionSet,
+    code: &'static str,
+    message: &str,
+) -> ApiResult<()> {
+    if caller.covers(needed) {
+        return Ok(());
+    }
+    let missing = needed.difference(caller.permissions).names().join(", ");
+    Err(ApiError::forbidden(code, format!("{message}: {missing}")))
+}
+
+/// Rule 25: a delegated token (made by someone other than its owner) cannot create, renew
+/// or reveal tokens, issue legacy credentials, or change a password, email or SSO flag.
+pub fn ensure_not_delegated(caller: &Caller, what: &str) -> ApiResult<()> {
+    if caller.is_delegated() {
+        Err(ApiError::forbidden(
+            "delegated_token",
+            format!("a token made for its owner by someone else cannot {what}"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Rules 15 and 18: the owner can hold enabled tokens (enabled, not SSO).
+pub fn ensure_owner_active(owner: &User) -> ApiResult<()> {
+    if owner.sso {
+        return Err(ApiError::forbidden(
+            "sso_user",
+            "SSO users have no API tokens",
+        ));
+    }
+    if !owner.enabled {
+        return Err(ApiError::conflict(
+            "owner_inactive",
+            "the token's owner is disabled; enable the user first",
+        ));
+    }
+    Ok(())
 }
 
 /// Rule 18: SSO users have no tokens section at all.

@@ -41,11 +41,12 @@ fn open_session(
         db::sessions::insert(tx, &digest(&cookie), user.id, &csrf, now, now + ttl)?;
         record(
             tx,
-            &Actor {
-                id: Some(user.id),
-                email: Some(user.email.clone()),
+            &Actor::signing_in(
+                Some(user.id),
+                user.email.clone(),
                 ip,
-            },
+                if how == "sso" { "sso" } else { "session" },
+            ),
             Event {
                 action: "session.login",
                 company_id: Some(user.company_id),
@@ -91,11 +92,7 @@ pub fn login(state: &AppState, email: &str, pw: &str, ip: Option<String>) -> Api
                 tx.effects.touches_auth = false;
                 record(
                     tx,
-                    &Actor {
-                        id: None,
-                        email: Some(email.clone()),
-                        ip,
-                    },
+                    &Actor::signing_in(None, email.clone(), ip, "session"),
                     Event {
                         action: "session.login_failed",
                         company_id: user.as_ref().map(|u| u.company_id),

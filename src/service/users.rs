@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::audit::{record, Actor, Event};
 use super::lifecycle::{disable_owner_tokens, trim_to_owner};
+use super::policy::{ensure_may_change_user, ensure_not_delegated};
 use super::{require, Env, Page};
 use crate::db::users::NewUser;
 use crate::db::{self, Tx};
@@ -99,15 +100,9 @@ fn parse_role(s: &str) -> ApiResult<Role> {
     })
 }
 
-/// Checks that the caller may grant `role` with `custom`: no one grants more than they hold,
-/// and only a global administrator makes another.
+/// Checks that the caller may grant `role` with `custom`: no one grants more than they hold
+/// (so only a credential holding every permission makes a global administrator).
 fn check_grant(caller: &Caller, role: Role, custom: PermissionSet) -> ApiResult<()> {
-    if role == Role::GlobalAdmin && !caller.is_global() {
-        return Err(ApiError::forbidden(
-            "forbidden",
-            "only a global administrator may grant the global_admin role",
-        ));
-    }
     let granted = crate::domain::model::permissions_of(role, custom);
     if !granted.is_subset_of(caller.permissions) {
         return Err(ApiError::forbidden(
@@ -142,11 +137,25 @@ fn email_taken(e: rusqlite::Error) -> ApiError {
     }
 }
 
-/// Loads a user the caller may address (its company; every company for a global admin).
+/// Loads a user the caller may read (its company; every company with `companies:read`).
 pub fn load_visible(conn: &Connection, caller: &Caller, id: i64) -> ApiResult<User> {
     db::users::get(conn, id)?
         .filter(|u| caller.reaches_company(u.company_id))
         .ok_or(ApiError::NotFound)
+}
+
+/// Loads a user the caller may change: visible, in a company it may change (rule 24), and
+/// holding nothing the caller lacks (rule 26).
+pub fn load_changeable(conn: &Connection, caller: &Caller, id: i64) -> ApiResult<User> {
+    let u = load_visible(conn, caller, id)?;
+    if !caller.changes_company(u.company_id) {
+        return Err(ApiError::forbidden(
+            "forbidden",
+            "changing another company's users needs companies:write",
+        ));
+    }
+    ensure_may_change_user(caller, &u)?;
+    Ok(u)
 }
 
 /// Validates a create request. The password is hashed by the caller (off the async
@@ -187,10 +196,10 @@ pub fn validate_create(caller: &Caller, input: CreateUser) -> ApiResult<ValidCre
     let company_id = match input.company_id {
         None => caller.user.company_id,
         Some(c) if c == caller.user.company_id => c,
-        Some(_) if !caller.is_global() => {
+        Some(_) if !caller.has(Permission::CompaniesWrite) => {
             return Err(ApiError::forbidden(
                 "forbidden",
-                "only a global administrator may create users in another company",
+                "creating users in another company needs companies:write",
             ))
         }
         Some(c) => c,
@@ -269,6 +278,9 @@ pub fn resolve_role_change(u: &User, input: &UpdateUser) -> ApiResult<(Role, Per
 /// Validates a change request; returns the password to hash, if one was given.
 pub fn validate_update(caller: &Caller, input: &UpdateUser) -> ApiResult<Option<String>> {
     require(caller, Permission::UsersWrite)?;
+    if input.password.is_some() || input.email.is_some() || input.sso.is_some() {
+        ensure_not_delegated(caller, "change a password, email or SSO flag")?;
+    }
     if let Some(p) = &input.password {
         check_password(p).map_err(|m| ApiError::field("password", m))?;
     }
@@ -286,15 +298,9 @@ pub fn update(
 ) -> ApiResult<UserView> {
     require(caller, Permission::UsersWrite)?;
     let now = env.now_ms();
-    let before = load_visible(tx, caller, id)?;
+    let before = load_changeable(tx, caller, id)?;
     let mut u = before.clone();
     let actor = Actor::of(caller);
-    if before.role == Role::GlobalAdmin && !caller.is_global() {
-        return Err(ApiError::forbidden(
-            "forbidden",
-            "only a global administrator may change a global administrator",
-        ));
-    }
     if let Some(e) = &input.email {
         u.email = Email::parse(e)
             .map_err(|m| ApiError::field("email", m))?
@@ -384,17 +390,11 @@ pub fn update(
 pub fn delete(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> ApiResult<()> {
     require(caller, Permission::UsersWrite)?;
     let now = env.now_ms();
-    let u = load_visible(tx, caller, id)?;
+    let u = load_changeable(tx, caller, id)?;
     if u.id == caller.user.id {
         return Err(ApiError::forbidden(
             "forbidden",
             "you cannot delete yourself",
-        ));
-    }
-    if u.role == Role::GlobalAdmin && !caller.is_global() {
-        return Err(ApiError::forbidden(
-            "forbidden",
-            "only a global administrator may delete a global administrator",
         ));
     }
     let tokens = db::tokens::of_owner(tx, u.id)?;
@@ -436,11 +436,7 @@ pub fn list(
     page: Page,
 ) -> ApiResult<(Vec<UserView>, Option<String>)> {
     require(caller, Permission::UsersRead)?;
-    let scope = if caller.is_global() {
-        company
-    } else {
-        Some(caller.user.company_id)
-    };
+    let scope = caller.company_scope().or(company);
     let rows = db::users::list(conn, scope, page.before, page.limit)?;
     let next = page.next_cursor(&env.keys, rows.last().map(|u| u.id), rows.len());
     Ok((rows.iter().map(UserView::from).collect(), next))

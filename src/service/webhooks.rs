@@ -124,7 +124,7 @@ impl From<Delivery> for DeliveryView {
 /// `GET /v1/webhooks/deliveries`: the caller's company (all for a global administrator).
 pub fn deliveries(conn: &Connection, caller: &Caller, page: Page) -> ApiResult<Vec<DeliveryView>> {
     require(caller, Permission::SettingsRead)?;
-    let scope = (!caller.is_global()).then_some(caller.user.company_id);
+    let scope = caller.company_scope();
     Ok(db::webhooks::list(conn, scope, page.before, page.limit)?
         .into_iter()
         .map(DeliveryView::from)

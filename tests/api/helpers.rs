@@ -103,8 +103,47 @@ impl TestApp {
             .expect("id")
     }
 
-    /// Creates a token for `owner_id` as the admin (rule 10) and returns (id, value).
+    /// Creates a token owned and made by `owner_id`, as the owner does in the console (a
+    /// session of the owner, through the same service function as the API), and returns
+    /// (id, value). Such a token is not delegated, so it may create further tokens. An owner
+    /// without `tokens:write` cannot make tokens: an administrator makes it (delegated).
     pub async fn token_for(&self, owner_id: i64, extra: Value) -> (i64, String) {
+        let owner = self
+            .state
+            .read_blocking(|c| Ok(tokend::db::users::get(c, owner_id)?))
+            .expect("read")
+            .expect("owner");
+        if !owner
+            .permissions()
+            .contains(tokend::domain::permissions::Permission::TokensWrite)
+        {
+            return self.delegated_token_for(owner_id, extra).await;
+        }
+        let mut body = json!({ "name": format!("t-{}", rand_suffix()) });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        let input: tokend::service::tokens::CreateToken =
+            serde_json::from_value(body).expect("a CreateToken body");
+        let state = self.state.clone();
+        let created = self
+            .state
+            .write(move |tx| {
+                let owner = tokend::db::users::get(tx, owner_id)?
+                    .ok_or(tokend::error::ApiError::NotFound)?;
+                let caller = tokend::domain::model::Caller::session(owner, "127.0.0.1".into());
+                tokend::service::tokens::create(tx, &state.env(), &caller, input)
+            })
+            .await
+            .expect("own token created");
+        (created.token.id, created.value)
+    }
+
+    /// Creates a token for `owner_id` as the global administrator (rule 10, a delegated
+    /// token: rule 25) and returns (id, value).
+    pub async fn delegated_token_for(&self, owner_id: i64, extra: Value) -> (i64, String) {
         let mut body = json!({ "name": format!("t-{}", rand_suffix()), "owner_id": owner_id });
         if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
             for (k, v) in e {

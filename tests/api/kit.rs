@@ -223,7 +223,7 @@ pub fn rfc3339_after(t: DateTime<Utc>, secs: i64) -> String {
 
 // ---- SPEC §3, written out independently of the code under test ----
 
-pub const CATALOGUE: [&str; 24] = [
+pub const CATALOGUE: [&str; 25] = [
     "attacks:read",
     "attacks:write",
     "vulnerabilities:read",
@@ -248,6 +248,7 @@ pub const CATALOGUE: [&str; 24] = [
     "tokens:admin",
     "companies:read",
     "companies:write",
+    "maintenance:run",
 ];
 
 /// The permissions of a role as SPEC §3 lists them.
@@ -267,7 +268,7 @@ pub fn spec_role(role: &str) -> Vec<String> {
         "admin" => CATALOGUE
             .iter()
             .copied()
-            .filter(|p| !p.starts_with("companies:"))
+            .filter(|p| !p.starts_with("companies:") && *p != "maintenance:run")
             .collect(),
         "analyst" => reads
             .iter()

@@ -522,7 +522,7 @@ async fn rule_19_administrators_cannot_issue_legacy_credentials_wider_than_their
         );
     }
     assert_eq!(status, 403, "{b}");
-    assert_eq!(b["error"]["code"], "forbidden", "{b}");
+    assert_eq!(b["error"]["code"], "owner_exceeds_caller", "{b}");
     let count: i64 = app
         .db()
         .query_row(
@@ -558,7 +558,7 @@ async fn rule_19_administrators_cannot_issue_legacy_credentials_wider_than_their
         )
         .await,
         403,
-        "forbidden",
+        "owner_exceeds_caller",
     )
     .await;
     let other_admin = app.create_user("oda@example.com", "admin").await;

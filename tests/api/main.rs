@@ -12,6 +12,7 @@ mod legacy;
 mod lifecycle;
 mod listing;
 mod matrix;
+mod matrix_bounds;
 mod model;
 mod nodes;
 mod privacy;

@@ -1,4 +1,4 @@
-//! The authorization matrix (issue 4): every API route in `ROUTES` is documented in the
+//! The authorization matrix: every API route in `ROUTES` is documented in the
 //! OpenAPI document and vice versa; every route refuses anonymous callers (or gives its public
 //! answer) and callers lacking its permission; and the token routes give the table of
 //! role × ownership outcomes below.
@@ -54,8 +54,7 @@ async fn every_route_is_in_the_openapi_document_and_every_operation_in_routes() 
     // every entry names what it needs: a catalogue permission or one of the special forms
     for (m, p, needs) in ROUTES {
         assert!(
-            CATALOGUE.contains(needs)
-                || ["—", "any", "a token", "node token", "global_admin"].contains(needs),
+            CATALOGUE.contains(needs) || ["—", "any", "a token", "node token"].contains(needs),
             "{m} {p}: unknown need {needs:?}"
         );
     }
@@ -156,7 +155,6 @@ async fn every_route_refuses_anonymous_callers_and_callers_without_its_permissio
             lacking.insert(needs, t);
         }
     }
-    let (_, company_admin) = app.quick_user_with_token("boss@example.com", "admin").await;
     let (_, minimal) = app
         .custom_user_with_token("min@example.com", &["attacks:read"])
         .await;
@@ -216,12 +214,6 @@ async fn every_route_refuses_anonymous_callers_and_callers_without_its_permissio
                     .send(method(m), &path, Some(&w.node_token), payload(m, p))
                     .await;
                 assert_eq!(res.status(), 200, "{what}: the node's own token");
-            }
-            "global_admin" => {
-                let res = app
-                    .send(method(m), &path, Some(&company_admin), payload(m, p))
-                    .await;
-                assert_error(res, 403, "forbidden").await;
             }
             perm => {
                 let res = app

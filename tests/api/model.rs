@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
 use tokend::config::Config;
-use tokend::domain::model::{permissions_of, AuthMethod, Caller};
+use tokend::domain::model::{permissions_of, Caller};
 use tokend::domain::names::Email;
 use tokend::domain::permissions::{Permission as P, PermissionSet};
 use tokend::domain::roles::Role;
@@ -435,13 +435,7 @@ impl Sut {
             .read_blocking(|c| Ok(tokend::db::users::get(c, user)?))
             .expect("read")
             .expect("user");
-        Caller {
-            permissions: u.permissions(),
-            user: u,
-            token_id: None,
-            method: AuthMethod::Session,
-            ip: None,
-        }
+        Caller::session(u, "127.0.0.1".into())
     }
 
     fn virt(&self, ms: i64) -> i64 {

@@ -34,11 +34,13 @@ fn node_value(created: &Value) -> String {
 #[tokio::test]
 async fn rule_22_a_deploy_template_token_creates_a_node_with_its_node_token() {
     let app = spawn_app().await;
-    // An administrator's token made from the `deploy` template…
+    // A deploy user's token made from the `deploy` template (it carries everything its
+    // owner holds, so it may mint the node's credential: rule 23)…
+    let (_, deployer) = app.user_with_token("dee@example.com", "deploy").await;
     let res = app
         .post(
             "/v1/tokens",
-            &app.admin_token,
+            &deployer,
             json!({ "name": "ci deploy", "role_template": "deploy" }),
         )
         .await;
@@ -58,8 +60,7 @@ async fn rule_22_a_deploy_template_token_creates_a_node_with_its_node_token() {
     let value = node_value(&created);
     assert!(value.starts_with("tkn_") && value.len() == 40, "{value}");
 
-    // …and a `deploy` user's own token.
-    let (_, deployer) = app.user_with_token("dee@example.com", "deploy").await;
+    // …and the deploy user's own first token.
     let other = create_node(&app, &deployer, "edge-2").await;
     assert_ne!(node_value(&other), value);
     let list = body(app.get("/v1/nodes", &deployer).await).await;

@@ -82,7 +82,8 @@ async fn rule_1_user_without_tokens_write_cannot_create_or_edit_tokens() {
         "insufficient_scope",
     )
     .await;
-    // reading own tokens and the value still works (tokens:read)
+    // reading own tokens still works (tokens:read); the token was made by an administrator
+    // (the user cannot make tokens), so it is delegated and cannot reveal values (rule 25)…
     assert_eq!(
         app.get_ok("/v1/tokens", &token).await["items"]
             .as_array()
@@ -90,12 +91,24 @@ async fn rule_1_user_without_tokens_write_cannot_create_or_edit_tokens() {
             .len(),
         1
     );
-    assert_eq!(
-        app.post(&format!("{path}/reveal"), &token, json!({}))
-            .await
-            .status(),
-        200
-    );
+    assert_error(
+        app.post(&format!("{path}/reveal"), &token, json!({})).await,
+        403,
+        "delegated_token",
+    )
+    .await;
+    // …but the owner reveals it in a session of its own
+    let own = app.login_ok("ro@example.com", "password-123").await;
+    let res = app
+        .send_headers(
+            Method::POST,
+            &format!("{path}/reveal"),
+            &[("cookie", &own.cookie), ("x-csrf-token", &own.csrf)],
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(body(res).await["value"], token.as_str());
 
     // the same through a console session
     let s = app.login_ok("ro@example.com", "password-123").await;

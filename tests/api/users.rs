@@ -429,7 +429,7 @@ async fn permissions_catalogue_matches_spec_section_3() {
         .await;
     let b = app.get_ok("/v1/permissions", &dev).await;
     let items = b["items"].as_array().unwrap();
-    assert_eq!(items.len(), 24);
+    assert_eq!(items.len(), 25);
     let names: Vec<&str> = items.iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(names, CATALOGUE.to_vec(), "catalogue order of SPEC §3");
     for p in items {

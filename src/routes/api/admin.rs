@@ -155,12 +155,10 @@ pub async fn companies_create(
               (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn maintenance(state: Shared, caller: Caller) -> ApiResult<HttpResponse> {
-    if !caller.is_global() {
-        return Err(ApiError::forbidden(
-            "forbidden",
-            "maintenance needs a global administrator",
-        ));
-    }
+    crate::service::require(
+        &caller,
+        crate::domain::permissions::Permission::MaintenanceRun,
+    )?;
     let st = state.0.clone();
     let report = web::block(move || jobs::run_all(&st))
         .await

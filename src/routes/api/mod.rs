@@ -47,7 +47,7 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("DELETE", "/v1/nodes/{id}", "nodes:write"),
     ("GET", "/v1/nodes/self", "node token"),
     ("POST", "/v1/nodes/self/heartbeat", "node token"),
-    ("POST", "/v1/maintenance/run", "global_admin"),
+    ("POST", "/v1/maintenance/run", "maintenance:run"),
     ("POST", "/v1/revoke", "—"),
     ("GET", "/v1/webhooks/deliveries", "settings:read"),
 ];

@@ -111,6 +111,8 @@ pub struct Me {
     pub permissions: Vec<String>,
     pub token_id: Option<i64>,
     pub auth_method: AuthMethod,
+    /// The credential is a delegated token (made for its owner by someone else).
+    pub delegated: bool,
 }
 
 #[utoipa::path(get, path = "/v1/me", tag = "session",
@@ -132,6 +134,7 @@ pub async fn me(state: Shared, caller: Caller) -> ApiResult<HttpResponse> {
             .collect(),
         token_id: caller.token_id,
         auth_method: caller.method,
+        delegated: caller.is_delegated(),
     }))
 }
 

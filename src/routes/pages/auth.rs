@@ -16,7 +16,7 @@ use super::render::{clear_flash, html, render, Flash, Layout, NavItem, PageError
 use crate::auth::client_ip::client_ip;
 use crate::auth::extract::cookie_name;
 use crate::db;
-use crate::domain::model::{AuthMethod, Caller};
+use crate::domain::model::Caller;
 use crate::domain::permissions::Permission;
 use crate::error::ApiError;
 use crate::service::sessions;
@@ -53,13 +53,7 @@ impl PageUser {
             .cookie(super::render::flash_cookie_name(secure))
             .and_then(|c| Flash::decode(c.value()));
         Ok(PageUser {
-            caller: Caller {
-                permissions: user.permissions(),
-                user,
-                token_id: None,
-                method: AuthMethod::Session,
-                ip: Some(ip),
-            },
+            caller: Caller::session(user, ip),
             csrf,
             flash,
             secure,

@@ -160,7 +160,7 @@ pub fn render_form(
             layout: user.layout(title, Section::Users),
             is_self: u.is_some_and(|u| u.id == user.caller.user.id),
             u: u.map(UserRow::from),
-            roles: role_options(&form.role, user.caller.is_global()),
+            roles: role_options(&form.role, &user.caller),
             perms: perm_boxes(offered, offered, form.checked()),
             form,
             errors,

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::model::Caller;
 use crate::domain::permissions::{Permission, PermissionSet};
 use crate::domain::roles::{Role, TEMPLATES};
 use crate::service::tokens::TokenView;
@@ -150,11 +151,12 @@ pub fn template_options(selected: &str) -> Vec<Opt> {
         .collect()
 }
 
-/// The roles a user may be given, for the users form (`global_admin` only for global admins).
-pub fn role_options(selected: &str, global: bool) -> Vec<Opt> {
+/// The roles a user may be given, for the users form: those whose permissions the signed-in
+/// user holds (the service refuses the others), plus the current one.
+pub fn role_options(selected: &str, caller: &Caller) -> Vec<Opt> {
     Role::ALL
         .iter()
-        .filter(|r| global || **r != Role::GlobalAdmin || r.name() == selected)
+        .filter(|r| caller.covers(r.permissions()) || r.name() == selected)
         .map(|r| Opt {
             value: r.name().into(),
             label: r.label().into(),

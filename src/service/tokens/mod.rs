@@ -18,12 +18,15 @@ use rusqlite::Connection;
 use serde_json::json;
 
 use super::audit::{opt_time, record, Actor, Event};
-use super::policy::{access, ensure, ensure_not_sso, list_scope};
+use super::policy::{
+    access, ensure, ensure_may_mint_for, ensure_not_delegated, ensure_not_sso, ensure_owner_active,
+    list_scope,
+};
 use super::{require, Env, Page};
 use crate::db::companies::Company;
 use crate::db::tokens::{Filter, NewToken};
 use crate::db::{self, Tx};
-use crate::domain::model::{Audience, Caller, DisabledReason, TokenKind};
+use crate::domain::model::{expired, Audience, Caller, DisabledReason, TokenKind};
 use crate::domain::names::{parse_description, TokenName};
 use crate::domain::permissions::Permission;
 use crate::domain::roles::parse_template;
@@ -39,6 +42,7 @@ pub fn create(
 ) -> ApiResult<TokenWithValue> {
     ensure_not_sso(caller)?;
     require(caller, Permission::TokensWrite)?;
+    ensure_not_delegated(caller, "create tokens")?;
     let now = env.now_ms();
     let owner = match input.owner_id {
         None => caller.user.clone(),
@@ -50,9 +54,11 @@ pub fn create(
                     "only administrators may create tokens for other users",
                 ));
             }
-            db::users::get(tx, id)?
-                .filter(|u| caller.reaches_company(u.company_id))
-                .ok_or_else(|| ApiError::field("owner_id", "no such user"))?
+            let owner = db::users::get(tx, id)?
+                .filter(|u| caller.changes_company(u.company_id))
+                .ok_or_else(|| ApiError::field("owner_id", "no such user"))?;
+            ensure_may_mint_for(caller, &owner)?;
+            owner
         }
     };
     ensure_owner_active(&owner)?;
@@ -263,7 +269,7 @@ pub fn update(
     match input.enabled {
         Some(true) => {
             // Rule 4: enabling needs a valid expiry, whatever the stored flag says.
-            if t.expires_at.is_some_and(|e| e <= now) {
+            if expired(t.expires_at, now) {
                 return Err(ApiError::Unprocessable {
                     code: "expiry_in_past",
                     message:
@@ -272,18 +278,7 @@ pub fn update(
                     fields: [("expires_at".to_string(), "has passed".to_string())].into(),
                 });
             }
-            if owner.sso {
-                return Err(ApiError::forbidden(
-                    "sso_user",
-                    "SSO users have no API tokens",
-                ));
-            }
-            if !owner.enabled {
-                return Err(ApiError::conflict(
-                    "owner_inactive",
-                    "the token's owner is disabled; enable the user first",
-                ));
-            }
+            ensure_owner_active(&owner)?;
             if t.kind != TokenKind::Legacy && t.permissions.is_empty() {
                 return Err(ApiError::field(
                     "permissions",

@@ -162,23 +162,6 @@ pub(super) fn name_taken(e: rusqlite::Error) -> ApiError {
     }
 }
 
-/// Whether the owner can hold enabled tokens: enabled and not SSO (rules 15, 18).
-pub(super) fn ensure_owner_active(owner: &User) -> ApiResult<()> {
-    if owner.sso {
-        return Err(ApiError::forbidden(
-            "sso_user",
-            "SSO users have no API tokens",
-        ));
-    }
-    if !owner.enabled {
-        return Err(ApiError::conflict(
-            "owner_inactive",
-            "the token's owner is disabled",
-        ));
-    }
-    Ok(())
-}
-
 /// Encrypts a value for storage when the company allows reveal (rule 14).
 pub fn seal(env: &Env, company: &Company, value: &TokenValue) -> Option<Vec<u8>> {
     company

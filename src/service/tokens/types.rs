@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::db::companies::Company;
 use crate::db::tokens::TokenRow;
-use crate::domain::model::{Audience, Caller, TokenKind};
+use crate::domain::model::{is_delegated, Audience, Caller, TokenKind};
 use crate::domain::permissions::PermissionSet;
 use crate::domain::time::{de_opt_time, de_patch_time, fmt_time, from_ms};
 use crate::service::audit::opt_time;
@@ -105,6 +105,9 @@ pub struct TokenView {
     pub audience: Option<Audience>,
     pub owner: UserRef,
     pub creator: Option<UserRef>,
+    /// Made by someone other than its owner: it cannot create, renew or reveal tokens, nor
+    /// change credentials (rule 25).
+    pub delegated: bool,
     pub company_id: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<String>>)]
@@ -184,6 +187,7 @@ pub fn view(t: &TokenRow, caller: &Caller, company: &Company, env: &Env) -> Toke
             email: t.creator_email.clone().unwrap_or_default(),
             name: None,
         }),
+        delegated: is_delegated(t.creator_id, t.owner_id),
         company_id: t.company_id,
         permissions: (!legacy).then_some(t.permissions),
         role_template: if legacy {
@@ -205,7 +209,7 @@ pub fn view(t: &TokenRow, caller: &Caller, company: &Company, env: &Env) -> Toke
         last_used_at: opt_time(t.last_used_at),
         last_used_ip: t.last_used_ip.clone(),
         value_hint: t.value_hint.clone(),
-        can_reveal: a.use_value && company.reveal_allowed && t.has_value,
+        can_reveal: a.use_value && !caller.is_delegated() && company.reveal_allowed && t.has_value,
         allowed_cidrs: split_cidrs(&t.allowed_cidrs),
         previous_value_expires_at: opt_time(t.prev_expires_at.filter(|p| *p > env.now_ms())),
         recent_ips: None,

@@ -8,7 +8,7 @@ use crate::domain::permissions::Permission;
 use crate::domain::token_value::{TokenValue, ValueKind};
 use crate::error::{ApiError, ApiResult};
 use crate::service::audit::{record, Actor, Event};
-use crate::service::policy::{access, ensure, may_renew};
+use crate::service::policy::{access, ensure, ensure_not_delegated, may_renew};
 use crate::service::{require, Env};
 
 use super::*;
@@ -21,6 +21,7 @@ pub fn renew(
     input: RenewToken,
 ) -> ApiResult<TokenWithValue> {
     require(caller, Permission::TokensWrite)?;
+    ensure_not_delegated(caller, "renew tokens")?;
     let now = env.now_ms();
     let t = load_visible(tx, caller, id)?;
     // Owner only; a shared token is renewed by administrators (members only use its value).
@@ -76,6 +77,7 @@ pub fn renew(
 
 pub fn reveal(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> ApiResult<String> {
     require(caller, Permission::TokensRead)?;
+    ensure_not_delegated(caller, "reveal token values")?;
     let t = load_visible(tx, caller, id)?;
     ensure(access(caller, &t).use_value, "reveal")?;
     let company = company(tx, t.company_id)?;
