@@ -203,7 +203,7 @@ fn only_value(out: &Output) -> String {
 }
 
 #[tokio::test]
-async fn token_create_prints_only_the_value_which_authenticates_on_the_running_server() {
+async fn rule_27_token_create_prints_only_the_value_which_authenticates_and_is_audited_as_cli() {
     let r = running();
     r.api_user("ci@example.com", "deploy").await;
     let out = token_create(
@@ -236,6 +236,17 @@ async fn token_create_prints_only_the_value_which_authenticates_on_the_running_s
         perms,
         ["nodes:read", "nodes:write", "tokens:read", "tokens:write"]
     );
+    // Rule 27: the audit names the command line as the way in, acting as the owner (the
+    // token is the owner's own, not delegated).
+    let (_, audit) = r
+        .get(
+            &format!("/v1/audit?token_id={id}&action=token.created"),
+            &r.admin,
+        )
+        .await;
+    assert_eq!(audit["items"][0]["via"], "cli", "{audit}");
+    assert_eq!(audit["items"][0]["actor_id"], me["user"]["id"]);
+    assert_eq!(t["delegated"], false);
     // The value is not stored in clear anywhere in the database file.
     let raw = std::fs::read(&r.w.db).expect("read db");
     let wal = std::fs::read(r.w.path("tokend.db-wal")).unwrap_or_default();
