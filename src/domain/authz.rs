@@ -81,3 +81,82 @@ pub fn admit(c: &StoredCredential, now: i64, ip: IpAddr) -> Result<Grant, Refusa
             .flatten(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::permissions::Permission as P;
+    use crate::domain::roles::Role;
+
+    fn owner(role: Role) -> User {
+        User {
+            id: 7,
+            company_id: 1,
+            email: "o@example.com".into(),
+            name: "o".into(),
+            role,
+            custom: PermissionSet::EMPTY,
+            enabled: true,
+            sso: false,
+            has_password: false,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn cred<'a>(owner: &'a User, creator: Option<i64>) -> StoredCredential<'a> {
+        StoredCredential {
+            kind: TokenKind::Private,
+            permissions: [P::TokensRead, P::UsersWrite].into_iter().collect(),
+            enabled: true,
+            expires_at: Some(1_000),
+            prev_valid_until: None,
+            allowed_nets: None,
+            owner,
+            creator_id: creator,
+        }
+    }
+
+    const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    #[test]
+    fn rule_25_a_token_made_by_someone_else_is_delegated_and_says_by_whom() {
+        let o = owner(Role::Admin);
+        assert_eq!(admit(&cred(&o, Some(7)), 0, IP).unwrap().delegated_by, None);
+        assert_eq!(admit(&cred(&o, None), 0, IP).unwrap().delegated_by, None);
+        assert_eq!(
+            admit(&cred(&o, Some(3)), 0, IP).unwrap().delegated_by,
+            Some(3)
+        );
+    }
+
+    #[test]
+    fn power_is_the_token_bounded_by_the_owners_current_permissions() {
+        let o = owner(Role::ReadOnly);
+        let g = admit(&cred(&o, None), 0, IP).unwrap();
+        assert_eq!(
+            g.permissions.names(),
+            vec!["tokens:read"],
+            "users:write is not the owner's"
+        );
+    }
+
+    #[test]
+    fn refusals_at_the_instant_of_the_request() {
+        let mut o = owner(Role::Admin);
+        assert_eq!(admit(&cred(&o, None), 1_000, IP), Err(Refusal::Expired));
+        let mut c = cred(&o, None);
+        c.prev_valid_until = Some(Some(500));
+        assert_eq!(
+            admit(&c, 500, IP),
+            Err(Refusal::Expired),
+            "rotation ends exactly"
+        );
+        let nets = ["10.0.0.0/8".parse().unwrap()];
+        let mut c = cred(&o, None);
+        c.allowed_nets = Some(&nets);
+        assert_eq!(admit(&c, 0, IP), Err(Refusal::IpNotAllowed));
+        o.sso = true;
+        assert_eq!(admit(&cred(&o, None), 0, IP), Err(Refusal::Disabled));
+    }
+}

@@ -125,20 +125,7 @@ impl TestApp {
                 b.insert(k.clone(), v.clone());
             }
         }
-        let input: tokend::service::tokens::CreateToken =
-            serde_json::from_value(body).expect("a CreateToken body");
-        let state = self.state.clone();
-        let created = self
-            .state
-            .write(move |tx| {
-                let owner = tokend::db::users::get(tx, owner_id)?
-                    .ok_or(tokend::error::ApiError::NotFound)?;
-                let caller = tokend::domain::model::Caller::session(owner, "127.0.0.1".into());
-                tokend::service::tokens::create(tx, &state.env(), &caller, input)
-            })
-            .await
-            .expect("own token created");
-        (created.token.id, created.value)
+        spawn::own_token(&self.state, owner_id, body).await
     }
 
     /// Creates a token for `owner_id` as the global administrator (rule 10, a delegated

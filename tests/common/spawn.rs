@@ -61,3 +61,26 @@ pub fn client() -> reqwest::Client {
         .build()
         .expect("client")
 }
+
+/// Creates a token owned and made by `owner_id` from a create-token JSON `body`, as the owner
+/// does in the console: a session of the owner, through the same service function as the
+/// API. The token is not delegated. Returns (id, value).
+pub async fn own_token(
+    state: &Arc<AppState>,
+    owner_id: i64,
+    body: serde_json::Value,
+) -> (i64, String) {
+    let input: tokend::service::tokens::CreateToken =
+        serde_json::from_value(body).expect("a CreateToken body");
+    let st = state.clone();
+    let created = state
+        .write(move |tx| {
+            let owner =
+                tokend::db::users::get(tx, owner_id)?.ok_or(tokend::error::ApiError::NotFound)?;
+            let caller = tokend::domain::model::Caller::session(owner, "127.0.0.1".into());
+            tokend::service::tokens::create(tx, &st.env(), &caller, input)
+        })
+        .await
+        .expect("own token created");
+    (created.token.id, created.value)
+}

@@ -104,21 +104,16 @@ impl TestApp {
         b["id"].as_i64().expect("id")
     }
 
-    /// Creates a token for `owner_id` (as the admin) with `extra` fields → (id, value).
+    /// Creates a token owned and made by `owner_id` (not delegated) with `extra` fields
+    /// → (id, value).
     pub async fn token_for(&self, owner_id: i64, extra: Value) -> (i64, String) {
-        let mut body =
-            json!({ "name": format!("t-{}", &new_value()[4..14]), "owner_id": owner_id });
+        let mut body = json!({ "name": format!("t-{}", &new_value()[4..14]) });
         if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
             for (k, v) in e {
                 b.insert(k.clone(), v.clone());
             }
         }
-        let (s, v) = self.post("/v1/tokens", &self.admin_token, body).await;
-        assert_eq!(s, 201, "create token: {v}");
-        (
-            v["id"].as_i64().expect("id"),
-            v["value"].as_str().expect("value").to_string(),
-        )
+        spawn::own_token(&self.state, owner_id, body).await
     }
 
     /// Moves the server's clock forward.
