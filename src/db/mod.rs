@@ -154,3 +154,30 @@ pub fn backup(conn: &Connection, dest: &Path) -> anyhow::Result<()> {
     out.execute_batch("PRAGMA journal_mode = DELETE;")?;
     Ok(())
 }
+
+/// Reads text column `i` through `parse`. Stored text that does not parse is corrupt data: an
+/// error (a logged 500 with the request id), never a silent default.
+pub fn parse_column<T>(
+    r: &rusqlite::Row,
+    i: usize,
+    what: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
+    let text: String = r.get(i)?;
+    parse(&text).ok_or_else(|| corrupt(i, format!("unknown {what} {text:?}")))
+}
+
+/// Reads a stored SHA-256 digest at column `i`; any other length is corrupt data.
+pub fn digest_column(r: &rusqlite::Row, i: usize) -> rusqlite::Result<TokenDigest> {
+    let bytes: Vec<u8> = r.get(i)?;
+    TokenDigest::from_slice(&bytes)
+        .ok_or_else(|| corrupt(i, format!("a digest of {} bytes", bytes.len())))
+}
+
+fn corrupt(column: usize, what: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        column,
+        rusqlite::types::Type::Text,
+        format!("corrupt row: {what}").into(),
+    )
+}

@@ -26,8 +26,7 @@ fn from_row(r: &Row) -> rusqlite::Result<NodeRow> {
         id: r.get(0)?,
         company_id: r.get(1)?,
         name: r.get(2)?,
-        token_digest: TokenDigest::from_slice(&r.get::<_, Vec<u8>>(3)?)
-            .unwrap_or(TokenDigest([0; 32])),
+        token_digest: super::digest_column(r, 3)?,
         token_hint: r.get(4)?,
         creator_id: r.get(5)?,
         created_at: r.get(6)?,

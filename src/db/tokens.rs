@@ -61,13 +61,13 @@ fn from_row(r: &Row) -> rusqlite::Result<TokenRow> {
         owner_name: r.get(4)?,
         creator_id: r.get(5)?,
         creator_email: r.get(6)?,
-        kind: TokenKind::parse(&r.get::<_, String>(7)?).unwrap_or(TokenKind::Private),
-        audience: Audience::parse(&r.get::<_, String>(8)?).unwrap_or(Audience::Administrators),
+        kind: super::parse_column(r, 7, "token kind", TokenKind::parse)?,
+        audience: super::parse_column(r, 8, "audience", Audience::parse)?,
         name: r.get(9)?,
         description: r.get(10)?,
         permissions: PermissionSet::from_storage(&r.get::<_, String>(11)?),
         role_template: r.get(12)?,
-        digest: digest_at(r, 13)?.unwrap_or(TokenDigest([0; 32])),
+        digest: super::digest_column(r, 13)?,
         value_hint: r.get(14)?,
         has_value: r.get(15)?,
         prev_digest: digest_at(r, 16)?,
@@ -138,7 +138,7 @@ fn auth_row(r: &Row) -> rusqlite::Result<AuthRow> {
     let current: bool = r.get(5)?;
     Ok(AuthRow {
         token_id: r.get(0)?,
-        kind: TokenKind::parse(&r.get::<_, String>(1)?).unwrap_or(TokenKind::Private),
+        kind: super::parse_column(r, 1, "token kind", TokenKind::parse)?,
         permissions: PermissionSet::from_storage(&r.get::<_, String>(2)?),
         enabled: r.get(3)?,
         expires_at: r.get(4)?,
@@ -459,8 +459,7 @@ pub fn reconcile_candidates(conn: &Connection) -> rusqlite::Result<Vec<i64>> {
         let kind: String = r.get(1)?;
         let enabled: bool = r.get(3)?;
         let owner_active = r.get::<_, bool>(6)? && !r.get::<_, bool>(7)?;
-        let role = crate::domain::roles::Role::parse(&r.get::<_, String>(4)?)
-            .unwrap_or(crate::domain::roles::Role::Custom);
+        let role = super::parse_column(r, 4, "role", crate::domain::roles::Role::parse)?;
         let held = crate::domain::model::permissions_of(
             role,
             PermissionSet::from_storage(&r.get::<_, String>(5)?),

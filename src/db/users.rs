@@ -11,13 +11,12 @@ const COLUMNS: &str = "u.id, u.company_id, u.email, u.name, u.role, u.permission
 
 /// Reads a user from `COLUMNS` starting at column `at` (so joins can embed it).
 pub fn from_row_at(r: &Row, at: usize) -> rusqlite::Result<User> {
-    let role: String = r.get(at + 4)?;
     Ok(User {
         id: r.get(at)?,
         company_id: r.get(at + 1)?,
         email: r.get(at + 2)?,
         name: r.get(at + 3)?,
-        role: Role::parse(&role).unwrap_or(Role::Custom),
+        role: super::parse_column(r, at + 4, "role", Role::parse)?,
         custom: PermissionSet::from_storage(&r.get::<_, String>(at + 5)?),
         enabled: r.get(at + 6)?,
         sso: r.get(at + 7)?,

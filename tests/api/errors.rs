@@ -428,3 +428,56 @@ async fn credentials_are_checked_before_the_body_so_bad_bodies_never_hide_401_or
         }
     }
 }
+
+/// A 500 for corrupt stored data: opaque body, a request id to find the log line by.
+async fn assert_opaque_500(res: Response, what: &str) {
+    assert_eq!(res.status(), 500, "{what}");
+    let id = header(&res, "x-request-id");
+    assert_eq!(id.len(), 12, "{what}: a request id");
+    let b = body(res).await;
+    assert_eq!(b["error"]["code"], "internal", "{what}: {b}");
+    let text = b.to_string();
+    assert!(
+        !text.contains("corrupt") && !text.contains("bogus"),
+        "{what}: {text}"
+    );
+}
+
+#[tokio::test]
+async fn corrupt_stored_data_is_an_error_never_a_default() {
+    let app = spawn_app().await;
+    let user = app.quick_user("u@example.com", "analyst").await;
+    let (token, _) = app.token_for(user, json!({})).await;
+    let db = app.db();
+    // Corruption gets past the schema's CHECK constraints (a bad restore, a hand edit).
+    db.execute_batch("PRAGMA ignore_check_constraints = ON")
+        .unwrap();
+    // An unknown kind once read as `private`; a role as `custom`; a short digest as zeros.
+    db.execute("UPDATE tokens SET kind = 'bogus' WHERE id = ?1", [token])
+        .unwrap();
+    assert_opaque_500(
+        app.get(&format!("/v1/tokens/{token}"), &app.admin_token)
+            .await,
+        "unknown token kind",
+    )
+    .await;
+    db.execute(
+        "UPDATE tokens SET kind = 'private', digest = x'00' WHERE id = ?1",
+        [token],
+    )
+    .unwrap();
+    assert_opaque_500(
+        app.get(&format!("/v1/tokens/{token}"), &app.admin_token)
+            .await,
+        "a one-byte digest",
+    )
+    .await;
+    db.execute("UPDATE users SET role = 'bogus' WHERE id = ?1", [user])
+        .unwrap();
+    assert_opaque_500(
+        app.get(&format!("/v1/users/{user}"), &app.admin_token)
+            .await,
+        "unknown role",
+    )
+    .await;
+}
