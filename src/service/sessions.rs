@@ -25,7 +25,7 @@ pub fn digest(cookie: &str) -> [u8; 32] {
     Sha256::digest(cookie.as_bytes()).into()
 }
 
-fn open_session(
+pub(crate) fn open_session(
     state: &AppState,
     user: User,
     ip: Option<String>,
@@ -51,7 +51,7 @@ fn open_session(
                 company_id: Some(user.company_id),
                 token_id: None,
                 user_id: Some(user.id),
-                details: json!({ "method": how }),
+                details: json!({ "method": how, "via": if how == "password" { "password" } else { "sso" } }),
             },
             now,
         )

@@ -13,6 +13,7 @@ mod beyond;
 mod http;
 mod login;
 mod nojs;
+mod oidc;
 mod privacy;
 mod screenshots;
 mod tokens;

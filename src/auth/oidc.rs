@@ -1,0 +1,357 @@
+//! OpenID Connect sign-in (rule 18, docs/SSO.md): the authorization-code flow with PKCE
+//! (S256), `state` and `nonce`, against the issuer's discovery document. The ID token's
+//! signature is checked against the issuer's JWKS (RS256 or ES256; the key set is fetched
+//! again when a token names a key id it does not hold), with `iss`, `aud`, `exp` and `nonce`.
+//!
+//! The protocol and JOSE work is the `openidconnect` crate's; its HTTP calls go through the
+//! project's `ureq` agent (no redirects followed, bounded bodies, a timeout). Every method that
+//! talks to the provider blocks: call it on the blocking pool. Nothing is fetched before the
+//! first sign-in, so a server without OpenID Connect never touches the network for it.
+//!
+//! A started sign-in lives in a short-lived server-side store keyed by its `state`, which the
+//! browser also holds in an HttpOnly cookie; finishing removes it, so a replayed `state` (and
+//! with it the `code`) fails.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
+    CoreProviderMetadata,
+};
+use openidconnect::{
+    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpRequest, HttpResponse, IssuerUrl, Nonce,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
+    SignatureVerificationError, TokenResponse,
+};
+use parking_lot::Mutex;
+use subtle::ConstantTimeEq;
+
+use crate::config::OidcConfig;
+
+/// How long a started sign-in may take at the provider.
+pub const FLOW_TTL: Duration = Duration::from_secs(600);
+/// Sign-ins in progress at once (a bound on what anonymous visitors can make the server keep).
+const MAX_PENDING: usize = 10_000;
+/// The discovery document is fetched again after this long.
+const METADATA_TTL: Duration = Duration::from_secs(3600);
+const MAX_BODY: u64 = 1 << 20;
+
+type Client = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// Why a sign-in did not produce a verified email.
+#[derive(Debug)]
+pub enum OidcError {
+    /// The provider cannot be reached or answered something unusable.
+    Unavailable(String),
+    /// The sign-in is refused. `reason` is a stable code for the audit log; `email` is the
+    /// verified token's email when the refusal came after verification of the token.
+    Refused {
+        reason: &'static str,
+        detail: String,
+        email: Option<String>,
+    },
+}
+
+impl OidcError {
+    fn refused(reason: &'static str, detail: impl Into<String>) -> OidcError {
+        OidcError::Refused {
+            reason,
+            detail: detail.into(),
+            email: None,
+        }
+    }
+}
+
+/// An HTTP failure talking to the provider.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HttpFailure(String);
+
+/// One HTTP exchange with the provider over `ureq`, in the shape `openidconnect` expects.
+fn http_call(agent: &ureq::Agent, req: HttpRequest) -> Result<HttpResponse, HttpFailure> {
+    let (parts, body) = req.into_parts();
+    let res = if body.is_empty() {
+        agent.run(openidconnect::http::Request::from_parts(parts, ()))
+    } else {
+        agent.run(openidconnect::http::Request::from_parts(parts, body))
+    }
+    .map_err(|e| HttpFailure(e.to_string()))?;
+    let (parts, mut body) = res.into_parts();
+    let bytes = body
+        .with_config()
+        .limit(MAX_BODY)
+        .read_to_vec()
+        .map_err(|e| HttpFailure(e.to_string()))?;
+    Ok(openidconnect::http::Response::from_parts(parts, bytes))
+}
+
+/// A started sign-in, waiting for the browser to come back.
+struct Pending {
+    nonce: Nonce,
+    verifier: PkceCodeVerifier,
+    redirect: String,
+    expires_ms: i64,
+}
+
+/// Where to send the browser, and the `state` it must bring back (also set as a cookie).
+pub struct Started {
+    pub url: String,
+    pub state: String,
+}
+
+/// The provider's verified answer: who signed in.
+#[derive(Debug)]
+pub struct Verified {
+    pub email: String,
+    pub name: Option<String>,
+}
+
+/// The OpenID Connect client of this server; `None` inside when it is not configured.
+pub struct Oidc(Option<OidcClient>);
+
+impl Oidc {
+    pub fn from_config(config: Option<&OidcConfig>) -> Oidc {
+        Oidc(config.cloned().map(OidcClient::new))
+    }
+
+    pub fn client(&self) -> Option<&OidcClient> {
+        self.0.as_ref()
+    }
+}
+
+pub struct OidcClient {
+    config: OidcConfig,
+    agent: ureq::Agent,
+    metadata: Mutex<Option<(CoreProviderMetadata, Instant)>>,
+    pending: Mutex<HashMap<String, Pending>>,
+}
+
+impl OidcClient {
+    pub fn new(config: OidcConfig) -> OidcClient {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(10)))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(concat!("tokend/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        OidcClient {
+            config,
+            agent,
+            metadata: Mutex::new(None),
+            pending: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn config(&self) -> &OidcConfig {
+        &self.config
+    }
+
+    fn http(&self) -> impl Fn(HttpRequest) -> Result<HttpResponse, HttpFailure> + '_ {
+        move |r| http_call(&self.agent, r)
+    }
+
+    /// The provider's metadata and keys: cached, fetched on first use and after an hour.
+    fn metadata(&self) -> Result<CoreProviderMetadata, OidcError> {
+        let cached = self.metadata.lock().clone();
+        if let Some((m, at)) = &cached {
+            if at.elapsed() < METADATA_TTL {
+                return Ok(m.clone());
+            }
+        }
+        let issuer = IssuerUrl::new(self.config.issuer.clone())
+            .map_err(|e| OidcError::Unavailable(format!("issuer URL: {e}")))?;
+        match CoreProviderMetadata::discover(&issuer, &self.http()) {
+            Ok(m) => {
+                *self.metadata.lock() = Some((m.clone(), Instant::now()));
+                Ok(m)
+            }
+            Err(e) => match cached {
+                // A stale copy serves while the provider cannot be reached.
+                Some((m, _)) => Ok(m),
+                None => Err(OidcError::Unavailable(format!(
+                    "discovery at {issuer} failed: {}",
+                    error_chain(&e)
+                ))),
+            },
+        }
+    }
+
+    /// Fetches the key set again (a token named a key id the cached set does not hold).
+    fn refresh_keys(&self, mut m: CoreProviderMetadata) -> Result<CoreProviderMetadata, OidcError> {
+        let keys = CoreJsonWebKeySet::fetch(m.jwks_uri(), &self.http()).map_err(|e| {
+            OidcError::Unavailable(format!("key set fetch failed: {}", error_chain(&e)))
+        })?;
+        m = m.set_jwks(keys);
+        *self.metadata.lock() = Some((m.clone(), Instant::now()));
+        Ok(m)
+    }
+
+    fn client(&self, m: CoreProviderMetadata, redirect: &str) -> Result<Client, OidcError> {
+        let redirect = RedirectUrl::new(redirect.to_string())
+            .map_err(|e| OidcError::Unavailable(format!("redirect URL: {e}")))?;
+        Ok(CoreClient::from_provider_metadata(
+            m,
+            ClientId::new(self.config.client_id.clone()),
+            Some(ClientSecret::new(
+                self.config.client_secret.expose().to_string(),
+            )),
+        )
+        .set_redirect_uri(redirect))
+    }
+
+    /// Starts a sign-in: the provider's authorization URL for this browser. Blocks on the
+    /// first call (discovery).
+    pub fn begin(&self, redirect: &str, now_ms: i64) -> Result<Started, OidcError> {
+        let client = self.client(self.metadata()?, redirect)?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, state, nonce) = client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .add_scope(Scope::new("email".into()))
+            .add_scope(Scope::new("profile".into()))
+            .set_pkce_challenge(challenge)
+            .url();
+        let mut pending = self.pending.lock();
+        pending.retain(|_, p| p.expires_ms > now_ms);
+        if pending.len() >= MAX_PENDING {
+            return Err(OidcError::Unavailable(
+                "too many sign-ins in progress".into(),
+            ));
+        }
+        pending.insert(
+            state.secret().clone(),
+            Pending {
+                nonce,
+                verifier,
+                redirect: redirect.to_string(),
+                expires_ms: now_ms + FLOW_TTL.as_millis() as i64,
+            },
+        );
+        Ok(Started {
+            url: url.to_string(),
+            state: state.secret().clone(),
+        })
+    }
+
+    /// Forgets a started sign-in (the provider answered with an error).
+    pub fn abandon(&self, state: &str) {
+        self.pending.lock().remove(state);
+    }
+
+    /// Finishes a sign-in: `state` must be one this server started, for this browser
+    /// (`browser_state`, from its cookie), not used before and not expired; the code is
+    /// exchanged (with the PKCE verifier) and the ID token verified.
+    pub fn finish(
+        &self,
+        state: &str,
+        browser_state: Option<&str>,
+        code: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Verified, OidcError> {
+        let same_browser =
+            browser_state.is_some_and(|b| bool::from(b.as_bytes().ct_eq(state.as_bytes())));
+        if !same_browser {
+            return Err(OidcError::refused(
+                "state_mismatch",
+                "the state does not belong to this browser's sign-in",
+            ));
+        }
+        let pending = self.pending.lock().remove(state);
+        let Some(p) = pending.filter(|p| p.expires_ms > now.timestamp_millis()) else {
+            return Err(OidcError::refused(
+                "state_unknown",
+                "no sign-in in progress has this state (expired or already used)",
+            ));
+        };
+        let m = self.metadata()?;
+        let client = self.client(m.clone(), &p.redirect)?;
+        let token = client
+            .exchange_code(AuthorizationCode::new(code.to_string()))
+            .map_err(|e| OidcError::Unavailable(format!("token endpoint: {e}")))?
+            .set_pkce_verifier(p.verifier)
+            .request(&self.http())
+            .map_err(|e| match e {
+                RequestTokenError::ServerResponse(r) => {
+                    OidcError::refused("code_rejected", r.error().to_string())
+                }
+                other => {
+                    OidcError::Unavailable(format!("code exchange failed: {}", error_chain(&other)))
+                }
+            })?;
+        let id_token = token
+            .id_token()
+            .ok_or_else(|| OidcError::refused("id_token_missing", "no ID token in the answer"))?;
+        let verified = match verify(&client, id_token, &p.nonce, now) {
+            Err(ClaimsVerificationError::SignatureVerification(
+                SignatureVerificationError::NoMatchingKey,
+            )) => {
+                // Key rotation: a new `kid` appeared; fetch the key set once and try again.
+                let client = self.client(self.refresh_keys(m)?, &p.redirect)?;
+                verify(&client, id_token, &p.nonce, now)
+            }
+            other => other,
+        }
+        .map_err(|e| OidcError::refused("id_token_invalid", error_chain(&e)))?;
+        if verified.1 != Some(true) {
+            return Err(OidcError::Refused {
+                reason: "email_unverified",
+                detail: "the provider does not vouch for this email (email_verified)".into(),
+                email: Some(verified.0.email),
+            });
+        }
+        Ok(verified.0)
+    }
+}
+
+/// The ID token's email, name and `email_verified`, after every check of its signature
+/// (RS256 or ES256 only) and claims.
+fn verify(
+    client: &Client,
+    id_token: &CoreIdToken,
+    nonce: &Nonce,
+    now: DateTime<Utc>,
+) -> Result<(Verified, Option<bool>), ClaimsVerificationError> {
+    let verifier = client
+        .id_token_verifier()
+        .set_allowed_algs([
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+            CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+        ])
+        .set_time_fn(move || now);
+    let claims = id_token.claims(&verifier, nonce)?;
+    let email = claims
+        .email()
+        .map(|e| e.as_str().to_string())
+        .ok_or_else(|| ClaimsVerificationError::Other("the ID token has no email claim".into()))?;
+    let name = claims
+        .name()
+        .and_then(|n| n.get(None))
+        .map(|n| n.as_str().to_string());
+    Ok((Verified { email, name }, claims.email_verified()))
+}
+
+/// An error with its sources, on one line (for the log and the audit detail).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
