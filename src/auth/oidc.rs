@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
-    CoreProviderMetadata,
+    CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet,
+    CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
 use openidconnect::{
     AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
@@ -295,13 +295,14 @@ impl OidcClient {
         let id_token = token
             .id_token()
             .ok_or_else(|| OidcError::refused("id_token_missing", "no ID token in the answer"))?;
-        let verified = match verify(&client, id_token, &p.nonce, now) {
+        let id = &self.config.client_id;
+        let verified = match verify_id_token(id, m.issuer(), m.jwks(), id_token, &p.nonce, now) {
             Err(ClaimsVerificationError::SignatureVerification(
                 SignatureVerificationError::NoMatchingKey,
             )) => {
                 // Key rotation: a new `kid` appeared; fetch the key set once and try again.
-                let client = self.client(self.refresh_keys(m)?, &p.redirect)?;
-                verify(&client, id_token, &p.nonce, now)
+                let m = self.refresh_keys(m)?;
+                verify_id_token(id, m.issuer(), m.jwks(), id_token, &p.nonce, now)
             }
             other => other,
         }
@@ -318,20 +319,25 @@ impl OidcClient {
 }
 
 /// The ID token's email, name and `email_verified`, after every check of its signature
-/// (RS256 or ES256 only) and claims.
-fn verify(
-    client: &Client,
+/// (RS256 or ES256 by a key of `keys`; never HS256) and of `iss`, `aud`, `exp` and `nonce`.
+pub(crate) fn verify_id_token(
+    client_id: &str,
+    issuer: &IssuerUrl,
+    keys: &CoreJsonWebKeySet,
     id_token: &CoreIdToken,
     nonce: &Nonce,
     now: DateTime<Utc>,
 ) -> Result<(Verified, Option<bool>), ClaimsVerificationError> {
-    let verifier = client
-        .id_token_verifier()
-        .set_allowed_algs([
-            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-            CoreJwsSigningAlgorithm::EcdsaP256Sha256,
-        ])
-        .set_time_fn(move || now);
+    let verifier = CoreIdTokenVerifier::new_public_client(
+        ClientId::new(client_id.to_string()),
+        issuer.clone(),
+        keys.clone(),
+    )
+    .set_allowed_algs([
+        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    ])
+    .set_time_fn(move || now);
     let claims = id_token.claims(&verifier, nonce)?;
     let email = claims
         .email()
@@ -355,3 +361,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     out
 }
+
+#[cfg(test)]
+#[path = "oidc_tests.rs"]
+mod tests;

@@ -14,6 +14,7 @@ mod http;
 mod login;
 mod nojs;
 mod oidc;
+mod oidc_kit;
 mod privacy;
 mod screenshots;
 mod tokens;

@@ -154,6 +154,17 @@ pub async fn callback(state: Shared, oidc: web::Data<Oidc>, req: HttpRequest) ->
             return refuse(&state, &req, err).await;
         }
     };
+    // RFC 9207: a provider that names itself must be the configured one (mix-up defence).
+    if let (Some(iss), Some(c)) = (param("iss"), oidc.client()) {
+        if iss != c.config().issuer {
+            let err = OidcError::Refused {
+                reason: "issuer_mismatch",
+                detail: format!("the answer came from {iss}"),
+                email: None,
+            };
+            return refuse(&state, &req, err).await;
+        }
+    }
     let now = state.now();
     let o = oidc.clone();
     let verified = web::block(move || match o.client() {
