@@ -178,14 +178,15 @@ async fn oidc_provider_down_shows_a_clear_error_page() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn oidc_auto_provision_creates_an_sso_user_with_the_role() {
+async fn oidc_auto_provision_creates_an_sso_user_with_the_role_email_from_userinfo() {
     let port = free_port();
     let app = spawn_with_oidc(port, None, Some(Role::ReadOnly)).await;
-    let _provider = Provider::start(
+    let _provider = Provider::start_with(
         port,
         &format!("{}/login/oidc/callback", app.address),
         "k1",
         "RS256",
+        &[("EMAIL_IN_USERINFO_ONLY", "1")],
     );
     let b = Browser::start(&app.address, Options::default()).await;
     sso_sign_in(&b, "newcomer@example.com").await;

@@ -53,6 +53,17 @@ impl Provider {
     /// Starts the provider on `port` for a client redirecting to `redirect`; its signing keys
     /// carry the key id prefix `kid` and ID tokens are signed with `alg`.
     pub fn start(port: u16, redirect: &str, kid: &str, alg: &str) -> Provider {
+        Provider::start_with(port, redirect, kid, alg, &[])
+    }
+
+    /// `start` with more environment for the provider script (see its header).
+    pub fn start_with(
+        port: u16,
+        redirect: &str,
+        kid: &str,
+        alg: &str,
+        env: &[(&str, &str)],
+    ) -> Provider {
         ensure_provider_installed();
         let mut child = Command::new("node")
             .arg(root().join("tests/oidc/provider.mjs"))
@@ -63,6 +74,7 @@ impl Provider {
             .env("REDIRECT_URI", redirect)
             .env("KID", kid)
             .env("ID_TOKEN_ALG", alg)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .process_group(0)

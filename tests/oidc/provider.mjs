@@ -9,6 +9,7 @@
 //   KID                 key id of the signing keys (default: random) — reuse one with a new
 //                       key set to sign with "another key" under a known id
 //   ID_TOKEN_ALG        RS256 (default) or ES256
+//   EMAIL_IN_USERINFO_ONLY=1   email claims only from the userinfo endpoint
 //
 // Accounts: any email signs in (no password check); its ID token carries `email` and
 // `email_verified: true`, except for emails starting with `unverified` (`false`).
@@ -53,8 +54,9 @@ const provider = new Provider(issuer, {
   cookies: { keys: [randomBytes(16).toString('hex')] },
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
   pkce: { required: () => true },
-  // Scope claims (email, email_verified) in the ID token, as Keycloak, Authentik and Google do.
-  conformIdTokenClaims: false,
+  // Scope claims (email, email_verified) in the ID token, as Keycloak, Authentik and Google
+  // do; with EMAIL_IN_USERINFO_ONLY=1 only in the userinfo answer (as Okta does).
+  conformIdTokenClaims: env('EMAIL_IN_USERINFO_ONLY', '') === '1',
   features: { devInteractions: { enabled: false } },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   async findAccount(ctx, id) {

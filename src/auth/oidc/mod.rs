@@ -17,19 +17,25 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet,
-    CoreJwsSigningAlgorithm, CoreProviderMetadata,
+    CoreAuthenticationFlow, CoreClient, CoreJsonWebKeySet, CoreProviderMetadata, CoreUserInfoClaims,
 };
 use openidconnect::{
-    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
+    AccessToken, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
     EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpRequest, HttpResponse, IssuerUrl, Nonce,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
-    SignatureVerificationError, TokenResponse,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError,
+    Scope, SignatureVerificationError, SubjectIdentifier, TokenResponse, UserInfoError,
 };
 use parking_lot::Mutex;
 use subtle::ConstantTimeEq;
 
 use crate::config::OidcConfig;
+
+mod http;
+mod token;
+
+use http::{error_chain, http_call, HttpFailure};
+pub(crate) use token::verify_id_token;
+use token::Identity;
 
 /// How long a started sign-in may take at the provider.
 pub const FLOW_TTL: Duration = Duration::from_secs(600);
@@ -37,7 +43,6 @@ pub const FLOW_TTL: Duration = Duration::from_secs(600);
 const MAX_PENDING: usize = 10_000;
 /// The discovery document is fetched again after this long.
 const METADATA_TTL: Duration = Duration::from_secs(3600);
-const MAX_BODY: u64 = 1 << 20;
 
 type Client = CoreClient<
     EndpointSet,
@@ -70,29 +75,6 @@ impl OidcError {
             email: None,
         }
     }
-}
-
-/// An HTTP failure talking to the provider.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct HttpFailure(String);
-
-/// One HTTP exchange with the provider over `ureq`, in the shape `openidconnect` expects.
-fn http_call(agent: &ureq::Agent, req: HttpRequest) -> Result<HttpResponse, HttpFailure> {
-    let (parts, body) = req.into_parts();
-    let res = if body.is_empty() {
-        agent.run(openidconnect::http::Request::from_parts(parts, ()))
-    } else {
-        agent.run(openidconnect::http::Request::from_parts(parts, body))
-    }
-    .map_err(|e| HttpFailure(e.to_string()))?;
-    let (parts, mut body) = res.into_parts();
-    let bytes = body
-        .with_config()
-        .limit(MAX_BODY)
-        .read_to_vec()
-        .map_err(|e| HttpFailure(e.to_string()))?;
-    Ok(openidconnect::http::Response::from_parts(parts, bytes))
 }
 
 /// A started sign-in, waiting for the browser to come back.
@@ -307,61 +289,66 @@ impl OidcClient {
             other => other,
         }
         .map_err(|e| OidcError::refused("id_token_invalid", error_chain(&e)))?;
-        if verified.1 != Some(true) {
+        let who = match verified.email {
+            Some(_) => verified,
+            // Some providers put the email only in the userinfo answer.
+            None => self.user_info(&client, token.access_token(), &verified.subject)?,
+        };
+        let Some(email) = who.email else {
+            return Err(OidcError::refused(
+                "email_missing",
+                "neither the ID token nor the userinfo answer has an email claim",
+            ));
+        };
+        if who.email_verified != Some(true) {
             return Err(OidcError::Refused {
                 reason: "email_unverified",
                 detail: "the provider does not vouch for this email (email_verified)".into(),
-                email: Some(verified.0.email),
+                email: Some(email),
             });
         }
-        Ok(verified.0)
+        Ok(Verified {
+            email,
+            name: who.name,
+        })
     }
-}
 
-/// The ID token's email, name and `email_verified`, after every check of its signature
-/// (RS256 or ES256 by a key of `keys`; never HS256) and of `iss`, `aud`, `exp` and `nonce`.
-pub(crate) fn verify_id_token(
-    client_id: &str,
-    issuer: &IssuerUrl,
-    keys: &CoreJsonWebKeySet,
-    id_token: &CoreIdToken,
-    nonce: &Nonce,
-    now: DateTime<Utc>,
-) -> Result<(Verified, Option<bool>), ClaimsVerificationError> {
-    let verifier = CoreIdTokenVerifier::new_public_client(
-        ClientId::new(client_id.to_string()),
-        issuer.clone(),
-        keys.clone(),
-    )
-    .set_allowed_algs([
-        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-        CoreJwsSigningAlgorithm::EcdsaP256Sha256,
-    ])
-    .set_time_fn(move || now);
-    let claims = id_token.claims(&verifier, nonce)?;
-    let email = claims
-        .email()
-        .map(|e| e.as_str().to_string())
-        .ok_or_else(|| ClaimsVerificationError::Other("the ID token has no email claim".into()))?;
-    let name = claims
-        .name()
-        .and_then(|n| n.get(None))
-        .map(|n| n.as_str().to_string());
-    Ok((Verified { email, name }, claims.email_verified()))
-}
-
-/// An error with its sources, on one line (for the log and the audit detail).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
+    /// The userinfo endpoint's claims for `subject` (it must answer for the same subject).
+    fn user_info(
+        &self,
+        client: &Client,
+        access_token: &AccessToken,
+        subject: &str,
+    ) -> Result<Identity, OidcError> {
+        let claims: CoreUserInfoClaims = client
+            .user_info(
+                access_token.clone(),
+                Some(SubjectIdentifier::new(subject.to_string())),
+            )
+            .map_err(|_| {
+                OidcError::refused(
+                    "email_missing",
+                    "the ID token has no email claim and the provider has no userinfo endpoint",
+                )
+            })?
+            .request(&self.http())
+            .map_err(|e| match e {
+                UserInfoError::ClaimsVerification(e) => {
+                    OidcError::refused("userinfo_invalid", error_chain(&e))
+                }
+                other => OidcError::Unavailable(format!("userinfo: {}", error_chain(&other))),
+            })?;
+        Ok(Identity {
+            subject: claims.subject().as_str().to_string(),
+            email: claims.email().map(|e| e.as_str().to_string()),
+            email_verified: claims.email_verified(),
+            name: claims
+                .name()
+                .and_then(|n| n.get(None))
+                .map(|n| n.as_str().to_string()),
+        })
     }
-    out
 }
 
 #[cfg(test)]
-#[path = "oidc_tests.rs"]
 mod tests;
