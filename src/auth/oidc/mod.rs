@@ -43,6 +43,8 @@ pub const FLOW_TTL: Duration = Duration::from_secs(600);
 const MAX_PENDING: usize = 10_000;
 /// The discovery document is fetched again after this long.
 const METADATA_TTL: Duration = Duration::from_secs(3600);
+/// After a failed discovery, the next attempt waits this long.
+const RETRY_AFTER: Duration = Duration::from_secs(5);
 
 type Client = CoreClient<
     EndpointSet,
@@ -115,6 +117,8 @@ pub struct OidcClient {
     config: OidcConfig,
     agent: ureq::Agent,
     metadata: Mutex<Option<(CoreProviderMetadata, Instant)>>,
+    /// The last failed discovery: when, and why.
+    failed: Mutex<Option<(Instant, String)>>,
     pending: Mutex<HashMap<String, Pending>>,
 }
 
@@ -131,6 +135,7 @@ impl OidcClient {
             config,
             agent,
             metadata: Mutex::new(None),
+            failed: Mutex::new(None),
             pending: Mutex::new(HashMap::new()),
         }
     }
@@ -151,22 +156,37 @@ impl OidcClient {
                 return Ok(m.clone());
             }
         }
-        let issuer = IssuerUrl::new(self.config.issuer.clone())
-            .map_err(|e| OidcError::Unavailable(format!("issuer URL: {e}")))?;
-        match CoreProviderMetadata::discover(&issuer, &self.http()) {
-            Ok(m) => {
+        // After a failure, wait a little before asking again: a provider that is down (or a
+        // firewall that drops packets) must not hold a blocking thread per visitor.
+        let failed = self.failed.lock().clone();
+        let (result, tried) = match failed {
+            Some((at, why)) if at.elapsed() < RETRY_AFTER => (Err(why), false),
+            _ => (self.discover(), true),
+        };
+        match (result, cached) {
+            (Ok(m), _) => {
                 *self.metadata.lock() = Some((m.clone(), Instant::now()));
+                *self.failed.lock() = None;
                 Ok(m)
             }
-            Err(e) => match cached {
-                // A stale copy serves while the provider cannot be reached.
-                Some((m, _)) => Ok(m),
-                None => Err(OidcError::Unavailable(format!(
-                    "discovery at {issuer} failed: {}",
-                    error_chain(&e)
-                ))),
-            },
+            (Err(why), cached) => {
+                if tried {
+                    *self.failed.lock() = Some((Instant::now(), why.clone()));
+                }
+                match cached {
+                    // A stale copy serves while the provider cannot be reached.
+                    Some((m, _)) => Ok(m),
+                    None => Err(OidcError::Unavailable(why)),
+                }
+            }
         }
+    }
+
+    fn discover(&self) -> Result<CoreProviderMetadata, String> {
+        let issuer =
+            IssuerUrl::new(self.config.issuer.clone()).map_err(|e| format!("issuer URL: {e}"))?;
+        CoreProviderMetadata::discover(&issuer, &self.http())
+            .map_err(|e| format!("discovery at {issuer} failed: {}", error_chain(&e)))
     }
 
     /// Fetches the key set again (a token named a key id the cached set does not hold).
