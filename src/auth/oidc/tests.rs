@@ -1,6 +1,7 @@
 //! ID token verification against hand-made tokens: what a real provider never sends (a wrong
 //! nonce, a tampered payload, another key under a known `kid`, HS256, a wrong audience or
-//! issuer, an expired token). The full flow is tested in Chromium (tests/console/oidc.rs).
+//! issuer, an expired token); and the store of sign-ins in progress. The full flow is tested
+//! in Chromium against a real provider (tests/console/oidc.rs).
 
 use chrono::{Duration, Utc};
 use openidconnect::core::{
@@ -242,4 +243,70 @@ fn a_token_without_email_leaves_it_to_userinfo() {
         &rsa(KEY_A, "a"),
     );
     assert_eq!(check(&t, "n-1").expect("valid"), (None, None));
+}
+
+/// A client whose provider does not answer (nothing listens on port 1).
+fn offline_client() -> super::OidcClient {
+    super::OidcClient::new(crate::config::OidcConfig {
+        issuer: "http://127.0.0.1:1".into(),
+        client_id: CLIENT.into(),
+        client_secret: "secret".parse().expect("secret"),
+        redirect_url: None,
+        auto_provision: None,
+    })
+}
+
+fn pend(c: &super::OidcClient, state: &str, expires_ms: i64) {
+    c.pending.lock().insert(
+        state.into(),
+        super::Pending {
+            nonce: Nonce::new("n".into()),
+            verifier: openidconnect::PkceCodeVerifier::new("v".repeat(43)),
+            redirect: "http://127.0.0.1/login/oidc/callback".into(),
+            expires_ms,
+        },
+    );
+}
+
+fn reason(r: Result<super::Verified, super::OidcError>) -> String {
+    match r {
+        Err(super::OidcError::Refused { reason, .. }) => reason.to_string(),
+        Err(super::OidcError::Unavailable(_)) => "unavailable".into(),
+        Ok(v) => panic!("signed in: {v:?}"),
+    }
+}
+
+#[test]
+fn a_state_is_bound_to_the_browser_used_once_and_expires() {
+    let c = offline_client();
+    let now = Utc::now();
+    let later = now.timestamp_millis() + 60_000;
+    pend(&c, "s-1", later);
+    assert_eq!(reason(c.finish("s-1", None, "code", now)), "state_mismatch");
+    assert_eq!(
+        reason(c.finish("s-1", Some("s-2"), "code", now)),
+        "state_mismatch"
+    );
+    // The right browser: the state is spent, then the (unreachable) provider is asked.
+    assert_eq!(
+        reason(c.finish("s-1", Some("s-1"), "code", now)),
+        "unavailable"
+    );
+    assert_eq!(
+        reason(c.finish("s-1", Some("s-1"), "code", now)),
+        "state_unknown"
+    );
+    pend(&c, "s-3", now.timestamp_millis() - 1);
+    assert_eq!(
+        reason(c.finish("s-3", Some("s-3"), "code", now)),
+        "state_unknown"
+    );
+}
+
+#[test]
+fn an_unreachable_provider_is_unavailable_not_a_panic() {
+    let c = offline_client();
+    let r = c.begin("http://127.0.0.1/login/oidc/callback", 0);
+    assert!(matches!(r, Err(super::OidcError::Unavailable(_))));
+    assert!(c.pending.lock().is_empty());
 }
