@@ -20,6 +20,9 @@ import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+// Node 18 (Debian 12's) has WebCrypto but not as a global, which `jose` expects.
+if (!globalThis.crypto) globalThis.crypto = (await import('node:crypto')).webcrypto;
+
 const env = (k, d) => process.env[k] || d;
 const modules = env('OIDC_MODULES');
 if (!modules) throw new Error('OIDC_MODULES is not set');
