@@ -24,8 +24,6 @@ async fn rule_18_oidc_sso_user_signs_in_others_are_refused() {
     create_user(&app, "dave@example.com", false).await;
     create_user(&app, "unverified@example.com", true).await;
     let b = Browser::start(&app.address, Options::default()).await;
-    b.goto("/login").await;
-    b.screenshot("login-sso").await;
 
     sso_sign_in(&b, "carol@example.com").await;
     let path = b.path().await;
