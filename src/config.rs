@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::time::parse_duration;
 
+pub mod oidc;
+pub use oidc::{OidcConfig, Secret};
+
 /// Settings as given, before defaults and validation.
 #[derive(Debug, Clone, Default, clap::Args, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -64,6 +67,26 @@ pub struct RawConfig {
     /// Tracing filter, e.g. `info` or `tokend=debug` [default: info]
     #[arg(long, env = "TOKEND_LOG", global = true)]
     pub log: Option<String>,
+    /// OpenID Connect issuer URL; enables "Sign in with SSO" (see docs/SSO.md)
+    #[arg(long, env = "TOKEND_OIDC_ISSUER", global = true)]
+    pub oidc_issuer: Option<String>,
+    /// OpenID Connect client id
+    #[arg(long, env = "TOKEND_OIDC_CLIENT_ID", global = true)]
+    pub oidc_client_id: Option<String>,
+    /// OpenID Connect client secret
+    #[arg(
+        long,
+        env = "TOKEND_OIDC_CLIENT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub oidc_client_secret: Option<Secret>,
+    /// Redirect URL registered at the provider [default: <this server>/login/oidc/callback]
+    #[arg(long, env = "TOKEND_OIDC_REDIRECT_URL", global = true)]
+    pub oidc_redirect_url: Option<String>,
+    /// Create unknown users on their first SSO sign-in, with this role
+    #[arg(long, env = "TOKEND_OIDC_AUTO_PROVISION", global = true)]
+    pub oidc_auto_provision: Option<String>,
 }
 
 impl RawConfig {
@@ -86,6 +109,11 @@ impl RawConfig {
             metrics_allow: self.metrics_allow.or(other.metrics_allow),
             workers: self.workers.or(other.workers),
             log: self.log.or(other.log),
+            oidc_issuer: self.oidc_issuer.or(other.oidc_issuer),
+            oidc_client_id: self.oidc_client_id.or(other.oidc_client_id),
+            oidc_client_secret: self.oidc_client_secret.or(other.oidc_client_secret),
+            oidc_redirect_url: self.oidc_redirect_url.or(other.oidc_redirect_url),
+            oidc_auto_provision: self.oidc_auto_provision.or(other.oidc_auto_provision),
         }
     }
 }
@@ -115,6 +143,9 @@ pub struct Config {
     pub metrics_allow: Vec<IpNet>,
     pub workers: usize,
     pub log: String,
+    /// OpenID Connect sign-in; `None` when not configured.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<OidcConfig>,
 }
 
 mod humantime_serde_compat {
@@ -210,6 +241,13 @@ impl Config {
                 )));
             }
         }
+        let oidc = oidc::resolve(oidc::RawOidc {
+            issuer: r.oidc_issuer,
+            client_id: r.oidc_client_id,
+            client_secret: r.oidc_client_secret,
+            redirect_url: r.oidc_redirect_url,
+            auto_provision: r.oidc_auto_provision,
+        })?;
         Ok(Config {
             db,
             bind,
@@ -230,6 +268,7 @@ impl Config {
             metrics_allow,
             workers,
             log: r.log.unwrap_or_else(|| "info".to_string()),
+            oidc,
         })
     }
 

@@ -203,10 +203,12 @@ impl Application {
             bail!("TOKEND_SSO_HEADER needs TOKEND_SSO_TRUSTED_PROXIES (the proxies allowed to send it)");
         }
         let data = web::Data::from(state.clone());
+        let oidc = web::Data::new(crate::auth::oidc::Oidc::from_config(c.oidc.as_ref()));
         let workers = c.workers;
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(oidc.clone())
                 .wrap(from_fn(routes::middleware::common))
                 .configure(routes::configure)
         })

@@ -3,5 +3,6 @@
 pub mod client_ip;
 pub mod extract;
 pub mod index;
+pub mod oidc;
 pub mod password;
 pub mod throttle;

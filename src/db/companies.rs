@@ -84,3 +84,8 @@ pub fn update_policy(conn: &Connection, c: &Company) -> rusqlite::Result<()> {
 pub fn count(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT COUNT(*) FROM companies", [], |r| r.get(0))
 }
+
+/// The default company: the first one, made at bootstrap.
+pub fn first_id(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    conn.query_row("SELECT min(id) FROM companies", [], |r| r.get(0))
+}

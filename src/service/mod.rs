@@ -7,6 +7,7 @@ pub mod console;
 pub mod legacy;
 pub mod lifecycle;
 pub mod nodes;
+pub mod oidc;
 pub mod policy;
 pub mod revoke;
 pub mod sessions;

@@ -25,7 +25,7 @@ pub fn digest(cookie: &str) -> [u8; 32] {
     Sha256::digest(cookie.as_bytes()).into()
 }
 
-fn open_session(
+pub(crate) fn open_session(
     state: &AppState,
     user: User,
     ip: Option<String>,
@@ -45,7 +45,7 @@ fn open_session(
                 Some(user.id),
                 user.email.clone(),
                 ip,
-                if how == "sso" { "sso" } else { "session" },
+                if how == "password" { "session" } else { "sso" },
             ),
             Event {
                 action: "session.login",

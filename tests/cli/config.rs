@@ -260,3 +260,61 @@ fn unknown_command_or_flag_is_exit_2() {
     run(cmd).expect_code(2);
     assert!(!w.db.exists());
 }
+
+#[test]
+fn half_an_oidc_configuration_is_exit_2() {
+    assert_rejected(
+        |c, _| {
+            c.env("TOKEND_OIDC_ISSUER", "https://idp.example.com");
+        },
+        "oidc_client_id, oidc_client_secret",
+    );
+    assert_rejected(
+        |c, _| {
+            c.args([
+                "--oidc-client-id",
+                "tokend",
+                "--oidc-client-secret",
+                "s3cret",
+            ]);
+        },
+        "missing: oidc_issuer",
+    );
+    assert_rejected(
+        |c, w| {
+            let toml = "oidc_issuer = \"http://idp.example.com\"\noidc_client_id = \"t\"\n\
+                        oidc_client_secret = \"s\"\n";
+            write(&w.path("t.toml"), toml);
+            c.arg("--config-file").arg(w.path("t.toml"));
+        },
+        "must be an https URL",
+    );
+    assert_rejected(
+        |c, _| {
+            c.env("TOKEND_OIDC_ISSUER", "https://idp.example.com")
+                .env("TOKEND_OIDC_CLIENT_ID", "tokend")
+                .env("TOKEND_OIDC_CLIENT_SECRET", "s3cret")
+                .env("TOKEND_OIDC_AUTO_PROVISION", "custom");
+        },
+        "oidc_auto_provision",
+    );
+}
+
+#[test]
+fn a_full_oidc_configuration_is_shown_with_the_secret_redacted() {
+    let w = Workdir::new();
+    let cmd = || {
+        let mut c = w.tokend();
+        c.env("TOKEND_OIDC_ISSUER", "https://idp.example.com/realms/x")
+            .env("TOKEND_OIDC_CLIENT_ID", "tokend")
+            .env("TOKEND_OIDC_CLIENT_SECRET", "very-secret-value")
+            .args(["--oidc-auto-provision", "read_only", "config"]);
+        c
+    };
+    let out = run(cmd()).expect_code(0);
+    assert!(!out.stdout.contains("very-secret-value"), "{}", out.stdout);
+    let t = effective(cmd());
+    assert_eq!(get(&t, "oidc_issuer"), "https://idp.example.com/realms/x");
+    assert_eq!(get(&t, "oidc_client_secret"), "<redacted>");
+    assert_eq!(get(&t, "oidc_auto_provision"), "read_only");
+}

@@ -13,6 +13,8 @@ mod beyond;
 mod http;
 mod login;
 mod nojs;
+mod oidc;
+mod oidc_kit;
 mod privacy;
 mod screenshots;
 mod tokens;

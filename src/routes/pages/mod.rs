@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod confirm;
 mod form;
+mod oidc;
 mod profile;
 mod render;
 mod session;
@@ -31,6 +32,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(session::login_page))
                 .route(web::post().to(session::login)),
         )
+        .route("/login/oidc", web::get().to(oidc::start))
+        .route("/login/oidc/callback", web::get().to(oidc::callback))
         .route("/logout", web::post().to(session::logout))
         .route("/", web::get().to(tokens::index))
         .service(

@@ -27,6 +27,8 @@ struct LoginPage {
     csrf: String,
     email: String,
     error: Option<String>,
+    /// *Sign in with SSO* (OpenID Connect) is configured.
+    oidc: bool,
 }
 
 fn login_cookie(secure: bool, value: &str) -> Cookie<'static> {
@@ -57,6 +59,9 @@ fn login_form(
         csrf: csrf.clone(),
         email,
         error,
+        oidc: req
+            .app_data::<web::Data<crate::auth::oidc::Oidc>>()
+            .is_some_and(|o| o.client().is_some()),
     };
     let mut res = html(status, render(&page)?);
     let _ = res.add_cookie(&login_cookie(secure, &csrf));

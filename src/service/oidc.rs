@@ -1,0 +1,147 @@
+//! Console sessions from OpenID Connect (rule 18, docs/SSO.md): only an existing, enabled
+//! user with `sso = true` signs in, or, with auto-provisioning configured, a new SSO user is
+//! created in the default company on the first sign-in. Every outcome is audited:
+//! `session.login` (`via: sso`, `method: oidc`) or `session.login_failed` with the reason.
+//!
+//! These functions block (SQLite): call them on the blocking pool.
+
+use serde_json::json;
+
+use super::audit::{record, Actor, Event};
+use super::sessions::{open_session, NewSession};
+use crate::db::{self, users::NewUser};
+use crate::domain::model::User;
+use crate::domain::names::{parse_person_name, Email};
+use crate::domain::roles::Role;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Records a refused OpenID Connect sign-in. `email` is the provider's (when known); `detail`
+/// is what the provider or the token check said (never a secret).
+pub fn login_failed(
+    state: &AppState,
+    email: Option<&str>,
+    reason: &str,
+    detail: Option<&str>,
+    ip: Option<String>,
+) -> ApiResult<()> {
+    let email = email.map(|e| e.trim().to_lowercase());
+    let now = state.now_ms();
+    let user = match &email {
+        Some(e) => {
+            let e = e.clone();
+            state.read_blocking(move |c| Ok(db::users::by_email(c, &e)?))?
+        }
+        None => None,
+    };
+    state.write_blocking(|tx| {
+        tx.effects.touches_auth = false;
+        record(
+            tx,
+            &Actor {
+                email: email.clone(),
+                ip,
+                via: "sso",
+                ..Actor::default()
+            },
+            Event {
+                action: "session.login_failed",
+                company_id: user.as_ref().map(|u| u.company_id),
+                token_id: None,
+                user_id: user.as_ref().map(|u| u.id),
+                details: json!({ "method": "oidc", "reason": reason, "detail": detail, "email": email }),
+            },
+            now,
+        )
+    })
+}
+
+/// Why a verified email gets no session: (audit reason, message for the page).
+fn refusal(user: &Option<User>) -> Option<(&'static str, &'static str)> {
+    match user {
+        None => Some((
+            "unknown_user",
+            "No tokend account has this email. Ask an administrator to add you as a single sign-on user.",
+        )),
+        Some(u) if !u.sso => Some((
+            "not_sso_user",
+            "This account signs in with a password, not through single sign-on.",
+        )),
+        Some(u) if !u.enabled => Some(("user_disabled", "This account is disabled.")),
+        Some(_) => None,
+    }
+}
+
+/// Creates the SSO user `email` with `role` in the default company (auto-provisioning).
+fn provision(state: &AppState, email: &Email, name: &str, role: Role) -> ApiResult<User> {
+    let now = state.now_ms();
+    state.write_blocking(|tx| {
+        if let Some(u) = db::users::by_email(tx, email.as_str())? {
+            return Ok(u); // created meanwhile by a concurrent first sign-in
+        }
+        let company = db::companies::first_id(tx)?
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no company to provision into")))?;
+        let id = db::users::insert(
+            tx,
+            &NewUser {
+                company_id: company,
+                email: email.as_str(),
+                name,
+                role,
+                custom: Default::default(),
+                enabled: true,
+                sso: true,
+                password_hash: None,
+                now,
+            },
+        )?;
+        record(
+            tx,
+            &Actor::system(),
+            Event {
+                action: "user.created",
+                company_id: Some(company),
+                token_id: None,
+                user_id: Some(id),
+                details: json!({ "email": email.as_str(), "role": role.name(), "sso": true, "provisioned_by": "oidc" }),
+            },
+            now,
+        )?;
+        db::users::get(tx, id)?
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("provisioned user vanished")))
+    })
+}
+
+/// A session for the user the provider vouched for (its email verified), or 403
+/// `sso_refused` (audited) when that user may not sign in this way.
+pub fn login(
+    state: &AppState,
+    email: &str,
+    name: Option<&str>,
+    ip: Option<String>,
+) -> ApiResult<NewSession> {
+    let parsed = Email::parse(email);
+    let lower = email.trim().to_lowercase();
+    let mut user = state.read_blocking(|c| Ok(db::users::by_email(c, &lower)?))?;
+    if user.is_none() {
+        if let (Some(role), Ok(email)) = (
+            state.config.oidc.as_ref().and_then(|o| o.auto_provision),
+            &parsed,
+        ) {
+            let name = name
+                .and_then(|n| parse_person_name(n).ok())
+                .unwrap_or_else(|| email.as_str().to_string());
+            user = Some(provision(state, email, &name, role)?);
+        }
+    }
+    if let Some((reason, message)) = refusal(&user) {
+        login_failed(state, Some(&lower), reason, None, ip)?;
+        return Err(ApiError::forbidden("sso_refused", message));
+    }
+    match user {
+        Some(u) => open_session(state, u, ip, "oidc"),
+        None => Err(ApiError::Internal(anyhow::anyhow!(
+            "refusal() let no user through"
+        ))),
+    }
+}
