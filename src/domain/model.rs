@@ -28,9 +28,6 @@ impl User {
         permissions_of(self.role, self.custom)
     }
 
-    pub fn is_administrator(&self) -> bool {
-        self.role.is_administrator()
-    }
 }
 
 /// Permissions of a role with (for `custom`) its explicit set.

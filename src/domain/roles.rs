@@ -59,11 +59,6 @@ impl Role {
         Role::ALL.into_iter().find(|r| r.name() == s)
     }
 
-    /// An administrator in the sense of SPEC §1.
-    pub fn is_administrator(self) -> bool {
-        matches!(self, Role::GlobalAdmin | Role::Admin)
-    }
-
     /// The fixed permissions of the role; `Custom` has none of its own.
     pub fn permissions(self) -> PermissionSet {
         let reads = [
