@@ -147,6 +147,7 @@ impl<E: std::fmt::Display> From<E> for Exit {
 
 /// Parses the command line and runs it; returns the process exit code.
 pub fn run() -> i32 {
+    private_umask();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -338,6 +339,15 @@ fn execute(cli: Cli) -> Result<i32, Exit> {
             command: LegacyCommand::Import { file },
         } => legacy_import(config, &file),
         Command::Scan { paths } => scan(&paths),
+    }
+}
+
+/// Rule 32: every file this process creates (database, `-wal`/`-shm`, master key, backups)
+/// is readable by its owner only, whatever the caller's umask.
+fn private_umask() {
+    #[cfg(unix)]
+    {
+        rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     }
 }
 

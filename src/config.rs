@@ -64,6 +64,16 @@ pub struct RawConfig {
     /// HTTP worker threads [default: number of cores]
     #[arg(long, env = "TOKEND_WORKERS", global = true)]
     pub workers: Option<usize>,
+    /// Allow webhook targets on loopback, private, link-local or unspecified addresses
+    /// (rule 33; for tests and closed networks) [default: false]
+    #[arg(
+        long,
+        env = "TOKEND_WEBHOOK_ALLOW_PRIVATE",
+        global = true,
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub webhook_allow_private: Option<bool>,
     /// Tracing filter, e.g. `info` or `tokend=debug` [default: info]
     #[arg(long, env = "TOKEND_LOG", global = true)]
     pub log: Option<String>,
@@ -108,6 +118,7 @@ impl RawConfig {
             trusted_proxies: self.trusted_proxies.or(other.trusted_proxies),
             metrics_allow: self.metrics_allow.or(other.metrics_allow),
             workers: self.workers.or(other.workers),
+            webhook_allow_private: self.webhook_allow_private.or(other.webhook_allow_private),
             log: self.log.or(other.log),
             oidc_issuer: self.oidc_issuer.or(other.oidc_issuer),
             oidc_client_id: self.oidc_client_id.or(other.oidc_client_id),
@@ -142,6 +153,8 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     pub metrics_allow: Vec<IpNet>,
     pub workers: usize,
+    /// Webhook targets may be loopback/private/link-local/unspecified addresses (rule 33).
+    pub webhook_allow_private: bool,
     pub log: String,
     /// OpenID Connect sign-in; `None` when not configured.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
@@ -267,6 +280,7 @@ impl Config {
             trusted_proxies: parse_nets("trusted_proxies", r.trusted_proxies.as_deref())?,
             metrics_allow,
             workers,
+            webhook_allow_private: r.webhook_allow_private.unwrap_or(false),
             log: r.log.unwrap_or_else(|| "info".to_string()),
             oidc,
         })

@@ -187,7 +187,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: Arc<AppState>,
-    _scheduler: clokwerk::ScheduleHandle,
+    _scheduler: crate::jobs::Running,
     pub bootstrapped: Option<Bootstrapped>,
 }
 

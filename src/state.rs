@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
 use crate::auth::index::{AuthIndex, UsageBuffer};
-use crate::auth::throttle::{login_throttle, revoke_limit, SlidingWindow};
+use crate::auth::throttle::{
+    legacy_failures, login_throttle, revoke_limit, AddressFailures, SlidingWindow,
+};
 use crate::config::Config;
 use crate::crypto::Keys;
 use crate::db::{self, Pool, Tx};
@@ -29,6 +31,10 @@ pub struct AppState {
     pub throttle: SlidingWindow,
     /// Calls of the unauthenticated revoke endpoint per client address.
     pub revoke_limit: SlidingWindow,
+    /// Failed legacy UUID + secret attempts per client address (rule 29).
+    pub legacy_failures: AddressFailures,
+    /// One webhook delivery run at a time (rule 33: the scheduler's thread or maintenance).
+    pub webhook_run: parking_lot::Mutex<()>,
     /// `ip_not_allowed` refusals audited per token: one a minute.
     pub ip_refusals: SlidingWindow,
     pub metrics: Metrics,
@@ -53,6 +59,8 @@ impl AppState {
             usage: UsageBuffer::default(),
             throttle: login_throttle(),
             revoke_limit: revoke_limit(),
+            legacy_failures: legacy_failures(),
+            webhook_run: parking_lot::Mutex::new(()),
             ip_refusals: SlidingWindow::new(1, 60_000),
             metrics: Metrics::new(),
             dummy_hash: crate::auth::password::hash(&crate::crypto::random_token::<16>())?,

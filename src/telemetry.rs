@@ -40,6 +40,9 @@ pub struct Metrics {
     pub tokens: IntGaugeVec,
     pub pool_wait: HistogramVec,
     pub filter_size: IntGauge,
+    /// Password hashes computed or verified (argon2 runs): rule 28 refuses oversized input
+    /// before any of them.
+    pub password_hashes: IntCounter,
     /// Handles of `auth_outcomes` for [`AUTH_OUTCOMES`], created on first use (so a series
     /// appears in the exposition exactly when it first counts, as with `with_label_values`).
     auth_handles: [OnceLock<IntCounter>; AUTH_OUTCOMES.len()],
@@ -112,6 +115,11 @@ impl Metrics {
         .expect("valid metric");
         let filter_size = IntGauge::new("auth_filter_entries", "Digests in the in-memory filter")
             .expect("valid metric");
+        let password_hashes = IntCounter::new(
+            "password_hashes_total",
+            "Argon2 runs (password hashing and login verification)",
+        )
+        .expect("valid metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -122,6 +130,7 @@ impl Metrics {
             Box::new(tokens.clone()),
             Box::new(pool_wait.clone()),
             Box::new(filter_size.clone()),
+            Box::new(password_hashes.clone()),
         ] {
             registry.register(c).expect("metric registered once");
         }
@@ -136,6 +145,7 @@ impl Metrics {
             tokens,
             pool_wait,
             filter_size,
+            password_hashes,
             auth_handles: Default::default(),
         }
     }
@@ -157,8 +167,40 @@ impl Metrics {
     }
 }
 
+/// The `method` label of a request (rule 31): the standard methods by name, anything else
+/// `OTHER`, so made-up methods cannot create new series.
+pub fn method_label(m: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::method_label;
+    use actix_web::http::Method;
+
+    #[test]
+    fn rule_31_unknown_methods_are_other() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        let made_up = Method::from_bytes(b"BREW").unwrap();
+        assert_eq!(method_label(&made_up), "OTHER");
     }
 }

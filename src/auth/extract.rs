@@ -236,6 +236,7 @@ async fn token_row(state: &Arc<AppState>, raw: &str) -> ApiResult<Arc<AuthRow>> 
     }
     if value.kind() == ValueKind::Node {
         return match node_lookup(state, digest).await? {
+            Some(n) if n.token_disabled_reason.is_some() => Err(invalid(state, "disabled")),
             Some(_) => Err(ApiError::forbidden(
                 "forbidden",
                 "node tokens may only call /v1/nodes/self",
@@ -257,12 +258,34 @@ pub async fn authenticate_legacy(
     secret: &str,
     ip: IpAddr,
 ) -> ApiResult<Caller> {
-    let row = legacy_row(state, uuid, secret).await?;
+    let row = legacy_row(state, uuid, secret, ip).await?;
     admit(state, &row, AuthMethod::Legacy, ip)
 }
 
-/// The stored row of legacy credentials (not yet checked).
-async fn legacy_row(state: &Arc<AppState>, uuid: &str, secret: &str) -> ApiResult<Arc<AuthRow>> {
+/// The stored row of legacy credentials (not yet checked). Rule 29: an address with 20
+/// failed attempts in the last minute is refused (429) before anything is compared; only
+/// failures are counted, and while none are recorded the check is one atomic load.
+async fn legacy_row(
+    state: &Arc<AppState>,
+    uuid: &str,
+    secret: &str,
+    ip: IpAddr,
+) -> ApiResult<Arc<AuthRow>> {
+    let now = state.now_ms();
+    if let Some(wait) = state.legacy_failures.check(ip, now) {
+        return Err(ApiError::TooManyAttempts {
+            retry_after_secs: wait,
+        });
+    }
+    let found = legacy_match(state, uuid, secret).await;
+    if matches!(found, Err(ApiError::Unauthenticated(_))) {
+        state.legacy_failures.record(ip, now);
+    }
+    found
+}
+
+/// Looks up legacy credentials: the row when the UUID is known and the secret matches.
+async fn legacy_match(state: &Arc<AppState>, uuid: &str, secret: &str) -> ApiResult<Arc<AuthRow>> {
     let uuid = uuid.to_lowercase();
     if !valid_uuid(&uuid) || secret.is_empty() || secret.len() > 512 {
         return Err(invalid(state, "malformed"));
@@ -391,7 +414,7 @@ pub async fn authenticate_forward(
     let ip = client_ip(req, &state.config.trusted_proxies);
     let row = match header_credential(req) {
         HeaderCredential::Token(v) => token_row(state, v).await?,
-        HeaderCredential::Legacy { uuid, secret } => legacy_row(state, uuid, secret).await?,
+        HeaderCredential::Legacy { uuid, secret } => legacy_row(state, uuid, secret, ip).await?,
         HeaderCredential::Other => {
             authenticate(state.clone(), req).await?;
             // Forward-auth answers for API credentials only, never for a browser session.
@@ -466,6 +489,10 @@ impl FromRequest for NodeCaller {
             let node = node_lookup(&state, digest)
                 .await?
                 .ok_or_else(|| invalid(&state, "unknown"))?;
+            if node.token_disabled_reason.is_some() {
+                // Revoked as leaked (rule 35).
+                return Err(invalid(&state, "disabled"));
+            }
             state.metrics.auth("ok");
             Ok(NodeCaller {
                 node,

@@ -7,6 +7,8 @@
 //! failures to 40 an hour (< 100).
 
 use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
@@ -30,6 +32,11 @@ impl SlidingWindow {
     pub fn check(&self, key: &str, now: i64) -> Option<u64> {
         let mut map = self.events.lock();
         let q = map.get_mut(key)?;
+        self.wait(q, now)
+    }
+
+    /// Drops the events of `q` that left the window; `Some(seconds)` when `q` is full.
+    fn wait(&self, q: &mut VecDeque<i64>, now: i64) -> Option<u64> {
         while q.front().is_some_and(|t| *t <= now - self.window_ms) {
             q.pop_front();
         }
@@ -41,25 +48,30 @@ impl SlidingWindow {
         }
     }
 
-    /// Counts one event for `key`.
-    pub fn record(&self, key: &str, now: i64) {
-        let mut map = self.events.lock();
+    fn prune(&self, map: &mut HashMap<String, VecDeque<i64>>, now: i64) {
         if map.len() > 100_000 {
             let window = self.window_ms;
             map.retain(|_, q| q.back().is_some_and(|t| *t > now - window));
         }
+    }
+
+    /// Counts one event for `key`.
+    pub fn record(&self, key: &str, now: i64) {
+        let mut map = self.events.lock();
+        self.prune(&mut map, now);
         map.entry(key.to_string()).or_default().push_back(now);
     }
 
-    /// Checks and, when allowed, counts one event.
+    /// Checks and, when allowed, counts one event — atomically, so concurrent callers cannot
+    /// all pass the check before any of them is counted (rule 29).
     pub fn hit(&self, key: &str, now: i64) -> Result<(), u64> {
-        match self.check(key, now) {
-            Some(wait) => Err(wait),
-            None => {
-                self.record(key, now);
-                Ok(())
-            }
+        let mut map = self.events.lock();
+        if let Some(wait) = map.get_mut(key).and_then(|q| self.wait(q, now)) {
+            return Err(wait);
         }
+        self.prune(&mut map, now);
+        map.entry(key.to_string()).or_default().push_back(now);
+        Ok(())
     }
 
     pub fn clear(&self, key: &str) {
@@ -80,6 +92,89 @@ pub fn revoke_limit() -> SlidingWindow {
     SlidingWindow::new(30, 60 * 1000)
 }
 
+/// The key a per-address limit counts under (rule 29): an IPv4 address as is (also when
+/// written IPv4-mapped), an IPv6 address by its /64 — one client usually holds a whole /64,
+/// so counting single IPv6 addresses would let it rotate around any limit.
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+pub const LEGACY_MAX_FAILURES: usize = 20;
+pub const LEGACY_WINDOW_MS: i64 = 60 * 1000;
+
+/// Failures per client address (rule 29: failed legacy UUID + secret attempts). Only
+/// failures are recorded; the check costs one atomic load while no address has failed
+/// recently, so successful requests do not contend on the lock.
+pub struct AddressFailures {
+    max: usize,
+    window_ms: i64,
+    /// Addresses with recorded failures (an upper bound; pruned as windows pass).
+    active: AtomicUsize,
+    events: Mutex<HashMap<IpAddr, VecDeque<i64>>>,
+}
+
+impl AddressFailures {
+    pub fn new(max: usize, window_ms: i64) -> AddressFailures {
+        AddressFailures {
+            max,
+            window_ms,
+            active: AtomicUsize::new(0),
+            events: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `Some(seconds to wait)` when the address of `ip` has failed `max` times in the window.
+    pub fn check(&self, ip: IpAddr, now: i64) -> Option<u64> {
+        if self.active.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let key = address_key(ip);
+        let mut map = self.events.lock();
+        let q = map.get_mut(&key)?;
+        while q.front().is_some_and(|t| *t <= now - self.window_ms) {
+            q.pop_front();
+        }
+        if q.is_empty() {
+            map.remove(&key);
+            self.active.store(map.len(), Ordering::Relaxed);
+            return None;
+        }
+        (q.len() >= self.max).then(|| {
+            let oldest = q.front().copied().unwrap_or(now);
+            ((oldest + self.window_ms - now) / 1000).max(1) as u64
+        })
+    }
+
+    /// Counts one failure for the address of `ip`.
+    pub fn record(&self, ip: IpAddr, now: i64) {
+        let mut map = self.events.lock();
+        if map.len() > 100_000 {
+            let window = self.window_ms;
+            map.retain(|_, q| q.back().is_some_and(|t| *t > now - window));
+        }
+        let q = map.entry(address_key(ip)).or_default();
+        q.push_back(now);
+        if q.len() > self.max {
+            q.pop_front();
+        }
+        self.active.store(map.len(), Ordering::Relaxed);
+    }
+}
+
+/// Failed legacy UUID + secret attempts per client address: 20 a minute (rule 29).
+pub fn legacy_failures() -> AddressFailures {
+    AddressFailures::new(LEGACY_MAX_FAILURES, LEGACY_WINDOW_MS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +187,47 @@ mod tests {
         assert_eq!(w.hit("a", 20), Err(1));
         assert!(w.hit("b", 20).is_ok());
         assert!(w.hit("a", 1001).is_ok());
+    }
+
+    #[test]
+    fn rule_29_ipv6_clients_count_per_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address_key(a), address_key(b));
+        assert_ne!(address_key(a), address_key(other));
+        assert_eq!(address_key(a).to_string(), "2001:db8:1:2::");
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(address_key(v4), v4);
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(address_key(mapped), v4);
+    }
+
+    #[test]
+    fn rule_29_concurrent_hits_never_pass_the_limit() {
+        let w = std::sync::Arc::new(SlidingWindow::new(10, 60_000));
+        let passed: usize = (0..20)
+            .map(|_| {
+                let w = w.clone();
+                std::thread::spawn(move || w.hit("a@b.io", 5).is_ok())
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| usize::from(h.join().unwrap()))
+            .sum();
+        assert_eq!(passed, 10);
+    }
+
+    #[test]
+    fn rule_29_address_failures_refuse_after_max_and_only_count_failures() {
+        let f = AddressFailures::new(3, 1000);
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(f.check(ip, 0), None);
+        for t in 0..3 {
+            f.record(ip, t);
+        }
+        assert!(f.check(ip, 10).is_some());
+        assert_eq!(f.check("192.0.2.2".parse().unwrap(), 10), None);
+        assert_eq!(f.check(ip, 1003), None, "the window passed");
     }
 }

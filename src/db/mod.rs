@@ -31,6 +31,9 @@ const MIGRATIONS: &[M<'static>] = &[
         "../../migrations/0002_retired_legacy_uuids.sql"
     )),
     M::up(include_str!("../../migrations/0003_audit_credentials.sql")),
+    M::up(include_str!(
+        "../../migrations/0004_node_token_disabled.sql"
+    )),
 ];
 
 /// Pragmas of SPEC §8, set on every connection the pool opens. `busy_timeout` comes first:
@@ -43,6 +46,8 @@ const PRAGMAS: &str = "PRAGMA busy_timeout = 10000;
 
 /// Opens (creating if needed) the database at `path` and brings its schema up to date.
 pub fn open(path: &Path, max_connections: u32) -> anyhow::Result<Pool> {
+    // Rule 32: SQLite gives the `-wal` and `-shm` files the database file's mode.
+    private_file(path)?;
     let manager = SqliteConnectionManager::file(path).with_init(|c| c.execute_batch(PRAGMAS));
     let pool = r2d2::Pool::builder()
         .max_size(max_connections)
@@ -63,6 +68,25 @@ pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 /// The schema version (number of migrations applied).
 pub fn schema_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
+/// Rule 32: `path` is created empty with mode 0600 when missing (SQLite then uses it as a new
+/// database), and set to mode 0600 when it exists, before SQLite opens it.
+pub fn private_file(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("cannot make {} private", path.display()))?;
+    }
+    Ok(())
 }
 
 /// A write transaction (`BEGIN IMMEDIATE`) that also records which token digests appeared
@@ -143,6 +167,7 @@ pub fn is_unique_violation(e: &rusqlite::Error) -> bool {
 /// Online backup of the whole database to `dest` (consistent while others write).
 pub fn backup(conn: &Connection, dest: &Path) -> anyhow::Result<()> {
     use rusqlite::backup::Backup;
+    private_file(dest)?;
     let mut out = Connection::open(dest)?;
     {
         let b = Backup::new(conn, &mut out)?;

@@ -16,10 +16,12 @@ pub struct NodeRow {
     pub last_seen_at: Option<i64>,
     pub last_seen_ip: Option<String>,
     pub version: Option<String>,
+    /// Why the node token stopped working (`leaked`, rule 35); `None` while it works.
+    pub token_disabled_reason: Option<String>,
 }
 
 const SELECT: &str = "SELECT id, company_id, name, token_digest, token_hint, creator_id,
-        created_at, last_seen_at, last_seen_ip, version FROM nodes";
+        created_at, last_seen_at, last_seen_ip, version, token_disabled_reason FROM nodes";
 
 fn from_row(r: &Row) -> rusqlite::Result<NodeRow> {
     Ok(NodeRow {
@@ -33,6 +35,7 @@ fn from_row(r: &Row) -> rusqlite::Result<NodeRow> {
         last_seen_at: r.get(7)?,
         last_seen_ip: r.get(8)?,
         version: r.get(9)?,
+        token_disabled_reason: r.get(10)?,
     })
 }
 
@@ -46,6 +49,15 @@ pub fn by_digest(conn: &Connection, d: &TokenDigest) -> rusqlite::Result<Option<
     conn.prepare_cached(&format!("{SELECT} WHERE token_digest = $1"))?
         .query_row([&d.0[..]], from_row)
         .optional()
+}
+
+/// Disables a node's token (rule 35); the digest stays so the value is still recognised.
+pub fn disable_token(conn: &Connection, id: i64, reason: &str, now: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE nodes SET token_disabled_at = $1, token_disabled_reason = $2 WHERE id = $3",
+        params![now, reason, id],
+    )?;
+    Ok(())
 }
 
 pub fn list(

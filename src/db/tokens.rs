@@ -90,12 +90,18 @@ pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<TokenRow>> {
         .optional()
 }
 
-/// The token whose current or in-grace previous value has this digest.
-pub fn by_digest(conn: &Connection, d: &TokenDigest) -> rusqlite::Result<Option<TokenRow>> {
+/// The token whose current value, or previous value still in its grace period at `now`, has
+/// this digest. A previous value whose grace has ended matches nothing (rule 30), even before
+/// the scheduler clears it.
+pub fn by_digest(
+    conn: &Connection,
+    d: &TokenDigest,
+    now: i64,
+) -> rusqlite::Result<Option<TokenRow>> {
     conn.prepare_cached(&format!(
-        "{SELECT} WHERE t.digest = $1 OR t.prev_digest = $1"
+        "{SELECT} WHERE t.digest = $1 OR (t.prev_digest = $1 AND t.prev_expires_at > $2)"
     ))?
-    .query_row([&d.0[..]], from_row)
+    .query_row(params![&d.0[..], now], from_row)
     .optional()
 }
 
@@ -492,7 +498,7 @@ pub fn all_digests(conn: &Connection) -> rusqlite::Result<Vec<TokenDigest>> {
     let mut stmt = conn.prepare(
         "SELECT digest FROM tokens
          UNION ALL SELECT prev_digest FROM tokens WHERE prev_digest IS NOT NULL
-         UNION ALL SELECT token_digest FROM nodes",
+         UNION ALL SELECT token_digest FROM nodes WHERE token_disabled_at IS NULL",
     )?;
     let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
     let mut out = Vec::new();

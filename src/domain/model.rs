@@ -27,7 +27,6 @@ impl User {
     pub fn permissions(&self) -> PermissionSet {
         permissions_of(self.role, self.custom)
     }
-
 }
 
 /// Permissions of a role with (for `custom`) its explicit set.

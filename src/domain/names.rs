@@ -41,14 +41,25 @@ pub fn parse_description(s: &str) -> Result<String, &'static str> {
     Ok(t.to_string())
 }
 
+/// Longest email address accepted (rule 28).
+pub const MAX_EMAIL: usize = 254;
+/// Longest password accepted, in bytes (rule 28).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// Longest text accepted in any other input field, in bytes (rule 28).
+pub const MAX_TEXT_BYTES: usize = 4096;
+
 /// An email address, stored lower-cased so uniqueness ignores case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
 impl Email {
     pub fn parse(s: &str) -> Result<Email, &'static str> {
+        // Rule 28: bounded before any other work (no lower-casing of a huge text).
+        if s.trim().len() > MAX_EMAIL {
+            return Err("email must be at most 254 characters");
+        }
         let t = s.trim().to_lowercase();
-        let valid = t.len() <= 254
+        let valid = t.len() <= MAX_EMAIL
             && t.split_once('@').is_some_and(|(local, domain)| {
                 !local.is_empty()
                     && !domain.is_empty()
@@ -78,6 +89,9 @@ impl fmt::Display for Email {
 /// A person's display name: 1–128 characters.
 pub fn parse_person_name(s: &str) -> Result<String, &'static str> {
     let t = s.trim();
+    if t.len() > 4 * 128 {
+        return Err("name must be at most 128 characters");
+    }
     match t.chars().count() {
         0 => Err("name is required"),
         n if n > 128 => Err("name must be at most 128 characters"),
@@ -86,13 +100,16 @@ pub fn parse_person_name(s: &str) -> Result<String, &'static str> {
     }
 }
 
-/// Password length rule of SPEC §8: at least 8, up to 1024 characters, never truncated.
+/// Password length rule (rule 28): at least 8 characters, at most 1024 bytes, never
+/// truncated. Checked before any hashing.
 pub fn check_password(p: &str) -> Result<(), &'static str> {
-    match p.chars().count() {
-        n if n < 8 => Err("password must be at least 8 characters"),
-        n if n > 1024 => Err("password must be at most 1024 characters"),
-        _ => Ok(()),
+    if p.len() > MAX_PASSWORD_BYTES {
+        return Err("password must be at most 1024 bytes");
     }
+    if p.chars().count() < 8 {
+        return Err("password must be at least 8 characters");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -106,6 +123,23 @@ mod tests {
         assert!(TokenName::parse(&"x".repeat(128)).is_ok());
         assert!(TokenName::parse(&"x".repeat(129)).is_err());
         assert_eq!(TokenName::parse("CI").unwrap().key(), "ci");
+    }
+
+    #[test]
+    fn rule_28_emails_names_and_passwords_are_bounded() {
+        let local = "a".repeat(250);
+        assert!(
+            Email::parse(&format!("{local}@b.io")).is_err(),
+            "255 characters"
+        );
+        assert!(Email::parse(&format!("{}@b.io", "a".repeat(249))).is_ok());
+        assert!(parse_person_name(&"n".repeat(129)).is_err());
+        assert!(parse_person_name(&"n".repeat(128)).is_ok());
+        assert!(check_password(&"p".repeat(1024)).is_ok());
+        assert!(check_password(&"p".repeat(1025)).is_err());
+        // 1024 bytes, not characters: 300 four-byte characters are 1200 bytes.
+        assert!(check_password(&"\u{1F511}".repeat(300)).is_err());
+        assert!(check_password("short").is_err());
     }
 
     #[test]

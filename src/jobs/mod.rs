@@ -142,8 +142,9 @@ pub fn warnings(state: &AppState) -> ApiResult<usize> {
     Ok(n)
 }
 
+/// Attempts due webhook deliveries within one 5 s budget (rule 33).
 pub fn deliver(state: &AppState) -> ApiResult<(usize, usize)> {
-    let (ok, failed) = webhooks::deliver_due(state)?;
+    let (ok, failed) = webhooks::deliver_due(state, webhooks::RUN_BUDGET)?;
     count(state, "webhooks", ok);
     Ok((ok, failed))
 }
@@ -173,16 +174,27 @@ fn log_err<T>(job: &str, r: ApiResult<T>) {
     }
 }
 
-/// Starts the scheduler thread; it stops when the returned handle is dropped.
-pub fn start(state: Arc<AppState>) -> clokwerk::ScheduleHandle {
+/// The running scheduler threads; they stop when this is dropped.
+pub struct Running {
+    _jobs: clokwerk::ScheduleHandle,
+    _webhooks: clokwerk::ScheduleHandle,
+}
+
+/// Starts the scheduler threads: one for the jobs, one for webhook deliveries, so a slow
+/// webhook target never delays expiry or purge (rule 33).
+pub fn start(state: Arc<AppState>) -> Running {
     let c = state.config.clone();
+    let mut hooks = Scheduler::new();
+    let st = state.clone();
+    hooks
+        .every(every(c.expiry_interval))
+        .run(move || log_err("webhooks", deliver(&st)));
     let mut s = Scheduler::new();
     let st = state.clone();
     s.every(every(c.expiry_interval)).run(move || {
         log_err("expire", expire(&st));
         log_err("idle", idle(&st));
         log_err("warnings", warnings(&st));
-        log_err("webhooks", deliver(&st));
     });
     let st = state.clone();
     s.every(every(c.purge_interval))
@@ -198,5 +210,8 @@ pub fn start(state: Arc<AppState>) -> clokwerk::ScheduleHandle {
     let st = state;
     s.every(1.seconds())
         .run(move || log_err("sync", sync_external(&st)));
-    s.watch_thread(Duration::from_millis(200))
+    Running {
+        _jobs: s.watch_thread(Duration::from_millis(200)),
+        _webhooks: hooks.watch_thread(Duration::from_millis(200)),
+    }
 }

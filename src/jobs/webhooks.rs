@@ -1,12 +1,14 @@
 //! Delivery of queued webhook events: POST with `X-Tokend-Signature: sha256=<hex HMAC>` over
 //! the exact body, retried with exponential backoff (30 s, 1 min, 2 min … at most 6 h apart)
-//! for up to 24 hours after the event.
+//! for up to 24 hours after the event. Deliveries run on their own scheduler thread, and
+//! every run — scheduled or from `maintenance run` — fits in one 5 s budget (rule 33).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::crypto::hmac_hex;
 use crate::db;
 use crate::error::ApiResult;
+use crate::service::webhook_target;
 use crate::state::AppState;
 
 const GIVE_UP_AFTER_MS: i64 = 24 * 3600 * 1000;
@@ -17,16 +19,27 @@ pub fn backoff_ms(attempts: i64) -> i64 {
     (30_000i64 << exp).min(6 * 3600 * 1000)
 }
 
+/// The time one delivery run may take in total (rule 33): a target that never answers costs
+/// one attempt of at most this long, and the rest wait for the next run.
+pub const RUN_BUDGET: Duration = Duration::from_secs(5);
+/// Below this much budget left, no further attempt starts.
+const MIN_ATTEMPT: Duration = Duration::from_millis(100);
+
+/// What a failed delivery records (rule 33): `delivery_failed`, plus the HTTP status when the
+/// target answered — never why a connection failed (closed port, refusal, timeout, TLS), so
+/// the webhook sender cannot be used to map a network.
+const FAILED: &str = "delivery_failed";
+
 fn post(
     url: &str,
     secret: Option<&str>,
-    event: &str,
-    event_id: &str,
-    body: &str,
+    (event, event_id, body): (&str, &str, &str),
+    timeout: Duration,
 ) -> Result<(), String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(5)))
+        .timeout_global(Some(timeout))
         .http_status_as_error(false)
+        .max_redirects(0)
         .build()
         .into();
     let mut req = agent
@@ -41,25 +54,56 @@ fn post(
             format!("sha256={}", hmac_hex(s.as_bytes(), body.as_bytes())),
         );
     }
-    let res = req.send(body).map_err(|e| e.to_string())?;
+    let res = req.send(body).map_err(|_| FAILED.to_string())?;
     if res.status().is_success() {
         Ok(())
     } else {
-        Err(format!("HTTP {}", res.status().as_u16()))
+        Err(format!("{FAILED}: HTTP {}", res.status().as_u16()))
     }
 }
 
-/// Attempts every due delivery once; returns (delivered, failed).
-pub fn deliver_due(state: &AppState) -> ApiResult<(usize, usize)> {
+/// Rule 33, checked again at delivery (DNS may have changed since the settings were saved):
+/// `Err` when the target resolves to an internal address, or not at all within `timeout`.
+fn check_target(url: &str, allow_private: bool, timeout: Duration) -> Result<(), String> {
+    if allow_private {
+        return Ok(());
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let u = url.to_string();
+    // Resolution has no timeout of its own: it runs aside, and the run waits only `timeout`.
+    std::thread::spawn(move || {
+        let _ = tx.send(webhook_target::resolve(&u));
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(Some(addrs)) if !addrs.iter().any(|a| webhook_target::forbidden_ip(a.ip())) => Ok(()),
+        Ok(Some(_)) => Err(format!("{FAILED}: webhook_target_forbidden")),
+        _ => Err(FAILED.to_string()),
+    }
+}
+
+/// Attempts due deliveries within `budget` (one run at a time); returns (delivered, failed).
+/// A run that cannot start within the budget because another one is going does nothing.
+pub fn deliver_due(state: &AppState, budget: Duration) -> ApiResult<(usize, usize)> {
+    let deadline = Instant::now() + budget;
+    let Some(_running) = state.webhook_run.try_lock_for(budget) else {
+        return Ok((0, 0));
+    };
     let now = state.now_ms();
     let due = state.read_blocking(|c| Ok(db::webhooks::due(c, now, 200)?))?;
     let (mut ok, mut failed) = (0, 0);
     for d in due {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left < MIN_ATTEMPT {
+            break;
+        }
         let target = state.read_blocking(|c| Ok(db::webhooks::company_target(c, d.company_id)?))?;
         let outcome = match &target {
-            Some((url, secret)) => {
-                post(url, secret.as_deref(), &d.event_type, &d.event_id, &d.body)
-            }
+            Some((url, secret)) => check_target(url, state.config.webhook_allow_private, left)
+                .and_then(|()| {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    let body = (d.event_type.as_str(), d.event_id.as_str(), d.body.as_str());
+                    post(url, secret.as_deref(), body, left.min(RUN_BUDGET))
+                }),
             None => Err("no webhook URL configured".to_string()),
         };
         let attempts = d.attempts + 1;

@@ -98,7 +98,9 @@ pub async fn common(
         };
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cc));
     }
-    let method = res.request().method().as_str();
+    // Rule 31: a bounded label set — standard methods by name, anything else `OTHER`; the
+    // route is its template (or `unmatched`), never the raw path.
+    let method = crate::telemetry::method_label(res.request().method());
     if status.is_server_error() {
         let request_id = std::str::from_utf8(&request_id).unwrap_or_default();
         let path = res.request().path();

@@ -9,6 +9,8 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // Rule 34: every body read (console forms included, chunked or not) stops at 64 KiB.
+    cfg.app_data(api::common::payload_config());
     cfg.service(SwaggerUi::new("/api-docs/{_:.*}").url("/openapi.json", api::ApiDoc::openapi()));
     api::configure(cfg);
     pages::configure(cfg);

@@ -13,6 +13,7 @@ pub mod revoke;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
+pub mod webhook_target;
 pub mod webhooks;
 
 use std::sync::Arc;

@@ -27,6 +27,9 @@ pub struct NodeView {
     pub last_seen_ip: Option<String>,
     pub version: Option<String>,
     pub token_hint: String,
+    /// `leaked` once the node token was revoked (rule 35); absent while it works.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_disabled_reason: Option<String>,
 }
 
 impl From<&NodeRow> for NodeView {
@@ -40,6 +43,7 @@ impl From<&NodeRow> for NodeView {
             last_seen_ip: n.last_seen_ip.clone(),
             version: n.version.clone(),
             token_hint: n.token_hint.clone(),
+            token_disabled_reason: n.token_disabled_reason.clone(),
         }
     }
 }

@@ -52,10 +52,12 @@ pub fn revoke(
             continue;
         };
         accepted += 1;
-        if value.kind() != ValueKind::Api {
+        if value.kind() == ValueKind::Node {
+            revoke_node(tx, &actor, &value, now)?;
             continue;
         }
-        let Some(mut t) = db::tokens::by_digest(tx, &value.digest())? else {
+        // Rule 30: a previous value past its grace matches nothing.
+        let Some(mut t) = db::tokens::by_digest(tx, &value.digest(), now)? else {
             continue;
         };
         super::audit::record(
@@ -77,4 +79,29 @@ pub fn revoke(
         }
     }
     Ok(RevokeAccepted { accepted })
+}
+
+/// Rule 35: a leaked node token is disabled (reason `leaked`); the node stays, its token
+/// answers 401 from now on.
+fn revoke_node(tx: &mut Tx, actor: &Actor, value: &TokenValue, now: i64) -> ApiResult<()> {
+    let Some(node) = db::nodes::by_digest(tx, &value.digest())? else {
+        return Ok(());
+    };
+    if node.token_disabled_reason.is_some() {
+        return Ok(());
+    }
+    db::nodes::disable_token(tx, node.id, DisabledReason::Leaked.as_str(), now)?;
+    tx.digest_removed(node.token_digest);
+    super::audit::record(
+        tx,
+        actor,
+        Event {
+            action: "node.token_leaked",
+            company_id: Some(node.company_id),
+            token_id: None,
+            user_id: None,
+            details: json!({ "node_id": node.id, "name": node.name, "source": "revoke_api" }),
+        },
+        now,
+    )
 }

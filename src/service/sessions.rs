@@ -11,6 +11,7 @@ use crate::auth::password;
 use crate::crypto::random_token;
 use crate::db;
 use crate::domain::model::User;
+use crate::domain::names::{check_password, MAX_EMAIL};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -62,10 +63,20 @@ pub(crate) fn open_session(
 
 /// Password login. Every failure answers 401 `invalid_credentials` after the same argon2 work;
 /// SSO users answer 403 `sso_user`; a throttled account answers 429.
+///
+/// Rule 28: an email or password out of bounds answers 401 at once — no argon2 run, no
+/// throttle entry, and the oversized text is kept nowhere (the audit record omits it).
+/// Rule 29: an attempt is counted before its password is checked, so a burst of concurrent
+/// attempts cannot all pass the throttle while the first ones are still hashing.
 pub fn login(state: &AppState, email: &str, pw: &str, ip: Option<String>) -> ApiResult<NewSession> {
-    let email = email.trim().to_lowercase();
     let now = state.now_ms();
-    if let Some(wait) = state.throttle.check(&email, now) {
+    let email = email.trim();
+    if email.len() > MAX_EMAIL || check_password(pw).is_err() {
+        let shown = (email.len() <= MAX_EMAIL).then(|| email.to_lowercase());
+        return Err(login_failed(state, shown, None, ip, now));
+    }
+    let email = email.to_lowercase();
+    if let Err(wait) = state.throttle.hit(&email, now) {
         return Err(ApiError::TooManyAttempts {
             retry_after_secs: wait,
         });
@@ -75,7 +86,8 @@ pub fn login(state: &AppState, email: &str, pw: &str, ip: Option<String>) -> Api
         .as_ref()
         .and_then(|(_, h)| h.clone())
         .unwrap_or_else(|| state.dummy_hash.clone());
-    let matches = pw.len() <= 4096 && password::verify(pw, &hash);
+    state.metrics.password_hashes.inc();
+    let matches = password::verify(pw, &hash);
     match found {
         Some((user, _)) if user.sso => Err(ApiError::forbidden(
             "sso_user",
@@ -85,26 +97,47 @@ pub fn login(state: &AppState, email: &str, pw: &str, ip: Option<String>) -> Api
             state.throttle.clear(&email);
             open_session(state, user, ip, "password")
         }
-        found => {
-            state.throttle.record(&email, now);
-            let user = found.map(|(u, _)| u);
-            state.write_blocking(|tx| {
-                tx.effects.touches_auth = false;
-                record(
-                    tx,
-                    &Actor::signing_in(None, email.clone(), ip, "session"),
-                    Event {
-                        action: "session.login_failed",
-                        company_id: user.as_ref().map(|u| u.company_id),
-                        token_id: None,
-                        user_id: user.as_ref().map(|u| u.id),
-                        details: json!({ "email": email }),
-                    },
-                    now,
-                )
-            })?;
-            Err(ApiError::InvalidCredentials)
-        }
+        found => Err(login_failed(
+            state,
+            Some(email),
+            found.map(|(u, _)| u),
+            ip,
+            now,
+        )),
+    }
+}
+
+/// Audits a failed login (`email` only when it is within bounds) and returns its 401.
+fn login_failed(
+    state: &AppState,
+    email: Option<String>,
+    user: Option<User>,
+    ip: Option<String>,
+    now: i64,
+) -> ApiError {
+    let written = state.write_blocking(|tx| {
+        tx.effects.touches_auth = false;
+        record(
+            tx,
+            &Actor {
+                email: email.clone(),
+                ip,
+                via: "session",
+                ..Actor::default()
+            },
+            Event {
+                action: "session.login_failed",
+                company_id: user.as_ref().map(|u| u.company_id),
+                token_id: None,
+                user_id: user.as_ref().map(|u| u.id),
+                details: json!({ "email": email }),
+            },
+            now,
+        )
+    });
+    match written {
+        Ok(()) => ApiError::InvalidCredentials,
+        Err(e) => e,
     }
 }
 

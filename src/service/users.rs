@@ -281,6 +281,13 @@ pub fn validate_update(caller: &Caller, input: &UpdateUser) -> ApiResult<Option<
     if input.password.is_some() || input.email.is_some() || input.sso.is_some() {
         ensure_not_delegated(caller, "change a password, email or SSO flag")?;
     }
+    // Rule 28: every field is bounded before the password is hashed.
+    if let Some(e) = &input.email {
+        Email::parse(e).map_err(|m| ApiError::field("email", m))?;
+    }
+    if let Some(n) = &input.name {
+        parse_person_name(n).map_err(|m| ApiError::field("name", m))?;
+    }
     if let Some(p) = &input.password {
         check_password(p).map_err(|m| ApiError::field("password", m))?;
     }

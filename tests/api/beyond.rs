@@ -225,7 +225,7 @@ async fn recent_ips_are_recorded_after_a_flush() {
 
 #[tokio::test]
 async fn expiry_warnings_and_signed_webhooks_are_delivered_with_retries() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|c| c.webhook_allow_private = true).await;
     let hook = receiver(1);
     configure_webhook(&app, &hook.url).await;
     let soon = (chrono::Utc::now() + Duration::days(3)).to_rfc3339();
@@ -365,7 +365,7 @@ async fn max_lifetime_policy_refuses_longer_or_missing_expiry() {
 
 #[tokio::test]
 async fn public_revoke_disables_leaked_tokens_without_revealing_which_existed() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|c| c.webhook_allow_private = true).await;
     let hook = receiver(0);
     configure_webhook(&app, &hook.url).await;
     let (id, leaked) = app.token_for(1, json!({ "name": "leaked" })).await;

@@ -6,6 +6,7 @@ mod spawn;
 mod auth;
 mod beyond;
 mod errors;
+mod hardening;
 mod helpers;
 mod kit;
 mod legacy;

@@ -1097,8 +1097,14 @@ fn verify(sut: &mut Sut, m: &Model) -> Result<(), TestCaseError> {
         })?;
     }
     for (uuid, secret) in &m.dead_creds {
+        // Each refused attempt counts against its client address (rule 29): ask from a
+        // fresh address each time, so the throttle never hides a live credential's answer.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+        let from = IpAddr::V4(Ipv4Addr::from(
+            0x0A00_0000 + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        ));
         let got = rt.block_on(tokend::auth::extract::authenticate_legacy(
-            &state, uuid, secret, ip,
+            &state, uuid, secret, from,
         ));
         check(got.is_err(), || {
             format!("ended legacy credentials {uuid} authenticate")

@@ -169,3 +169,37 @@ fn backup_errors_are_reported_and_create_nothing() {
     cmd.arg("backup");
     run(cmd).expect_code(2);
 }
+
+/// The permission bits of `path`.
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[tokio::test]
+async fn rule_32_database_wal_shm_master_key_and_backups_are_private() {
+    // The test process's own umask lets files be world-readable; tokend must not.
+    let r = running();
+    r.api_user("u@example.com", "analyst").await;
+    let dir = r.w.dir.path();
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("dir") {
+        let p = entry.expect("entry").path();
+        seen.push(p.file_name().unwrap().to_string_lossy().to_string());
+        assert_eq!(mode(&p), 0o600, "{} is private", p.display());
+    }
+    for f in ["tokend.db", "tokend.db-wal", "tokend.db-shm"] {
+        assert!(seen.iter().any(|s| s == f), "{f} exists: {seen:?}");
+    }
+    assert!(
+        seen.iter().any(|s| s.ends_with(".key")),
+        "the master key: {seen:?}"
+    );
+    let copy = r.w.path("copy.db");
+    backup(&r, &copy, false).expect_code(0);
+    assert_eq!(mode(&copy), 0o600, "the backup is private");
+}

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::app::{spawn_app, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::app::{spawn_app, spawn_app_with, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
 use crate::browser::{Browser, Options};
 
 /// The bootstrap administrator's user id.
@@ -142,7 +142,7 @@ async fn allowed_addresses_refuse_other_clients_and_lock_to_recent_ones() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_policy_and_webhook_settings_with_deliveries() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|c| c.webhook_allow_private = true).await;
     let secret = "0123456789abcdef-webhook";
     let b = Browser::start(&app.address, Options::default()).await;
     b.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::app::{spawn_app, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::app::{spawn_app_with, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
 use crate::browser::{Browser, Options, DESKTOP, PHONE};
 
 /// A company with a few users and tokens in every state.
@@ -77,7 +77,7 @@ async fn both(b: &Browser, name: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn screenshots_of_the_main_pages() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|c| c.webhook_allow_private = true).await;
     let (alice, disabled) = seed(&app).await;
     let b = Browser::start(&app.address, Options::default()).await;
 

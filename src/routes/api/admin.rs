@@ -12,7 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::jobs::{self, MaintenanceReport};
 use crate::service::companies::{self, CompanyView, CreateCompany, SettingsView, UpdateSettings};
 use crate::service::{audit, Page};
-use crate::state::Shared;
+use crate::state::{AppState, Shared};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -86,6 +86,26 @@ pub async fn settings_get(
     Ok(HttpResponse::Ok().json(s))
 }
 
+/// Rule 33: a new `webhook_url` must not name an internal address (DNS resolved on the
+/// blocking pool, before the write transaction). Checked only for a caller allowed to change
+/// settings, so others still get their 403.
+pub async fn check_webhook_target(
+    state: &AppState,
+    caller: &Caller,
+    url: Option<&Option<String>>,
+) -> ApiResult<()> {
+    let Some(Some(url)) = url else {
+        return Ok(());
+    };
+    if !caller.has(crate::domain::permissions::Permission::SettingsWrite) {
+        return Ok(());
+    }
+    let (url, allow) = (url.clone(), state.config.webhook_allow_private);
+    web::block(move || crate::service::webhook_target::check(&url, allow))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?
+}
+
 #[utoipa::path(patch, path = "/v1/settings", tag = "admin", params(CompanyQuery),
     request_body = UpdateSettings,
     responses((status = 200, body = SettingsView), (status = 400, body = ErrorBody),
@@ -101,6 +121,7 @@ pub async fn settings_update(
     let env = state.env();
     let company = q.company_id;
     let input = body.into_inner()?;
+    check_webhook_target(&state, &caller, input.webhook_url.as_ref()).await?;
     let s = state
         .write(move |tx| companies::update_settings(tx, &env, &caller, company, input))
         .await?;

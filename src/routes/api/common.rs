@@ -6,6 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::names::MAX_TEXT_BYTES;
 use crate::error::ApiError;
 
 /// Request bodies larger than this answer 413 (SPEC §8).
@@ -106,11 +107,44 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for JsonBo
                 Ok(web::Json(v)) if !v.is_object() => Err(ApiError::BadRequest(
                     "invalid JSON body: expected an object".into(),
                 )),
-                Ok(web::Json(v)) => serde_json::from_value(v)
-                    .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}"))),
+                Ok(web::Json(v)) => match oversized_string(&v, "") {
+                    Some(field) => Err(ApiError::field(&field, "must be at most 4096 bytes")),
+                    None => serde_json::from_value(v)
+                        .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}"))),
+                },
             };
             Ok(JsonBody { body, sent })
         })
+    }
+}
+
+/// Rule 28: the path of the first string in a body longer than 4 KiB (`name`, `values.3`),
+/// refused before the body reaches any service. Tighter bounds (email, names, passwords,
+/// descriptions) are the services' own.
+fn oversized_string(v: &serde_json::Value, at: &str) -> Option<String> {
+    use serde_json::Value;
+    let join = |k: &str| {
+        if at.is_empty() {
+            k.to_string()
+        } else {
+            format!("{at}.{k}")
+        }
+    };
+    match v {
+        Value::String(s) if s.len() > MAX_TEXT_BYTES => Some(if at.is_empty() {
+            "body".into()
+        } else {
+            at.into()
+        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| oversized_string(x, &join(&i.to_string()))),
+        Value::Object(map) => map.iter().find_map(|(k, x)| {
+            let key = if k.len() > 64 { "(field)" } else { k.as_str() };
+            oversized_string(x, &join(key))
+        }),
+        _ => None,
     }
 }
 

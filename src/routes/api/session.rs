@@ -70,7 +70,11 @@ pub async fn login(
     body: super::common::JsonBody<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
     let ip = client_ip(&req, &state.config.trusted_proxies).to_string();
-    let LoginRequest { email, password } = body.into_inner()?;
+    // Rule 28: an out-of-bounds field at login is a failed login, not a validation error.
+    let LoginRequest { email, password } = body.into_inner().map_err(|e| match e {
+        ApiError::Unprocessable { .. } => ApiError::InvalidCredentials,
+        other => other,
+    })?;
     let s = start_session(&state, move |st| {
         sessions::login(st, &email, &password, Some(ip))
     })

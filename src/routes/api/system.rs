@@ -154,10 +154,13 @@ pub async fn revoke(
     req: HttpRequest,
     body: super::common::JsonBody<crate::service::revoke::RevokeRequest>,
 ) -> ApiResult<HttpResponse> {
-    let ip = crate::auth::client_ip::client_ip(&req, &state.config.trusted_proxies).to_string();
+    let client = crate::auth::client_ip::client_ip(&req, &state.config.trusted_proxies);
+    let ip = client.to_string();
+    // Rule 29: IPv6 clients are limited per /64.
+    let key = crate::auth::throttle::address_key(client).to_string();
     state
         .revoke_limit
-        .hit(&ip, state.now_ms())
+        .hit(&key, state.now_ms())
         .map_err(|wait| ApiError::TooManyAttempts {
             retry_after_secs: wait,
         })?;

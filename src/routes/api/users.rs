@@ -14,7 +14,7 @@ use crate::service::audit::Actor;
 use crate::service::legacy::{self, LegacyCredentials};
 use crate::service::users::{self as svc, CreateUser, UpdateUser, UserView};
 use crate::service::Page;
-use crate::state::Shared;
+use crate::state::{AppState, Shared};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -26,8 +26,12 @@ pub struct UserQuery {
     pub cursor: Option<String>,
 }
 
-/// Hashes a password on the blocking pool (argon2 is slow by design).
-pub async fn hash_password(pw: Option<String>) -> ApiResult<Option<String>> {
+/// Hashes a password on the blocking pool (argon2 is slow by design), counted in
+/// `password_hashes_total`.
+pub async fn hash_password(state: &AppState, pw: Option<String>) -> ApiResult<Option<String>> {
+    if pw.is_some() {
+        state.metrics.password_hashes.inc();
+    }
     match pw {
         None => Ok(None),
         Some(p) => web::block(move || password::hash(&p))
@@ -67,7 +71,7 @@ pub async fn create(
     body: super::common::JsonBody<CreateUser>,
 ) -> ApiResult<HttpResponse> {
     let valid = svc::validate_create(&caller, body.into_inner()?)?;
-    let hash = hash_password(valid.password.clone()).await?;
+    let hash = hash_password(&state, valid.password.clone()).await?;
     let env = state.env();
     let user = state
         .write(move |tx| svc::insert(tx, &env, &Actor::of(&caller), &valid, hash.as_deref()))
@@ -100,7 +104,7 @@ pub async fn update(
 ) -> ApiResult<HttpResponse> {
     let input = body.into_inner()?;
     let pw = svc::validate_update(&caller, &input)?;
-    let hash = hash_password(pw).await?;
+    let hash = hash_password(&state, pw).await?;
     let env = state.env();
     let id = id.into_inner();
     let u = state

@@ -158,14 +158,31 @@ impl FromRequest for SignedForm {
         let req = req.clone();
         Box::pin(async move {
             let user = PageUser::load(&req).await?;
-            let body = body.await.map_err(|_| {
-                PageError::show(
-                    actix_web::http::StatusCode::BAD_REQUEST,
-                    "Form not readable",
-                    "The form could not be read (too large or interrupted).",
-                )
+            // Rule 34: the 64 KiB limit (`payload_config`) holds for chunked bodies too.
+            let body = body.await.map_err(|e| {
+                let status = e.as_response_error().status_code();
+                if status == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    PageError::show(
+                        status,
+                        "Form too large",
+                        "The form is larger than 64 KiB and was not read.",
+                    )
+                } else {
+                    PageError::show(
+                        actix_web::http::StatusCode::BAD_REQUEST,
+                        "Form not readable",
+                        "The form could not be read (interrupted or malformed).",
+                    )
+                }
             })?;
             let form = FormData::parse(&body);
+            if form.oversized().is_some() {
+                return Err(PageError::show(
+                    actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    "Field too long",
+                    "A field of the form is longer than 4096 bytes; nothing was saved.",
+                ));
+            }
             let sent = form.get("csrf_token").unwrap_or_default();
             if !bool::from(sent.as_bytes().ct_eq(user.csrf.as_bytes())) {
                 return Err(PageError::csrf());

@@ -60,13 +60,22 @@ impl FormData {
     }
 
     /// The pairs to replay in a confirmation form (without the CSRF token and the
-    /// confirmation flag, which the confirmation form adds itself).
+    /// confirmation flag, which the confirmation form adds itself). A password is never
+    /// replayed: no page echoes one back into its HTML (rule 34).
     pub fn replay(&self) -> Vec<(String, String)> {
         self.0
             .iter()
-            .filter(|(k, _)| k != "csrf_token" && k != "confirmed")
+            .filter(|(k, _)| !matches!(k.as_str(), "csrf_token" | "confirmed" | "password"))
             .cloned()
             .collect()
+    }
+
+    /// Rule 28: the name of the first field longer than 4 KiB, if any.
+    pub fn oversized(&self) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(_, v)| v.len() > crate::domain::names::MAX_TEXT_BYTES)
+            .map(|(k, _)| k.as_str())
     }
 
     /// A local path to go back to (`back` field), never another site.
@@ -132,6 +141,7 @@ pub fn explain(e: &ApiError, rename: &[(&str, &str)]) -> (FieldErrors, String) {
             "shared_requires_admin" => Some("kind"),
             "owner_inactive" => Some("owner_id"),
             "permissions_exceed_caller" => Some("permissions"),
+            "webhook_target_forbidden" => Some("webhook_url"),
             _ => None,
         };
         if let Some(f) = field {
@@ -190,6 +200,8 @@ mod tests {
         assert_eq!(f.all("ids"), vec!["1", "2"]);
         assert_eq!(f.get("action"), Some("disable"));
         assert_eq!(f.back("/"), "/");
+        let pw = FormData::parse(b"email=a%40b.io&password=hunter2hunter2&csrf_token=x");
+        assert_eq!(pw.replay(), vec![("email".into(), "a@b.io".into())]);
         assert_eq!(local_path(Some("/\t/evil.example")), None);
         assert_eq!(local_path(Some("/\\evil.example")), None);
         assert_eq!(

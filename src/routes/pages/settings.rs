@@ -231,9 +231,19 @@ pub async fn save_settings(state: Shared, sf: SignedForm) -> PageResult {
     }
     let env = state.env();
     let caller = user.caller.clone();
-    match state
-        .write(move |tx| companies::update_settings(tx, &env, &caller, None, input))
-        .await
+    let target = crate::routes::api::admin::check_webhook_target(
+        &state,
+        &caller,
+        input.webhook_url.as_ref(),
+    )
+    .await;
+    match async {
+        target?;
+        state
+            .write(move |tx| companies::update_settings(tx, &env, &caller, None, input))
+            .await
+    }
+    .await
     {
         Ok(_) => Ok(user.redirect("/settings", Flash::ok("Settings saved."))),
         Err(e @ ApiError::Internal(_)) => Err(e.into()),

@@ -63,6 +63,8 @@ struct PreviewPage {
     email: String,
     losses: Vec<LossRow>,
     fields: Vec<(String, String)>,
+    /// The form set a new password: it is asked again, never replayed (rule 34).
+    password_again: bool,
 }
 
 /// `POST /users/{id}`: saves, after showing which tokens lose which permissions (rule 16)
@@ -87,7 +89,7 @@ pub async fn update(state: Shared, path: web::Path<String>, sf: SignedForm) -> P
                 return Ok(Some(losses));
             }
         }
-        let hash = hash_password(pw).await?;
+        let hash = hash_password(&state, pw).await?;
         let env = state.env();
         state
             .write(move |tx| svc::update(tx, &env, &caller, id, input, hash))
@@ -111,6 +113,7 @@ pub async fn update(state: Shared, path: web::Path<String>, sf: SignedForm) -> P
                 })
                 .collect(),
             fields: f.replay(),
+            password_again: !form.password.is_empty(),
         }),
         Err(e @ (ApiError::Internal(_) | ApiError::NotFound)) => Err(e.into()),
         Err(e) => {

@@ -213,7 +213,7 @@ pub async fn create(state: Shared, sf: SignedForm) -> PageResult {
     let caller = user.caller.clone();
     let result = async {
         let valid = svc::validate_create(&caller, input)?;
-        let hash = hash_password(valid.password.clone()).await?;
+        let hash = hash_password(&state, valid.password.clone()).await?;
         let env = state.env();
         state
             .write(move |tx| svc::insert(tx, &env, &Actor::of(&caller), &valid, hash.as_deref()))
