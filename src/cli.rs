@@ -1,4 +1,4 @@
-//! The command line (SPEC §7). Every command takes `--db PATH`; errors go to stderr with a
+//! The command line. Every command takes `--db PATH`; errors go to stderr with a
 //! non-zero exit (2 for usage and configuration errors, 1 otherwise).
 
 use std::io::{Read, Write};

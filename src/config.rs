@@ -1,4 +1,4 @@
-//! Configuration (SPEC §7): flags > environment (`TOKEND_*`) > TOML file > defaults.
+//! Configuration: flags > environment (`TOKEND_*`) > TOML file > defaults.
 //!
 //! One `RawConfig` struct is both the clap argument group (flags and env) and the TOML file
 //! shape, so a setting is declared once. `Config::resolve` merges and validates.

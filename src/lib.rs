@@ -1,4 +1,4 @@
-//! tokend: a self-hosted API token service. See SPEC.md for the contract and
+//! tokend: a self-hosted API token service. See docs/RULES.md for the rules it enforces and
 //! docs/ARCHITECTURE.md for how the modules fit together.
 #![forbid(unsafe_code)]
 

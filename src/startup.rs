@@ -20,7 +20,7 @@ use crate::routes;
 use crate::service::audit::{record, Actor, Event};
 use crate::state::AppState;
 
-/// First-start settings (SPEC §7), read from `TOKEND_ADMIN_*` by the CLI.
+/// First-start settings, read from `TOKEND_ADMIN_*` by the CLI.
 #[derive(Debug, Default, Clone)]
 pub struct Bootstrap {
     pub admin_email: Option<String>,

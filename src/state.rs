@@ -27,7 +27,7 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     pub index: AuthIndex,
     pub usage: UsageBuffer,
-    /// Failed logins per account (SPEC §8).
+    /// Failed logins per account.
     pub throttle: SlidingWindow,
     /// Calls of the unauthenticated revoke endpoint per client address.
     pub revoke_limit: SlidingWindow,

@@ -1,5 +1,5 @@
 //! Who is calling: the `Caller` extractor for `/v1` routes and the `NodeCaller` extractor for
-//! node endpoints (SPEC §5).
+//! node endpoints.
 //!
 //! Order (first match wins): `Authorization: Bearer`, `X-API-Token`, `X-WallarmApi-Token`,
 //! `WallarmApi-Token`, legacy `X-WallarmApi-UUID` + `X-WallarmApi-Secret`, session cookie.
@@ -56,7 +56,7 @@ fn header<'a>(req: &'a HttpRequest, name: &HeaderName) -> Option<&'a str> {
         .map(|v| v.to_str().unwrap_or("\u{0}"))
 }
 
-/// The name of the session cookie (SPEC §8: `__Host-` prefix with secure cookies).
+/// The name of the session cookie (`__Host-` prefix with secure cookies).
 pub fn cookie_name(secure: bool) -> &'static str {
     if secure {
         "__Host-tokend_session"

@@ -1,4 +1,4 @@
-//! In-memory structures of the authentication hot path (SPEC §8):
+//! In-memory structures of the authentication hot path:
 //!
 //! - a filter of every known digest, so a well-formed but unknown value is refused without
 //!   touching the database. It counts per 64-bit key, so removing one of two colliding digests

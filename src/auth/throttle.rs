@@ -1,4 +1,4 @@
-//! Sliding-window counters in memory: login throttling (SPEC §8) and per-IP rate limits of
+//! Sliding-window counters in memory: login throttling and per-IP rate limits of
 //! unauthenticated endpoints (`POST /v1/revoke`).
 //!
 //! Login: after 10 failures for one account within 15 minutes, further attempts are refused

@@ -36,7 +36,7 @@ const MIGRATIONS: &[M<'static>] = &[
     )),
 ];
 
-/// Pragmas of SPEC §8, set on every connection the pool opens. `busy_timeout` comes first:
+/// Durability pragmas, set on every connection the pool opens. `busy_timeout` comes first:
 /// `journal_mode` needs a lock, and a connection opened while another one writes would
 /// otherwise fail at once with "database is locked".
 const PRAGMAS: &str = "PRAGMA busy_timeout = 10000;

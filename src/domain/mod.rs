@@ -1,4 +1,4 @@
-//! Pure types that carry the rules of SPEC §3–§4: no I/O here.
+//! Pure types that carry the rules of permissions and token values: no I/O here.
 
 pub mod authz;
 pub mod model;

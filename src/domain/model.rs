@@ -89,7 +89,7 @@ impl Audience {
     }
 }
 
-/// Why a token is disabled (SPEC §5).
+/// Why a token is disabled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DisabledReason {
     Manual,

@@ -1,4 +1,4 @@
-//! The permission catalogue of SPEC §3 and `PermissionSet`, a bit set over it.
+//! The permission catalogue of docs/RULES.md and `PermissionSet`, a bit set over it.
 //!
 //! A set is a `u32` bitmask, so subset checks and intersections on the hot path are one
 //! instruction; it serialises as a sorted list of `resource:action` names.

@@ -1,4 +1,4 @@
-//! Roles and role templates (SPEC §3, rule 11).
+//! Roles and role templates (rule 11).
 
 use std::fmt;
 

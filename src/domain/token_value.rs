@@ -1,4 +1,4 @@
-//! Token values (SPEC §4): `tkd_` / `tkn_` + 30 random base62 characters + a 6-character
+//! Token values: `tkd_` / `tkn_` + 30 random base62 characters + a 6-character
 //! base62 CRC-32 checksum of those 30 characters.
 //!
 //! A `TokenValue` can only be built by `generate` or by a successful `parse`, so everything

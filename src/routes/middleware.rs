@@ -1,4 +1,4 @@
-//! One middleware for every response: request id, security headers (SPEC §8), metrics, and
+//! One middleware for every response: request id, security headers, metrics, and
 //! logging of server errors with their request id.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,7 +51,7 @@ pub async fn common(
     let path = req.path();
     let docs = path.starts_with("/api-docs");
     let cacheable = docs || path.starts_with("/static/");
-    // SPEC §8: a declared body over the limit is refused on every route, before any work
+    // A declared body over the limit is refused on every route, before any work
     // (authentication, password hashing) and whether or not the handler reads a body.
     let too_large = req
         .headers()

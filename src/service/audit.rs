@@ -1,4 +1,4 @@
-//! Writing and reading the audit log. Every change of SPEC §2 writes one row in the same
+//! Writing and reading the audit log. Every change of docs/RULES.md writes one row in the same
 //! transaction as the change. Details never contain a token value or secret.
 
 use serde::Serialize;

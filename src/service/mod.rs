@@ -1,4 +1,4 @@
-//! The rules of SPEC §2, one function per operation, each inside the caller's transaction.
+//! The rules of docs/RULES.md, one function per operation, each inside the caller's transaction.
 //! The JSON API and the console call these same functions, so a rule is written once.
 
 pub mod audit;

@@ -1,4 +1,4 @@
-//! Public revocation of leaked values (issue 9; GitHub's credential revocation API): anyone
+//! Public revocation of leaked values (GitHub's credential revocation API): anyone
 //! holding a value may report it. Matching tokens are disabled (`leaked`) before the answer,
 //! which never tells which values existed.
 

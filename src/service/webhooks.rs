@@ -1,4 +1,4 @@
-//! Webhook events (issue 9): written to an outbox in the same transaction as the change that
+//! Webhook events: written to an outbox in the same transaction as the change that
 //! causes them, delivered later by the scheduler (`jobs::webhooks`). Bodies name the token and
 //! its owner, never a value.
 

@@ -1,4 +1,4 @@
-//! Authentication (SPEC §4, §5, §8): value format, the 401/403 forms, the headers that carry a
+//! Authentication: value format, the 401/403 forms, the headers that carry a
 //! token, effective permissions, forward-auth, the hot path's database reads, last use.
 
 use std::time::Duration;

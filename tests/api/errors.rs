@@ -1,4 +1,4 @@
-//! Bad input (SPEC §5, §8): the error envelope for every kind of malformed request, never a
+//! Bad input: the error envelope for every kind of malformed request, never a
 //! 5xx, nothing stored changes; security headers; health, readiness, API docs.
 
 use reqwest::{Method, Response};

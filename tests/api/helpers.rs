@@ -1,5 +1,5 @@
 //! `spawn_app()`: a real tokend on port 0 with a temp database, started exactly as production
-//! starts (`Application::build`), plus helpers that read like the SPEC.
+//! starts (`Application::build`), plus helpers that read like the rules.
 #![allow(dead_code)]
 
 use crate::spawn;

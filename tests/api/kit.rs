@@ -221,7 +221,7 @@ pub fn rfc3339_after(t: DateTime<Utc>, secs: i64) -> String {
     (t + chrono::Duration::seconds(secs)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-// ---- SPEC §3, written out independently of the code under test ----
+// ---- The role table, written out independently of the code under test ----
 
 pub const CATALOGUE: [&str; 25] = [
     "attacks:read",
@@ -251,7 +251,7 @@ pub const CATALOGUE: [&str; 25] = [
     "maintenance:run",
 ];
 
-/// The permissions of a role as SPEC §3 lists them.
+/// The permissions of a role as docs/RULES.md lists them.
 pub fn spec_role(role: &str) -> Vec<String> {
     let reads = [
         "attacks:read",
@@ -292,7 +292,7 @@ pub fn spec_role(role: &str) -> Vec<String> {
     v.into_iter().map(str::to_string).collect()
 }
 
-// ---- SPEC §4 token values, checked independently of the code under test ----
+// ---- Token values, checked independently of the code under test ----
 
 const B62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -312,7 +312,7 @@ pub fn crc32_ieee(data: &[u8]) -> u32 {
     !crc
 }
 
-/// The 6-character base62 checksum of SPEC §4.
+/// The 6-character base62 checksum of the token format.
 pub fn spec_checksum(random: &str) -> String {
     let mut n = u64::from(crc32_ieee(random.as_bytes()));
     let mut out = vec![b'0'; 6];
@@ -323,7 +323,7 @@ pub fn spec_checksum(random: &str) -> String {
     String::from_utf8(out).expect("ascii")
 }
 
-/// Whether `v` is a well-formed value of SPEC §4 with `prefix`.
+/// Whether `v` is a well-formed value of the token format with `prefix`.
 pub fn spec_well_formed(v: &str, prefix: &str) -> bool {
     v.len() == 40
         && v.starts_with(prefix)

@@ -1,4 +1,4 @@
-//! Rules 19–21 (SPEC §2, legacy UUID + secret credentials and their token), through HTTP.
+//! Rules 19–21 (legacy UUID + secret credentials and their token), through HTTP.
 
 use reqwest::Method;
 use serde_json::{json, Value};

@@ -1,4 +1,4 @@
-//! Rules 15–18 (SPEC §2, lifecycle cascades, purge, SSO), proven through HTTP.
+//! Rules 15–18 (lifecycle cascades, purge, SSO), proven through HTTP.
 
 use std::time::{Duration, Instant};
 
@@ -994,7 +994,7 @@ async fn rule_18_sso_header_from_untrusted_address_is_ignored() {
     assert_eq!(res.status(), 401);
 }
 
-// ---------------------------------------------------------------- the reconcile job (issue #5)
+// ---------------------------------------------------------------- the reconcile job
 
 /// The reconcile job repairs what no cascade should ever leave behind (older data, a manual
 /// edit of the database, a bug), reports what it fixed, and audits each repair. Until it runs,

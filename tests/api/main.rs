@@ -1,4 +1,4 @@
-//! HTTP tests against a spawned server (one binary; see STYLE.md).
+//! HTTP tests against a spawned server (one binary).
 
 #[path = "../common/spawn.rs"]
 mod spawn;

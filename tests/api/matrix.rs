@@ -58,7 +58,7 @@ async fn every_route_is_in_the_openapi_document_and_every_operation_in_routes() 
             "{m} {p}: unknown need {needs:?}"
         );
     }
-    // and every route of SPEC §5 is there
+    // and every route of the HTTP interface is there
     for (m, p) in [
         ("GET", "/v1/tokens"),
         ("POST", "/v1/tokens/{id}/reveal"),
@@ -137,7 +137,7 @@ async fn every_route_refuses_anonymous_callers_and_callers_without_its_permissio
             ("GET", "/healthz") | ("GET", "/readyz") => 200,
             ("POST", "/v1/session") => 401, // wrong credentials: invalid_credentials
             ("DELETE", "/v1/session") => 204,
-            ("POST", "/v1/revoke") => 202, // public revoke (SPEC §9): nothing matched
+            ("POST", "/v1/revoke") => 202, // public revoke: nothing matched
             _ => panic!("no public answer known for {m} {p}"),
         }
     };
@@ -283,7 +283,7 @@ fn private_table(who: Who, op: Op) -> u16 {
         (OtherUser | ForeignAdmin, _) => 404,
         (CompanyAdmin | GlobalAdmin, Get | Patch) => 200,
         (CompanyAdmin | GlobalAdmin, Delete) => 204,
-        // the value is the owner's alone (rule 12); renew is owner only (SPEC §5)
+        // the value is the owner's alone (rule 12); renew is owner only
         (CompanyAdmin | GlobalAdmin, Renew | Reveal) => 403,
     }
 }

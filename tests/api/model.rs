@@ -1,4 +1,4 @@
-//! Model-based property test of the lifecycle rules (SPEC §2 rules 2–4, 15–21, issue #5).
+//! Model-based property test of the lifecycle rules (rules 2–4, 15–21).
 //!
 //! Random sequences of operations — create / edit / disable / enable / delete / renew tokens,
 //! change roles and custom permission sets, disable / enable users, switch SSO, issue legacy

@@ -1,4 +1,4 @@
-//! Rule 22 (SPEC §2, nodes and node tokens), through HTTP.
+//! Rule 22 (nodes and node tokens), through HTTP.
 
 use reqwest::Method;
 use serde_json::{json, Value};

@@ -1,4 +1,4 @@
-//! Console sessions (SPEC §5, §8): cookie flags, CSRF, fresh ids, failed logins, throttling,
+//! Console sessions: cookie flags, CSRF, fresh ids, failed logins, throttling,
 //! sessions ending when a user is disabled or its password changes.
 
 use reqwest::Method;

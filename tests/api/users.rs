@@ -1,4 +1,4 @@
-//! Users, companies, settings and the catalogues of SPEC §3.
+//! Users, companies, settings and the catalogues of docs/RULES.md.
 
 use serde_json::json;
 
@@ -431,7 +431,11 @@ async fn permissions_catalogue_matches_spec_section_3() {
     let items = b["items"].as_array().unwrap();
     assert_eq!(items.len(), 25);
     let names: Vec<&str> = items.iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(names, CATALOGUE.to_vec(), "catalogue order of SPEC §3");
+    assert_eq!(
+        names,
+        CATALOGUE.to_vec(),
+        "catalogue order of docs/RULES.md"
+    );
     for p in items {
         assert!(
             p["description"].as_str().is_some_and(|d| d.len() > 3),

@@ -1,4 +1,4 @@
-//! First start on an empty database (SPEC §7): the administrator, its password printed once
+//! First start on an empty database: the administrator, its password printed once
 //! when none is given, `TOKEND_ADMIN_TOKEN`, and a malformed token as a startup error.
 
 use crate::proc::*;

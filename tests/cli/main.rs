@@ -1,5 +1,5 @@
-//! The command line as a user runs it (SPEC §7): the real binary as a process, on temp
-//! databases, with a clean environment. One test binary (see STYLE.md), one module per topic.
+//! The command line as a user runs it: the real binary as a process, on temp
+//! databases, with a clean environment. One test binary, one module per topic.
 
 mod proc;
 

@@ -1,4 +1,4 @@
-//! `tokend scan PATH…` (SPEC §9): prints `path:line` for every value with a valid checksum;
+//! `tokend scan PATH…`: prints `path:line` for every value with a valid checksum;
 //! exit 1 when any is found, 0 when none, 2 on error.
 
 use tokend::domain::token_value::{TokenValue, ValueKind};

@@ -1,6 +1,6 @@
-//! Browser tests of the web console (SPEC §6): a real headless Chromium, driven through
-//! ChromeDriver by visible labels, against a tokend spawned in-process. One test binary
-//! (see STYLE.md); each test starts its own server and browser.
+//! Browser tests of the web console: a real headless Chromium, driven through
+//! ChromeDriver by visible labels, against a tokend spawned in-process. One test binary;
+//! each test starts its own server and browser.
 
 #[path = "../common/spawn.rs"]
 mod spawn;

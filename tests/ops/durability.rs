@@ -1,4 +1,4 @@
-//! Durability (SPEC §8): the real binary, writes at full speed from several clients, `kill -9`
+//! Durability: the real binary, writes at full speed from several clients, `kill -9`
 //! at random moments, restart on the same file. Every write answered 2xx must be there,
 //! nothing half-applied (a disabled owner never has an enabled token; every token has its
 //! audit row), and `PRAGMA integrity_check` is clean. Bounded: 10 rounds, well under 60 s.

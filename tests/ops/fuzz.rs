@@ -1,4 +1,4 @@
-//! Input fuzzing (SPEC §5, §8 "Bad input"): arbitrary JSON, wrong types, unknown fields, huge
+//! Input fuzzing (bad input): arbitrary JSON, wrong types, unknown fields, huge
 //! strings and numbers, bad UTF-8, bad `limit`/`cursor` values and bad ids against every route
 //! of `tokend::routes::api::ROUTES`; random credentials in every auth header. Never a 5xx,
 //! never a dropped connection (a panic), always the error envelope on a 4xx, and nothing
@@ -757,7 +757,7 @@ async fn bodies_over_64_kib_answer_413_on_every_route() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_json_array_is_never_taken_for_an_object() {
     // serde would fill a struct's fields by position from an array (`["Acme"]` → a company
-    // named Acme); SPEC §5 counts it as a wrong type.
+    // named Acme); the interface counts it as a wrong type.
     let app = spawn_app().await;
     let fx = fixtures(&app).await;
     let conn = app.db();

@@ -1,6 +1,6 @@
-//! Operations and reliability (issue 8): graceful shutdown, Prometheus metrics, a real nginx
+//! Operations and reliability: graceful shutdown, Prometheus metrics, a real nginx
 //! in front, kill -9 durability, input fuzzing, schemathesis, and in-place upgrades. One test
-//! binary (see STYLE.md), one module per topic; heavy loops are bounded (see each module).
+//! binary, one module per topic; heavy loops are bounded (see each module).
 
 #[path = "../common/spawn.rs"]
 mod spawn;

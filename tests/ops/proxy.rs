@@ -1,4 +1,4 @@
-//! Reverse-proxy integration (SPEC §5 `/v1/auth/verify`): a real nginx with `auth_request`
+//! Reverse-proxy integration (`/v1/auth/verify`): a real nginx with `auth_request`
 //! in front of a demo upstream that echoes the `X-Auth-User-Email` it receives. The nginx
 //! configuration is the one `docs/reverse-proxy.md` ships.
 

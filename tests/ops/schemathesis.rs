@@ -19,7 +19,7 @@ const SEED: &str = "20261123";
 /// "owner_id must name an existing user" or "the password is at least 8 characters after
 /// trimming", so schema-valid input is rightly refused with 4xx), `unsupported_method` and
 /// `allow_header_conformance` (a method a path does not serve answers 404, or 405 listing the
-/// methods of a `/v1/tokens/{id}`-style resource the path also matches; the SPEC fixes
+/// methods of a `/v1/tokens/{id}`-style resource the path also matches; the interface fixes
 /// neither).
 const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
 response_headers_conformance,response_schema_conformance,negative_data_rejection,\

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use crate::domain::names::MAX_TEXT_BYTES;
 use crate::error::ApiError;
 
-/// Request bodies larger than this answer 413 (SPEC §8).
+/// Request bodies larger than this answer 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 pub fn json_config() -> web::JsonConfig {
@@ -51,7 +51,7 @@ pub fn payload_config() -> web::PayloadConfig {
 
 /// A JSON request body that must be an object. `web::Json<T>` alone also accepts an array
 /// for a struct, filling its fields by position (`["Acme"]` would create a company), which
-/// SPEC §5 counts as a wrong type: 400. Limits and error mapping are `json_config`'s.
+/// the interface counts as a wrong type: 400. Limits and error mapping are `json_config`'s.
 ///
 /// Extraction never fails: a bad body surfaces only when the handler calls `into_inner`,
 /// after every other extractor succeeded. actix-web polls a handler's extractors together,
@@ -69,7 +69,7 @@ impl<T> JsonBody<T> {
     }
 
     /// For optional bodies: no body at all → `T::default()`; a body that is present but
-    /// malformed, of the wrong type or too large keeps its 400/413 (SPEC §8), where
+    /// malformed, of the wrong type or too large keeps its 400/413, where
     /// `Option<Json<T>>` would silently drop it and go on to change stored data.
     pub fn or_default(self) -> Result<T, ApiError>
     where
@@ -195,7 +195,7 @@ list_types! {
     CompanyList => crate::service::companies::CompanyView,
 }
 
-/// A response carrying a token value or secret: never cached (SPEC §8).
+/// A response carrying a token value or secret: never cached.
 pub fn secret_json<T: Serialize>(status: actix_web::http::StatusCode, body: &T) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, "no-store"))

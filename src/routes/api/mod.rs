@@ -169,6 +169,6 @@ impl Modify for Security {
         nodes::heartbeat, admin::maintenance, system::revoke, admin::webhook_deliveries,
     ),
     modifiers(&Security),
-    tags((name = "tokens", description = "API tokens (SPEC rules 1–14)"))
+    tags((name = "tokens", description = "API tokens (rules 1–14)"))
 )]
 pub struct ApiDoc;

@@ -13,7 +13,7 @@ use crate::service::console;
 use crate::service::{audit, Page};
 use crate::state::Shared;
 
-/// The audit actions (SPEC §5) offered in the filter.
+/// The audit actions offered in the filter.
 const ACTIONS: &[&str] = &[
     "token.created",
     "token.updated",

@@ -1,4 +1,4 @@
-//! The web console (SPEC §6): server-rendered pages over the same service functions as the
+//! The web console: server-rendered pages over the same service functions as the
 //! JSON API, so a rule is written once. Each handler parses a form, calls the service, and
 //! renders an askama template from `templates/`. Pages work without JavaScript; the one
 //! script (`static/console.js`) only adds copy buttons, confirm dialogs and form conveniences.

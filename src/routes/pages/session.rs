@@ -1,5 +1,5 @@
 //! Signing in and out: the login page (password form, or SSO through a trusted authenticating
-//! proxy — SPEC rule 18) and logout. The login form is protected against login CSRF by a
+//! proxy — rule 18) and logout. The login form is protected against login CSRF by a
 //! double-submit token: a random value in a short-lived cookie that the form must repeat.
 
 use actix_web::cookie::{Cookie, SameSite};

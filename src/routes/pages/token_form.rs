@@ -199,7 +199,7 @@ fn render_new(
     user.page_status(status, &page)
 }
 
-/// `GET /tokens/new`: the create form with SPEC §6's defaults.
+/// `GET /tokens/new`: the create form with the console's defaults.
 pub async fn new_form(state: Shared, user: PageUser, req: HttpRequest) -> PageResult {
     ensure_can_create(&user)?;
     let q = FormData::query(&req);

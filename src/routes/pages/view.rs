@@ -42,7 +42,7 @@ pub fn kind_label(v: &TokenView) -> &'static str {
     }
 }
 
-/// A disabled reason (SPEC §5) in words.
+/// A disabled reason in words.
 pub fn reason_label(reason: Option<&str>) -> &'static str {
     match reason {
         Some("manual") => "disabled by hand",
@@ -166,7 +166,7 @@ pub fn role_options(selected: &str, caller: &Caller) -> Vec<Opt> {
         .collect()
 }
 
-/// The default template for a token of `owner_role` (SPEC §6: the owner's role; a global
+/// The default template for a token of `owner_role` (the console's rule: the owner's role; a global
 /// administrator's tokens default to the Administrator template).
 pub fn default_template(owner_role: Role) -> &'static str {
     match owner_role {
