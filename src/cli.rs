@@ -300,7 +300,7 @@ fn execute(cli: Cli) -> Result<i32, Exit> {
             let env = state.env();
             let created =
                 state.write_blocking(|tx| service::tokens::create(tx, &env, &caller, input))?;
-            println!("{}", created.value);
+            println!("{}", created.value.expose());
             Ok(0)
         }
         Command::Maintenance {

@@ -5,5 +5,6 @@ pub mod model;
 pub mod names;
 pub mod permissions;
 pub mod roles;
+pub mod secret;
 pub mod time;
 pub mod token_value;

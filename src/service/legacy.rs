@@ -15,6 +15,7 @@ use crate::db::tokens::NewToken;
 use crate::db::{self, Tx};
 use crate::domain::model::{Audience, Caller, TokenKind, User};
 use crate::domain::permissions::{Permission, PermissionSet};
+use crate::domain::secret::Secret;
 use crate::domain::token_value::{legacy_key, TokenValue, ValueKind};
 use crate::error::{ApiError, ApiResult};
 
@@ -24,7 +25,8 @@ pub const LEGACY_TOKEN_NAME: &str = "Legacy API credentials";
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LegacyCredentials {
     pub uuid: String,
-    pub secret: String,
+    #[schema(value_type = String)]
+    pub secret: Secret,
     pub token_id: i64,
 }
 
@@ -135,7 +137,8 @@ pub struct ImportCredentials {
     #[serde(default)]
     pub uuid: Option<String>,
     #[serde(default)]
-    pub secret: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub secret: Option<Secret>,
 }
 
 /// Checks an imported UUID + secret pair (API and CLI alike).
@@ -173,16 +176,16 @@ pub fn issue(
     let (uuid, secret) = match (input.uuid, input.secret) {
         (None, None) => (
             uuid::Uuid::new_v4().hyphenated().to_string(),
-            crate::crypto::random_token::<32>(),
+            Secret::new(crate::crypto::random_token::<32>()),
         ),
         (Some(u), Some(s)) => {
-            check_imported(&u, &s)?;
+            check_imported(&u, s.expose())?;
             (u.to_lowercase(), s)
         }
         (None, Some(_)) => return Err(ApiError::field("uuid", "give both uuid and secret")),
         (Some(_), None) => return Err(ApiError::field("secret", "give both uuid and secret")),
     };
-    let token_id = attach(tx, env, &Actor::of(caller), &owner, &uuid, &secret)?;
+    let token_id = attach(tx, env, &Actor::of(caller), &owner, &uuid, secret.expose())?;
     Ok(LegacyCredentials {
         uuid,
         secret,

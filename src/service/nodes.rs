@@ -52,7 +52,8 @@ impl From<&NodeRow> for NodeView {
 pub struct NodeToken {
     pub id: i64,
     pub kind: String,
-    pub value: String,
+    #[schema(value_type = String)]
+    pub value: crate::domain::secret::Secret,
     pub value_hint: String,
     pub created_at: String,
 }
@@ -117,7 +118,7 @@ pub fn create(
         token: NodeToken {
             id: node.id,
             kind: "node".into(),
-            value: value.expose().to_string(),
+            value: crate::domain::secret::Secret::new(value.expose()),
             value_hint: value.hint(),
             created_at: fmt_time(&from_ms(now)),
         },

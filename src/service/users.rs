@@ -15,6 +15,7 @@ use crate::domain::model::{Caller, DisabledReason, TokenKind, User};
 use crate::domain::names::{check_password, parse_person_name, Email};
 use crate::domain::permissions::{Permission, PermissionSet};
 use crate::domain::roles::Role;
+use crate::domain::secret::Secret;
 use crate::domain::time::{fmt_time, from_ms};
 use crate::error::{ApiError, ApiResult};
 
@@ -66,7 +67,8 @@ pub struct CreateUser {
     #[serde(default)]
     pub sso: Option<bool>,
     #[serde(default)]
-    pub password: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub password: Option<Secret>,
     /// Global administrators only; default: the caller's company.
     #[serde(default)]
     pub company_id: Option<i64>,
@@ -88,7 +90,8 @@ pub struct UpdateUser {
     #[serde(default)]
     pub sso: Option<bool>,
     #[serde(default)]
-    pub password: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub password: Option<Secret>,
 }
 
 fn parse_role(s: &str) -> ApiResult<Role> {
@@ -168,7 +171,7 @@ pub struct ValidCreate {
     pub custom: PermissionSet,
     pub enabled: bool,
     pub sso: bool,
-    pub password: Option<String>,
+    pub password: Option<Secret>,
 }
 
 pub fn validate_create(caller: &Caller, input: CreateUser) -> ApiResult<ValidCreate> {
@@ -191,7 +194,7 @@ pub fn validate_create(caller: &Caller, input: CreateUser) -> ApiResult<ValidCre
         if sso {
             return Err(ApiError::field("password", "SSO users sign in through SSO"));
         }
-        check_password(p).map_err(|m| ApiError::field("password", m))?;
+        check_password(p.expose()).map_err(|m| ApiError::field("password", m))?;
     }
     let company_id = match input.company_id {
         None => caller.user.company_id,
@@ -276,7 +279,7 @@ pub fn resolve_role_change(u: &User, input: &UpdateUser) -> ApiResult<(Role, Per
 }
 
 /// Validates a change request; returns the password to hash, if one was given.
-pub fn validate_update(caller: &Caller, input: &UpdateUser) -> ApiResult<Option<String>> {
+pub fn validate_update(caller: &Caller, input: &UpdateUser) -> ApiResult<Option<Secret>> {
     require(caller, Permission::UsersWrite)?;
     if input.password.is_some() || input.email.is_some() || input.sso.is_some() {
         ensure_not_delegated(caller, "change a password, email or SSO flag")?;
@@ -289,7 +292,7 @@ pub fn validate_update(caller: &Caller, input: &UpdateUser) -> ApiResult<Option<
         parse_person_name(n).map_err(|m| ApiError::field("name", m))?;
     }
     if let Some(p) = &input.password {
-        check_password(p).map_err(|m| ApiError::field("password", m))?;
+        check_password(p.expose()).map_err(|m| ApiError::field("password", m))?;
     }
     Ok(input.password.clone())
 }

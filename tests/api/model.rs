@@ -546,7 +546,7 @@ fn step(sut: &mut Sut, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
                         reason: (!enabled).then_some("manual"),
                         disabled_at: (!enabled).then_some(m.now),
                         expires_at: lifetime.map(|i| m.now + LIFETIMES[i]),
-                        value: created.value,
+                        value: created.value.expose().to_string(),
                         creds: None,
                         disabled_events: Vec::new(),
                     },
@@ -714,7 +714,7 @@ fn step(sut: &mut Sut, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
             if let Ok(renewed) = got {
                 m.end_creds(id);
                 let t = m.tokens.get_mut(&id).expect("token");
-                let old = std::mem::replace(&mut t.value, renewed.value);
+                let old = std::mem::replace(&mut t.value, renewed.value.expose().to_string());
                 m.dead_values.push(old);
             }
         }
@@ -827,7 +827,7 @@ fn step(sut: &mut Sut, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
                         disabled_at: None,
                         expires_at: None,
                         value,
-                        creds: Some((creds.uuid, creds.secret)),
+                        creds: Some((creds.uuid, creds.secret.expose().to_string())),
                         disabled_events: Vec::new(),
                     },
                 );

@@ -522,3 +522,64 @@ async fn rule_27_audit_names_the_credential_behind_every_event() {
     assert_eq!(off[0]["via"], "system");
     assert!(off[0]["actor_id"].is_null());
 }
+
+#[tokio::test]
+async fn secrets_never_print_in_debug_output() {
+    let app = spawn_app().await;
+    let secret = "Sentinel-Secret-0123456789";
+    // Requests that carry a password or secret…
+    let create: tokend::service::users::CreateUser = serde_json::from_value(
+        json!({ "email": "a@example.com", "role": "analyst", "password": secret }),
+    )
+    .unwrap();
+    let update: tokend::service::users::UpdateUser =
+        serde_json::from_value(json!({ "password": secret })).unwrap();
+    let import: tokend::service::legacy::ImportCredentials = serde_json::from_value(
+        json!({ "uuid": "6f1c1d7e-94f4-4b43-9c6f-0b7d2b1f1a11", "secret": secret }),
+    )
+    .unwrap();
+    // (The login request has no `Debug` at all.)
+    for dump in [
+        format!("{create:?}"),
+        format!("{update:?}"),
+        format!("{import:?}"),
+    ] {
+        assert!(!dump.contains(secret), "{dump}");
+    }
+    // …and answers that show a value once.
+    let user = app.quick_user("u@example.com", "deploy").await;
+    let state = app.state.clone();
+    let (token, creds, node) = app
+        .state
+        .write(move |tx| {
+            let owner = tokend::db::users::get(tx, user)?.unwrap();
+            let caller = tokend::domain::model::Caller::session(owner, "127.0.0.1".into());
+            let env = state.env();
+            let input = serde_json::from_value(json!({ "name": "t" })).unwrap();
+            let token = tokend::service::tokens::create(tx, &env, &caller, input)?;
+            let node_input = serde_json::from_value(json!({ "name": "n" })).unwrap();
+            let node = tokend::service::nodes::create(tx, &env, &caller, node_input)?;
+            Ok((token, caller, node))
+        })
+        .await
+        .unwrap();
+    let admin = app.state.clone();
+    let issued = app
+        .state
+        .write(move |tx| {
+            let env = admin.env();
+            let me = tokend::db::users::by_email(tx, ADMIN_EMAIL)?.unwrap();
+            let global = tokend::domain::model::Caller::session(me, "127.0.0.1".into());
+            tokend::service::legacy::issue(tx, &env, &global, creds.user.id, Default::default())
+        })
+        .await
+        .unwrap();
+    for (dump, value) in [
+        (format!("{token:?}"), token.value.expose().to_string()),
+        (format!("{node:?}"), node.token.value.expose().to_string()),
+        (format!("{issued:?}"), issued.secret.expose().to_string()),
+    ] {
+        assert!(value.len() >= 32, "a real value");
+        assert!(!dump.contains(&value), "{dump}");
+    }
+}

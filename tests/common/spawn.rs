@@ -82,5 +82,5 @@ pub async fn own_token(
         })
         .await
         .expect("own token created");
-    (created.token.id, created.value)
+    (created.token.id, created.value.expose().to_string())
 }

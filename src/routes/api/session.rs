@@ -25,7 +25,8 @@ use crate::state::{AppState, Shared};
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub email: String,
-    pub password: String,
+    #[schema(value_type = String)]
+    pub password: crate::domain::secret::Secret,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -76,7 +77,7 @@ pub async fn login(
         other => other,
     })?;
     let s = start_session(&state, move |st| {
-        sessions::login(st, &email, &password, Some(ip))
+        sessions::login(st, &email, password.expose(), Some(ip))
     })
     .await?;
     let ttl = state.config.session_ttl.as_secs() as i64;

@@ -1,5 +1,6 @@
 //! `/v1/users`: users and legacy credentials.
 
+use crate::domain::secret::Secret;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use anyhow::anyhow;
@@ -28,13 +29,13 @@ pub struct UserQuery {
 
 /// Hashes a password on the blocking pool (argon2 is slow by design), counted in
 /// `password_hashes_total`.
-pub async fn hash_password(state: &AppState, pw: Option<String>) -> ApiResult<Option<String>> {
+pub async fn hash_password(state: &AppState, pw: Option<Secret>) -> ApiResult<Option<String>> {
     if pw.is_some() {
         state.metrics.password_hashes.inc();
     }
     match pw {
         None => Ok(None),
-        Some(p) => web::block(move || password::hash(&p))
+        Some(p) => web::block(move || password::hash(p.expose()))
             .await
             .map_err(|e| ApiError::Internal(anyhow!("{e}")))?
             .map(Some)

@@ -30,7 +30,7 @@ pub fn value_page(user: &PageUser, heading: &str, t: &TokenWithValue) -> PageRes
         heading,
         token_id: t.token.id,
         token_name: &t.token.name,
-        value: &t.value,
+        value: t.value.expose(),
         shown_once: !t.token.can_reveal,
         previous_until: view::opt_time(&t.token.previous_value_expires_at, ""),
     })

@@ -160,7 +160,7 @@ pub async fn legacy_credentials(
             id,
             email: u.email,
             uuid: c.uuid,
-            secret: c.secret,
+            secret: c.secret.expose().to_string(),
         }),
         Err(e @ (ApiError::Internal(_) | ApiError::NotFound)) => Err(e.into()),
         Err(e) => Ok(user.redirect(&format!("/users/{id}"), Flash::error(e.to_string()))),

@@ -12,6 +12,7 @@ use super::tokens::parse_id;
 use super::view::{self, perm_boxes, role_options, Opt, PermBox};
 use crate::domain::permissions::{Permission, PermissionSet};
 use crate::domain::roles::Role;
+use crate::domain::secret::Secret;
 use crate::error::ApiError;
 use crate::routes::api::users::hash_password;
 use crate::service::audit::Actor;
@@ -81,7 +82,7 @@ pub struct UserForm {
     pub permissions: PermissionSet,
     pub enabled: bool,
     pub sso: bool,
-    pub password: String,
+    pub password: Secret,
 }
 
 impl UserForm {
@@ -93,7 +94,7 @@ impl UserForm {
             permissions: PermissionSet::from_storage(&f.all("permissions").join(" ")),
             enabled: f.checked("enabled"),
             sso: f.checked("sso"),
-            password: f.text("password"),
+            password: Secret::new(f.text("password")),
         }
     }
 
@@ -105,7 +106,7 @@ impl UserForm {
             permissions: u.permissions,
             enabled: u.enabled,
             sso: u.sso,
-            password: String::new(),
+            password: Secret::default(),
         }
     }
 

@@ -30,6 +30,7 @@ use crate::domain::model::{expired, Audience, Caller, DisabledReason, TokenKind}
 use crate::domain::names::{parse_description, TokenName};
 use crate::domain::permissions::Permission;
 use crate::domain::roles::parse_template;
+use crate::domain::secret::Secret;
 use crate::domain::time::{fmt_time, from_ms};
 use crate::domain::token_value::{TokenValue, ValueKind};
 use crate::error::{ApiError, ApiResult};
@@ -149,7 +150,7 @@ pub fn create(
     let row = db::tokens::get(tx, id)?.ok_or(ApiError::NotFound)?;
     Ok(TokenWithValue {
         token: view(&row, caller, &company, env),
-        value: value.expose().to_string(),
+        value: Secret::new(value.expose()),
     })
 }
 

@@ -8,6 +8,7 @@ use crate::db::companies::Company;
 use crate::db::tokens::TokenRow;
 use crate::domain::model::{is_delegated, Audience, Caller, TokenKind};
 use crate::domain::permissions::PermissionSet;
+use crate::domain::secret::Secret;
 use crate::domain::time::{de_opt_time, de_patch_time, fmt_time, from_ms};
 use crate::service::audit::opt_time;
 use crate::service::policy::access;
@@ -135,7 +136,8 @@ pub struct TokenView {
 pub struct TokenWithValue {
     #[serde(flatten)]
     pub token: TokenView,
-    pub value: String,
+    #[schema(value_type = String)]
+    pub value: Secret,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]

@@ -5,6 +5,7 @@ use serde_json::json;
 use crate::db::{self, Tx};
 use crate::domain::model::Caller;
 use crate::domain::permissions::Permission;
+use crate::domain::secret::Secret;
 use crate::domain::token_value::{TokenValue, ValueKind};
 use crate::error::{ApiError, ApiResult};
 use crate::service::audit::{record, Actor, Event};
@@ -71,7 +72,7 @@ pub fn renew(
     let row = db::tokens::get(tx, id)?.ok_or(ApiError::NotFound)?;
     Ok(TokenWithValue {
         token: view(&row, caller, &company, env),
-        value: value.expose().to_string(),
+        value: Secret::new(value.expose()),
     })
 }
 
