@@ -19,6 +19,7 @@ use actix_web::{FromRequest, HttpRequest};
 use subtle::ConstantTimeEq;
 
 use super::client_ip::client_ip;
+use super::index::Cached;
 use crate::db;
 use crate::db::nodes::NodeRow;
 use crate::db::tokens::AuthRow;
@@ -128,7 +129,7 @@ async fn lookup<F>(
     key: TokenDigest,
     kind: &'static str,
     read: F,
-) -> ApiResult<Option<Arc<AuthRow>>>
+) -> ApiResult<Option<Arc<Cached>>>
 where
     F: FnOnce(&rusqlite::Connection) -> ApiResult<Option<AuthRow>> + Send + 'static,
 {
@@ -137,7 +138,7 @@ where
     }
     let generation = state.index.generation();
     state.metrics.auth_db_reads.with_label_values(&[kind]).inc();
-    let row = state.read(read).await?.map(Arc::new);
+    let row = state.read(read).await?.map(|r| Arc::new(Cached::new(r)));
     if let Some(r) = &row {
         state.index.store(generation, key, r.clone());
     }
@@ -228,7 +229,7 @@ pub async fn authenticate_token(state: &Arc<AppState>, raw: &str, ip: IpAddr) ->
 }
 
 /// The stored row of an API token value (not yet checked): parse, filter, cache, one read.
-async fn token_row(state: &Arc<AppState>, raw: &str) -> ApiResult<Arc<AuthRow>> {
+async fn token_row(state: &Arc<AppState>, raw: &str) -> ApiResult<Arc<Cached>> {
     let value = TokenValue::parse(raw).map_err(|_| invalid(state, "malformed"))?;
     let digest = value.digest();
     if !state.index.might_exist(&digest) {
@@ -270,7 +271,7 @@ async fn legacy_row(
     uuid: &str,
     secret: &str,
     ip: IpAddr,
-) -> ApiResult<Arc<AuthRow>> {
+) -> ApiResult<Arc<Cached>> {
     let now = state.now_ms();
     if let Some(wait) = state.legacy_failures.check(ip, now) {
         return Err(ApiError::TooManyAttempts {
@@ -285,7 +286,7 @@ async fn legacy_row(
 }
 
 /// Looks up legacy credentials: the row when the UUID is known and the secret matches.
-async fn legacy_match(state: &Arc<AppState>, uuid: &str, secret: &str) -> ApiResult<Arc<AuthRow>> {
+async fn legacy_match(state: &Arc<AppState>, uuid: &str, secret: &str) -> ApiResult<Arc<Cached>> {
     let uuid = uuid.to_lowercase();
     if !valid_uuid(&uuid) || secret.is_empty() || secret.len() > 512 {
         return Err(invalid(state, "malformed"));
@@ -389,7 +390,7 @@ impl IdentityHeaders {
 
 /// A caller admitted by `/v1/auth/verify`: the checked row and its effective permissions.
 pub struct Forwarded {
-    pub row: Arc<AuthRow>,
+    pub row: Arc<Cached>,
     pub permissions: PermissionSet,
 }
 

@@ -20,6 +20,32 @@ use parking_lot::{Mutex, RwLock};
 use crate::db::tokens::AuthRow;
 use crate::domain::token_value::TokenDigest;
 
+use super::extract::IdentityHeaders;
+
+/// A looked-up credential row as the hot path keeps it: the row, and the forward-auth
+/// `X-Auth-*` headers rendered on the first use of this (cached) row (`None` inside when a
+/// value cannot be a header value). Derefs to the row.
+pub struct Cached {
+    pub row: AuthRow,
+    pub identity: std::sync::OnceLock<Option<IdentityHeaders>>,
+}
+
+impl Cached {
+    pub fn new(row: AuthRow) -> Cached {
+        Cached {
+            row,
+            identity: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+impl std::ops::Deref for Cached {
+    type Target = AuthRow;
+    fn deref(&self) -> &AuthRow {
+        &self.row
+    }
+}
+
 const CACHE_TTL: Duration = Duration::from_secs(30);
 const CACHE_MAX: usize = 200_000;
 
@@ -56,7 +82,7 @@ type DigestMap<K, V> = HashMap<K, V, BuildHasherDefault<DigestHasher>>;
 #[derive(Default)]
 pub struct AuthIndex {
     filter: RwLock<DigestMap<u64, u32>>,
-    cache: Mutex<DigestMap<TokenDigest, (Arc<AuthRow>, Instant)>>,
+    cache: Mutex<DigestMap<TokenDigest, (Arc<Cached>, Instant)>>,
     generation: AtomicU64,
 }
 
@@ -98,7 +124,7 @@ impl AuthIndex {
         self.generation.load(Ordering::Acquire)
     }
 
-    pub fn cached(&self, d: &TokenDigest) -> Option<Arc<AuthRow>> {
+    pub fn cached(&self, d: &TokenDigest) -> Option<Arc<Cached>> {
         let cache = self.cache.lock();
         cache
             .get(d)
@@ -108,7 +134,7 @@ impl AuthIndex {
 
     /// Caches a lookup made when the generation was `generation`, unless a write has
     /// committed since (then the row may be stale and is not kept).
-    pub fn store(&self, generation: u64, d: TokenDigest, row: Arc<AuthRow>) {
+    pub fn store(&self, generation: u64, d: TokenDigest, row: Arc<Cached>) {
         let mut cache = self.cache.lock();
         if self.generation.load(Ordering::Acquire) != generation {
             return;

@@ -135,9 +135,6 @@ pub struct AuthRow {
     pub owner: User,
     /// Who made the token; it is delegated when that is not its owner (rule 25).
     pub creator_id: Option<i64>,
-    /// The forward-auth `X-Auth-*` headers, rendered by the hot path on first use of this
-    /// (cached) row; `None` inside when a value cannot be a header value.
-    pub identity: std::sync::OnceLock<Option<crate::auth::extract::IdentityHeaders>>,
 }
 
 fn auth_row(r: &Row) -> rusqlite::Result<AuthRow> {
@@ -157,7 +154,6 @@ fn auth_row(r: &Row) -> rusqlite::Result<AuthRow> {
             .collect(),
         owner: super::users::from_row_at(r, 8)?,
         creator_id: r.get(20)?,
-        identity: std::sync::OnceLock::new(),
     })
 }
 
