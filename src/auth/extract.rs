@@ -20,6 +20,7 @@ use subtle::ConstantTimeEq;
 
 use super::client_ip::client_ip;
 use super::index::Cached;
+use crate::auth::session;
 use crate::db;
 use crate::db::nodes::NodeRow;
 use crate::db::tokens::AuthRow;
@@ -29,7 +30,6 @@ use crate::domain::permissions::PermissionSet;
 use crate::domain::token_value::{legacy_key, TokenDigest, TokenValue, ValueKind};
 use crate::error::{ApiError, ApiResult, Challenge};
 use crate::service::legacy::valid_uuid;
-use crate::service::sessions;
 use crate::state::{AppState, Shared};
 
 /// The credential a request carries.
@@ -317,7 +317,7 @@ async fn authenticate_session(
 ) -> ApiResult<Caller> {
     let now = state.now_ms();
     let found = state
-        .read(move |c| Ok(db::sessions::lookup(c, &sessions::digest(&cookie), now)?))
+        .read(move |c| Ok(db::sessions::lookup(c, &session::digest(&cookie), now)?))
         .await?;
     let Some((user, csrf)) = found.filter(|(u, _)| u.enabled) else {
         return Err(ApiError::Unauthenticated(Challenge::InvalidToken));

@@ -5,4 +5,5 @@ pub mod extract;
 pub mod index;
 pub mod oidc;
 pub mod password;
+pub mod session;
 pub mod throttle;

@@ -31,6 +31,7 @@ use subtle::ConstantTimeEq;
 use crate::config::OidcConfig;
 
 mod http;
+pub mod signin;
 mod token;
 
 use http::{error_chain, http_call, HttpFailure};

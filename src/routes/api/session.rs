@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use super::common::{secret_json, ErrorBody};
 use crate::auth::client_ip::client_ip;
 use crate::auth::extract::cookie_name;
+use crate::auth::session::{self, NewSession};
 use crate::config::Config;
 use crate::db;
 use crate::domain::model::{AuthMethod, Caller};
@@ -17,7 +18,6 @@ use crate::domain::permissions::Permission;
 use crate::domain::roles::Role;
 use crate::error::{ApiError, ApiResult};
 use crate::service::companies::CompanyView;
-use crate::service::sessions::{self, NewSession};
 use crate::service::users::UserView;
 use crate::state::{AppState, Shared};
 
@@ -77,7 +77,7 @@ pub async fn login(
         other => other,
     })?;
     let s = start_session(&state, move |st| {
-        sessions::login(st, &email, password.expose(), Some(ip))
+        session::login(st, &email, password.expose(), Some(ip))
     })
     .await?;
     let ttl = state.config.session_ttl.as_secs() as i64;
@@ -98,7 +98,7 @@ pub async fn logout(state: Shared, req: HttpRequest) -> ApiResult<HttpResponse> 
     if let Some(c) = req.cookie(cookie_name(state.config.secure_cookies)) {
         let value = c.value().to_string();
         let st = state.0.clone();
-        web::block(move || sessions::logout(&st, &value))
+        web::block(move || session::logout(&st, &value))
             .await
             .map_err(|e| ApiError::Internal(anyhow!("{e}")))??;
     }

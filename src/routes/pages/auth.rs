@@ -15,11 +15,11 @@ use super::form::FormData;
 use super::render::{clear_flash, html, render, Flash, Layout, NavItem, PageError, Section};
 use crate::auth::client_ip::client_ip;
 use crate::auth::extract::cookie_name;
+use crate::auth::session;
 use crate::db;
 use crate::domain::model::Caller;
 use crate::domain::permissions::Permission;
 use crate::error::ApiError;
-use crate::service::sessions;
 use crate::state::AppState;
 
 /// A signed-in console user.
@@ -42,7 +42,7 @@ impl PageUser {
         let state = app_state(req)?;
         let secure = state.config.secure_cookies;
         let cookie = req.cookie(cookie_name(secure)).ok_or(PageError::Login)?;
-        let digest = sessions::digest(cookie.value());
+        let digest = session::digest(cookie.value());
         let now = state.now_ms();
         let found = state
             .read(move |c| Ok(db::sessions::lookup(c, &digest, now)?))

@@ -13,7 +13,6 @@ use crate::auth::client_ip::client_ip;
 use crate::auth::oidc::{Oidc, OidcClient, OidcError, FLOW_TTL};
 use crate::error::ApiError;
 use crate::routes::api::session::session_cookie;
-use crate::service;
 use crate::state::Shared;
 
 fn flow_cookie_name(secure: bool) -> &'static str {
@@ -92,7 +91,13 @@ async fn refuse(
     };
     let st = state.0.clone();
     web::block(move || {
-        service::oidc::login_failed(&st, email.as_deref(), reason, Some(&detail), Some(ip))
+        crate::auth::oidc::signin::login_failed(
+            &st,
+            email.as_deref(),
+            reason,
+            Some(&detail),
+            Some(ip),
+        )
     })
     .await
     .map_err(blocking_failed)??;
@@ -180,7 +185,7 @@ pub async fn callback(state: Shared, oidc: web::Data<Oidc>, req: HttpRequest) ->
     let ip = client_ip(&req, &state.config.trusted_proxies).to_string();
     let st = state.0.clone();
     let session = web::block(move || {
-        service::oidc::login(&st, &verified.email, verified.name.as_deref(), Some(ip))
+        crate::auth::oidc::signin::login(&st, &verified.email, verified.name.as_deref(), Some(ip))
     })
     .await
     .map_err(blocking_failed)?;

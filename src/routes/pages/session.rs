@@ -13,9 +13,9 @@ use super::form::FormData;
 use super::render::{html, render, see_other, Layout, PageError, PageResult};
 use crate::auth::client_ip::{client_ip, in_nets, peer_ip};
 use crate::auth::extract::cookie_name;
+use crate::auth::session::{self, NewSession};
 use crate::error::ApiError;
 use crate::routes::api::session::{session_cookie, start_session};
-use crate::service::sessions::{self, NewSession};
 use crate::state::Shared;
 
 const LOGIN_COOKIE: &str = "tokend_login";
@@ -96,8 +96,7 @@ pub async fn login_page(state: Shared, req: HttpRequest) -> PageResult {
     let secure = state.config.secure_cookies;
     if let Some(email) = sso_email(&state, &req) {
         let ip = client_ip(&req, &state.config.trusted_proxies).to_string();
-        return match start_session(&state, move |st| sessions::sso_login(st, &email, Some(ip)))
-            .await
+        return match start_session(&state, move |st| session::sso_login(st, &email, Some(ip))).await
         {
             Ok(s) => Ok(signed_in(&state, &s)),
             Err(e @ ApiError::Internal(_)) => Err(e.into()),
@@ -139,7 +138,7 @@ pub async fn login(state: Shared, req: HttpRequest, body: web::Bytes) -> PageRes
     let ip = client_ip(&req, &state.config.trusted_proxies).to_string();
     let who = email.clone();
     match start_session(&state, move |st| {
-        sessions::login(st, &who, &password, Some(ip))
+        session::login(st, &who, &password, Some(ip))
     })
     .await
     {
@@ -180,7 +179,7 @@ pub async fn logout(state: Shared, req: HttpRequest, _form: SignedForm) -> PageR
     if let Some(c) = req.cookie(cookie_name(secure)) {
         let value = c.value().to_string();
         let st = state.0.clone();
-        web::block(move || sessions::logout(&st, &value))
+        web::block(move || session::logout(&st, &value))
             .await
             .map_err(|e| PageError::from(ApiError::Internal(anyhow::anyhow!("{e}"))))??;
     }

@@ -6,13 +6,13 @@
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::audit::{record, Actor, Event};
 use crate::auth::password;
 use crate::crypto::random_token;
 use crate::db;
 use crate::domain::model::User;
 use crate::domain::names::{check_password, MAX_EMAIL};
 use crate::error::{ApiError, ApiResult};
+use crate::service::audit::{record, Actor, Event};
 use crate::state::AppState;
 
 /// A new session: the cookie value (shown to the browser only) and its CSRF token.

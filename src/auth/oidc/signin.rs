@@ -7,13 +7,13 @@
 
 use serde_json::json;
 
-use super::audit::{record, Actor, Event};
-use super::sessions::{open_session, NewSession};
+use crate::auth::session::{open_session, NewSession};
 use crate::db::{self, users::NewUser};
 use crate::domain::model::User;
 use crate::domain::names::{parse_person_name, Email};
 use crate::domain::roles::Role;
 use crate::error::{ApiError, ApiResult};
+use crate::service::audit::{record, Actor, Event};
 use crate::state::AppState;
 
 /// Records a refused OpenID Connect sign-in. `email` is the provider's (when known); `detail`
