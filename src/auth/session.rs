@@ -115,30 +115,44 @@ fn login_failed(
     ip: Option<String>,
     now: i64,
 ) -> ApiError {
-    let written = state.write_blocking(|tx| {
+    let details = json!({ "email": email });
+    match audit_failure(state, "session", email, user.as_ref(), ip, details, now) {
+        Ok(()) => ApiError::InvalidCredentials,
+        Err(e) => e,
+    }
+}
+
+/// Writes the `session.login_failed` record of a sign-in by `via` (`session` or `sso`);
+/// `details` says why. Shared by password, proxy and OpenID Connect sign-in.
+pub(crate) fn audit_failure(
+    state: &AppState,
+    via: &'static str,
+    email: Option<String>,
+    user: Option<&User>,
+    ip: Option<String>,
+    details: serde_json::Value,
+    now: i64,
+) -> ApiResult<()> {
+    state.write_blocking(|tx| {
         tx.effects.touches_auth = false;
         record(
             tx,
             &Actor {
-                email: email.clone(),
+                email,
                 ip,
-                via: "session",
+                via,
                 ..Actor::default()
             },
             Event {
                 action: "session.login_failed",
-                company_id: user.as_ref().map(|u| u.company_id),
+                company_id: user.map(|u| u.company_id),
                 token_id: None,
-                user_id: user.as_ref().map(|u| u.id),
-                details: json!({ "email": email }),
+                user_id: user.map(|u| u.id),
+                details,
             },
             now,
         )
-    });
-    match written {
-        Ok(()) => ApiError::InvalidCredentials,
-        Err(e) => e,
-    }
+    })
 }
 
 /// SSO sign-in for a request the proxy authenticated (rule 18). Only enabled SSO users.

@@ -144,14 +144,7 @@ async fn rule_29_concurrent_wrong_passwords_get_at_most_ten_401s() {
 }
 
 async fn issue_legacy(app: &TestApp, user: i64) -> (String, String) {
-    let res = app
-        .post(
-            &format!("/v1/users/{user}/legacy-credentials"),
-            &app.admin_token,
-            json!({}),
-        )
-        .await;
-    let b = body(res).await;
+    let b = app.issue_legacy_credentials(user).await;
     (
         b["uuid"].as_str().expect("uuid").to_string(),
         b["secret"].as_str().expect("secret").to_string(),

@@ -128,6 +128,20 @@ impl TestApp {
         spawn::own_token(&self.state, owner_id, body).await
     }
 
+    /// Issues legacy credentials for `user` as the global administrator (asserts 201) and
+    /// returns the answer `{uuid, secret, token_id}`.
+    pub async fn issue_legacy_credentials(&self, user: i64) -> Value {
+        let res = self
+            .post(
+                &format!("/v1/users/{user}/legacy-credentials"),
+                &self.admin_token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "issue legacy credentials");
+        res.json().await.expect("json")
+    }
+
     /// Creates a token for `owner_id` as the global administrator (rule 10, a delegated
     /// token: rule 25) and returns (id, value).
     pub async fn delegated_token_for(&self, owner_id: i64, extra: Value) -> (i64, String) {

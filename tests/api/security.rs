@@ -314,15 +314,7 @@ async fn rule_25_legacy_credentials_issued_by_an_administrator_are_delegated() {
     let app = spawn_app().await;
     let user = app.create_user("old@example.com", "analyst").await;
     let (private_id, _) = app.token_for(user, json!({})).await;
-    let issued = body(
-        app.post(
-            &format!("/v1/users/{user}/legacy-credentials"),
-            &app.admin_token,
-            json!({}),
-        )
-        .await,
-    )
-    .await;
+    let issued = app.issue_legacy_credentials(user).await;
     let (uuid, secret) = (
         issued["uuid"].as_str().unwrap(),
         issued["secret"].as_str().unwrap(),
@@ -465,15 +457,7 @@ async fn rule_27_audit_names_the_credential_behind_every_event() {
     assert!(made[0]["credential_id"].is_null());
 
     // legacy: via legacy, with the legacy token's id
-    let issued = body(
-        app.post(
-            &format!("/v1/users/{admin}/legacy-credentials"),
-            &app.admin_token,
-            json!({}),
-        )
-        .await,
-    )
-    .await;
+    let issued = app.issue_legacy_credentials(admin).await;
     let res = app
         .send_with(
             Method::PATCH,

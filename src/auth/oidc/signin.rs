@@ -7,7 +7,7 @@
 
 use serde_json::json;
 
-use crate::auth::session::{open_session, NewSession};
+use crate::auth::session::{audit_failure, open_session, NewSession};
 use crate::db::{self, users::NewUser};
 use crate::domain::model::User;
 use crate::domain::names::{parse_person_name, Email};
@@ -34,26 +34,8 @@ pub fn login_failed(
         }
         None => None,
     };
-    state.write_blocking(|tx| {
-        tx.effects.touches_auth = false;
-        record(
-            tx,
-            &Actor {
-                email: email.clone(),
-                ip,
-                via: "sso",
-                ..Actor::default()
-            },
-            Event {
-                action: "session.login_failed",
-                company_id: user.as_ref().map(|u| u.company_id),
-                token_id: None,
-                user_id: user.as_ref().map(|u| u.id),
-                details: json!({ "method": "oidc", "reason": reason, "detail": detail, "email": email }),
-            },
-            now,
-        )
-    })
+    let details = json!({ "method": "oidc", "reason": reason, "detail": detail, "email": email });
+    audit_failure(state, "sso", email, user.as_ref(), ip, details, now)
 }
 
 /// Why a verified email gets no session: (audit reason, message for the page).
