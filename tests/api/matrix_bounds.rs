@@ -96,6 +96,15 @@ async fn run(
     failures
 }
 
+/// A node of the default company, made by a deploy user; returns its id.
+async fn own_company_node(app: &TestApp) -> i64 {
+    let (_, deployer) = app.user_with_token("dee@example.com", "deploy").await;
+    let res = app
+        .post("/v1/nodes", &deployer, json!({ "name": "n" }))
+        .await;
+    body(res).await["node"]["id"].as_i64().unwrap()
+}
+
 fn unknown(m: &str, p: &str) -> ! {
     panic!("{m} {p}: no expected answer in this matrix — add the route here")
 }
@@ -139,16 +148,10 @@ async fn rule_25_matrix_a_delegated_token_on_every_route() {
     assert_eq!(me["delegated"], true, "{me}");
     let target = app.create_user("target@example.com", "analyst").await;
     let (token_id, _) = app.token_for(target, json!({})).await;
-    let (_, deployer) = app.user_with_token("dee@example.com", "deploy").await;
-    let node = body(
-        app.post("/v1/nodes", &deployer, json!({ "name": "n" }))
-            .await,
-    )
-    .await;
     let t = Targets {
         token_id,
         user_id: target,
-        node_id: node["node"]["id"].as_i64().unwrap(),
+        node_id: own_company_node(&app).await,
     };
     let failures = run(&app, &token, &t, delegated).await;
     assert!(failures.is_empty(), "delegated:\n{}", failures.join("\n"));
@@ -302,16 +305,10 @@ async fn rule_26_matrix_a_helpdesk_role_against_an_administrator() {
     let (_, token) = app
         .token_for(helpdesk_id, json!({ "permissions": HELPDESK }))
         .await;
-    let (_, deployer) = app.user_with_token("dee@example.com", "deploy").await;
-    let node = body(
-        app.post("/v1/nodes", &deployer, json!({ "name": "n" }))
-            .await,
-    )
-    .await;
     let t = Targets {
         token_id,
         user_id: admin,
-        node_id: node["node"]["id"].as_i64().unwrap(),
+        node_id: own_company_node(&app).await,
     };
     let failures = run(&app, &token, &t, helpdesk).await;
     assert!(failures.is_empty(), "helpdesk:\n{}", failures.join("\n"));
