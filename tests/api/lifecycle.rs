@@ -856,7 +856,7 @@ fn csrf_of(app: &TestApp, user: i64) -> String {
         .expect("a session")
 }
 
-fn sso_app_config(trusted: &'static str) -> impl FnOnce(&mut tokend::config::Config) {
+pub fn sso_app_config(trusted: &'static str) -> impl FnOnce(&mut tokend::config::Config) {
     move |c| {
         c.sso_header = Some("X-Forwarded-Email".into());
         c.sso_trusted_proxies =

@@ -2,7 +2,7 @@
 //! (rules 23–27). The hardening rules 28–35 have theirs in `hardening.rs`.
 
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::helpers::*;
 use crate::kit::*;
@@ -396,19 +396,9 @@ async fn rule_26_a_helpdesk_role_cannot_change_someone_above_itself() {
     assert_eq!(res.status(), 200);
 }
 
-/// The audit events matching `query`, newest first.
-async fn events(app: &TestApp, query: &str) -> Vec<Value> {
-    app.audit_events(query).await
-}
-
 #[tokio::test]
 async fn rule_27_audit_names_the_credential_behind_every_event() {
-    let app = spawn_app_with(|c| {
-        c.sso_header = Some("X-Forwarded-Email".into());
-        c.sso_trusted_proxies =
-            tokend::config::parse_nets("sso_trusted_proxies", Some("127.0.0.1/32")).unwrap();
-    })
-    .await;
+    let app = spawn_app_with(crate::lifecycle::sso_app_config("127.0.0.1/32")).await;
     let admin = app.create_user("boss@example.com", "admin").await;
     let (admin_tid, admin_tok) = app.token_for(admin, json!({})).await;
     let user = app.create_user("u@example.com", "analyst").await;
@@ -417,7 +407,9 @@ async fn rule_27_audit_names_the_credential_behind_every_event() {
     let t = app
         .create_token(&admin_tok, json!({ "name": "for-u", "owner_id": user }))
         .await;
-    let made = events(&app, &format!("action=token.created&token_id={}", t["id"])).await;
+    let made = app
+        .audit_events(&format!("action=token.created&token_id={}", t["id"]))
+        .await;
     assert_eq!(made[0]["via"], "token");
     assert_eq!(made[0]["credential_id"], admin_tid);
     assert_eq!(made[0]["actor_id"], admin);
@@ -433,7 +425,9 @@ async fn rule_27_audit_names_the_credential_behind_every_event() {
         )
         .await;
     assert_eq!(res.status(), 200);
-    let upd = events(&app, &format!("action=token.updated&token_id={}", t["id"])).await;
+    let upd = app
+        .audit_events(&format!("action=token.updated&token_id={}", t["id"]))
+        .await;
     assert_eq!(upd[0]["actor_id"], user);
     assert_eq!(upd[0]["via"], "token");
     assert_eq!(upd[0]["credential_id"], t["id"]);
@@ -441,7 +435,9 @@ async fn rule_27_audit_names_the_credential_behind_every_event() {
 
     // session: via session, no credential id
     let s = app.login_ok("boss@example.com", "password-123").await;
-    let login = events(&app, &format!("action=session.login&actor_id={admin}")).await;
+    let login = app
+        .audit_events(&format!("action=session.login&actor_id={admin}"))
+        .await;
     assert_eq!(login[0]["via"], "session");
     let res = app
         .send_headers(
@@ -452,7 +448,9 @@ async fn rule_27_audit_names_the_credential_behind_every_event() {
         )
         .await;
     let id = body(res).await["id"].clone();
-    let made = events(&app, &format!("action=token.created&token_id={id}")).await;
+    let made = app
+        .audit_events(&format!("action=token.created&token_id={id}"))
+        .await;
     assert_eq!(made[0]["via"], "session");
     assert!(made[0]["credential_id"].is_null());
 
@@ -470,7 +468,9 @@ async fn rule_27_audit_names_the_credential_behind_every_event() {
         )
         .await;
     assert_eq!(res.status(), 200);
-    let upd = events(&app, &format!("action=token.updated&token_id={admin_tid}")).await;
+    let upd = app
+        .audit_events(&format!("action=token.updated&token_id={admin_tid}"))
+        .await;
     assert_eq!(upd[0]["via"], "legacy");
     assert_eq!(upd[0]["credential_id"], issued["token_id"]);
 
@@ -486,7 +486,7 @@ async fn rule_27_audit_names_the_credential_behind_every_event() {
         )
         .await;
     assert_eq!(res.status(), 303);
-    let login = events(&app, "action=session.login").await;
+    let login = app.audit_events("action=session.login").await;
     assert_eq!(login[0]["via"], "sso");
 
     // system: a scheduler job's cascade
@@ -498,11 +498,9 @@ async fn rule_27_audit_names_the_credential_behind_every_event() {
         .await;
     app.advance(chrono::Duration::minutes(2));
     app.maintenance().await;
-    let off = events(
-        &app,
-        &format!("action=token.disabled&token_id={}", short["id"]),
-    )
-    .await;
+    let off = app
+        .audit_events(&format!("action=token.disabled&token_id={}", short["id"]))
+        .await;
     assert_eq!(off[0]["via"], "system");
     assert!(off[0]["actor_id"].is_null());
 }
