@@ -236,6 +236,13 @@ impl From<r2d2::Error> for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// A list filter that cannot be understood is a bad request naming what to enter.
+impl From<crate::domain::listing::FieldError> for ApiError {
+    fn from(e: crate::domain::listing::FieldError) -> ApiError {
+        ApiError::BadRequest(e.message)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,8 @@
 use rusqlite::types::Value;
 use rusqlite::{named_params, params_from_iter, Connection};
 
+use crate::domain::listing::AuditFilter;
+
 #[derive(Debug, Clone)]
 pub struct AuditEvent {
     pub id: i64,
@@ -51,19 +53,9 @@ pub fn insert(conn: &Connection, e: &NewEvent) -> rusqlite::Result<()> {
     Ok(())
 }
 
-#[derive(Debug, Default, Clone)]
-pub struct Filter {
-    pub company_id: Option<i64>,
-    pub actor_id: Option<i64>,
-    pub token_id: Option<i64>,
-    pub action: Option<String>,
-    pub since: Option<i64>,
-    pub until: Option<i64>,
-}
-
 pub fn list(
     conn: &Connection,
-    f: &Filter,
+    f: &AuditFilter,
     before: Option<i64>,
     limit: usize,
 ) -> rusqlite::Result<Vec<AuditEvent>> {

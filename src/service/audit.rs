@@ -5,7 +5,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::db;
-use crate::db::audit::{AuditEvent, Filter, NewEvent};
+use crate::db::audit::{AuditEvent, NewEvent};
+use crate::domain::listing::AuditFilter;
 use crate::domain::model::Caller;
 use crate::domain::time::{fmt_time, from_ms};
 use crate::error::ApiResult;
@@ -147,7 +148,7 @@ impl From<AuditEvent> for AuditView {
 pub fn list(
     conn: &rusqlite::Connection,
     caller: &Caller,
-    mut filter: Filter,
+    mut filter: AuditFilter,
     page: Page,
 ) -> ApiResult<Vec<AuditView>> {
     require(caller, Permission::AuditRead)?;

@@ -3,7 +3,8 @@
 //! checks that bound a credential by the person behind it (rules 23–26). Power comes from
 //! the caller's effective permissions (`Caller`), never from a role name (rule 24).
 
-use crate::db::tokens::{Scope, TokenRow};
+use crate::db::tokens::TokenRow;
+use crate::domain::listing::Scope;
 use crate::domain::model::{Audience, Caller, TokenKind, User};
 use crate::domain::permissions::PermissionSet;
 use crate::error::{ApiError, ApiResult};

@@ -454,6 +454,17 @@ impl Browser {
         }
     }
 
+    /// Clicks the heading of the column `label` (sorting the list by it).
+    pub async fn sort_by(&self, label: &str) {
+        let xpath = format!("//th/a[starts-with(normalize-space(.), '{label}')]");
+        let el = self
+            .c
+            .find(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|_| panic!("no column “{label}”"));
+        self.click_element(el).await;
+    }
+
     /// The names in the first column of the table.
     pub async fn row_names(&self) -> Vec<String> {
         let mut out = Vec::new();

@@ -173,46 +173,62 @@ async fn login_form_needs_its_csrf_cookie_and_static_files_come_from_the_binary(
 }
 
 #[tokio::test]
-async fn the_token_list_pages_with_next_and_first_links_keeping_the_filters() {
+async fn the_token_list_pages_by_number_with_the_total_keeping_filters_and_sort() {
     let app = spawn_app().await;
     for n in ["page-a", "page-b", "page-c"] {
         app.create_token(1, n, serde_json::json!({})).await;
     }
+    app.create_token(1, "other", serde_json::json!({})).await;
     let c = signed_in(&app).await;
-    let first = c
-        .get(app.url("/?name=page&limit=2"))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("html");
+    let get = |path: String| {
+        let c = c.clone();
+        async move {
+            c.get(path)
+                .send()
+                .await
+                .expect("get")
+                .text()
+                .await
+                .expect("html")
+        }
+    };
+    let first = get(app.url("/?name=page&sort=name&order=desc&per_page=2")).await;
     assert!(
-        first.contains(">page-c<") && first.contains(">page-b<") && !first.contains(">page-a<")
+        first.contains(">page-c<") && first.contains(">page-b<") && !first.contains(">page-a<"),
+        "sorted by name, descending"
     );
+    assert!(first.contains("3 tokens"), "the total counts every match");
     let pager = &first[first.find("class=\"pager\"").expect("pager")..];
-    let start = pager.find("href=\"").expect("a next-page link") + 6;
+    let rel = pager.find("rel=\"next\"").expect("a next link");
+    let start = pager[..rel].rfind("href=\"").expect("its href") + 6;
     let next = pager[start..]
         .split('"')
         .next()
         .expect("href")
         .replace("&#38;", "&")
         .replace("&amp;", "&");
-    assert!(
-        next.starts_with("/?name=page&cursor="),
-        "the filter is kept: {next}"
-    );
-    let second = c
-        .get(app.url(&format!("{next}&limit=2")))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("html");
+    for kept in [
+        "name=page",
+        "per_page=2",
+        "sort=name",
+        "order=desc",
+        "page=2",
+    ] {
+        assert!(next.contains(kept), "{kept} is kept: {next}");
+    }
+    let second = get(app.url(&next)).await;
     assert!(
         second.contains(">page-a<") && !second.contains(">page-c<"),
-        "the next page"
+        "the second page"
     );
-    assert!(second.contains("« First page"));
+    assert!(
+        second.contains("aria-current=\"page\">2<"),
+        "page 2 is current"
+    );
+    assert!(second.contains("« Previous"));
+    let past_the_end = get(app.url("/?name=page&per_page=2&page=99")).await;
+    assert!(
+        past_the_end.contains("aria-current=\"page\">2<"),
+        "the last page instead"
+    );
 }

@@ -11,6 +11,7 @@ mod browser;
 mod admin;
 mod beyond;
 mod http;
+mod list;
 mod login;
 mod nojs;
 mod oidc;

@@ -5,8 +5,8 @@ use anyhow::anyhow;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::common::{time_param, AuditList, CompanyList, ErrorBody};
-use crate::db::audit::Filter;
+use super::common::{AuditList, CompanyList, ErrorBody};
+use crate::domain::listing::{time_filter, AuditFilter};
 use crate::domain::model::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::{self, MaintenanceReport};
@@ -30,14 +30,14 @@ pub struct AuditQuery {
 }
 
 impl AuditQuery {
-    pub fn filter(&self) -> ApiResult<Filter> {
-        Ok(Filter {
+    pub fn filter(&self) -> ApiResult<AuditFilter> {
+        Ok(AuditFilter {
             company_id: None,
             actor_id: self.actor_id,
             token_id: self.token_id,
             action: self.action.clone().filter(|a| !a.is_empty()),
-            since: time_param(&self.since)?,
-            until: time_param(&self.until)?,
+            since: time_filter(self.since.as_deref(), "since")?,
+            until: time_filter(self.until.as_deref(), "until")?,
         })
     }
 }

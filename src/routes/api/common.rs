@@ -148,15 +148,6 @@ fn oversized_string(v: &serde_json::Value, at: &str) -> Option<String> {
     }
 }
 
-/// An optional time query parameter (RFC 3339 or `YYYY-MM-DD hh:mm:ss`) in ms; bad → 400.
-pub fn time_param(v: &Option<String>) -> Result<Option<i64>, ApiError> {
-    v.as_deref()
-        .filter(|s| !s.is_empty())
-        .map(|s| crate::domain::time::parse_time(s).map(|t| t.timestamp_millis()))
-        .transpose()
-        .map_err(ApiError::BadRequest)
-}
-
 /// The error envelope, for the OpenAPI document.
 #[derive(Serialize, ToSchema)]
 pub struct ErrorBody {

@@ -5,10 +5,10 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::common::{secret_json, time_param, ErrorBody, TokenList};
-use crate::db::tokens::Filter;
-use crate::domain::model::{Caller, TokenKind};
-use crate::error::{ApiError, ApiResult};
+use super::common::{secret_json, ErrorBody, TokenList};
+use crate::domain::listing::{TokenFilter, TokenFilterText};
+use crate::domain::model::Caller;
+use crate::error::ApiResult;
 use crate::service::tokens::{
     self as svc, BulkRequest, BulkResult, CreateToken, RenewToken, TokenView, TokenWithValue,
     UpdateToken,
@@ -39,30 +39,17 @@ pub struct TokenQuery {
 
 impl TokenQuery {
     /// Validates the filters (400 on bad values).
-    pub fn filter(&self) -> ApiResult<Filter> {
-        Ok(Filter {
-            name: self.name.clone().filter(|n| !n.trim().is_empty()),
-            owner_id: self.owner_id,
-            creator_id: self.creator_id,
-            enabled: match self.status.as_deref() {
-                None | Some("") => None,
-                Some("enabled") => Some(true),
-                Some("disabled") => Some(false),
-                Some(_) => {
-                    return Err(ApiError::BadRequest(
-                        "status must be `enabled` or `disabled`".into(),
-                    ))
-                }
-            },
-            kind: match self.kind.as_deref() {
-                None | Some("") => None,
-                Some(k) => Some(TokenKind::parse(k).ok_or_else(|| {
-                    ApiError::BadRequest("kind must be `private`, `shared` or `legacy` (node tokens are listed under /v1/nodes)".into())
-                })?),
-            },
-            expires_before: time_param(&self.expires_before)?,
-            expires_after: time_param(&self.expires_after)?,
-        })
+    pub fn filter(&self) -> ApiResult<TokenFilter> {
+        let mut f = TokenFilter::parse(TokenFilterText {
+            name: self.name.as_deref(),
+            status: self.status.as_deref(),
+            kind: self.kind.as_deref(),
+            expires_before: self.expires_before.as_deref(),
+            expires_after: self.expires_after.as_deref(),
+        })?;
+        f.owner_id = self.owner_id;
+        f.creator_id = self.creator_id;
+        Ok(f)
     }
 }
 

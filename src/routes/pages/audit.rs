@@ -7,7 +7,7 @@ use super::auth::PageUser;
 use super::form::{time_field, with_query, FieldErrors, FormData};
 use super::render::{Layout, PageResult, Section};
 use super::view::{self, options, Opt};
-use crate::db::audit::Filter as AuditFilter;
+use crate::domain::listing::AuditFilter;
 use crate::error::ApiError;
 use crate::service::console;
 use crate::service::{audit, Page};

@@ -5,7 +5,7 @@ use askama::Template;
 use super::auth::PageUser;
 use super::render::{Layout, PageResult, Section};
 use super::tokens::TokenItem;
-use crate::db::tokens::Filter;
+use crate::domain::listing::TokenFilter;
 use crate::domain::permissions::Permission;
 use crate::service::console::{self, Controls};
 use crate::service::tokens as svc;
@@ -34,9 +34,9 @@ pub async fn profile(state: Shared, user: PageUser) -> PageResult {
     let now = env.now;
     let caller = user.caller.clone();
     let (items, next) = if has_tokens {
-        let filter = Filter {
+        let filter = TokenFilter {
             owner_id: Some(caller.user.id),
-            ..Filter::default()
+            ..TokenFilter::default()
         };
         state
             .read(move |c| {

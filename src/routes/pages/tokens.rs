@@ -1,5 +1,6 @@
-//! The API tokens list (`/`): filters kept in the URL, paging, a status badge per row and
-//! checkboxes for the mass actions (both handled in `token_actions.rs`).
+//! The API tokens list (`/`): filters, sort order and page kept in the URL (so the status
+//! toggle and the mass actions, handled in `token_actions.rs`, come back to the same view),
+//! every column sortable, page numbers with the total, and a status badge per row.
 
 use std::collections::HashMap;
 
@@ -8,16 +9,14 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use super::auth::PageUser;
-use super::form::{time_field, with_query, FieldErrors, FormData};
+use super::form::{with_query, FieldErrors, FormData};
 use super::render::{see_other, Layout, PageError, PageResult, Section};
 use super::view::{self, options, Opt, UserOption};
-use crate::db::tokens::Filter;
-use crate::domain::model::TokenKind;
+use crate::domain::listing::{SortKey, TokenFilter, TokenFilterText, TokenSort};
 use crate::domain::permissions::Permission;
 use crate::error::ApiError;
 use crate::service::console::{self, Controls};
-use crate::service::tokens::{self as svc, TokenView};
-use crate::service::Page;
+use crate::service::tokens::{self as svc, ListPage, TokenView};
 use crate::state::Shared;
 
 /// One row of the list.
@@ -31,6 +30,7 @@ pub struct TokenItem {
     pub perms_title: String,
     pub expires: String,
     pub last_used: String,
+    pub created: String,
     pub enabled: bool,
     /// `Enabled`, `Disabled` or `Expired`.
     pub status: &'static str,
@@ -83,6 +83,7 @@ impl TokenItem {
             perms_title,
             expires: view::opt_time(&v.expires_at, "Never"),
             last_used: view::opt_time(&v.last_used_at, "Never"),
+            created: view::time(&v.created_at),
             enabled: v.enabled,
             status,
             badge,
@@ -92,7 +93,7 @@ impl TokenItem {
     }
 }
 
-/// The filter form, as typed (kept in the URL and re-shown).
+/// The list as asked for in the URL: the filter form as typed, the order and the page.
 #[derive(Debug, Clone, Default)]
 struct Filters {
     name: String,
@@ -102,7 +103,14 @@ struct Filters {
     kind: String,
     expires_after: String,
     expires_before: String,
+    sort: String,
+    order: String,
+    per_page: String,
 }
+
+/// The page sizes offered; any size from 1 to 100 in the URL is honoured.
+const PAGE_SIZES: [&str; 3] = ["25", "50", "100"];
+const DEFAULT_PAGE_SIZE: usize = 50;
 
 impl Filters {
     fn from(q: &FormData) -> Filters {
@@ -114,11 +122,15 @@ impl Filters {
             kind: q.text("kind"),
             expires_after: q.text("expires_after"),
             expires_before: q.text("expires_before"),
+            sort: q.text("sort"),
+            order: q.text("order"),
+            per_page: q.text("per_page"),
         }
     }
 
-    fn pairs(&self) -> Vec<(&'static str, &str)> {
-        vec![
+    /// The URL pairs of this view; `sort` and `order` are left out when given separately.
+    fn pairs(&self, with_sort: bool) -> Vec<(&'static str, &str)> {
+        let mut pairs = vec![
             ("name", self.name.as_str()),
             ("user", self.user.as_str()),
             ("creator", self.creator.as_str()),
@@ -126,25 +138,137 @@ impl Filters {
             ("kind", self.kind.as_str()),
             ("expires_after", self.expires_after.as_str()),
             ("expires_before", self.expires_before.as_str()),
-        ]
+            ("per_page", self.per_page.as_str()),
+        ];
+        if with_sort {
+            pairs.extend([("sort", self.sort.as_str()), ("order", self.order.as_str())]);
+        }
+        pairs
     }
+
+    /// The filters as the service takes them, or the field errors to show.
+    fn parse(&self, errors: &mut FieldErrors) -> (TokenFilter, TokenSort, usize) {
+        let filter = TokenFilter::parse(TokenFilterText {
+            name: Some(&self.name),
+            status: Some(&self.status),
+            kind: Some(&self.kind),
+            expires_before: Some(&self.expires_before),
+            expires_after: Some(&self.expires_after),
+        })
+        .unwrap_or_else(|e| {
+            errors.set(e.field, e.message);
+            TokenFilter::default()
+        });
+        let sort = TokenSort::parse(Some(&self.sort), Some(&self.order)).unwrap_or_default();
+        let per_page = match self.per_page.parse::<usize>() {
+            Ok(n) if (1..=svc::MAX_PAGE_SIZE).contains(&n) => n,
+            _ => DEFAULT_PAGE_SIZE,
+        };
+        (filter, sort, per_page)
+    }
+}
+
+/// A sortable column heading: a link that sorts by it (or flips the order when it already
+/// does), with the arrow and `aria-sort` of the current order.
+pub struct Column {
+    pub label: &'static str,
+    pub href: String,
+    pub arrow: &'static str,
+    pub aria_sort: &'static str,
+}
+
+fn columns(path: &str, f: &Filters, sort: TokenSort) -> Vec<Column> {
+    let label = |k: SortKey| match k {
+        SortKey::Name => "Name",
+        SortKey::Owner => "Owner",
+        SortKey::Creator => "Creator",
+        SortKey::Kind => "Kind",
+        SortKey::Expires => "Expires",
+        SortKey::LastUsed => "Last used",
+        SortKey::Status => "Status",
+        SortKey::Created => "Created",
+    };
+    SortKey::ALL
+        .into_iter()
+        .map(|k| {
+            let current = sort.key == k;
+            let order = if current && !sort.descending {
+                "desc"
+            } else {
+                "asc"
+            };
+            let mut pairs = f.pairs(false);
+            pairs.extend([("sort", k.as_str()), ("order", order)]);
+            let (arrow, aria_sort) = match (current, sort.descending) {
+                (false, _) => ("", "none"),
+                (true, false) => ("▲", "ascending"),
+                (true, true) => ("▼", "descending"),
+            };
+            Column {
+                label: label(k),
+                href: with_query(path, &pairs),
+                arrow,
+                aria_sort,
+            }
+        })
+        .collect()
+}
+
+/// A page-number link of the pager; `href` is `None` for the current page and for gaps.
+pub struct PageLink {
+    pub label: String,
+    pub href: Option<String>,
+    pub current: bool,
+}
+
+/// Links to the first and last page, and to two pages either side of the current one.
+fn page_links(path: &str, f: &Filters, list: &ListPage) -> Vec<PageLink> {
+    let (current, last) = (list.page, list.pages());
+    let mut out = Vec::new();
+    let mut previous = 0;
+    for n in 1..=last {
+        if n != 1 && n != last && n.abs_diff(current) > 2 {
+            continue;
+        }
+        if n > previous + 1 {
+            out.push(PageLink {
+                label: "…".into(),
+                href: None,
+                current: false,
+            });
+        }
+        let number = n.to_string();
+        let mut pairs = f.pairs(true);
+        pairs.push(("page", number.as_str()));
+        out.push(PageLink {
+            href: (n != current).then(|| with_query(path, &pairs)),
+            label: number,
+            current: n == current,
+        });
+        previous = n;
+    }
+    out
 }
 
 #[derive(Template)]
 #[template(path = "tokens/list.html")]
-struct ListPage {
+struct ListTemplate {
     layout: Layout,
     f: Filters,
     statuses: Vec<Opt>,
     kinds: Vec<Opt>,
+    page_sizes: Vec<Opt>,
     users: Vec<UserOption>,
     show_user_filters: bool,
     can_create: bool,
+    columns: Vec<Column>,
     rows: Vec<TokenItem>,
     any_manage: bool,
     back: String,
+    total: i64,
+    pages: Vec<PageLink>,
+    prev_url: Option<String>,
     next_url: Option<String>,
-    first_url: Option<String>,
     error: Option<String>,
     errors: FieldErrors,
 }
@@ -152,6 +276,60 @@ struct ListPage {
 /// Parses an id from a path segment; anything else names no token (404).
 pub fn parse_id(s: &str) -> Result<i64, PageError> {
     s.parse::<i64>().map_err(|_| PageError::not_found())
+}
+
+/// What the list shows: the user choices for the filters, the page (none when a filter is
+/// wrong), its controls, and a message when a typed email names nobody.
+type Loaded = (
+    Vec<UserOption>,
+    ListPage,
+    HashMap<i64, Controls>,
+    Option<String>,
+);
+
+async fn load(
+    state: &Shared,
+    user: &PageUser,
+    f: &Filters,
+    valid: bool,
+    (filter, sort, per_page): (TokenFilter, TokenSort, usize),
+    page: usize,
+) -> Result<Loaded, PageError> {
+    let env = state.env();
+    let caller = user.caller.clone();
+    let list_users = user.has(Permission::UsersRead);
+    let emails = [
+        Some(f.user.trim().to_string()).filter(|e| !e.is_empty()),
+        Some(f.creator.trim().to_string()).filter(|e| !e.is_empty()),
+    ];
+    Ok(state
+        .read(move |c| {
+            let users = console::user_choices(c, &env, &caller, list_users)?;
+            let users = users.iter().map(UserOption::from).collect();
+            let mut filter = filter;
+            let mut ids = [None, None];
+            for (slot, email) in ids.iter_mut().zip(emails) {
+                if let Some(e) = email {
+                    match console::find_user(c, &caller, &e) {
+                        Ok(u) => *slot = Some(u.id),
+                        Err(ApiError::Internal(x)) => return Err(ApiError::Internal(x)),
+                        Err(_) => {
+                            let missing = format!("No user with email {e}.");
+                            return Ok((users, ListPage::default(), HashMap::new(), Some(missing)));
+                        }
+                    }
+                }
+            }
+            [filter.owner_id, filter.creator_id] = ids;
+            if !valid {
+                return Ok((users, ListPage::default(), HashMap::new(), None));
+            }
+            let list = svc::list_page(c, &env, &caller, &filter, sort, page, per_page)?;
+            let ids: Vec<i64> = list.items.iter().map(|t| t.id).collect();
+            let controls = console::controls(c, &caller, &ids)?;
+            Ok((users, list, controls, None))
+        })
+        .await?)
 }
 
 /// `GET /` and `GET /tokens`: the API tokens page.
@@ -162,80 +340,34 @@ pub async fn index(state: Shared, user: PageUser, req: HttpRequest) -> PageResul
     let q = FormData::query(&req);
     let f = Filters::from(&q);
     let mut errors = FieldErrors::default();
-    let expires_after = time_field(q.opt("expires_after"), "expires_after", &mut errors);
-    let expires_before = time_field(q.opt("expires_before"), "expires_before", &mut errors);
-    let limit = q.opt("limit").and_then(|l| l.parse::<i64>().ok());
-    let mut error = None;
-    let page = Page::parse(&state.keys, limit, q.get("cursor")).unwrap_or_else(|_| {
-        error = Some("That page link is no longer valid; showing the first page.".to_string());
-        Page {
-            before: None,
-            limit: 50,
-        }
-    });
-    let filter = Filter {
-        name: q.opt("name"),
-        enabled: match f.status.as_str() {
-            "enabled" => Some(true),
-            "disabled" => Some(false),
-            _ => None,
-        },
-        kind: TokenKind::parse(&f.kind),
-        expires_before: expires_before.map(|t| t.timestamp_millis()),
-        expires_after: expires_after.map(|t| t.timestamp_millis()),
-        ..Filter::default()
-    };
-    let env = state.env();
-    let now = env.now;
-    let caller = user.caller.clone();
-    let list_users = user.has(Permission::UsersRead);
-    let (owner, creator) = (q.opt("user"), q.opt("creator"));
-    let valid = errors.is_empty();
-    let (users, found, missing) = state
-        .read(move |c| {
-            let users = console::user_choices(c, &env, &caller, list_users)?;
-            let mut filter = filter;
-            let mut ids = [None, None];
-            for (slot, email) in ids.iter_mut().zip([owner, creator]) {
-                if let Some(e) = email {
-                    match console::find_user(c, &caller, &e) {
-                        Ok(u) => *slot = Some(u.id),
-                        Err(ApiError::Internal(x)) => return Err(ApiError::Internal(x)),
-                        Err(_) => {
-                            return Ok((users, None, Some(format!("No user with email {e}."))))
-                        }
-                    }
-                }
-            }
-            [filter.owner_id, filter.creator_id] = ids;
-            if !valid {
-                return Ok((users, None, None));
-            }
-            let (items, next) = svc::list(c, &env, &caller, &filter, page)?;
-            let ids: Vec<i64> = items.iter().map(|t| t.id).collect();
-            let controls = console::controls(c, &caller, &ids)?;
-            Ok((users, Some((items, next, controls)), None))
-        })
-        .await?;
-    let (items, next, controls) = found.unwrap_or_default();
-    let controls: HashMap<i64, Controls> = controls;
-    let rows: Vec<TokenItem> = items
+    let parsed = f.parse(&mut errors);
+    let sort = parsed.1;
+    let page = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+    let (users, list, controls, missing) =
+        load(&state, &user, &f, errors.is_empty(), parsed, page).await?;
+    let now = state.clock.now();
+    let rows: Vec<TokenItem> = list
+        .items
         .iter()
         .map(|v| TokenItem::new(v, controls.get(&v.id).copied().unwrap_or_default(), now))
         .collect();
     let path = req.path().to_string();
-    let mut pairs = f.pairs();
-    let next_url = next.as_deref().map(|n| {
-        pairs.push(("cursor", n));
+    let pages = page_links(&path, &f, &list);
+    let step = |to: usize| {
+        let n = to.to_string();
+        let mut pairs = f.pairs(true);
+        pairs.push(("page", &n));
         with_query(&path, &pairs)
-    });
-    let first_url = q.opt("cursor").map(|_| with_query(&path, &f.pairs()));
+    };
+    let prev_url = (list.page > 1).then(|| step(list.page - 1));
+    let next_url = (list.page < list.pages()).then(|| step(list.page + 1));
     let back = match req.query_string() {
         "" => path.clone(),
         qs => format!("{path}?{qs}"),
     };
-    let page = ListPage {
-        layout: user.layout("API tokens", Section::Tokens),
+    let layout = user.layout("API tokens", Section::Tokens);
+    user.page(&ListTemplate {
+        layout,
         statuses: options(
             &[
                 ("", "Any"),
@@ -253,17 +385,20 @@ pub async fn index(state: Shared, user: PageUser, req: HttpRequest) -> PageResul
             ],
             &f.kind,
         ),
+        page_sizes: options(&PAGE_SIZES.map(|s| (s, s)), &list.per_page.to_string()),
+        columns: columns(&path, &f, sort),
         f,
-        show_user_filters: list_users,
-        users: users.iter().map(UserOption::from).collect(),
+        show_user_filters: user.has(Permission::UsersRead),
+        users,
         can_create: user.has(Permission::TokensWrite),
         any_manage: rows.iter().any(|r| r.manage),
         rows,
         back,
+        total: list.total,
+        pages,
+        prev_url,
         next_url,
-        first_url,
-        error: error.or(missing),
+        error: missing,
         errors,
-    };
-    user.page(&page)
+    })
 }

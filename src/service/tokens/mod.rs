@@ -1,18 +1,18 @@
 //! API tokens: create, read, list, edit, delete, renew, reveal, bulk (rules 1–14).
 
 mod changes;
+mod list;
 mod rules;
 mod types;
 mod values;
 
 pub use changes::{bulk, delete, delete_row, disable_row, record_toggle};
+pub use list::{list, list_page, ListPage, MAX_PAGE_SIZE};
 pub use rules::{load_visible, parse_cidrs, seal};
 pub use types::*;
 pub use values::{renew, reveal};
 
 use rules::*;
-
-use std::collections::HashMap;
 
 use rusqlite::Connection;
 use serde_json::json;
@@ -20,11 +20,9 @@ use serde_json::json;
 use super::audit::{opt_time, record, Actor, Event};
 use super::policy::{
     access, ensure, ensure_may_mint_for, ensure_not_delegated, ensure_not_sso, ensure_owner_active,
-    list_scope,
 };
-use super::{require, Env, Page};
-use crate::db::companies::Company;
-use crate::db::tokens::{Filter, NewToken};
+use super::{require, Env};
+use crate::db::tokens::NewToken;
 use crate::db::{self, Tx};
 use crate::domain::model::{expired, Audience, Caller, DisabledReason, TokenKind};
 use crate::domain::names::{parse_description, TokenName};
@@ -169,28 +167,6 @@ pub fn get(conn: &Connection, env: &Env, caller: &Caller, id: i64) -> ApiResult<
             .collect(),
     );
     Ok(v)
-}
-
-pub fn list(
-    conn: &Connection,
-    env: &Env,
-    caller: &Caller,
-    filter: &Filter,
-    page: Page,
-) -> ApiResult<(Vec<TokenView>, Option<String>)> {
-    ensure_not_sso(caller)?;
-    require(caller, Permission::TokensRead)?;
-    let rows = db::tokens::list(conn, list_scope(caller), filter, page.before, page.limit)?;
-    let mut companies: HashMap<i64, Company> = HashMap::new();
-    let mut items = Vec::with_capacity(rows.len());
-    for t in &rows {
-        if let std::collections::hash_map::Entry::Vacant(e) = companies.entry(t.company_id) {
-            e.insert(company(conn, t.company_id)?);
-        }
-        items.push(view(t, caller, &companies[&t.company_id], env));
-    }
-    let next = page.next_cursor(&env.keys, rows.last().map(|t| t.id), rows.len());
-    Ok((items, next))
 }
 
 pub fn update(

@@ -1,0 +1,141 @@
+//! Token lists: the visibility scope and filters as one `WHERE`, then either newest first
+//! below a cursor id (the API) or sorted by a column with an offset and a total (the console).
+
+use rusqlite::types::Value;
+use rusqlite::{params_from_iter, Connection};
+
+use super::{from_row, TokenRow, SELECT};
+use crate::domain::listing::{Scope, SortKey, TokenFilter, TokenSort};
+
+/// A `WHERE` clause with numbered placeholders and their values.
+struct Where {
+    sql: String,
+    args: Vec<Value>,
+}
+
+impl Where {
+    fn new() -> Where {
+        Where {
+            sql: " WHERE 1 = 1".to_string(),
+            args: Vec::new(),
+        }
+    }
+
+    /// Appends `clause`, whose `?` stands for `v`.
+    fn push(&mut self, clause: &str, v: Value) {
+        self.args.push(v);
+        self.sql
+            .push_str(&clause.replace('?', &format!("${}", self.args.len())));
+    }
+
+    fn of(scope: Scope, f: &TokenFilter) -> Where {
+        let mut w = Where::new();
+        match scope {
+            Scope::All => {}
+            Scope::Company(c) => w.push(" AND t.company_id = ?", c.into()),
+            Scope::Own {
+                user_id,
+                company_id,
+            } => {
+                w.push(" AND (t.owner_id = ?", user_id.into());
+                w.push(
+                    " OR (t.company_id = ? AND t.kind = 'shared' AND t.audience = 'company'))",
+                    company_id.into(),
+                );
+            }
+        }
+        if let Some(name) = &f.name {
+            let pattern = format!(
+                "%{}%",
+                name.to_lowercase()
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            w.push(" AND t.name_key LIKE ? ESCAPE '\\'", pattern.into());
+        }
+        if let Some(v) = f.owner_id {
+            w.push(" AND t.owner_id = ?", v.into());
+        }
+        if let Some(v) = f.creator_id {
+            w.push(" AND t.creator_id = ?", v.into());
+        }
+        if let Some(v) = f.enabled {
+            w.push(" AND t.enabled = ?", (v as i64).into());
+        }
+        if let Some(k) = f.kind {
+            w.push(" AND t.kind = ?", k.as_str().to_string().into());
+        }
+        if let Some(v) = f.expires_before {
+            w.push(" AND t.expires_at < ?", v.into());
+        }
+        if let Some(v) = f.expires_after {
+            w.push(" AND t.expires_at > ?", v.into());
+        }
+        w
+    }
+
+    fn rows(self, conn: &Connection) -> rusqlite::Result<Vec<TokenRow>> {
+        let sql = format!("{SELECT}{}", self.sql);
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(self.args), from_row)?;
+        rows.collect()
+    }
+}
+
+/// One page of tokens, newest first, with ids below `before`.
+pub fn list(
+    conn: &Connection,
+    scope: Scope,
+    f: &TokenFilter,
+    before: Option<i64>,
+    limit: usize,
+) -> rusqlite::Result<Vec<TokenRow>> {
+    let mut w = Where::of(scope, f);
+    if let Some(v) = before {
+        w.push(" AND t.id < ?", v.into());
+    }
+    w.push(" ORDER BY t.id DESC LIMIT ?", (limit as i64).into());
+    w.rows(conn)
+}
+
+/// One page of tokens in the order `sort`, skipping `offset` rows. Ties fall back to the id,
+/// so pages never overlap.
+pub fn list_sorted(
+    conn: &Connection,
+    scope: Scope,
+    f: &TokenFilter,
+    sort: TokenSort,
+    offset: usize,
+    limit: usize,
+) -> rusqlite::Result<Vec<TokenRow>> {
+    let dir = if sort.descending { "DESC" } else { "ASC" };
+    // A token that never expires sorts after every date; one never used, before every date.
+    let column = match sort.key {
+        SortKey::Name => "t.name_key".to_string(),
+        SortKey::Owner => "o.email".to_string(),
+        SortKey::Creator => "COALESCE(c.email, '')".to_string(),
+        SortKey::Kind => "t.kind".to_string(),
+        SortKey::Expires => format!("t.expires_at IS NULL {dir}, t.expires_at"),
+        SortKey::LastUsed => "COALESCE(t.last_used_at, 0)".to_string(),
+        SortKey::Status => "t.enabled".to_string(),
+        SortKey::Created => "t.created_at".to_string(),
+    };
+    let mut w = Where::of(scope, f);
+    w.sql
+        .push_str(&format!(" ORDER BY {column} {dir}, t.id {dir}"));
+    w.push(" LIMIT ?", (limit as i64).into());
+    w.push(" OFFSET ?", (offset as i64).into());
+    w.rows(conn)
+}
+
+/// How many tokens the scope and filters match.
+pub fn count(conn: &Connection, scope: Scope, f: &TokenFilter) -> rusqlite::Result<i64> {
+    let w = Where::of(scope, f);
+    let sql = format!(
+        "SELECT COUNT(*) FROM tokens t JOIN users o ON o.id = t.owner_id{}",
+        w.sql
+    );
+    conn.prepare_cached(&sql)?
+        .query_row(params_from_iter(w.args), |r| r.get(0))
+}

@@ -1,0 +1,240 @@
+//! SQL for API tokens: rows, writes, and (in submodules) the hot-path reads, lists and
+//! maintenance queries.
+
+mod auth;
+mod jobs;
+mod list;
+
+pub use auth::{auth_lookup, auth_lookup_legacy, AuthRow};
+pub use jobs::{
+    all_digests, count_by_status, disabled_before, end_grace, expired_enabled, idle_enabled,
+    recent_ips, reconcile_candidates, record_use,
+};
+pub use list::{count, list, list_sorted};
+
+use rusqlite::{named_params, params, Connection, OptionalExtension, Row};
+
+use crate::domain::model::{Audience, TokenKind};
+use crate::domain::permissions::PermissionSet;
+use crate::domain::token_value::TokenDigest;
+
+/// A token as stored, with its owner's and creator's names for display.
+#[derive(Debug, Clone)]
+pub struct TokenRow {
+    pub id: i64,
+    pub company_id: i64,
+    pub owner_id: i64,
+    pub owner_email: String,
+    pub owner_name: String,
+    pub creator_id: Option<i64>,
+    pub creator_email: Option<String>,
+    pub kind: TokenKind,
+    pub audience: Audience,
+    pub name: String,
+    pub description: String,
+    pub permissions: PermissionSet,
+    pub role_template: Option<String>,
+    pub digest: TokenDigest,
+    pub value_hint: String,
+    pub has_value: bool,
+    pub prev_digest: Option<TokenDigest>,
+    pub prev_expires_at: Option<i64>,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub disabled_at: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub allowed_cidrs: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_used_at: Option<i64>,
+    pub last_used_ip: Option<String>,
+}
+
+const SELECT: &str =
+    "SELECT t.id, t.company_id, t.owner_id, o.email, o.name, t.creator_id, c.email,
+        t.kind, t.audience, t.name, t.description, t.permissions, t.role_template, t.digest,
+        t.value_hint, t.value_enc IS NOT NULL, t.prev_digest, t.prev_expires_at, t.enabled,
+        t.disabled_reason, t.disabled_at, t.expires_at, t.allowed_cidrs, t.created_at,
+        t.updated_at, t.last_used_at, t.last_used_ip
+    FROM tokens t JOIN users o ON o.id = t.owner_id LEFT JOIN users c ON c.id = t.creator_id";
+
+fn digest_at(r: &Row, i: usize) -> rusqlite::Result<Option<TokenDigest>> {
+    Ok(r.get::<_, Option<Vec<u8>>>(i)?
+        .and_then(|b| TokenDigest::from_slice(&b)))
+}
+
+fn from_row(r: &Row) -> rusqlite::Result<TokenRow> {
+    Ok(TokenRow {
+        id: r.get(0)?,
+        company_id: r.get(1)?,
+        owner_id: r.get(2)?,
+        owner_email: r.get(3)?,
+        owner_name: r.get(4)?,
+        creator_id: r.get(5)?,
+        creator_email: r.get(6)?,
+        kind: super::parse_column(r, 7, "token kind", TokenKind::parse)?,
+        audience: super::parse_column(r, 8, "audience", Audience::parse)?,
+        name: r.get(9)?,
+        description: r.get(10)?,
+        permissions: PermissionSet::from_storage(&r.get::<_, String>(11)?),
+        role_template: r.get(12)?,
+        digest: super::digest_column(r, 13)?,
+        value_hint: r.get(14)?,
+        has_value: r.get(15)?,
+        prev_digest: digest_at(r, 16)?,
+        prev_expires_at: r.get(17)?,
+        enabled: r.get(18)?,
+        disabled_reason: r.get(19)?,
+        disabled_at: r.get(20)?,
+        expires_at: r.get(21)?,
+        allowed_cidrs: r.get(22)?,
+        created_at: r.get(23)?,
+        updated_at: r.get(24)?,
+        last_used_at: r.get(25)?,
+        last_used_ip: r.get(26)?,
+    })
+}
+
+pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<TokenRow>> {
+    conn.prepare_cached(&format!("{SELECT} WHERE t.id = $1"))?
+        .query_row([id], from_row)
+        .optional()
+}
+
+/// The token whose current value, or previous value still in its grace period at `now`, has
+/// this digest. A previous value whose grace has ended matches nothing (rule 30), even before
+/// the scheduler clears it.
+pub fn by_digest(
+    conn: &Connection,
+    d: &TokenDigest,
+    now: i64,
+) -> rusqlite::Result<Option<TokenRow>> {
+    conn.prepare_cached(&format!(
+        "{SELECT} WHERE t.digest = $1 OR (t.prev_digest = $1 AND t.prev_expires_at > $2)"
+    ))?
+    .query_row(params![&d.0[..], now], from_row)
+    .optional()
+}
+
+pub fn by_ids(conn: &Connection, ids: &[i64]) -> rusqlite::Result<Vec<TokenRow>> {
+    ids.iter()
+        .filter_map(|id| get(conn, *id).transpose())
+        .collect()
+}
+
+pub fn of_owner(conn: &Connection, owner_id: i64) -> rusqlite::Result<Vec<TokenRow>> {
+    let mut stmt = conn.prepare_cached(&format!("{SELECT} WHERE t.owner_id = $1 ORDER BY t.id"))?;
+    let rows = stmt.query_map([owner_id], from_row)?;
+    rows.collect()
+}
+
+pub struct NewToken<'a> {
+    pub company_id: i64,
+    pub owner_id: i64,
+    pub creator_id: Option<i64>,
+    pub kind: TokenKind,
+    pub audience: Audience,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub permissions: PermissionSet,
+    pub role_template: Option<&'a str>,
+    pub digest: TokenDigest,
+    pub value_hint: &'a str,
+    pub value_enc: Option<Vec<u8>>,
+    pub enabled: bool,
+    pub expires_at: Option<i64>,
+    pub allowed_cidrs: &'a str,
+    pub now: i64,
+}
+
+pub fn insert(conn: &Connection, t: &NewToken) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "INSERT INTO tokens (company_id, owner_id, creator_id, kind, audience, name, name_key,
+                description, permissions, role_template, digest, value_hint, value_enc, enabled,
+                disabled_reason, disabled_at, expires_at, allowed_cidrs, created_at, updated_at)
+         VALUES (:company, :owner, :creator, :kind, :audience, :name, :key, :descr, :perms,
+                 :template, :digest, :hint, :enc, :enabled, :reason, :disabled_at, :expires,
+                 :cidrs, :now, :now)
+         RETURNING id",
+        named_params! {
+            ":company": t.company_id, ":owner": t.owner_id, ":creator": t.creator_id,
+            ":kind": t.kind.as_str(), ":audience": t.audience.as_str(), ":name": t.name,
+            ":key": t.name.to_lowercase(), ":descr": t.description,
+            ":perms": t.permissions.to_storage(), ":template": t.role_template,
+            ":digest": &t.digest.0[..], ":hint": t.value_hint, ":enc": t.value_enc,
+            ":enabled": t.enabled,
+            ":reason": if t.enabled { None } else { Some("manual") },
+            ":disabled_at": if t.enabled { None } else { Some(t.now) },
+            ":expires": t.expires_at, ":cidrs": t.allowed_cidrs, ":now": t.now,
+        },
+        |r| r.get(0),
+    )
+}
+
+/// Writes the editable fields of `t`.
+pub fn update(conn: &Connection, t: &TokenRow, now: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE tokens SET name = :name, name_key = :key, description = :descr,
+                permissions = :perms, role_template = :template, enabled = :enabled,
+                disabled_reason = :reason, disabled_at = :disabled_at, expires_at = :expires,
+                allowed_cidrs = :cidrs, audience = :audience, updated_at = :now
+         WHERE id = :id",
+    )?
+    .execute(named_params! {
+        ":name": t.name, ":key": t.name.to_lowercase(), ":descr": t.description,
+        ":perms": t.permissions.to_storage(), ":template": t.role_template,
+        ":enabled": t.enabled, ":reason": t.disabled_reason, ":disabled_at": t.disabled_at,
+        ":expires": t.expires_at, ":cidrs": t.allowed_cidrs, ":audience": t.audience.as_str(),
+        ":now": now, ":id": t.id,
+    })?;
+    Ok(())
+}
+
+/// Replaces the value (renew); `prev` keeps the old digest valid until a time, or not at all.
+pub fn set_value(
+    conn: &Connection,
+    id: i64,
+    digest: &TokenDigest,
+    hint: &str,
+    value_enc: Option<Vec<u8>>,
+    prev: Option<(&TokenDigest, i64)>,
+    now: i64,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE tokens SET digest = $1, value_hint = $2, value_enc = $3, prev_digest = $4,
+                prev_expires_at = $5, updated_at = $6 WHERE id = $7",
+        params![
+            &digest.0[..],
+            hint,
+            value_enc,
+            prev.map(|(d, _)| d.0.to_vec()),
+            prev.map(|(_, t)| t),
+            now,
+            id
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn delete(conn: &Connection, id: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM tokens WHERE id = $1")?
+        .execute([id])?;
+    Ok(())
+}
+
+/// The encrypted value of a token, if stored.
+pub fn value_enc(conn: &Connection, id: i64) -> rusqlite::Result<Option<Vec<u8>>> {
+    conn.query_row("SELECT value_enc FROM tokens WHERE id = $1", [id], |r| {
+        r.get(0)
+    })
+    .optional()
+    .map(Option::flatten)
+}
+
+/// Rule 14: switching to `show_once` erases every stored value of the company.
+pub fn erase_values(conn: &Connection, company_id: i64) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE tokens SET value_enc = NULL WHERE company_id = $1 AND value_enc IS NOT NULL",
+        [company_id],
+    )
+}

@@ -1,0 +1,252 @@
+//! What a list of tokens or audit events asks for: who may see which rows ([`Scope`]), the
+//! filters ([`TokenFilter`], [`AuditFilter`]) and the order ([`TokenSort`]). One type each,
+//! shared by the JSON API and the console, and parsed from text in one place.
+
+use super::model::TokenKind;
+use super::time::parse_time;
+
+/// A filter value that cannot be understood: the field and what to enter instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    fn new(field: &'static str, message: &str) -> FieldError {
+        FieldError {
+            field,
+            message: message.to_string(),
+        }
+    }
+}
+
+/// Who may see which tokens in a list (the row side of the visibility policy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every token (callers that reach every company).
+    All,
+    /// Every token of one company (administrators of it).
+    Company(i64),
+    /// Own tokens, plus shared tokens of the company whose audience is `company`.
+    Own { user_id: i64, company_id: i64 },
+}
+
+/// The filters of a token list. Owner and creator are ids here; the console resolves the
+/// emails people type before filling them in.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TokenFilter {
+    pub name: Option<String>,
+    pub owner_id: Option<i64>,
+    pub creator_id: Option<i64>,
+    pub enabled: Option<bool>,
+    pub kind: Option<TokenKind>,
+    pub expires_before: Option<i64>,
+    pub expires_after: Option<i64>,
+}
+
+/// The text filters of a token list as they arrive (query string or form).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TokenFilterText<'a> {
+    pub name: Option<&'a str>,
+    pub status: Option<&'a str>,
+    pub kind: Option<&'a str>,
+    pub expires_before: Option<&'a str>,
+    pub expires_after: Option<&'a str>,
+}
+
+/// A value with surrounding blanks removed; nothing left means "not given".
+fn blank(v: Option<&str>) -> Option<&str> {
+    v.map(str::trim).filter(|v| !v.is_empty())
+}
+
+impl TokenFilter {
+    /// Parses the text filters; blank values mean "any". Owner and creator stay unset.
+    pub fn parse(t: TokenFilterText) -> Result<TokenFilter, FieldError> {
+        Ok(TokenFilter {
+            name: blank(t.name).map(str::to_string),
+            owner_id: None,
+            creator_id: None,
+            enabled: match blank(t.status) {
+                None => None,
+                Some("enabled") => Some(true),
+                Some("disabled") => Some(false),
+                Some(_) => {
+                    return Err(FieldError::new(
+                        "status",
+                        "status must be `enabled` or `disabled`",
+                    ))
+                }
+            },
+            kind: match blank(t.kind) {
+                None => None,
+                Some(k) => Some(TokenKind::parse(k).ok_or_else(|| {
+                    FieldError::new(
+                        "kind",
+                        "kind must be `private`, `shared` or `legacy` (node tokens are listed under /v1/nodes)",
+                    )
+                })?),
+            },
+            expires_before: time_filter(blank(t.expires_before), "expires_before")?,
+            expires_after: time_filter(blank(t.expires_after), "expires_after")?,
+        })
+    }
+}
+
+/// A time filter in milliseconds; the message says what to type.
+pub fn time_filter(v: Option<&str>, field: &'static str) -> Result<Option<i64>, FieldError> {
+    blank(v)
+        .map(|s| {
+            parse_time(s).map(|t| t.timestamp_millis()).map_err(|_| {
+                FieldError::new(field, "enter a date and time, e.g. 2030-01-31 12:00:00")
+            })
+        })
+        .transpose()
+}
+
+/// The columns a token list can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Name,
+    Owner,
+    Creator,
+    Kind,
+    Expires,
+    LastUsed,
+    Status,
+    Created,
+}
+
+impl SortKey {
+    pub const ALL: [SortKey; 8] = [
+        SortKey::Name,
+        SortKey::Owner,
+        SortKey::Creator,
+        SortKey::Kind,
+        SortKey::Expires,
+        SortKey::LastUsed,
+        SortKey::Status,
+        SortKey::Created,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortKey::Name => "name",
+            SortKey::Owner => "owner",
+            SortKey::Creator => "creator",
+            SortKey::Kind => "kind",
+            SortKey::Expires => "expires",
+            SortKey::LastUsed => "last_used",
+            SortKey::Status => "status",
+            SortKey::Created => "created",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SortKey> {
+        SortKey::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// The order of a token list: a column and a direction. Ties are broken by id, so the order
+/// is stable and page boundaries never repeat or skip a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenSort {
+    pub key: SortKey,
+    pub descending: bool,
+}
+
+impl Default for TokenSort {
+    /// Newest first.
+    fn default() -> TokenSort {
+        TokenSort {
+            key: SortKey::Created,
+            descending: true,
+        }
+    }
+}
+
+impl TokenSort {
+    /// Parses `sort` (a column) and `order` (`asc` or `desc`); blank means the default.
+    pub fn parse(sort: Option<&str>, order: Option<&str>) -> Result<TokenSort, FieldError> {
+        let key = match blank(sort) {
+            None => return Ok(TokenSort::default()),
+            Some(s) => SortKey::parse(s).ok_or_else(|| {
+                FieldError::new(
+                    "sort",
+                    "sort must be one of name, owner, creator, kind, expires, last_used, status, created",
+                )
+            })?,
+        };
+        let descending = match blank(order) {
+            None | Some("asc") => false,
+            Some("desc") => true,
+            Some(_) => return Err(FieldError::new("order", "order must be `asc` or `desc`")),
+        };
+        Ok(TokenSort { key, descending })
+    }
+}
+
+/// The filters of the audit log.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub company_id: Option<i64>,
+    pub actor_id: Option<i64>,
+    pub token_id: Option<i64>,
+    pub action: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blank_filters_mean_any() {
+        let f = TokenFilter::parse(TokenFilterText {
+            name: Some("  "),
+            status: Some(""),
+            ..TokenFilterText::default()
+        })
+        .unwrap();
+        assert_eq!(f, TokenFilter::default());
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        let e = TokenFilter::parse(TokenFilterText {
+            status: Some("on"),
+            ..TokenFilterText::default()
+        })
+        .unwrap_err();
+        assert_eq!(e.field, "status");
+        let e = TokenFilter::parse(TokenFilterText {
+            expires_after: Some("tomorrow"),
+            ..TokenFilterText::default()
+        })
+        .unwrap_err();
+        assert_eq!(e.field, "expires_after");
+        assert_eq!(
+            TokenSort::parse(Some("colour"), None).unwrap_err().field,
+            "sort"
+        );
+        assert_eq!(
+            TokenSort::parse(Some("name"), Some("up"))
+                .unwrap_err()
+                .field,
+            "order"
+        );
+    }
+
+    #[test]
+    fn sort_defaults_to_newest_first_and_every_column_parses() {
+        assert_eq!(
+            TokenSort::parse(None, Some("asc")).unwrap(),
+            TokenSort::default()
+        );
+        for k in SortKey::ALL {
+            let s = TokenSort::parse(Some(k.as_str()), Some("desc")).unwrap();
+            assert_eq!((s.key, s.descending), (k, true));
+        }
+    }
+}
