@@ -48,6 +48,14 @@ pub fn hmac_hex(key: &[u8], body: &[u8]) -> String {
 }
 
 /// Random bytes from the OS CSPRNG.
+/// Whether `sent` is the non-empty secret `expected` (CSRF tokens, sign-in state), compared in
+/// constant time. The one place such a comparison is written.
+pub fn same_secret(expected: &str, sent: Option<&str>) -> bool {
+    use subtle::ConstantTimeEq;
+    !expected.is_empty()
+        && sent.is_some_and(|s| bool::from(s.as_bytes().ct_eq(expected.as_bytes())))
+}
+
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];
     rand::rng().fill(&mut b[..]);

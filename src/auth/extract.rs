@@ -16,11 +16,11 @@ use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use actix_web::http::Method;
 use actix_web::{FromRequest, HttpRequest};
-use subtle::ConstantTimeEq;
 
 use super::client_ip::client_ip;
 use super::index::Cached;
 use crate::auth::session;
+use crate::crypto::same_secret;
 use crate::db;
 use crate::db::nodes::NodeRow;
 use crate::db::tokens::AuthRow;
@@ -315,21 +315,14 @@ async fn authenticate_session(
     unsafe_method: bool,
     ip: IpAddr,
 ) -> ApiResult<Caller> {
-    let now = state.now_ms();
-    let found = state
-        .read(move |c| Ok(db::sessions::lookup(c, &session::digest(&cookie), now)?))
-        .await?;
-    let Some((user, csrf)) = found.filter(|(u, _)| u.enabled) else {
+    let Some((user, csrf)) = session::find(state, &cookie).await? else {
         return Err(ApiError::Unauthenticated(Challenge::InvalidToken));
     };
-    if unsafe_method {
-        let ok = csrf_header.is_some_and(|h| bool::from(h.as_bytes().ct_eq(csrf.as_bytes())));
-        if !ok {
-            return Err(ApiError::forbidden(
-                "csrf_failed",
-                "missing or wrong X-CSRF-Token header",
-            ));
-        }
+    if unsafe_method && !same_secret(&csrf, csrf_header.as_deref()) {
+        return Err(ApiError::forbidden(
+            "csrf_failed",
+            "missing or wrong X-CSRF-Token header",
+        ));
     }
     Ok(Caller::session(user, ip.to_string()))
 }

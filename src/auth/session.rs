@@ -3,6 +3,8 @@
 //!
 //! These functions block (argon2, SQLite): call them on the blocking pool.
 
+use std::sync::Arc;
+
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -24,6 +26,17 @@ pub struct NewSession {
 
 pub fn digest(cookie: &str) -> [u8; 32] {
     Sha256::digest(cookie.as_bytes()).into()
+}
+
+/// The user and CSRF token of a live session cookie; `None` when the session is unknown,
+/// expired, or its user disabled.
+pub async fn find(state: &Arc<AppState>, cookie: &str) -> ApiResult<Option<(User, String)>> {
+    let digest = digest(cookie);
+    let now = state.now_ms();
+    let found = state
+        .read(move |c| Ok(db::sessions::lookup(c, &digest, now)?))
+        .await?;
+    Ok(found.filter(|(u, _)| u.enabled))
 }
 
 pub(crate) fn open_session(

@@ -11,9 +11,9 @@ use utoipa::ToSchema;
 
 pub mod webhooks;
 
-use crate::db;
 use crate::error::ApiResult;
 use crate::service::lifecycle::{self, ReconcileReport};
+use crate::service::system;
 use crate::state::AppState;
 
 /// What one run of every job did.
@@ -98,29 +98,20 @@ pub fn flush(state: &AppState) -> ApiResult<usize> {
         return Ok(0);
     }
     let n = pending.len();
-    state.write_blocking(|tx| {
-        tx.effects.touches_auth = false;
-        for (id, at, ip) in &pending {
-            db::tokens::record_use(tx, *id, *at, ip)?;
-        }
-        Ok(())
-    })?;
+    state.write_blocking(|tx| system::record_uses(tx, &pending))?;
     count(state, "flush", n);
     Ok(n)
 }
 
 pub fn sessions(state: &AppState) -> ApiResult<usize> {
     let now = state.now_ms();
-    state.write_blocking(|tx| {
-        tx.effects.touches_auth = false;
-        Ok(db::sessions::delete_expired(tx, now)?)
-    })
+    state.write_blocking(|tx| system::end_expired_sessions(tx, now))
 }
 
 /// Notices writes made by another process (the CLI) and refreshes the in-memory index.
 pub fn sync_external(state: &AppState) -> ApiResult<bool> {
     state.read_blocking(|c| {
-        let epoch = db::read_epoch(c)?;
+        let epoch = system::epoch(c)?;
         let mut seen = state.seen_epoch.lock();
         if *seen == epoch {
             return Ok(false);

@@ -6,9 +6,8 @@
 use std::time::{Duration, Instant};
 
 use crate::crypto::hmac_hex;
-use crate::db;
 use crate::error::ApiResult;
-use crate::service::webhook_target;
+use crate::service::{webhook_target, webhooks};
 use crate::state::AppState;
 
 const GIVE_UP_AFTER_MS: i64 = 24 * 3600 * 1000;
@@ -89,14 +88,14 @@ pub fn deliver_due(state: &AppState, budget: Duration) -> ApiResult<(usize, usiz
         return Ok((0, 0));
     };
     let now = state.now_ms();
-    let due = state.read_blocking(|c| Ok(db::webhooks::due(c, now, 200)?))?;
+    let due = state.read_blocking(|c| webhooks::due(c, now, 200))?;
     let (mut ok, mut failed) = (0, 0);
     for d in due {
         let left = deadline.saturating_duration_since(Instant::now());
         if left < MIN_ATTEMPT {
             break;
         }
-        let target = state.read_blocking(|c| Ok(db::webhooks::company_target(c, d.company_id)?))?;
+        let target = state.read_blocking(|c| webhooks::target(c, d.company_id))?;
         let outcome = match &target {
             Some((url, secret)) => check_target(url, state.config.webhook_allow_private, left)
                 .and_then(|()| {
@@ -109,14 +108,7 @@ pub fn deliver_due(state: &AppState, budget: Duration) -> ApiResult<(usize, usiz
         let attempts = d.attempts + 1;
         let next = now + backoff_ms(attempts);
         let retry = (next <= d.created_at + GIVE_UP_AFTER_MS).then_some(next);
-        state.write_blocking(|tx| {
-            tx.effects.touches_auth = false;
-            match &outcome {
-                Ok(()) => db::webhooks::mark_delivered(tx, d.id, now)?,
-                Err(e) => db::webhooks::mark_failed(tx, d.id, e, retry)?,
-            }
-            Ok(())
-        })?;
+        state.write_blocking(|tx| webhooks::record_attempt(tx, d.id, &outcome, retry, now))?;
         match outcome {
             Ok(()) => ok += 1,
             Err(e) => {

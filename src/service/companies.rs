@@ -117,6 +117,11 @@ fn company_in_reach(
     db::companies::get(conn, id)?.ok_or(ApiError::NotFound)
 }
 
+/// The caller's own company (`/v1/me`).
+pub fn own(conn: &Connection, caller: &Caller) -> ApiResult<Company> {
+    db::companies::get(conn, caller.user.company_id)?.ok_or(ApiError::NotFound)
+}
+
 pub fn settings(
     conn: &Connection,
     caller: &Caller,

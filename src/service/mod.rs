@@ -9,6 +9,7 @@ pub mod lifecycle;
 pub mod nodes;
 pub mod policy;
 pub mod revoke;
+pub mod system;
 pub mod tokens;
 pub mod users;
 pub mod webhook_target;

@@ -9,9 +9,9 @@ use utoipa::ToSchema;
 
 use super::audit::opt_time;
 use super::{require, Page};
-use crate::db;
 use crate::db::tokens::TokenRow;
 use crate::db::webhooks::Delivery;
+use crate::db::{self, Tx};
 use crate::domain::model::Caller;
 use crate::domain::permissions::Permission;
 use crate::domain::time::{fmt_time, from_ms};
@@ -54,6 +54,33 @@ pub fn enqueue(
         &body.to_string(),
         now,
     )?;
+    Ok(())
+}
+
+/// Deliveries whose next attempt is due at `now`, oldest first, at most `limit`.
+pub fn due(conn: &Connection, now: i64, limit: usize) -> ApiResult<Vec<Delivery>> {
+    Ok(db::webhooks::due(conn, now, limit)?)
+}
+
+/// A company's webhook URL and signing secret, when it has a URL.
+pub fn target(conn: &Connection, company_id: i64) -> ApiResult<Option<(String, Option<String>)>> {
+    Ok(db::webhooks::company_target(conn, company_id)?)
+}
+
+/// Records one delivery attempt: delivered, or failed with the error to show and the time of
+/// the next attempt (`None`: given up).
+pub fn record_attempt(
+    tx: &mut Tx,
+    id: i64,
+    outcome: &Result<(), String>,
+    retry: Option<i64>,
+    now: i64,
+) -> ApiResult<()> {
+    tx.effects.touches_auth = false;
+    match outcome {
+        Ok(()) => db::webhooks::mark_delivered(tx, id, now)?,
+        Err(e) => db::webhooks::mark_failed(tx, id, e, retry)?,
+    }
     Ok(())
 }
 

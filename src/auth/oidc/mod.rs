@@ -26,9 +26,9 @@ use openidconnect::{
     Scope, SignatureVerificationError, SubjectIdentifier, TokenResponse, UserInfoError,
 };
 use parking_lot::Mutex;
-use subtle::ConstantTimeEq;
 
 use crate::config::OidcConfig;
+use crate::crypto::same_secret;
 
 mod http;
 pub mod signin;
@@ -265,9 +265,7 @@ impl OidcClient {
         code: &str,
         now: DateTime<Utc>,
     ) -> Result<Verified, OidcError> {
-        let same_browser =
-            browser_state.is_some_and(|b| bool::from(b.as_bytes().ct_eq(state.as_bytes())));
-        if !same_browser {
+        if !same_secret(state, browser_state) {
             return Err(OidcError::refused(
                 "state_mismatch",
                 "the state does not belong to this browser's sign-in",

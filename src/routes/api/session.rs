@@ -12,12 +12,11 @@ use crate::auth::client_ip::client_ip;
 use crate::auth::extract::cookie_name;
 use crate::auth::session::{self, NewSession};
 use crate::config::Config;
-use crate::db;
 use crate::domain::model::{AuthMethod, Caller};
 use crate::domain::permissions::Permission;
 use crate::domain::roles::Role;
 use crate::error::{ApiError, ApiResult};
-use crate::service::companies::CompanyView;
+use crate::service::companies::{self, CompanyView};
 use crate::service::users::UserView;
 use crate::state::{AppState, Shared};
 
@@ -124,10 +123,8 @@ pub struct Me {
     responses((status = 200, body = Me), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn me(state: Shared, caller: Caller) -> ApiResult<HttpResponse> {
-    let company_id = caller.user.company_id;
-    let company = state
-        .read(move |c| db::companies::get(c, company_id)?.ok_or(ApiError::NotFound))
-        .await?;
+    let who = caller.clone();
+    let company = state.read(move |c| companies::own(c, &who)).await?;
     Ok(HttpResponse::Ok().json(Me {
         user: UserView::from(&caller.user),
         company: CompanyView::from(&company),

@@ -9,9 +9,9 @@ use crate::auth::extract::{
     authenticate_forward, Forwarded, X_AUTH_COMPANY_ID, X_AUTH_PERMISSIONS, X_AUTH_TOKEN_ID,
     X_AUTH_USER_EMAIL, X_AUTH_USER_ID,
 };
-use crate::db;
 use crate::domain::permissions::{Permission, PermissionSet};
 use crate::error::{ApiError, ApiResult};
+use crate::service::system;
 use crate::state::Shared;
 
 /// The `scope` parameters of a verify request (may repeat; all must be held).
@@ -106,10 +106,7 @@ pub async fn healthz() -> HttpResponse {
     responses((status = 200, description = "database answers"), (status = 503, body = ErrorBody)))]
 pub async fn readyz(state: Shared) -> ApiResult<HttpResponse> {
     state
-        .read(|c| {
-            db::schema_version(c)?;
-            Ok(())
-        })
+        .read(system::ready)
         .await
         .map_err(|_| ApiError::Unavailable)?;
     Ok(HttpResponse::Ok()
@@ -122,7 +119,7 @@ pub async fn metrics(state: Shared, req: HttpRequest) -> ApiResult<HttpResponse>
     if !in_nets(peer_ip(&req), &state.config.metrics_allow) {
         return Err(ApiError::NotFound);
     }
-    let (enabled, disabled) = state.read(|c| Ok(db::tokens::count_by_status(c)?)).await?;
+    let (enabled, disabled) = state.read(system::token_counts).await?;
     state
         .metrics
         .tokens

@@ -9,14 +9,13 @@ use std::sync::Arc;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use askama::Template;
-use subtle::ConstantTimeEq;
 
 use super::form::FormData;
 use super::render::{clear_flash, html, render, Flash, Layout, NavItem, PageError, Section};
 use crate::auth::client_ip::client_ip;
 use crate::auth::extract::cookie_name;
 use crate::auth::session;
-use crate::db;
+use crate::crypto::same_secret;
 use crate::domain::model::Caller;
 use crate::domain::permissions::Permission;
 use crate::error::ApiError;
@@ -42,12 +41,9 @@ impl PageUser {
         let state = app_state(req)?;
         let secure = state.config.secure_cookies;
         let cookie = req.cookie(cookie_name(secure)).ok_or(PageError::Login)?;
-        let digest = session::digest(cookie.value());
-        let now = state.now_ms();
-        let found = state
-            .read(move |c| Ok(db::sessions::lookup(c, &digest, now)?))
-            .await?;
-        let (user, csrf) = found.filter(|(u, _)| u.enabled).ok_or(PageError::Login)?;
+        let (user, csrf) = session::find(&state, cookie.value())
+            .await?
+            .ok_or(PageError::Login)?;
         let ip = client_ip(req, &state.config.trusted_proxies).to_string();
         let flash = req
             .cookie(super::render::flash_cookie_name(secure))
@@ -183,8 +179,7 @@ impl FromRequest for SignedForm {
                     "A field of the form is longer than 4096 bytes; nothing was saved.",
                 ));
             }
-            let sent = form.get("csrf_token").unwrap_or_default();
-            if !bool::from(sent.as_bytes().ct_eq(user.csrf.as_bytes())) {
+            if !same_secret(&user.csrf, form.get("csrf_token")) {
                 return Err(PageError::csrf());
             }
             Ok(SignedForm { user, form })

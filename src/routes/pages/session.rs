@@ -6,7 +6,6 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use subtle::ConstantTimeEq;
 
 use super::auth::{PageUser, SignedForm};
 use super::form::FormData;
@@ -14,6 +13,7 @@ use super::render::{html, render, see_other, Layout, PageError, PageResult};
 use crate::auth::client_ip::{client_ip, in_nets, peer_ip};
 use crate::auth::extract::cookie_name;
 use crate::auth::session::{self, NewSession};
+use crate::crypto::same_secret;
 use crate::error::ApiError;
 use crate::routes::api::session::{session_cookie, start_session};
 use crate::state::Shared;
@@ -124,8 +124,7 @@ pub async fn login(state: Shared, req: HttpRequest, body: web::Bytes) -> PageRes
         .cookie(LOGIN_COOKIE)
         .map(|c| c.value().to_string())
         .unwrap_or_default();
-    let sent = form.get("csrf_token").unwrap_or_default();
-    if expected.is_empty() || !bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
+    if !same_secret(&expected, form.get("csrf_token")) {
         return login_form(
             &req,
             secure,

@@ -1,0 +1,38 @@
+//! What the operational endpoints and the scheduler ask of the database: readiness, counts,
+//! the cross-process write epoch, and housekeeping of sessions and last-use data.
+
+use rusqlite::Connection;
+
+use crate::db::{self, Tx};
+use crate::error::ApiResult;
+
+/// Whether the database answers with a migrated schema (`/readyz`).
+pub fn ready(conn: &Connection) -> ApiResult<()> {
+    db::schema_version(conn)?;
+    Ok(())
+}
+
+/// Tokens by status, for the metrics: (enabled, disabled).
+pub fn token_counts(conn: &Connection) -> ApiResult<(i64, i64)> {
+    Ok(db::tokens::count_by_status(conn)?)
+}
+
+/// The write epoch: it changes whenever another process (the CLI) writes.
+pub fn epoch(conn: &Connection) -> ApiResult<i64> {
+    Ok(db::read_epoch(conn)?)
+}
+
+/// Writes buffered last-use data: (token id, time, client address) per use.
+pub fn record_uses(tx: &mut Tx, uses: &[(i64, i64, String)]) -> ApiResult<()> {
+    tx.effects.touches_auth = false;
+    for (id, at, ip) in uses {
+        db::tokens::record_use(tx, *id, *at, ip)?;
+    }
+    Ok(())
+}
+
+/// Deletes console sessions that ended before `now`.
+pub fn end_expired_sessions(tx: &mut Tx, now: i64) -> ApiResult<usize> {
+    tx.effects.touches_auth = false;
+    Ok(db::sessions::delete_expired(tx, now)?)
+}
