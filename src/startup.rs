@@ -11,13 +11,11 @@ use actix_web::{web, App, HttpServer};
 use anyhow::{bail, Context};
 
 use crate::config::Config;
-use crate::db;
-use crate::domain::model::{Audience, TokenKind};
-use crate::domain::roles::Role;
+use crate::domain::names::check_password;
 use crate::domain::token_value::TokenValue;
 use crate::error::ApiError;
 use crate::routes;
-use crate::service::audit::{record, Actor, Event};
+use crate::service::bootstrap::{self, FirstStart};
 use crate::state::AppState;
 
 /// First-start settings, read from `TOKEND_ADMIN_*` by the CLI.
@@ -57,18 +55,13 @@ impl Bootstrap {
             })?),
             None => None,
         };
-        let empty = state.read_blocking(|c| Ok(db::companies::count(c)? == 0))?;
-        if !empty {
+        if !state.read_blocking(bootstrap::needed)? {
             return Ok(None);
         }
-        let email = crate::domain::names::Email::parse(
-            self.admin_email.as_deref().unwrap_or("admin@tokend.local"),
-        )
-        .map_err(|m| anyhow::anyhow!("TOKEND_ADMIN_EMAIL: {m}"))?;
+        let email = self.admin_email.as_deref().unwrap_or("admin@tokend.local");
         let (password, generated) = match &self.admin_password {
             Some(p) => {
-                crate::domain::names::check_password(p)
-                    .map_err(|m| anyhow::anyhow!("TOKEND_ADMIN_PASSWORD: {m}"))?;
+                check_password(p).map_err(|m| anyhow::anyhow!("TOKEND_ADMIN_PASSWORD: {m}"))?;
                 (p.clone(), None)
             }
             None => {
@@ -77,79 +70,25 @@ impl Bootstrap {
             }
         };
         let hash = crate::auth::password::hash(&password)?;
-        let now = state.now_ms();
-        state
-            .write_blocking(|tx| {
-                let company = db::companies::insert(tx, "Default", now)?;
-                let admin = db::users::insert(
-                    tx,
-                    &db::users::NewUser {
-                        company_id: company,
-                        email: email.as_str(),
-                        name: "Administrator",
-                        role: Role::GlobalAdmin,
-                        custom: Default::default(),
-                        enabled: true,
-                        sso: false,
-                        password_hash: Some(&hash),
-                        now,
-                    },
-                )?;
-                let actor = Actor::system();
-                record(
-                    tx,
-                    &actor,
-                    Event {
-                        action: "user.created",
-                        company_id: Some(company),
-                        token_id: None,
-                        user_id: Some(admin),
-                        details: serde_json::json!({ "email": email.as_str(), "role": "global_admin", "bootstrap": true }),
-                    },
-                    now,
-                )?;
-                if let Some(v) = &token {
-                    let digest = v.digest();
-                    let id = db::tokens::insert(
-                        tx,
-                        &db::tokens::NewToken {
-                            company_id: company,
-                            owner_id: admin,
-                            creator_id: Some(admin),
-                            kind: TokenKind::Private,
-                            audience: Audience::Administrators,
-                            name: "Bootstrap admin token",
-                            description: "From TOKEND_ADMIN_TOKEN at first start",
-                            permissions: Role::GlobalAdmin.permissions(),
-                            role_template: None,
-                            digest,
-                            value_hint: &v.hint(),
-                            value_enc: Some(state.keys.seal(v.expose(), &digest.0)),
-                            enabled: true,
-                            expires_at: None,
-                            allowed_cidrs: "",
-                            now,
-                        },
-                    )?;
-                    tx.digest_added(digest);
-                    record(
-                        tx,
-                        &actor,
-                        Event {
-                            action: "token.created",
-                            company_id: Some(company),
-                            token_id: Some(id),
-                            user_id: Some(admin),
-                            details: serde_json::json!({ "name": "Bootstrap admin token", "bootstrap": true }),
-                        },
-                        now,
-                    )?;
+        let env = state.env();
+        let start = FirstStart {
+            admin_email: email,
+            password_hash: &hash,
+            admin_token: token,
+        };
+        let created = state
+            .write_blocking(|tx| bootstrap::first_start(tx, &env, start))
+            .map_err(|e| match e {
+                ApiError::Unprocessable { fields, .. } if fields.contains_key("email") => {
+                    anyhow::anyhow!("TOKEND_ADMIN_EMAIL: {}", fields["email"])
                 }
-                Ok::<_, ApiError>(())
-            })
-            .map_err(|e| anyhow::anyhow!("bootstrap failed: {e}"))?;
+                e => anyhow::anyhow!("bootstrap failed: {e}"),
+            })?;
+        let Some(admin) = created else {
+            return Ok(None);
+        };
         Ok(Some(Bootstrapped {
-            email: email.as_str().to_string(),
+            email: admin.email,
             generated_password: generated,
         }))
     }

@@ -2,6 +2,7 @@
 //! The JSON API and the console call these same functions, so a rule is written once.
 
 pub mod audit;
+pub mod bootstrap;
 pub mod companies;
 pub mod console;
 pub mod legacy;

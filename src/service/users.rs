@@ -174,8 +174,31 @@ pub struct ValidCreate {
     pub password: Option<Secret>,
 }
 
+/// Validates a create request from the API or the console: the fields, what the caller may
+/// grant, and the company.
 pub fn validate_create(caller: &Caller, input: CreateUser) -> ApiResult<ValidCreate> {
     require(caller, Permission::UsersWrite)?;
+    let company = input.company_id;
+    let mut v = validate_new_user(input, caller.user.company_id)?;
+    check_grant(caller, v.role, v.custom)?;
+    v.company_id = match company {
+        None => caller.user.company_id,
+        Some(c) if c == caller.user.company_id => c,
+        Some(_) if !caller.has(Permission::CompaniesWrite) => {
+            return Err(ApiError::forbidden(
+                "forbidden",
+                "creating users in another company needs companies:write",
+            ))
+        }
+        Some(c) => c,
+    };
+    Ok(v)
+}
+
+/// The rules of a new user's fields, whoever creates it (API, console, command line, first
+/// start): a valid email and name, a known role, a custom set only for the custom role, and
+/// no password for SSO users (rule 18). `company_id` is used when the input names none.
+pub fn validate_new_user(input: CreateUser, company_id: i64) -> ApiResult<ValidCreate> {
     let email = Email::parse(&input.email).map_err(|m| ApiError::field("email", m))?;
     let name = match &input.name {
         Some(n) => parse_person_name(n).map_err(|m| ApiError::field("name", m))?,
@@ -188,7 +211,6 @@ pub fn validate_create(caller: &Caller, input: CreateUser) -> ApiResult<ValidCre
     };
     let role = parse_role(&input.role)?;
     let custom = custom_set(role, input.permissions.as_deref())?;
-    check_grant(caller, role, custom)?;
     let sso = input.sso.unwrap_or(false);
     if let Some(p) = &input.password {
         if sso {
@@ -196,19 +218,8 @@ pub fn validate_create(caller: &Caller, input: CreateUser) -> ApiResult<ValidCre
         }
         check_password(p.expose()).map_err(|m| ApiError::field("password", m))?;
     }
-    let company_id = match input.company_id {
-        None => caller.user.company_id,
-        Some(c) if c == caller.user.company_id => c,
-        Some(_) if !caller.has(Permission::CompaniesWrite) => {
-            return Err(ApiError::forbidden(
-                "forbidden",
-                "creating users in another company needs companies:write",
-            ))
-        }
-        Some(c) => c,
-    };
     Ok(ValidCreate {
-        company_id,
+        company_id: input.company_id.unwrap_or(company_id),
         email,
         name,
         role,

@@ -1,0 +1,171 @@
+//! Creating an API token: who may own it (rules 23 and 25), its kind and audience, its
+//! permissions within the owner's (rule 2) and the company's expiry policy.
+
+use serde_json::json;
+
+use super::rules::{
+    check_bounds, check_expiry, company, name_taken, parse_cidrs, requested_permissions, seal,
+};
+use super::types::{view, CreateToken, TokenWithValue};
+use crate::db::tokens::NewToken;
+use crate::db::{self, Tx};
+use crate::domain::model::{Audience, Caller, TokenKind, User};
+use crate::domain::names::{parse_description, TokenName};
+use crate::domain::permissions::{Permission, PermissionSet};
+use crate::domain::roles::parse_template;
+use crate::domain::secret::Secret;
+use crate::domain::token_value::{TokenValue, ValueKind};
+use crate::error::{ApiError, ApiResult};
+use crate::service::audit::{opt_time, record, Actor, Event};
+use crate::service::policy::{
+    ensure_may_mint_for, ensure_not_delegated, ensure_not_sso, ensure_owner_active,
+};
+use crate::service::{require, Env};
+
+/// `POST /v1/tokens`: a new token with a fresh value, shown once in the answer.
+pub fn create(
+    tx: &mut Tx,
+    env: &Env,
+    caller: &Caller,
+    input: CreateToken,
+) -> ApiResult<TokenWithValue> {
+    create_with_value(tx, env, caller, input, TokenValue::generate(ValueKind::Api))
+}
+
+/// [`create`] with a value chosen beforehand (the bootstrap token given at first start).
+/// Every rule of `create` applies unchanged.
+pub fn create_with_value(
+    tx: &mut Tx,
+    env: &Env,
+    caller: &Caller,
+    input: CreateToken,
+    value: TokenValue,
+) -> ApiResult<TokenWithValue> {
+    ensure_not_sso(caller)?;
+    require(caller, Permission::TokensWrite)?;
+    ensure_not_delegated(caller, "create tokens")?;
+    let now = env.now_ms();
+    let owner = owner_of(tx, caller, input.owner_id)?;
+    ensure_owner_active(&owner)?;
+    let (kind, audience) = kind_and_audience(caller, &input)?;
+    let name = TokenName::parse(&input.name).map_err(|m| ApiError::field("name", m))?;
+    let description = parse_description(input.description.as_deref().unwrap_or(""))
+        .map_err(|m| ApiError::field("description", m))?;
+    let (permissions, template) = permissions_for(&input, &owner)?;
+    check_bounds(permissions, &owner, caller)?;
+    let company = company(tx, owner.company_id)?;
+    let expires_at = input.expires_at.map(|t| t.timestamp_millis());
+    check_expiry(expires_at, &company, now)?;
+    let cidrs = parse_cidrs(input.allowed_cidrs.as_deref().unwrap_or(&[]))?;
+    let enabled = input.enabled.unwrap_or(true);
+    let digest = value.digest();
+    let id = db::tokens::insert(
+        tx,
+        &NewToken {
+            company_id: owner.company_id,
+            owner_id: owner.id,
+            creator_id: Some(caller.user.id),
+            kind,
+            audience,
+            name: name.as_str(),
+            description: &description,
+            permissions,
+            role_template: template.as_deref(),
+            digest,
+            value_hint: &value.hint(),
+            value_enc: seal(env, &company, &value),
+            enabled,
+            expires_at,
+            allowed_cidrs: &cidrs,
+            now,
+        },
+    )
+    .map_err(name_taken)?;
+    tx.digest_added(digest);
+    let details = json!({
+        "name": name.as_str(), "kind": kind.as_str(), "owner_id": owner.id,
+        "permissions": permissions, "expires_at": opt_time(expires_at), "enabled": enabled,
+    });
+    record(
+        tx,
+        &Actor::of(caller),
+        Event {
+            action: "token.created",
+            company_id: Some(owner.company_id),
+            token_id: Some(id),
+            user_id: Some(owner.id),
+            details,
+        },
+        now,
+    )?;
+    let row = db::tokens::get(tx, id)?.ok_or(ApiError::NotFound)?;
+    Ok(TokenWithValue {
+        token: view(&row, caller, &company, env),
+        value: Secret::new(value.expose()),
+    })
+}
+
+/// The owner: the caller, or (for administrators) a user the caller covers (rule 23).
+fn owner_of(tx: &Tx, caller: &Caller, owner_id: Option<i64>) -> ApiResult<User> {
+    match owner_id {
+        None => Ok(caller.user.clone()),
+        Some(id) if id == caller.user.id => Ok(caller.user.clone()),
+        Some(id) => {
+            if !caller.is_token_admin() {
+                return Err(ApiError::forbidden(
+                    "forbidden",
+                    "only administrators may create tokens for other users",
+                ));
+            }
+            let owner = db::users::get(tx, id)?
+                .filter(|u| caller.changes_company(u.company_id))
+                .ok_or_else(|| ApiError::field("owner_id", "no such user"))?;
+            ensure_may_mint_for(caller, &owner)?;
+            Ok(owner)
+        }
+    }
+}
+
+/// Private by default; shared tokens (administrators only) may name their audience.
+fn kind_and_audience(caller: &Caller, input: &CreateToken) -> ApiResult<(TokenKind, Audience)> {
+    let kind = match input.kind.as_deref().unwrap_or("private") {
+        "private" => TokenKind::Private,
+        "shared" if caller.is_token_admin() => TokenKind::Shared,
+        "shared" => {
+            return Err(ApiError::forbidden(
+                "shared_requires_admin",
+                "only administrators may create shared tokens",
+            ))
+        }
+        _ => return Err(ApiError::field("kind", "must be `private` or `shared`")),
+    };
+    let audience = match (kind, input.audience.as_deref()) {
+        (_, None) => Audience::Administrators,
+        (TokenKind::Shared, Some(a)) => Audience::parse(a)
+            .ok_or_else(|| ApiError::field("audience", "must be `administrators` or `company`"))?,
+        (_, Some(_)) => {
+            return Err(ApiError::field(
+                "audience",
+                "only shared tokens have an audience",
+            ))
+        }
+    };
+    Ok((kind, audience))
+}
+
+/// The permissions asked for; when neither a template nor a list is given, the owner's own
+/// (as the console's default template).
+fn permissions_for(
+    input: &CreateToken,
+    owner: &User,
+) -> ApiResult<(PermissionSet, Option<String>)> {
+    Ok(
+        match requested_permissions(input.role_template.as_deref(), input.permissions.as_deref())? {
+            Some(p) => p,
+            None => (
+                owner.permissions(),
+                parse_template(owner.role.name()).map(|r| r.name().to_string()),
+            ),
+        },
+    )
+}

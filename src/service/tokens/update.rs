@@ -1,0 +1,184 @@
+//! Editing an API token: the fields a manager may change, within the owner's permissions and
+//! the company's expiry policy; enabling needs a valid expiry and an active owner (rule 4).
+
+use serde_json::json;
+
+use super::changes::{disable_row, record_toggle};
+use super::rules::{
+    check_bounds, check_expiry, company, load_visible, name_taken, parse_cidrs,
+    requested_permissions,
+};
+use super::types::{view, TokenView, UpdateToken};
+use crate::db::companies::Company;
+use crate::db::tokens::TokenRow;
+use crate::db::{self, Tx};
+use crate::domain::model::{expired, Audience, Caller, DisabledReason, TokenKind, User};
+use crate::domain::names::{parse_description, TokenName};
+use crate::domain::permissions::Permission;
+use crate::error::{ApiError, ApiResult};
+use crate::service::audit::{opt_time, record, Actor, Event};
+use crate::service::policy::{access, ensure, ensure_owner_active};
+use crate::service::{require, Env};
+
+/// `PATCH /v1/tokens/{id}`.
+pub fn update(
+    tx: &mut Tx,
+    env: &Env,
+    caller: &Caller,
+    id: i64,
+    input: UpdateToken,
+) -> ApiResult<TokenView> {
+    require(caller, Permission::TokensWrite)?;
+    let now = env.now_ms();
+    let mut t = load_visible(tx, caller, id)?;
+    ensure(access(caller, &t).manage, "manage")?;
+    refuse_fixed_fields(&input)?;
+    let owner = db::users::get(tx, t.owner_id)?.ok_or(ApiError::NotFound)?;
+    let company = company(tx, t.company_id)?;
+    let before = t.clone();
+    let changed = apply_fields(&mut t, &input, (&owner, caller, &company), now)?;
+    let toggled = apply_enabled(&mut t, input.enabled, &owner, now)?;
+    db::tokens::update(tx, &t, now).map_err(name_taken)?;
+    let actor = Actor::of(caller);
+    if !changed.is_empty() {
+        let details = json!({
+            "fields": changed,
+            "name": t.name,
+            "permissions_before": before.permissions,
+            "permissions": t.permissions,
+            "expires_at": opt_time(t.expires_at),
+        });
+        record(
+            tx,
+            &actor,
+            Event {
+                action: "token.updated",
+                company_id: Some(t.company_id),
+                token_id: Some(t.id),
+                user_id: Some(t.owner_id),
+                details,
+            },
+            now,
+        )?;
+    }
+    if let Some(on) = toggled {
+        record_toggle(tx, &actor, &t, on, now)?;
+    }
+    let row = db::tokens::get(tx, id)?.ok_or(ApiError::NotFound)?;
+    Ok(view(&row, caller, &company, env))
+}
+
+/// The owner and the kind of a token never change.
+fn refuse_fixed_fields(input: &UpdateToken) -> ApiResult<()> {
+    if input.owner_id {
+        return Err(ApiError::Unprocessable {
+            code: "owner_immutable",
+            message: "the owner of a token cannot be changed".into(),
+            fields: [("owner_id".to_string(), "cannot be changed".to_string())].into(),
+        });
+    }
+    if input.kind {
+        return Err(ApiError::field("kind", "cannot be changed"));
+    }
+    Ok(())
+}
+
+/// Applies the edited fields to `t`; returns their names (for the audit record).
+fn apply_fields(
+    t: &mut TokenRow,
+    input: &UpdateToken,
+    (owner, caller, company): (&User, &Caller, &Company),
+    now: i64,
+) -> ApiResult<Vec<&'static str>> {
+    let mut changed = Vec::new();
+    if let Some(n) = &input.name {
+        t.name = TokenName::parse(n)
+            .map_err(|m| ApiError::field("name", m))?
+            .as_str()
+            .to_string();
+        changed.push("name");
+    }
+    if let Some(d) = &input.description {
+        t.description = parse_description(d).map_err(|m| ApiError::field("description", m))?;
+        changed.push("description");
+    }
+    let asks_permissions = input.permissions.is_some() || input.role_template.is_some();
+    if asks_permissions && t.kind == TokenKind::Legacy {
+        return Err(ApiError::unprocessable(
+            "legacy_permissions_fixed",
+            "a legacy token always has exactly its owner's role permissions",
+        ));
+    }
+    if let Some((set, template)) =
+        requested_permissions(input.role_template.as_deref(), input.permissions.as_deref())?
+    {
+        check_bounds(set, owner, caller)?;
+        t.permissions = set;
+        t.role_template = template;
+        changed.push("permissions");
+    }
+    if let Some(a) = &input.audience {
+        if t.kind != TokenKind::Shared {
+            return Err(ApiError::field(
+                "audience",
+                "only shared tokens have an audience",
+            ));
+        }
+        t.audience = Audience::parse(a)
+            .ok_or_else(|| ApiError::field("audience", "must be `administrators` or `company`"))?;
+        changed.push("audience");
+    }
+    if let Some(list) = &input.allowed_cidrs {
+        t.allowed_cidrs = parse_cidrs(list)?;
+        changed.push("allowed_cidrs");
+    }
+    if let Some(exp) = input.expires_at {
+        let exp = exp.map(|e| e.timestamp_millis());
+        check_expiry(exp, company, now)?;
+        t.expires_at = exp;
+        changed.push("expires_at");
+    }
+    Ok(changed)
+}
+
+/// Applies `enabled`; returns the new state when it changed.
+fn apply_enabled(
+    t: &mut TokenRow,
+    enabled: Option<bool>,
+    owner: &User,
+    now: i64,
+) -> ApiResult<Option<bool>> {
+    match enabled {
+        Some(true) => {
+            // Rule 4: enabling needs a valid expiry, whatever the stored flag says.
+            if expired(t.expires_at, now) {
+                return Err(ApiError::Unprocessable {
+                    code: "expiry_in_past",
+                    message:
+                        "the token has expired: set a new future expires_at (or null) to enable it"
+                            .into(),
+                    fields: [("expires_at".to_string(), "has passed".to_string())].into(),
+                });
+            }
+            ensure_owner_active(owner)?;
+            if t.kind != TokenKind::Legacy && t.permissions.is_empty() {
+                return Err(ApiError::field(
+                    "permissions",
+                    "a token without permissions cannot be enabled",
+                ));
+            }
+            if t.enabled {
+                return Ok(None);
+            }
+            t.enabled = true;
+            t.disabled_reason = None;
+            t.disabled_at = None;
+            Ok(Some(true))
+        }
+        Some(false) if t.enabled => {
+            disable_row(t, DisabledReason::Manual, now);
+            Ok(Some(false))
+        }
+        _ => Ok(None),
+    }
+}
