@@ -12,7 +12,7 @@ use crate::auth::password;
 use crate::crypto::random_token;
 use crate::db;
 use crate::domain::model::User;
-use crate::domain::names::{check_password, MAX_EMAIL};
+use crate::domain::names::{check_password, Email, MAX_EMAIL};
 use crate::error::{ApiError, ApiResult};
 use crate::service::audit::{record, Actor, Event};
 use crate::state::AppState;
@@ -88,8 +88,11 @@ pub fn login(state: &AppState, email: &str, pw: &str, ip: Option<String>) -> Api
         let shown = (email.len() <= MAX_EMAIL).then(|| email.to_lowercase());
         return Err(login_failed(state, shown, None, ip, now));
     }
-    let email = email.to_lowercase();
-    if let Err(wait) = state.throttle.hit(&email, now) {
+    // An address that cannot exist names no user: refused at once, like an oversized one.
+    let Ok(email) = Email::parse(email) else {
+        return Err(login_failed(state, Some(email.to_string()), None, ip, now));
+    };
+    if let Err(wait) = state.throttle.hit(email.as_str(), now) {
         return Err(ApiError::TooManyAttempts {
             retry_after_secs: wait,
         });
@@ -107,12 +110,12 @@ pub fn login(state: &AppState, email: &str, pw: &str, ip: Option<String>) -> Api
             "this account signs in through single sign-on",
         )),
         Some((user, Some(_))) if matches && user.enabled => {
-            state.throttle.clear(&email);
+            state.throttle.clear(email.as_str());
             open_session(state, user, ip, "password")
         }
         found => Err(login_failed(
             state,
-            Some(email),
+            Some(email.as_str().to_string()),
             found.map(|(u, _)| u),
             ip,
             now,
@@ -170,8 +173,10 @@ pub(crate) fn audit_failure(
 
 /// SSO sign-in for a request the proxy authenticated (rule 18). Only enabled SSO users.
 pub fn sso_login(state: &AppState, email: &str, ip: Option<String>) -> ApiResult<NewSession> {
-    let email = email.trim().to_lowercase();
-    let user = state.read_blocking(|c| Ok(db::users::by_email(c, &email)?))?;
+    let user = match Email::parse(email) {
+        Ok(e) => state.read_blocking(|c| Ok(db::users::by_email(c, &e)?))?,
+        Err(_) => None,
+    };
     match user {
         Some(u) if u.sso && u.enabled => open_session(state, u, ip, "sso"),
         _ => Err(ApiError::forbidden(

@@ -3,6 +3,7 @@
 use rusqlite::{named_params, params, Connection, OptionalExtension, Row};
 
 use crate::domain::model::User;
+use crate::domain::names::Email;
 use crate::domain::permissions::PermissionSet;
 use crate::domain::roles::Role;
 
@@ -39,10 +40,10 @@ pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<User>> {
     .optional()
 }
 
-pub fn by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<User>> {
+pub fn by_email(conn: &Connection, email: &Email) -> rusqlite::Result<Option<User>> {
     conn.query_row(
         &format!("SELECT {COLUMNS} FROM users u WHERE u.email = $1"),
-        [email],
+        [email.as_str()],
         |r| from_row_at(r, 0),
     )
     .optional()
@@ -51,11 +52,11 @@ pub fn by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<User>
 /// The user and its password hash, for login.
 pub fn credentials(
     conn: &Connection,
-    email: &str,
+    email: &Email,
 ) -> rusqlite::Result<Option<(User, Option<String>)>> {
     conn.query_row(
         &format!("SELECT {COLUMNS}, u.password_hash FROM users u WHERE u.email = $1"),
-        [email],
+        [email.as_str()],
         |r| Ok((from_row_at(r, 0)?, r.get(11)?)),
     )
     .optional()

@@ -117,6 +117,11 @@ fn company_in_reach(
     db::companies::get(conn, id)?.ok_or(ApiError::NotFound)
 }
 
+/// The first company (the default for the command line and sign-in provisioning).
+pub fn first_id(conn: &Connection) -> ApiResult<Option<i64>> {
+    Ok(db::companies::first_id(conn)?)
+}
+
 /// The caller's own company (`/v1/me`).
 pub fn own(conn: &Connection, caller: &Caller) -> ApiResult<Company> {
     db::companies::get(conn, caller.user.company_id)?.ok_or(ApiError::NotFound)

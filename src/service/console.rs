@@ -14,6 +14,7 @@ use super::users::{load_visible as load_user, resolve_role_change, UpdateUser, U
 use super::{require, Env, Page};
 use crate::db;
 use crate::domain::model::{Caller, TokenKind};
+use crate::domain::names::Email;
 use crate::domain::permissions::{Permission, PermissionSet};
 use crate::error::{ApiError, ApiResult};
 
@@ -87,8 +88,10 @@ pub fn token_page(conn: &Connection, env: &Env, caller: &Caller, id: i64) -> Api
 
 /// A user of the caller's reach by email (the console's "User" fields take emails).
 pub fn find_user(conn: &Connection, caller: &Caller, email: &str) -> ApiResult<UserView> {
-    let email = email.trim().to_lowercase();
-    if email == caller.user.email {
+    let Ok(email) = Email::parse(email) else {
+        return Err(ApiError::NotFound);
+    };
+    if email.as_str() == caller.user.email {
         return Ok(UserView::from(&caller.user));
     }
     require(caller, Permission::UsersRead)?;

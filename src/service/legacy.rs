@@ -14,6 +14,7 @@ use super::{require, Env};
 use crate::db::tokens::NewToken;
 use crate::db::{self, Tx};
 use crate::domain::model::{Audience, Caller, TokenKind, User};
+use crate::domain::names::Email;
 use crate::domain::permissions::{Permission, PermissionSet};
 use crate::domain::secret::Secret;
 use crate::domain::token_value::{legacy_key, TokenValue, ValueKind};
@@ -196,7 +197,8 @@ pub fn issue(
 /// One CSV row of `tokend legacy import`, applied on its own (all or nothing).
 pub fn import_row(tx: &mut Tx, env: &Env, email: &str, uuid: &str, secret: &str) -> ApiResult<i64> {
     check_imported(uuid, secret)?;
-    let owner = db::users::by_email(tx, &email.trim().to_lowercase())?
-        .ok_or_else(|| ApiError::field("email", "no such user"))?;
+    let email = Email::parse(email).map_err(|m| ApiError::field("email", m))?;
+    let owner =
+        db::users::by_email(tx, &email)?.ok_or_else(|| ApiError::field("email", "no such user"))?;
     attach(tx, env, &Actor::system(), &owner, uuid, secret)
 }

@@ -98,7 +98,7 @@ fn parse_role(s: &str) -> ApiResult<Role> {
     Role::parse(s).ok_or_else(|| {
         ApiError::field(
             "role",
-            "must be one of global_admin, admin, analyst, api_developer, read_only, deploy, custom",
+            format!("unknown role `{}`: must be one of global_admin, admin, analyst, api_developer, read_only, deploy, custom", s.chars().take(40).collect::<String>()),
         )
     })
 }
@@ -138,6 +138,38 @@ fn email_taken(e: rusqlite::Error) -> ApiError {
     } else {
         e.into()
     }
+}
+
+/// The user with this email, whoever asks (sign-in, the command line, imports).
+pub fn by_email(conn: &Connection, email: &Email) -> ApiResult<Option<User>> {
+    Ok(db::users::by_email(conn, email)?)
+}
+
+/// Creates the SSO user `email` with `role` in the first company (sign-in auto-provisioning),
+/// or returns the one a concurrent first sign-in created meanwhile.
+pub fn provision_sso(
+    tx: &mut Tx,
+    env: &Env,
+    email: &Email,
+    name: &str,
+    role: Role,
+) -> ApiResult<User> {
+    if let Some(u) = db::users::by_email(tx, email)? {
+        return Ok(u);
+    }
+    let company = db::companies::first_id(tx)?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no company to provision into")))?;
+    let input = CreateUser {
+        email: email.as_str().to_string(),
+        name: Some(name.to_string()),
+        role: role.name().to_string(),
+        sso: Some(true),
+        ..CreateUser::default()
+    };
+    let valid = validate_new_user(input, company)?;
+    let created = insert(tx, env, &Actor::system(), &valid, None)?;
+    db::users::get(tx, created.id)?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("provisioned user vanished")))
 }
 
 /// Loads a user the caller may read (its company; every company with `companies:read`).

@@ -550,7 +550,11 @@ async fn secrets_never_print_in_debug_output() {
         .state
         .write(move |tx| {
             let env = admin.env();
-            let me = tokend::db::users::by_email(tx, ADMIN_EMAIL)?.unwrap();
+            let me = tokend::service::users::by_email(
+                tx,
+                &tokend::domain::names::Email::parse(ADMIN_EMAIL).unwrap(),
+            )?
+            .unwrap();
             let global = tokend::domain::model::Caller::session(me, "127.0.0.1".into());
             tokend::service::legacy::issue(tx, &env, &global, creds.user.id, Default::default())
         })

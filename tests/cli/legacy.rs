@@ -89,10 +89,12 @@ async fn legacy_import_imports_valid_rows_and_reports_the_rest_by_line() {
     );
     // The running server accepts the imported credentials (after its ~1 s epoch check).
     let ok = eventually(Duration::from_secs(5), || async {
-        (legacy_status(&r, U1, "ann-secret-0000001").await == 200).then_some(())
+        // Rows are committed one by one: once the last one works, the server has seen all.
+        (legacy_status(&r, U5, "bob-secret-0000009").await == 200).then_some(())
     })
     .await;
     assert!(ok.is_some(), "imported UUID + secret authenticate");
+    assert_eq!(legacy_status(&r, U1, "ann-secret-0000001").await, 200);
     let (s, me) = {
         let res = r
             .http

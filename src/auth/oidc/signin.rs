@@ -8,12 +8,11 @@
 use serde_json::json;
 
 use crate::auth::session::{audit_failure, open_session, NewSession};
-use crate::db::{self, users::NewUser};
 use crate::domain::model::User;
-use crate::domain::names::{parse_person_name, Email};
+use crate::domain::names::{parse_person_name, Email, MAX_EMAIL};
 use crate::domain::roles::Role;
 use crate::error::{ApiError, ApiResult};
-use crate::service::audit::{record, Actor, Event};
+use crate::service::users;
 use crate::state::AppState;
 
 /// Records a refused OpenID Connect sign-in. `email` is the provider's (when known); `detail`
@@ -25,14 +24,19 @@ pub fn login_failed(
     detail: Option<&str>,
     ip: Option<String>,
 ) -> ApiResult<()> {
-    let email = email.map(|e| e.trim().to_lowercase());
+    let parsed = email.and_then(|e| Email::parse(e).ok());
     let now = state.now_ms();
-    let user = match &email {
-        Some(e) => {
-            let e = e.clone();
-            state.read_blocking(move |c| Ok(db::users::by_email(c, &e)?))?
-        }
+    let user = match &parsed {
+        Some(e) => state.read_blocking(|c| users::by_email(c, e))?,
         None => None,
+    };
+    // The email as the provider sent it when it is no valid address (within bounds only).
+    let email = match parsed {
+        Some(e) => Some(e.as_str().to_string()),
+        None => email
+            .map(str::trim)
+            .filter(|e| e.len() <= MAX_EMAIL)
+            .map(str::to_string),
     };
     let details = json!({ "method": "oidc", "reason": reason, "detail": detail, "email": email });
     audit_failure(state, "sso", email, user.as_ref(), ip, details, now)
@@ -56,42 +60,8 @@ fn refusal(user: &Option<User>) -> Option<(&'static str, &'static str)> {
 
 /// Creates the SSO user `email` with `role` in the default company (auto-provisioning).
 fn provision(state: &AppState, email: &Email, name: &str, role: Role) -> ApiResult<User> {
-    let now = state.now_ms();
-    state.write_blocking(|tx| {
-        if let Some(u) = db::users::by_email(tx, email.as_str())? {
-            return Ok(u); // created meanwhile by a concurrent first sign-in
-        }
-        let company = db::companies::first_id(tx)?
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no company to provision into")))?;
-        let id = db::users::insert(
-            tx,
-            &NewUser {
-                company_id: company,
-                email: email.as_str(),
-                name,
-                role,
-                custom: Default::default(),
-                enabled: true,
-                sso: true,
-                password_hash: None,
-                now,
-            },
-        )?;
-        record(
-            tx,
-            &Actor::system(),
-            Event {
-                action: "user.created",
-                company_id: Some(company),
-                token_id: None,
-                user_id: Some(id),
-                details: json!({ "email": email.as_str(), "role": role.name(), "sso": true, "provisioned_by": "oidc" }),
-            },
-            now,
-        )?;
-        db::users::get(tx, id)?
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("provisioned user vanished")))
-    })
+    let env = state.env();
+    state.write_blocking(|tx| users::provision_sso(tx, &env, email, name, role))
 }
 
 /// A session for the user the provider vouched for (its email verified), or 403
@@ -102,11 +72,13 @@ pub fn login(
     name: Option<&str>,
     ip: Option<String>,
 ) -> ApiResult<NewSession> {
-    let parsed = Email::parse(email);
-    let lower = email.trim().to_lowercase();
-    let mut user = state.read_blocking(|c| Ok(db::users::by_email(c, &lower)?))?;
+    let parsed = Email::parse(email).ok();
+    let mut user = match &parsed {
+        Some(e) => state.read_blocking(|c| users::by_email(c, e))?,
+        None => None,
+    };
     if user.is_none() {
-        if let (Some(role), Ok(email)) = (
+        if let (Some(role), Some(email)) = (
             state.config.oidc.as_ref().and_then(|o| o.auto_provision),
             &parsed,
         ) {
@@ -117,7 +89,7 @@ pub fn login(
         }
     }
     if let Some((reason, message)) = refusal(&user) {
-        login_failed(state, Some(&lower), reason, None, ip)?;
+        login_failed(state, Some(email), reason, None, ip)?;
         return Err(ApiError::forbidden("sso_refused", message));
     }
     match user {

@@ -1,0 +1,90 @@
+//! Running and keeping the service: `serve`, `migrate`, `config`, `maintenance run`, `backup`.
+//! Migrations and backups work on the database file itself, below any rule.
+
+use std::io::Write;
+use std::path::Path;
+
+use clap::Subcommand;
+
+use super::{open, Exit};
+use crate::config::Config;
+use crate::startup::{Application, Bootstrap};
+use crate::{db, jobs};
+
+#[derive(Subcommand, Debug)]
+pub enum MaintenanceCommand {
+    /// Run expiry, purge, reconcile and flush now
+    Run,
+}
+
+pub fn serve(config: Config) -> Result<i32, Exit> {
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        let app = Application::build(config, &Bootstrap::from_env())
+            .map_err(|e| Exit(1, format!("{e:#}")))?;
+        if let Some(b) = &app.bootstrapped {
+            match &b.generated_password {
+                Some(p) => println!(
+                    "tokend: created global administrator {} with password {p} (shown once)",
+                    b.email
+                ),
+                None => println!("tokend: created global administrator {}", b.email),
+            }
+        }
+        let addr = app.state().config.bind;
+        println!("tokend listening on http://{}:{}", addr.ip(), app.port());
+        let _ = std::io::stdout().flush();
+        app.run_until_stopped().await?;
+        Ok(0)
+    })
+}
+
+pub fn migrate(config: &Config) -> Result<i32, Exit> {
+    let pool = db::open(&config.db, 1).map_err(|e| Exit(1, format!("{e:#}")))?;
+    let v = db::schema_version(&*pool.get()?)?;
+    println!("database {} is at schema version {v}", config.db.display());
+    Ok(0)
+}
+
+pub fn print_config(config: &Config) -> Result<i32, Exit> {
+    print!(
+        "{}",
+        toml::to_string(config).map_err(|e| Exit(1, e.to_string()))?
+    );
+    Ok(0)
+}
+
+pub fn maintenance(config: Config, command: MaintenanceCommand) -> Result<i32, Exit> {
+    let MaintenanceCommand::Run = command;
+    let state = open(config)?;
+    let r = jobs::run_all(&state)?;
+    println!("expire: {} tokens disabled", r.expire);
+    println!("idle: {} tokens disabled", r.idle);
+    println!("purge: {} tokens deleted", r.purge);
+    println!(
+        "reconcile: {} of disabled owners, {} of SSO owners, {} trimmed, {} grace periods ended",
+        r.reconcile.owner_disabled,
+        r.reconcile.owner_sso,
+        r.reconcile.trimmed,
+        r.reconcile.grace_ended
+    );
+    println!("flush: {} tokens", r.flush);
+    println!("sessions: {} expired removed", r.sessions);
+    Ok(0)
+}
+
+pub fn backup(config: &Config, file: &Path, force: bool) -> Result<i32, Exit> {
+    if file.exists() && !force {
+        return Err(Exit(
+            1,
+            format!("{} exists; pass --force to overwrite it", file.display()),
+        ));
+    }
+    if force && file.exists() {
+        std::fs::remove_file(file)?;
+    }
+    let pool = db::open(&config.db, 1).map_err(|e| Exit(1, format!("{e:#}")))?;
+    db::backup(&*pool.get()?, file).map_err(|e| Exit(1, format!("backup failed: {e:#}")))?;
+    println!("backed up {} to {}", config.db.display(), file.display());
+    Ok(0)
+}
