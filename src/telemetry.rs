@@ -51,15 +51,15 @@ pub struct Metrics {
 impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new_custom(Some("tokend".into()), None).expect("valid prefix");
-        let http_requests = IntCounterVec::new(
-            Opts::new(
-                "http_requests_total",
-                "HTTP requests by route, method and status",
-            ),
+        let r = &registry;
+        let http_requests = counters(
+            r,
+            "http_requests_total",
+            "HTTP requests by route, method and status",
             &["route", "method", "status"],
-        )
-        .expect("valid metric");
-        let http_duration = HistogramVec::new(
+        );
+        let http_duration = histogram(
+            r,
             HistogramOpts::new(
                 "http_request_duration_seconds",
                 "HTTP request latency by route",
@@ -69,33 +69,27 @@ impl Metrics {
                 1.0, 2.5,
             ]),
             &["route", "method"],
-        )
-        .expect("valid metric");
-        let auth_outcomes = IntCounterVec::new(
-            Opts::new(
-                "auth_outcomes_total",
-                "Token authentication outcomes: ok, malformed, unknown, expired, disabled, \
-                 insufficient_scope, ip_not_allowed",
-            ),
+        );
+        let auth_outcomes = counters(
+            r,
+            "auth_outcomes_total",
+            "Token authentication outcomes: ok, malformed, unknown, expired, disabled, \
+             insufficient_scope, ip_not_allowed",
             &["outcome"],
-        )
-        .expect("valid metric");
-        let auth_db_reads = IntCounterVec::new(
-            Opts::new(
-                "auth_db_reads_total",
-                "Database reads made by token authentication (cache misses), by credential kind",
-            ),
+        );
+        let auth_db_reads = counters(
+            r,
+            "auth_db_reads_total",
+            "Database reads made by token authentication (cache misses), by credential kind",
             &["kind"],
-        )
-        .expect("valid metric");
-        let job_runs =
-            IntCounterVec::new(Opts::new("job_runs_total", "Scheduler job runs"), &["job"])
-                .expect("valid metric");
-        let job_changes = IntCounterVec::new(
-            Opts::new("job_changes_total", "Rows changed by scheduler jobs"),
+        );
+        let job_runs = counters(r, "job_runs_total", "Scheduler job runs", &["job"]);
+        let job_changes = counters(
+            r,
+            "job_changes_total",
+            "Rows changed by scheduler jobs",
             &["job"],
-        )
-        .expect("valid metric");
+        );
         let tokens = IntGaugeVec::new(
             Opts::new(
                 "tokens",
@@ -104,15 +98,15 @@ impl Metrics {
             &["status"],
         )
         .expect("valid metric");
-        let pool_wait = HistogramVec::new(
+        let pool_wait = histogram(
+            r,
             HistogramOpts::new(
                 "db_pool_wait_seconds",
                 "Time spent waiting for a connection",
             )
             .buckets(vec![0.00001, 0.0001, 0.001, 0.01, 0.1, 1.0, 5.0]),
             &["kind"],
-        )
-        .expect("valid metric");
+        );
         let filter_size = IntGauge::new("auth_filter_entries", "Digests in the in-memory filter")
             .expect("valid metric");
         let password_hashes = IntCounter::new(
@@ -121,14 +115,7 @@ impl Metrics {
         )
         .expect("valid metric");
         for c in [
-            Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(http_duration.clone()),
-            Box::new(auth_outcomes.clone()),
-            Box::new(auth_db_reads.clone()),
-            Box::new(job_runs.clone()),
-            Box::new(job_changes.clone()),
-            Box::new(tokens.clone()),
-            Box::new(pool_wait.clone()),
+            Box::new(tokens.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(filter_size.clone()),
             Box::new(password_hashes.clone()),
         ] {
@@ -189,6 +176,24 @@ impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
     }
+}
+
+/// A registered counter family.
+fn counters(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    registry
+        .register(Box::new(c.clone()))
+        .expect("metric registered once");
+    c
+}
+
+/// A registered histogram family.
+fn histogram(registry: &Registry, opts: HistogramOpts, labels: &[&str]) -> HistogramVec {
+    let h = HistogramVec::new(opts, labels).expect("valid metric");
+    registry
+        .register(Box::new(h.clone()))
+        .expect("metric registered once");
+    h
 }
 
 #[cfg(test)]

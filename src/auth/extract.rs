@@ -1,5 +1,5 @@
-//! Who is calling: the `Caller` extractor for `/v1` routes and the `NodeCaller` extractor for
-//! node endpoints.
+//! Who is calling: the `Caller` extractor for `/v1` routes (forward-auth is in `forward.rs`,
+//! node tokens in `node.rs`).
 //!
 //! Order (first match wins): `Authorization: Bearer`, `X-API-Token`, `X-WallarmApi-Token`,
 //! `WallarmApi-Token`, legacy `X-WallarmApi-UUID` + `X-WallarmApi-Secret`, session cookie.
@@ -13,20 +13,19 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use actix_web::dev::Payload;
-use actix_web::http::header::{HeaderName, HeaderValue, AUTHORIZATION};
+use actix_web::http::header::{HeaderName, AUTHORIZATION};
 use actix_web::http::Method;
 use actix_web::{FromRequest, HttpRequest};
 
 use super::client_ip::client_ip;
 use super::index::Cached;
+use super::node::node_lookup;
 use crate::auth::session;
 use crate::crypto::same_secret;
 use crate::db;
-use crate::db::nodes::NodeRow;
 use crate::db::tokens::AuthRow;
 use crate::domain::authz::{self, Grant, Refusal};
 use crate::domain::model::{AuthMethod, Caller};
-use crate::domain::permissions::PermissionSet;
 use crate::domain::token_value::{legacy_key, TokenDigest, TokenValue, ValueKind};
 use crate::error::{ApiError, ApiResult, Challenge};
 use crate::service::legacy::valid_uuid;
@@ -67,7 +66,7 @@ pub fn cookie_name(secure: bool) -> &'static str {
 }
 
 /// The header credential of a request, borrowed (no allocation): the hot path's view.
-enum HeaderCredential<'a> {
+pub(super) enum HeaderCredential<'a> {
     Token(&'a str),
     Legacy {
         uuid: &'a str,
@@ -77,7 +76,7 @@ enum HeaderCredential<'a> {
     Other,
 }
 
-fn header_credential(req: &HttpRequest) -> HeaderCredential<'_> {
+pub(super) fn header_credential(req: &HttpRequest) -> HeaderCredential<'_> {
     if let Some(v) = header(req, &AUTHORIZATION) {
         let v = v.trim();
         return match v.split_once(' ') {
@@ -118,7 +117,7 @@ pub fn credential(req: &HttpRequest, secure_cookies: bool) -> Credential {
     Credential::None
 }
 
-fn invalid(state: &AppState, outcome: &str) -> ApiError {
+pub(super) fn invalid(state: &AppState, outcome: &str) -> ApiError {
     state.metrics.auth(outcome);
     ApiError::Unauthenticated(Challenge::InvalidToken)
 }
@@ -160,7 +159,7 @@ fn admit(state: &AppState, row: &AuthRow, method: AuthMethod, ip: IpAddr) -> Api
 
 /// Asks the authorization core about a looked-up token at `now`, and turns its refusal into
 /// the HTTP answer. Records the last use (buffered) and the outcome.
-fn check(state: &AppState, row: &AuthRow, ip: IpAddr) -> ApiResult<Grant> {
+pub(super) fn check(state: &AppState, row: &AuthRow, ip: IpAddr) -> ApiResult<Grant> {
     let now = state.now_ms();
     match authz::admit(&row.credential(), now, ip) {
         Ok(grant) => {
@@ -229,7 +228,7 @@ pub async fn authenticate_token(state: &Arc<AppState>, raw: &str, ip: IpAddr) ->
 }
 
 /// The stored row of an API token value (not yet checked): parse, filter, cache, one read.
-async fn token_row(state: &Arc<AppState>, raw: &str) -> ApiResult<Arc<Cached>> {
+pub(super) async fn token_row(state: &Arc<AppState>, raw: &str) -> ApiResult<Arc<Cached>> {
     let value = TokenValue::parse(raw).map_err(|_| invalid(state, "malformed"))?;
     let digest = value.digest();
     if !state.index.might_exist(&digest) {
@@ -266,7 +265,7 @@ pub async fn authenticate_legacy(
 /// The stored row of legacy credentials (not yet checked). Rule 29: an address with 20
 /// failed attempts in the last minute is refused (429) before anything is compared; only
 /// failures are counted, and while none are recorded the check is one atomic load.
-async fn legacy_row(
+pub(super) async fn legacy_row(
     state: &Arc<AppState>,
     uuid: &str,
     secret: &str,
@@ -345,80 +344,6 @@ pub async fn authenticate(state: Arc<AppState>, req: &HttpRequest) -> ApiResult<
     }
 }
 
-/// The identity headers of a forward-auth answer (`X-Auth-*`), rendered once per looked-up
-/// row (so once per cache fill) and shared by every hit.
-#[derive(Debug, Clone)]
-pub struct IdentityHeaders {
-    pub values: [(HeaderName, HeaderValue); 5],
-}
-
-pub const X_AUTH_USER_ID: HeaderName = HeaderName::from_static("x-auth-user-id");
-pub const X_AUTH_USER_EMAIL: HeaderName = HeaderName::from_static("x-auth-user-email");
-pub const X_AUTH_COMPANY_ID: HeaderName = HeaderName::from_static("x-auth-company-id");
-pub const X_AUTH_TOKEN_ID: HeaderName = HeaderName::from_static("x-auth-token-id");
-pub const X_AUTH_PERMISSIONS: HeaderName = HeaderName::from_static("x-auth-permissions");
-
-impl IdentityHeaders {
-    /// `None` when a value cannot be a header value (the caller then reports the error).
-    fn render(row: &AuthRow) -> Option<IdentityHeaders> {
-        let v = |s: String| HeaderValue::try_from(s).ok();
-        Some(IdentityHeaders {
-            values: [
-                (X_AUTH_USER_ID, v(row.owner.id.to_string())?),
-                (X_AUTH_USER_EMAIL, v(row.owner.email.clone())?),
-                (X_AUTH_COMPANY_ID, v(row.owner.company_id.to_string())?),
-                (X_AUTH_TOKEN_ID, v(row.token_id.to_string())?),
-                (
-                    X_AUTH_PERMISSIONS,
-                    v(
-                        authz::effective_permissions(row.kind, row.permissions, &row.owner)
-                            .names()
-                            .join(" "),
-                    )?,
-                ),
-            ],
-        })
-    }
-}
-
-/// A caller admitted by `/v1/auth/verify`: the checked row and its effective permissions.
-pub struct Forwarded {
-    pub row: Arc<Cached>,
-    pub permissions: PermissionSet,
-}
-
-impl Forwarded {
-    /// The `X-Auth-*` headers, rendered on the first use of this row.
-    pub fn headers(&self) -> Option<&IdentityHeaders> {
-        self.row
-            .identity
-            .get_or_init(|| IdentityHeaders::render(&self.row))
-            .as_ref()
-    }
-}
-
-/// Authentication for forward-auth (`/v1/auth/verify`, the hot path): the same checks,
-/// outcomes and last-use recording as the `Caller` extractor, without building a `Caller`
-/// (no clone of the owner, no IP text, no allocation on a cache hit). A browser session is
-/// authenticated as usual and then refused as missing credentials.
-pub async fn authenticate_forward(
-    state: &Arc<AppState>,
-    req: &HttpRequest,
-) -> ApiResult<Forwarded> {
-    let ip = client_ip(req, &state.config.trusted_proxies);
-    let row = match header_credential(req) {
-        HeaderCredential::Token(v) => token_row(state, v).await?,
-        HeaderCredential::Legacy { uuid, secret } => legacy_row(state, uuid, secret, ip).await?,
-        HeaderCredential::Other => {
-            authenticate(state.clone(), req).await?;
-            // Forward-auth answers for API credentials only, never for a browser session.
-            return Err(ApiError::Unauthenticated(Challenge::Missing));
-        }
-    };
-    let permissions = check(state, &row, ip)?.permissions;
-    Ok(Forwarded { row, permissions })
-}
-
 impl FromRequest for Caller {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Caller, ApiError>>>>;
@@ -427,71 +352,5 @@ impl FromRequest for Caller {
         let req = req.clone();
         let state = Shared::from_request(&req, pl).into_inner();
         Box::pin(async move { authenticate(state?.0, &req).await })
-    }
-}
-
-async fn node_lookup(state: &Arc<AppState>, digest: TokenDigest) -> ApiResult<Option<NodeRow>> {
-    state
-        .metrics
-        .auth_db_reads
-        .with_label_values(&["node"])
-        .inc();
-    state
-        .read(move |c| Ok(db::nodes::by_digest(c, &digest)?))
-        .await
-}
-
-/// A filtering node authenticated by its node token (rule 22).
-pub struct NodeCaller {
-    pub node: NodeRow,
-    pub ip: String,
-}
-
-impl FromRequest for NodeCaller {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<NodeCaller, ApiError>>>>;
-
-    fn from_request(req: &HttpRequest, pl: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let state = Shared::from_request(&req, pl).into_inner();
-        Box::pin(async move {
-            let state = state?.0;
-            let ip = client_ip(&req, &state.config.trusted_proxies);
-            let raw = match credential(&req, state.config.secure_cookies) {
-                Credential::Token(v) => v,
-                Credential::None => return Err(ApiError::Unauthenticated(Challenge::Missing)),
-                _ => {
-                    return Err(ApiError::forbidden(
-                        "forbidden",
-                        "this endpoint needs a node token",
-                    ))
-                }
-            };
-            let value = TokenValue::parse(&raw).map_err(|_| invalid(&state, "malformed"))?;
-            let digest = value.digest();
-            if !state.index.might_exist(&digest) {
-                return Err(invalid(&state, "unknown"));
-            }
-            if value.kind() == ValueKind::Api {
-                // A valid API token is authenticated, but may not act as a node.
-                authenticate_token(&state, &raw, ip).await?;
-                return Err(ApiError::forbidden(
-                    "forbidden",
-                    "this endpoint needs a node token",
-                ));
-            }
-            let node = node_lookup(&state, digest)
-                .await?
-                .ok_or_else(|| invalid(&state, "unknown"))?;
-            if node.token_disabled_reason.is_some() {
-                // Revoked as leaked (rule 35).
-                return Err(invalid(&state, "disabled"));
-            }
-            state.metrics.auth("ok");
-            Ok(NodeCaller {
-                node,
-                ip: ip.to_string(),
-            })
-        })
     }
 }

@@ -20,7 +20,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::db::tokens::AuthRow;
 use crate::domain::token_value::TokenDigest;
 
-use super::extract::IdentityHeaders;
+use super::forward::IdentityHeaders;
 
 /// A looked-up credential row as the hot path keeps it: the row, and the forward-auth
 /// `X-Auth-*` headers rendered on the first use of this (cached) row (`None` inside when a

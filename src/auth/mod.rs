@@ -2,7 +2,9 @@
 
 pub mod client_ip;
 pub mod extract;
+pub mod forward;
 pub mod index;
+pub mod node;
 pub mod oidc;
 pub mod password;
 pub mod session;

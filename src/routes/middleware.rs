@@ -41,6 +41,35 @@ fn request_id() -> [u8; 12] {
     out
 }
 
+/// The headers every answer carries: no framing, no referrer, no sniffing, the content
+/// security policy, and no caching except for static files and the API documents.
+fn security_headers(h: &mut header::HeaderMap, docs: bool, cacheable: bool) {
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        let csp = if docs { CSP_DOCS } else { CSP };
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(csp),
+        );
+    }
+    if !h.contains_key(header::CACHE_CONTROL) {
+        let cc = if cacheable {
+            "public, max-age=3600"
+        } else {
+            "no-store"
+        };
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cc));
+    }
+}
+
 pub async fn common(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -74,30 +103,7 @@ pub async fn common(
     if let Ok(v) = HeaderValue::from_bytes(&request_id) {
         h.insert(header::HeaderName::from_static("x-request-id"), v);
     }
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        let csp = if docs { CSP_DOCS } else { CSP };
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(csp),
-        );
-    }
-    if !h.contains_key(header::CACHE_CONTROL) {
-        let cc = if cacheable {
-            "public, max-age=3600"
-        } else {
-            "no-store"
-        };
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cc));
-    }
+    security_headers(h, docs, cacheable);
     // Rule 31: a bounded label set — standard methods by name, anything else `OTHER`; the
     // route is its template (or `unmatched`), never the raw path.
     let method = crate::telemetry::method_label(res.request().method());

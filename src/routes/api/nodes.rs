@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 
 use super::admin::PageQuery;
 use super::common::{secret_json, ErrorBody, NodeList};
-use crate::auth::extract::NodeCaller;
+use crate::auth::node::NodeCaller;
 use crate::domain::model::Caller;
 use crate::error::ApiResult;
 use crate::service::nodes::{self as svc, CreateNode, Heartbeat, NodeCreated, NodeView};

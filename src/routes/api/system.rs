@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use super::common::ErrorBody;
 use crate::auth::client_ip::{in_nets, peer_ip};
-use crate::auth::extract::{
+use crate::auth::forward::{
     authenticate_forward, Forwarded, X_AUTH_COMPANY_ID, X_AUTH_PERMISSIONS, X_AUTH_TOKEN_ID,
     X_AUTH_USER_EMAIL, X_AUTH_USER_ID,
 };

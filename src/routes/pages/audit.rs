@@ -58,12 +58,10 @@ struct AuditPage {
     error: Option<String>,
 }
 
-/// `GET /audit`.
-pub async fn audit_log(state: Shared, user: PageUser, req: HttpRequest) -> PageResult {
-    let q = FormData::query(&req);
-    let mut errors = FieldErrors::default();
-    let since = time_field(q.opt("since"), "since", &mut errors);
-    let until = time_field(q.opt("until"), "until", &mut errors);
+/// The filters of the form, with an error beside each field that cannot be understood.
+fn filter_of(q: &FormData, errors: &mut FieldErrors) -> AuditFilter {
+    let since = time_field(q.opt("since"), "since", errors);
+    let until = time_field(q.opt("until"), "until", errors);
     let token_id = match q.opt("token") {
         Some(t) => match t.trim_start_matches('#').parse::<i64>() {
             Ok(id) => Some(id),
@@ -74,17 +72,24 @@ pub async fn audit_log(state: Shared, user: PageUser, req: HttpRequest) -> PageR
         },
         None => None,
     };
-    let page = Page::parse(&state.keys, None, q.get("cursor")).unwrap_or(Page {
-        before: None,
-        limit: 50,
-    });
-    let filter = AuditFilter {
+    AuditFilter {
         action: q.opt("action"),
         token_id,
         since: since.map(|t| t.timestamp_millis()),
         until: until.map(|t| t.timestamp_millis()),
         ..AuditFilter::default()
-    };
+    }
+}
+
+/// `GET /audit`.
+pub async fn audit_log(state: Shared, user: PageUser, req: HttpRequest) -> PageResult {
+    let q = FormData::query(&req);
+    let mut errors = FieldErrors::default();
+    let filter = filter_of(&q, &mut errors);
+    let page = Page::parse(&state.keys, None, q.get("cursor")).unwrap_or(Page {
+        before: None,
+        limit: 50,
+    });
     let caller = user.caller.clone();
     let actor = q.opt("actor");
     let valid = errors.is_empty();

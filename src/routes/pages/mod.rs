@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod confirm;
 mod form;
+mod list_view;
 mod oidc;
 mod profile;
 mod render;

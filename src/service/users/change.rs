@@ -1,0 +1,212 @@
+//! Changing and deleting users, with the cascades of rules 15, 16 and 18 in the same
+//! transaction.
+
+use serde_json::json;
+
+use super::{
+    check_grant, custom_set, email_taken, load_changeable, parse_role, UpdateUser, UserView,
+};
+use crate::db::{self, Tx};
+use crate::domain::model::{Caller, DisabledReason, TokenKind, User};
+use crate::domain::names::{check_password, parse_person_name, Email};
+use crate::domain::permissions::{Permission, PermissionSet};
+use crate::domain::roles::Role;
+use crate::domain::secret::Secret;
+use crate::error::{ApiError, ApiResult};
+use crate::service::audit::{record, Actor, Event};
+use crate::service::lifecycle::{disable_owner_tokens, trim_to_owner};
+use crate::service::policy::ensure_not_delegated;
+use crate::service::{require, Env};
+
+/// The role and custom set a change asks for (the user's own when it names neither).
+/// Shared by `update` and the console's preview of a change (`service::console`).
+pub fn resolve_role_change(u: &User, input: &UpdateUser) -> ApiResult<(Role, PermissionSet)> {
+    if input.role.is_none() && input.permissions.is_none() {
+        return Ok((u.role, u.custom));
+    }
+    let role = match &input.role {
+        Some(r) => parse_role(r)?,
+        None => u.role,
+    };
+    let custom = match (role, input.permissions.as_deref()) {
+        (Role::Custom, None) if u.role == Role::Custom => u.custom,
+        (role, list) => custom_set(role, list)?,
+    };
+    Ok((role, custom))
+}
+
+/// Validates a change request; returns the password to hash, if one was given.
+pub fn validate_update(caller: &Caller, input: &UpdateUser) -> ApiResult<Option<Secret>> {
+    require(caller, Permission::UsersWrite)?;
+    if input.password.is_some() || input.email.is_some() || input.sso.is_some() {
+        ensure_not_delegated(caller, "change a password, email or SSO flag")?;
+    }
+    // Rule 28: every field is bounded before the password is hashed.
+    if let Some(e) = &input.email {
+        Email::parse(e).map_err(|m| ApiError::field("email", m))?;
+    }
+    if let Some(n) = &input.name {
+        parse_person_name(n).map_err(|m| ApiError::field("name", m))?;
+    }
+    if let Some(p) = &input.password {
+        check_password(p.expose()).map_err(|m| ApiError::field("password", m))?;
+    }
+    Ok(input.password.clone())
+}
+
+/// Applies a change with its cascades, all in this transaction.
+pub fn update(
+    tx: &mut Tx,
+    env: &Env,
+    caller: &Caller,
+    id: i64,
+    input: UpdateUser,
+    password_hash: Option<String>,
+) -> ApiResult<UserView> {
+    require(caller, Permission::UsersWrite)?;
+    let now = env.now_ms();
+    let before = load_changeable(tx, caller, id)?;
+    let u = changed_user(caller, &before, &input)?;
+    if password_hash.is_some() && u.sso {
+        return Err(ApiError::field("password", "SSO users sign in through SSO"));
+    }
+    db::users::update(tx, &u, now).map_err(email_taken)?;
+    let actor = Actor::of(caller);
+    cascade(tx, &actor, &before, &u, password_hash.as_deref(), now)?;
+    let action = if before.enabled && !u.enabled {
+        "user.disabled"
+    } else {
+        "user.updated"
+    };
+    let details = json!({
+        "email": u.email, "role_before": before.role, "role": u.role,
+        "enabled": u.enabled, "sso": u.sso,
+        "password_changed": password_hash.is_some(),
+        "permissions_removed": before.permissions().difference(u.permissions()),
+    });
+    record(
+        tx,
+        &actor,
+        Event {
+            action,
+            company_id: Some(u.company_id),
+            token_id: None,
+            user_id: Some(u.id),
+            details,
+        },
+        now,
+    )?;
+    let after = db::users::get(tx, id)?.ok_or(ApiError::NotFound)?;
+    Ok(UserView::from(&after))
+}
+
+/// The user as the change asks; nobody disables themselves, switches themselves to SSO or
+/// changes their own role.
+fn changed_user(caller: &Caller, before: &User, input: &UpdateUser) -> ApiResult<User> {
+    let mut u = before.clone();
+    if let Some(e) = &input.email {
+        u.email = Email::parse(e)
+            .map_err(|m| ApiError::field("email", m))?
+            .as_str()
+            .to_string();
+    }
+    if let Some(n) = &input.name {
+        u.name = parse_person_name(n).map_err(|m| ApiError::field("name", m))?;
+    }
+    if input.role.is_some() || input.permissions.is_some() {
+        (u.role, u.custom) = resolve_role_change(&u, input)?;
+        check_grant(caller, u.role, u.custom)?;
+    }
+    if let Some(e) = input.enabled {
+        u.enabled = e;
+    }
+    if let Some(s) = input.sso {
+        u.sso = s;
+    }
+    if u.id == caller.user.id && (!u.enabled || u.sso || u.role != before.role) {
+        return Err(ApiError::forbidden(
+            "forbidden",
+            "you cannot disable yourself, switch yourself to SSO or change your own role",
+        ));
+    }
+    Ok(u)
+}
+
+/// What follows from a change: tokens disabled or trimmed, legacy compatibility ended, the
+/// password set or cleared, and the user's sessions ended when its access changed.
+fn cascade(
+    tx: &mut Tx,
+    actor: &Actor,
+    before: &User,
+    u: &User,
+    password_hash: Option<&str>,
+    now: i64,
+) -> ApiResult<()> {
+    let mut end_sessions = false;
+    // Rule 15: owner disabled → its tokens disabled; enabling the user restores nothing.
+    if before.enabled && !u.enabled {
+        disable_owner_tokens(tx, actor, u.id, DisabledReason::OwnerDisabled, now)?;
+        end_sessions = true;
+    }
+    // Rule 18: switched to SSO → tokens disabled, legacy compatibility ended, no password.
+    if !before.sso && u.sso {
+        disable_owner_tokens(tx, actor, u.id, DisabledReason::OwnerSso, now)?;
+        for t in db::tokens::of_owner(tx, u.id)? {
+            if t.kind == TokenKind::Legacy {
+                crate::service::legacy::end_compatibility(tx, t.id, now)?;
+            }
+        }
+        db::users::set_password(tx, u.id, None)?;
+        end_sessions = true;
+    }
+    // Rule 16: permissions reduced → lost permissions removed from every token.
+    if !before.permissions().is_subset_of(u.permissions()) {
+        trim_to_owner(tx, actor, u, now)?;
+    }
+    if let Some(h) = password_hash {
+        db::users::set_password(tx, u.id, Some(h))?;
+        end_sessions = true;
+    }
+    if end_sessions {
+        db::sessions::delete_for_user(tx, u.id)?;
+    }
+    Ok(())
+}
+
+/// Deletes a user and all its tokens (each audited). Refused while it owns shared tokens,
+/// which other people rely on: delete or reassign those first (see docs/DECISIONS.md).
+pub fn delete(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> ApiResult<()> {
+    require(caller, Permission::UsersWrite)?;
+    let now = env.now_ms();
+    let u = load_changeable(tx, caller, id)?;
+    if u.id == caller.user.id {
+        return Err(ApiError::forbidden(
+            "forbidden",
+            "you cannot delete yourself",
+        ));
+    }
+    let tokens = db::tokens::of_owner(tx, u.id)?;
+    if tokens.iter().any(|t| t.kind == TokenKind::Shared) {
+        return Err(ApiError::conflict(
+            "owns_shared_tokens",
+            "the user owns shared tokens; delete them first",
+        ));
+    }
+    let actor = Actor::of(caller);
+    for t in &tokens {
+        crate::service::tokens::delete_row(tx, &actor, t, "token.deleted", now)?;
+    }
+    db::users::delete(tx, u.id)?;
+    record(
+        tx,
+        &actor,
+        Event {
+            action: "user.deleted",
+            company_id: Some(u.company_id),
+            token_id: None,
+            user_id: Some(u.id),
+            details: json!({ "email": u.email, "tokens_deleted": tokens.len() }),
+        },
+        now,
+    )
+}

@@ -1,0 +1,189 @@
+//! Users: the shapes of the API, the shared checks, reading and listing; creating is in
+//! `create.rs`, changing and deleting in `change.rs`.
+
+mod change;
+mod create;
+
+pub use change::{delete, resolve_role_change, update, validate_update};
+pub use create::{insert, provision_sso, validate_create, validate_new_user, ValidCreate};
+
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::policy::ensure_may_change_user;
+use super::{require, Env, Page};
+use crate::db::{self};
+use crate::domain::model::{Caller, User};
+use crate::domain::names::Email;
+use crate::domain::permissions::{Permission, PermissionSet};
+use crate::domain::roles::Role;
+use crate::domain::secret::Secret;
+use crate::domain::time::{fmt_time, from_ms};
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: i64,
+    pub company_id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    /// The user's current permissions (from the role, or the custom set).
+    #[schema(value_type = Vec<String>)]
+    pub permissions: PermissionSet,
+    pub enabled: bool,
+    pub sso: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        UserView {
+            id: u.id,
+            company_id: u.company_id,
+            email: u.email.clone(),
+            name: u.name.clone(),
+            role: u.role,
+            permissions: u.permissions(),
+            enabled: u.enabled,
+            sso: u.sso,
+            created_at: fmt_time(&from_ms(u.created_at)),
+            updated_at: fmt_time(&from_ms(u.updated_at)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub email: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    pub role: String,
+    /// The explicit set of a `custom` role.
+    #[serde(default)]
+    pub permissions: Option<Vec<String>>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub sso: Option<bool>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub password: Option<Secret>,
+    /// Global administrators only; default: the caller's company.
+    #[serde(default)]
+    pub company_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub permissions: Option<Vec<String>>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub sso: Option<bool>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub password: Option<Secret>,
+}
+
+fn parse_role(s: &str) -> ApiResult<Role> {
+    Role::parse(s).ok_or_else(|| {
+        ApiError::field(
+            "role",
+            format!("unknown role `{}`: must be one of global_admin, admin, analyst, api_developer, read_only, deploy, custom", s.chars().take(40).collect::<String>()),
+        )
+    })
+}
+
+/// Checks that the caller may grant `role` with `custom`: no one grants more than they hold
+/// (so only a credential holding every permission makes a global administrator).
+fn check_grant(caller: &Caller, role: Role, custom: PermissionSet) -> ApiResult<()> {
+    let granted = crate::domain::model::permissions_of(role, custom);
+    if !granted.is_subset_of(caller.permissions) {
+        return Err(ApiError::forbidden(
+            "forbidden",
+            format!(
+                "you cannot grant permissions you do not hold: {}",
+                granted.difference(caller.permissions).names().join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn custom_set(role: Role, list: Option<&[String]>) -> ApiResult<PermissionSet> {
+    match (role, list) {
+        (Role::Custom, Some(l)) => PermissionSet::parse_names(l)
+            .map_err(|n| ApiError::field("permissions", format!("unknown permission `{n}`"))),
+        (Role::Custom, None) => Ok(PermissionSet::EMPTY),
+        (_, Some(_)) => Err(ApiError::field(
+            "permissions",
+            "only a custom role takes an explicit permission list",
+        )),
+        (_, None) => Ok(PermissionSet::EMPTY),
+    }
+}
+
+fn email_taken(e: rusqlite::Error) -> ApiError {
+    if db::is_unique_violation(&e) {
+        ApiError::conflict("email_taken", "a user with this email already exists")
+    } else {
+        e.into()
+    }
+}
+
+/// The user with this email, whoever asks (sign-in, the command line, imports).
+pub fn by_email(conn: &Connection, email: &Email) -> ApiResult<Option<User>> {
+    Ok(db::users::by_email(conn, email)?)
+}
+
+/// Loads a user the caller may read (its company; every company with `companies:read`).
+pub fn load_visible(conn: &Connection, caller: &Caller, id: i64) -> ApiResult<User> {
+    db::users::get(conn, id)?
+        .filter(|u| caller.reaches_company(u.company_id))
+        .ok_or(ApiError::NotFound)
+}
+
+/// Loads a user the caller may change: visible, in a company it may change (rule 24), and
+/// holding nothing the caller lacks (rule 26).
+pub fn load_changeable(conn: &Connection, caller: &Caller, id: i64) -> ApiResult<User> {
+    let u = load_visible(conn, caller, id)?;
+    if !caller.changes_company(u.company_id) {
+        return Err(ApiError::forbidden(
+            "forbidden",
+            "changing another company's users needs companies:write",
+        ));
+    }
+    ensure_may_change_user(caller, &u)?;
+    Ok(u)
+}
+
+pub fn get(conn: &Connection, caller: &Caller, id: i64) -> ApiResult<UserView> {
+    require(caller, Permission::UsersRead)?;
+    Ok(UserView::from(&load_visible(conn, caller, id)?))
+}
+
+pub fn list(
+    conn: &Connection,
+    env: &Env,
+    caller: &Caller,
+    company: Option<i64>,
+    page: Page,
+) -> ApiResult<(Vec<UserView>, Option<String>)> {
+    require(caller, Permission::UsersRead)?;
+    let scope = caller.company_scope().or(company);
+    let rows = db::users::list(conn, scope, page.before, page.limit)?;
+    let next = page.next_cursor(&env.keys, rows.last().map(|u| u.id), rows.len());
+    Ok((rows.iter().map(UserView::from).collect(), next))
+}
