@@ -22,3 +22,4 @@ mod sessions;
 mod smoke;
 mod tokens;
 mod users;
+mod visibility;
