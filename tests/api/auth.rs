@@ -7,7 +7,6 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::*;
-use crate::kit::*;
 
 const INVALID: &str = r#"Bearer realm="tokend", error="invalid_token""#;
 const MISSING: &str = r#"Bearer realm="tokend""#;

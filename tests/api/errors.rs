@@ -5,7 +5,6 @@ use reqwest::{Method, Response};
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-use crate::kit::*;
 
 /// Asserts a 4xx answer in the error envelope; returns (status, code).
 async fn envelope(res: Response, what: &str) -> (u16, String) {

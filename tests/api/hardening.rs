@@ -507,7 +507,7 @@ async fn rule_34_console_forms_over_64_kib_get_413_chunked_or_not() {
     let app = spawn_app().await;
     let s = app.login_ok(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let users_before =
-        crate::kit::ids(&app.get_ok("/v1/users?limit=500", &app.admin_token).await).len();
+        crate::helpers::ids(&app.get_ok("/v1/users?limit=500", &app.admin_token).await).len();
     let filler = "x".repeat(100 * 1024);
     let body = format!(
         "csrf_token={}&email=big%40example.com&role=read_only&name={filler}",
@@ -526,7 +526,7 @@ async fn rule_34_console_forms_over_64_kib_get_413_chunked_or_not() {
     let status = raw_form(&app, "/users", &s.cookie, small.into_bytes(), true).await;
     assert_eq!(status, 303, "a small chunked form is processed");
     assert_eq!(
-        crate::kit::ids(&app.get_ok("/v1/users?limit=500", &app.admin_token).await).len(),
+        crate::helpers::ids(&app.get_ok("/v1/users?limit=500", &app.admin_token).await).len(),
         users_before + 1
     );
 }

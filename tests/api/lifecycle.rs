@@ -837,7 +837,7 @@ async fn rule_18_password_login_of_sso_users_is_refused() {
     app.update_user(owner, json!({ "sso": true })).await;
     assert_eq!(app.cookie_get("/v1/me", &cookie).await.status(), 401);
     let res = login("pwd@example.com").await;
-    assert!(tokend_session_cookie(&res).is_none());
+    assert!(session_cookie_value(&res).is_none());
     assert_error(res, 403, "sso_user").await;
     // Switched back, the old password was erased: it does not work either.
     app.update_user(owner, json!({ "sso": false })).await;
@@ -884,7 +884,7 @@ async fn rule_18_sso_header_from_trusted_proxy_opens_a_session() {
         "the proxy-authenticated user is signed in and redirected"
     );
     assert_eq!(res.headers()["location"], "/");
-    let cookie = tokend_session_cookie(&res).expect("a session cookie");
+    let cookie = session_cookie_value(&res).expect("a session cookie");
     let me = body(app.cookie_get("/v1/me", &cookie).await).await;
     assert_eq!(me["user"]["email"], "sam@example.com");
     assert_eq!(me["user"]["sso"], true);
@@ -919,13 +919,13 @@ async fn rule_18_sso_header_from_trusted_proxy_opens_a_session() {
             .send_with(Method::GET, "/login", &[("X-Forwarded-Email", email)], None)
             .await;
         assert!(
-            tokend_session_cookie(&res).is_none(),
+            session_cookie_value(&res).is_none(),
             "no session for {email}"
         );
     }
     // Without the header, the login page is just a page.
     let res = app.send_with(Method::GET, "/login", &[], None).await;
-    assert!(tokend_session_cookie(&res).is_none());
+    assert!(session_cookie_value(&res).is_none());
 
     // Disabling the SSO user ends its session.
     app.update_user(sso, json!({ "enabled": false })).await;
@@ -939,7 +939,7 @@ async fn rule_18_sso_header_from_trusted_proxy_opens_a_session() {
         )
         .await;
     assert!(
-        tokend_session_cookie(&res).is_none(),
+        session_cookie_value(&res).is_none(),
         "a disabled SSO user gets no session"
     );
 }
@@ -969,7 +969,7 @@ async fn rule_18_sso_header_from_untrusted_address_is_ignored() {
         // Ignored: the answer is the plain login page.
         assert_eq!(res.status(), plain, "{headers:?}");
         assert!(
-            tokend_session_cookie(&res).is_none(),
+            session_cookie_value(&res).is_none(),
             "header honoured from {headers:?}"
         );
     }

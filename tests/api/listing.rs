@@ -7,7 +7,6 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-use crate::kit::*;
 
 fn names(list: &Value) -> BTreeSet<String> {
     list["items"]
@@ -502,7 +501,7 @@ async fn audit_records_token_changes_with_actor_token_and_ip_but_never_a_value()
     assert_eq!(res.status(), 200);
     assert_eq!(app.delete(&path, &a_tok).await.status(), 204);
 
-    let events = app.audit(&format!("token_id={tid}")).await;
+    let events = app.audit_events(&format!("token_id={tid}")).await;
     let actions: Vec<&str> = events
         .iter()
         .map(|e| e["action"].as_str().unwrap())
@@ -563,7 +562,7 @@ async fn audit_records_token_changes_with_actor_token_and_ip_but_never_a_value()
         200
     );
     assert_eq!(app.delete(&up, &app.admin_token).await.status(), 204);
-    let fail = app.audit("action=session.login_failed").await;
+    let fail = app.audit_events("action=session.login_failed").await;
     assert_eq!(fail.len(), 1);
     assert_eq!(fail[0]["ip"], "127.0.0.1");
     assert_eq!(fail[0]["user_id"], a);
@@ -571,7 +570,7 @@ async fn audit_records_token_changes_with_actor_token_and_ip_but_never_a_value()
         !fail[0].to_string().contains("wrong-password"),
         "no password in the log"
     );
-    let ok = app.audit("action=session.login").await;
+    let ok = app.audit_events("action=session.login").await;
     assert_eq!(ok.len(), 1);
     assert_eq!(ok[0]["actor_id"], a);
     let admin_id = app.get_ok("/v1/me", &app.admin_token).await["user"]["id"].clone();
@@ -581,7 +580,7 @@ async fn audit_records_token_changes_with_actor_token_and_ip_but_never_a_value()
         "user.disabled",
         "user.deleted",
     ] {
-        let ev = app.audit(&format!("action={action}")).await;
+        let ev = app.audit_events(&format!("action={action}")).await;
         let e = ev
             .iter()
             .find(|e| e["user_id"] == u)
@@ -591,14 +590,20 @@ async fn audit_records_token_changes_with_actor_token_and_ip_but_never_a_value()
     }
 
     // filters and paging
-    let by_a = app.audit(&format!("actor_id={a}")).await;
+    let by_a = app.audit_events(&format!("actor_id={a}")).await;
     assert!(by_a.iter().all(|e| e["actor_id"] == a));
     assert!(by_a.len() >= 9);
-    let renewed = app.audit("action=token.renewed").await;
+    let renewed = app.audit_events("action=token.renewed").await;
     assert_eq!(renewed.len(), 1);
     let future = rfc3339_after(app.server_now(), 3600);
-    assert!(app.audit(&format!("since={future}")).await.is_empty());
-    assert!(!app.audit(&format!("until={future}")).await.is_empty());
+    assert!(app
+        .audit_events(&format!("since={future}"))
+        .await
+        .is_empty());
+    assert!(!app
+        .audit_events(&format!("until={future}"))
+        .await
+        .is_empty());
     let p1 = app
         .get_ok(
             &format!("/v1/audit?token_id={tid}&limit=3"),
@@ -649,7 +654,7 @@ async fn audit_log_of_a_company_admin_is_limited_to_its_company() {
     let items = seen["items"].as_array().unwrap();
     assert!(!items.is_empty());
     assert!(items.iter().all(|e| e["company_id"] == c2), "{seen}");
-    let global = app.audit("action=token.created").await;
+    let global = app.audit_events("action=token.created").await;
     assert!(global.iter().any(|e| e["company_id"] != c2));
 }
 

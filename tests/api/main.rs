@@ -1,14 +1,13 @@
 //! HTTP tests against a spawned server (one binary).
 
-#[path = "../common/spawn.rs"]
-mod spawn;
+#[path = "../common/app.rs"]
+mod common;
 
 mod auth;
 mod beyond;
 mod errors;
 mod hardening;
 mod helpers;
-mod kit;
 mod legacy;
 mod lifecycle;
 mod listing;

@@ -10,7 +10,6 @@ use serde_json::{json, Value};
 use tokend::routes::api::ROUTES;
 
 use crate::helpers::*;
-use crate::kit::*;
 
 const MISSING: &str = r#"Bearer realm="tokend""#;
 const SCOPE: &str = r#"Bearer realm="tokend", error="insufficient_scope""#;

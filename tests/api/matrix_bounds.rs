@@ -13,7 +13,6 @@ use serde_json::{json, Value};
 use tokend::routes::api::ROUTES;
 
 use crate::helpers::*;
-use crate::kit::*;
 
 /// The answer a route must give: a status and, for errors, the error code.
 type Want = (u16, Option<&'static str>);

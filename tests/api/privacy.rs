@@ -3,7 +3,6 @@
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-use crate::kit::*;
 
 /// Lists every token visible to `token` (one page of up to 500).
 async fn visible(app: &TestApp, token: &str) -> Vec<i64> {

@@ -5,7 +5,6 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::*;
-use crate::kit::*;
 
 /// The bootstrap global administrator's user id.
 async fn global_admin_id(app: &TestApp) -> i64 {

@@ -5,7 +5,6 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::*;
-use crate::kit::*;
 
 const PW: &str = "password-123";
 

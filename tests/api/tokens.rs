@@ -6,7 +6,6 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::*;
-use crate::kit::*;
 
 const ROLES: [&str; 5] = ["admin", "analyst", "api_developer", "read_only", "deploy"];
 

@@ -3,7 +3,6 @@
 use serde_json::json;
 
 use crate::helpers::*;
-use crate::kit::*;
 
 #[tokio::test]
 async fn users_can_be_created_read_listed_changed_and_deleted() {
@@ -417,7 +416,7 @@ async fn settings_can_be_read_and_changed_by_administrators() {
         "allowed",
         "unchanged"
     );
-    let ev = app.audit("action=settings.updated").await;
+    let ev = app.audit_events("action=settings.updated").await;
     assert_eq!(ev.len(), 2);
 }
 

@@ -1,43 +1,13 @@
-//! A real tokend on port 0 with a temp database, started as production starts
-//! (`Application::build`), plus the few API helpers the browser tests need for setup.
+//! The test application (`tests/common/app.rs`) plus the few API helpers the browser tests
+//! need for setup.
 
-use crate::spawn;
-use reqwest::Client;
 use serde_json::{json, Value};
-use tempfile::TempDir;
-use tokend::config::Config;
 
-pub const ADMIN_EMAIL: &str = "admin@example.com";
-pub const ADMIN_PASSWORD: &str = "correct horse battery";
-/// The password of every user the tests create.
-pub const PASSWORD: &str = "password-123";
-
-pub struct TestApp {
-    pub address: String,
-    pub client: Client,
-    pub admin_token: String,
-    _dir: TempDir,
-}
-
-pub async fn spawn_app() -> TestApp {
-    spawn_app_with(|_| {}).await
-}
-
-pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
-    let s = spawn::spawn(ADMIN_EMAIL, ADMIN_PASSWORD, tweak).await;
-    TestApp {
-        address: s.address,
-        client: spawn::client(),
-        admin_token: s.admin_token,
-        _dir: s.dir,
-    }
-}
+pub use crate::common::{
+    spawn_app, spawn_app_with, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD,
+};
 
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.address, path)
-    }
-
     /// `POST` as the bootstrap admin, asserting `status`; returns the JSON body.
     pub async fn admin_post(&self, path: &str, body: Value, status: u16) -> Value {
         let res = self
@@ -52,14 +22,6 @@ impl TestApp {
         let text = res.text().await.expect("body");
         assert_eq!(got, status, "POST {path}: {text}");
         serde_json::from_str(&text).unwrap_or(Value::Null)
-    }
-
-    /// Creates a user with `role` and the shared test password; returns its id.
-    pub async fn create_user(&self, email: &str, role: &str) -> i64 {
-        let body = json!({ "email": email, "role": role, "password": PASSWORD });
-        self.admin_post("/v1/users", body, 201).await["id"]
-            .as_i64()
-            .expect("id")
     }
 
     /// Creates a token for `owner_id` as the admin; returns (id, value).

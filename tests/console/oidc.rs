@@ -8,7 +8,6 @@ use tokend::domain::roles::Role;
 
 use crate::browser::{Browser, Options};
 use crate::oidc_kit::*;
-use crate::spawn;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rule_18_oidc_sso_user_signs_in_others_are_refused() {
@@ -157,7 +156,7 @@ async fn oidc_id_token_signed_by_another_key_is_refused_and_rotated_keys_are_fet
 async fn oidc_provider_down_shows_a_clear_error_page() {
     let port = free_port(); // nothing listens there
     let app = spawn_with_oidc(port, None, None).await;
-    let res = spawn::client()
+    let res = crate::common::client()
         .get(format!("{}/login/oidc", app.address))
         .send()
         .await
@@ -191,7 +190,7 @@ async fn oidc_auto_provision_creates_an_sso_user_with_the_role_email_from_userin
     let b = Browser::start(&app.address, Options::default()).await;
     sso_sign_in(&b, "newcomer@example.com").await;
     b.sees("newcomer@example.com").await;
-    let users: Value = spawn::client()
+    let users: Value = crate::common::client()
         .get(format!("{}/v1/users", app.address))
         .bearer_auth(&app.admin_token)
         .send()

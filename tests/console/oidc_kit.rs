@@ -14,7 +14,7 @@ use tokend::config::{OidcConfig, Secret};
 use tokend::domain::roles::Role;
 
 use crate::browser::Browser;
-use crate::spawn::{self, Spawned};
+use crate::common::{self, TestApp};
 
 pub const CLIENT_ID: &str = "tokend-test";
 pub const CLIENT_SECRET: &str = "a client secret for the tests";
@@ -118,19 +118,19 @@ pub async fn spawn_with_oidc(
     port: u16,
     redirect: Option<String>,
     provision: Option<Role>,
-) -> Spawned {
-    spawn::spawn(crate::app::ADMIN_EMAIL, crate::app::ADMIN_PASSWORD, |c| {
+) -> TestApp {
+    common::spawn_app_with(|c| {
         c.oidc = Some(oidc_config(port, redirect, provision));
     })
     .await
 }
 
-pub async fn create_user(app: &Spawned, email: &str, sso: bool) {
+pub async fn create_user(app: &TestApp, email: &str, sso: bool) {
     let mut body = json!({ "email": email, "role": "analyst", "sso": sso });
     if !sso {
         body["password"] = json!(crate::app::PASSWORD);
     }
-    let res = spawn::client()
+    let res = common::client()
         .post(format!("{}/v1/users", app.address))
         .bearer_auth(&app.admin_token)
         .json(&body)
@@ -147,7 +147,7 @@ pub async fn create_user(app: &Spawned, email: &str, sso: bool) {
 
 /// The `session.login*` audit events, oldest first, as (action, details).
 /// The sign-in audit events: (action, details with the event's `via` column added).
-pub fn login_events(app: &Spawned) -> Vec<(String, Value)> {
+pub fn login_events(app: &TestApp) -> Vec<(String, Value)> {
     let conn = rusqlite::Connection::open(&app.db_path).expect("db");
     let mut st = conn
         .prepare("SELECT action, details, via FROM audit_events WHERE action LIKE 'session.login%' ORDER BY id")
@@ -163,7 +163,7 @@ pub fn login_events(app: &Spawned) -> Vec<(String, Value)> {
     .collect()
 }
 
-pub fn last_failure_reason(app: &Spawned) -> String {
+pub fn last_failure_reason(app: &TestApp) -> String {
     let events = login_events(app);
     let (action, details) = events.last().expect("an audited sign-in").clone();
     assert_eq!(action, "session.login_failed", "{details}");

@@ -2,33 +2,18 @@
 //! for tests that need the clock or the metrics registry; plus HTTP helpers.
 #![allow(dead_code)]
 
-use crate::spawn;
-use std::path::PathBuf;
-use std::sync::Arc;
-
-use reqwest::{Client, Method};
+use reqwest::Method;
 use serde_json::{json, Value};
-use tempfile::TempDir;
 use tokend::config::Config;
 
-use tokend::state::AppState;
+use crate::proc::new_value;
 
-use crate::proc::{new_value, ADMIN_EMAIL, ADMIN_PASSWORD};
+pub use crate::common::TestApp;
 
-pub struct TestApp {
-    pub address: String,
-    pub port: u16,
-    pub client: Client,
-    pub admin_token: String,
-    pub db_path: PathBuf,
-    pub state: Arc<AppState>,
-    pub dir: TempDir,
-}
-
-/// Spawns an app on the current tokio runtime after `tweak` adjusts its configuration.
-/// The scheduler's intervals are long so that nothing changes behind a test's back.
+/// Spawns an app after `tweak` adjusts its configuration. The scheduler's intervals are long
+/// so that nothing changes behind a test's back.
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
-    let s = spawn::spawn(ADMIN_EMAIL, ADMIN_PASSWORD, |config| {
+    crate::common::spawn_app_with(|config| {
         let hour = std::time::Duration::from_secs(3600);
         config.expiry_interval = hour;
         config.purge_interval = hour;
@@ -36,16 +21,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         config.flush_interval = hour;
         tweak(config);
     })
-    .await;
-    TestApp {
-        address: s.address,
-        port: s.port,
-        client: spawn::client(),
-        admin_token: s.admin_token,
-        db_path: s.db_path,
-        state: s.state,
-        dir: s.dir,
-    }
+    .await
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -53,10 +29,6 @@ pub async fn spawn_app() -> TestApp {
 }
 
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.address, path)
-    }
-
     /// Sends a request with a bearer token (if any) and a JSON body (if any) → (status, JSON).
     pub async fn call(
         &self,
@@ -91,19 +63,6 @@ impl TestApp {
             .await
     }
 
-    /// Creates a user (as the admin) and returns its id.
-    pub async fn create_user(&self, email: &str, role: &str) -> i64 {
-        let (s, b) = self
-            .post(
-                "/v1/users",
-                &self.admin_token,
-                json!({ "email": email, "role": role, "password": "password-123" }),
-            )
-            .await;
-        assert_eq!(s, 201, "create user: {b}");
-        b["id"].as_i64().expect("id")
-    }
-
     /// Creates a token owned and made by `owner_id` (not delegated) with `extra` fields
     /// → (id, value).
     pub async fn token_for(&self, owner_id: i64, extra: Value) -> (i64, String) {
@@ -113,16 +72,7 @@ impl TestApp {
                 b.insert(k.clone(), v.clone());
             }
         }
-        spawn::own_token(&self.state, owner_id, body).await
-    }
-
-    /// Moves the server's clock forward.
-    pub fn advance(&self, by: chrono::Duration) {
-        self.state.clock.advance(by);
-    }
-
-    pub fn db(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(&self.db_path).expect("open db")
+        self.own_token(owner_id, body).await
     }
 }
 

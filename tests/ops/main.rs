@@ -2,8 +2,8 @@
 //! in front, kill -9 durability, input fuzzing, schemathesis, and in-place upgrades. One test
 //! binary, one module per topic; heavy loops are bounded (see each module).
 
-#[path = "../common/spawn.rs"]
-mod spawn;
+#[path = "../common/app.rs"]
+mod common;
 
 #[path = "../cli/proc.rs"]
 mod proc;

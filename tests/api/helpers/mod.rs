@@ -2,53 +2,17 @@
 //! starts (`Application::build`), plus helpers that read like the rules.
 #![allow(dead_code)]
 
-use crate::spawn;
-use std::path::PathBuf;
-use std::sync::Arc;
+mod setup;
 
-use reqwest::{Client, Method, Response};
+pub use setup::*;
+
+use reqwest::{Method, Response};
 use serde_json::{json, Value};
-use tempfile::TempDir;
-use tokend::config::Config;
 use tokend::domain::token_value::{TokenValue, ValueKind};
 
-use tokend::state::AppState;
-
-pub const ADMIN_EMAIL: &str = "admin@example.com";
-pub const ADMIN_PASSWORD: &str = "correct horse battery";
-
-pub struct TestApp {
-    pub address: String,
-    pub client: Client,
-    /// A token of the bootstrap global administrator (all permissions).
-    pub admin_token: String,
-    pub db_path: PathBuf,
-    pub state: Arc<AppState>,
-    pub dir: TempDir,
-}
-
-pub async fn spawn_app() -> TestApp {
-    spawn_app_with(|_| {}).await
-}
-
-/// Spawns an app after `tweak` adjusts its configuration.
-pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
-    let s = spawn::spawn(ADMIN_EMAIL, ADMIN_PASSWORD, tweak).await;
-    TestApp {
-        address: s.address,
-        client: spawn::client(),
-        admin_token: s.admin_token,
-        db_path: s.db_path,
-        state: s.state,
-        dir: s.dir,
-    }
-}
+pub use crate::common::{spawn_app, spawn_app_with, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
 
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.address, path)
-    }
-
     /// Sends a request with a bearer token (if any) and a JSON body (if any).
     pub async fn send(
         &self,
@@ -82,12 +46,6 @@ impl TestApp {
 
     pub async fn delete(&self, path: &str, token: &str) -> Response {
         self.send(Method::DELETE, path, Some(token), None).await
-    }
-
-    /// Creates a user (as the admin) and returns its id.
-    pub async fn create_user(&self, email: &str, role: &str) -> i64 {
-        self.create_user_with(json!({ "email": email, "role": role, "password": "password-123" }))
-            .await
     }
 
     pub async fn create_user_with(&self, body: Value) -> i64 {
@@ -125,7 +83,7 @@ impl TestApp {
                 b.insert(k.clone(), v.clone());
             }
         }
-        spawn::own_token(&self.state, owner_id, body).await
+        self.own_token(owner_id, body).await
     }
 
     /// Issues legacy credentials for `user` as the global administrator (asserts 201) and
@@ -172,11 +130,6 @@ impl TestApp {
         (id, value)
     }
 
-    /// Moves the server's clock forward.
-    pub fn advance(&self, by: chrono::Duration) {
-        self.state.clock.advance(by);
-    }
-
     /// Runs the scheduler's jobs now (as the global admin) and returns the report.
     pub async fn maintenance(&self) -> Value {
         let res = self
@@ -184,11 +137,6 @@ impl TestApp {
             .await;
         assert_eq!(res.status(), 200);
         res.json().await.expect("json")
-    }
-
-    /// Opens the database file directly (read-only checks in tests).
-    pub fn db(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(&self.db_path).expect("open db")
     }
 }
 
@@ -214,15 +162,10 @@ pub async fn assert_error(res: Response, status: u16, code: &str) -> Value {
 // ---- Rules 15–22 (lifecycle, legacy, nodes): helpers added by the lifecycle tests. ----
 
 /// The value of the `tokend_session` cookie a response sets, if it sets a non-empty one.
-pub fn tokend_session_cookie(res: &Response) -> Option<String> {
-    res.headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|c| c.split(';').next())
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, v)| *k == "tokend_session" && !v.is_empty())
-        .map(|(_, v)| v.to_string())
+pub fn session_cookie_value(res: &Response) -> Option<String> {
+    session_cookie(res)
+        .and_then(|kv| kv.split_once('=').map(|(_, v)| v.to_string()))
+        .filter(|v| !v.is_empty())
 }
 
 /// Parses an RFC 3339 time from a JSON field.
@@ -292,7 +235,7 @@ impl TestApp {
             )
             .await;
         assert_eq!(res.status(), 200, "login of {email}");
-        let cookie = tokend_session_cookie(&res).expect("session cookie");
+        let cookie = session_cookie_value(&res).expect("session cookie");
         let b = body(res).await;
         (cookie, b["csrf_token"].as_str().expect("csrf").to_string())
     }
@@ -335,7 +278,7 @@ impl TestApp {
     /// Audit events matching `query` (e.g. `token_id=3&action=token.purged`), newest first.
     pub async fn audit_events(&self, query: &str) -> Vec<Value> {
         let res = self
-            .get(&format!("/v1/audit?{query}"), &self.admin_token)
+            .get(&format!("/v1/audit?limit=500&{query}"), &self.admin_token)
             .await;
         assert_eq!(res.status(), 200, "audit {query}");
         body(res).await["items"].as_array().expect("items").clone()

@@ -1,11 +1,11 @@
-//! More helpers for the rule 1–14 and foundation tests (kept apart from `helpers.rs`, which
-//! other test files extend too). Everything here only adds to `TestApp`.
+//! Setting up users, companies, sessions and expected values for the tests; part of the one
+//! helper set of the API tests (`helpers`).
 
 use chrono::{DateTime, Utc};
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
 
-use crate::helpers::*;
+use super::*;
 
 /// A console session: the `Cookie` header to send and the CSRF token.
 pub struct Session {
@@ -152,14 +152,6 @@ impl TestApp {
             .filter(|l| l.split(['{', ' ']).next() == Some(name))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum()
-    }
-
-    /// The audit events (newest first) matching a query string such as `token_id=3`.
-    pub async fn audit(&self, query: &str) -> Vec<Value> {
-        let b = self
-            .get_ok(&format!("/v1/audit?limit=500&{query}"), &self.admin_token)
-            .await;
-        b["items"].as_array().expect("items").clone()
     }
 }
 

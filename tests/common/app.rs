@@ -1,0 +1,125 @@
+//! The one test application: a real tokend started in-process exactly as production starts
+//! (`Application::build`) on a temp database and port 0, with a bootstrap global administrator
+//! of known password and token. Included by the api, console and ops binaries with `#[path]`;
+//! each adds the helpers of its own kind of test in further `impl TestApp` blocks.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use reqwest::Client;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tokend::config::Config;
+use tokend::domain::token_value::{TokenValue, ValueKind};
+use tokend::startup::{Application, Bootstrap};
+use tokend::state::AppState;
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "correct horse battery";
+/// The password of every user the tests create.
+pub const PASSWORD: &str = "password-123";
+
+/// A running server and what tests need to reach it.
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    /// Follows no redirects (tests look at them).
+    pub client: Client,
+    /// A token of the bootstrap global administrator (all permissions).
+    pub admin_token: String,
+    pub db_path: PathBuf,
+    pub state: Arc<AppState>,
+    pub dir: TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Spawns a server on the current tokio runtime after `tweak` adjusts its configuration.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db_path = dir.path().join("tokend.db");
+    let mut config = Config::for_tests(db_path.clone());
+    tweak(&mut config);
+    let admin_token = TokenValue::generate(ValueKind::Api).expose().to_string();
+    let boot = Bootstrap {
+        admin_email: Some(ADMIN_EMAIL.into()),
+        admin_password: Some(ADMIN_PASSWORD.into()),
+        admin_token: Some(admin_token.clone()),
+    };
+    let app = Application::build(config, &boot).expect("app builds");
+    let port = app.port();
+    let state = app.state();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        client: client(),
+        admin_token,
+        db_path,
+        state,
+        dir,
+    }
+}
+
+/// An HTTP client that does not follow redirects (tests look at them).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Creates a user with `role` and the shared test password, as the admin; returns its id.
+    pub async fn create_user(&self, email: &str, role: &str) -> i64 {
+        let res = self
+            .client
+            .post(self.url("/v1/users"))
+            .bearer_auth(&self.admin_token)
+            .json(&json!({ "email": email, "role": role, "password": PASSWORD }))
+            .send()
+            .await
+            .expect("request");
+        let status = res.status().as_u16();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, 201, "create user: {body}");
+        body["id"].as_i64().expect("id")
+    }
+
+    /// Creates a token owned and made by `owner_id` from a create-token JSON `body`, as the
+    /// owner does in the console: a session of the owner, through the same service function
+    /// as the API. The token is not delegated. Returns (id, value).
+    pub async fn own_token(&self, owner_id: i64, body: Value) -> (i64, String) {
+        let input: tokend::service::tokens::CreateToken =
+            serde_json::from_value(body).expect("a CreateToken body");
+        let st = self.state.clone();
+        let created = self
+            .state
+            .write(move |tx| {
+                let owner = tokend::db::users::get(tx, owner_id)?
+                    .ok_or(tokend::error::ApiError::NotFound)?;
+                let caller = tokend::domain::model::Caller::session(owner, "127.0.0.1".into());
+                tokend::service::tokens::create(tx, &st.env(), &caller, input)
+            })
+            .await
+            .expect("own token created");
+        (created.token.id, created.value.expose().to_string())
+    }
+
+    /// Moves the server's clock forward.
+    pub fn advance(&self, by: chrono::Duration) {
+        self.state.clock.advance(by);
+    }
+
+    /// A direct connection to the database file (to look at what is stored).
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(&self.db_path).expect("open db")
+    }
+}
