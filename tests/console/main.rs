@@ -16,6 +16,7 @@ mod login;
 mod nojs;
 mod oidc;
 mod oidc_kit;
+mod parity;
 mod privacy;
 mod screenshots;
 mod tokens;

@@ -35,7 +35,7 @@ async fn core_flows_work_without_javascript() {
         "no Copy button without JavaScript"
     );
     assert_eq!(app.token_status(&first).await, 200);
-    b.click("Back to API tokens").await;
+    b.click("Close").await;
     assert!(b.row_text("no-js").await.contains("tokens:read"));
 
     // Status badge.

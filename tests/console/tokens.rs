@@ -69,7 +69,7 @@ async fn create_copy_filter_toggle_and_mass_actions() {
     b.set_value("Expires at (UTC)", "2031-05-01T10:30").await;
     b.click("Add").await;
     b.sees("API token created").await;
-    b.click("Back to API tokens").await;
+    b.click("Close").await;
 
     let row = b.row_text("report-reader").await;
     assert!(row.contains("attacks:read"), "permissions summary: {row}");
@@ -177,7 +177,7 @@ async fn regenerate_behind_confirmation_reveal_and_delete() {
     b.click("Reveal").await;
     assert_eq!(b.heading().await, "Token value");
     assert_eq!(b.value_of("token-value").await, old);
-    b.click("Back to the token").await;
+    b.click("Close").await;
 
     // Regenerate: cancelling the dialog changes nothing.
     b.click("Regenerate").await;

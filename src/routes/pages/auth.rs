@@ -27,6 +27,8 @@ pub struct PageUser {
     pub csrf: String,
     pub flash: Option<Flash>,
     pub secure: bool,
+    /// `scheme://host` of this request, for the ready-to-copy examples on value pages.
+    pub origin: String,
 }
 
 fn app_state(req: &HttpRequest) -> Result<Arc<AppState>, PageError> {
@@ -48,11 +50,16 @@ impl PageUser {
         let flash = req
             .cookie(super::render::flash_cookie_name(secure))
             .and_then(|c| Flash::decode(c.value()));
+        let origin = {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        };
         Ok(PageUser {
             caller: Caller::session(user, ip),
             csrf,
             flash,
             secure,
+            origin,
         })
     }
 

@@ -195,7 +195,12 @@ pub async fn regenerate(state: Shared, path: web::Path<String>, sf: SignedForm) 
         .write(move |tx| svc::renew(tx, &env, &caller, id, input))
         .await
     {
-        Ok(renewed) => value_page(&user, "Token value regenerated", &renewed),
+        Ok(renewed) => value_page(
+            &user,
+            "Token value regenerated",
+            &renewed,
+            &format!("/tokens/{id}"),
+        ),
         Err(e @ (ApiError::Internal(_) | ApiError::NotFound)) => Err(e.into()),
         Err(e) => Ok(user.redirect(&format!("/tokens/{id}"), Flash::error(e.to_string()))),
     }

@@ -34,6 +34,8 @@ pub struct TokenForm {
     pub enabled: bool,
     /// "Allowed IP addresses" as typed (edit form only): one address or CIDR per line.
     pub allowed_cidrs: String,
+    /// The page the user came from (a local path), where *Close* returns after create.
+    pub back: String,
 }
 
 impl TokenForm {
@@ -50,6 +52,7 @@ impl TokenForm {
             expires_at: f.text("expires_at"),
             enabled: f.checked("enabled"),
             allowed_cidrs: f.text("allowed_cidrs"),
+            back: f.back("/"),
         }
     }
 
@@ -216,6 +219,7 @@ pub async fn new_form(state: Shared, user: PageUser, req: HttpRequest) -> PageRe
         template: template.into(),
         permissions: ctx.owner_permissions,
         enabled: true,
+        back: q.back("/"),
         ..TokenForm::default()
     };
     render_new(
@@ -279,7 +283,7 @@ pub async fn create(state: Shared, sf: SignedForm) -> PageResult {
         })
         .await;
     match result {
-        Ok(created) => value_page(&user, "API token created", &created),
+        Ok(created) => value_page(&user, "API token created", &created, &form.back),
         Err(e @ ApiError::Internal(_)) => Err(e.into()),
         Err(e) => {
             let (errors, banner) = explain(&e, &[("owner_id", "owner")]);

@@ -21,10 +21,20 @@ struct ValuePage<'a> {
     shown_once: bool,
     /// When a regenerate kept the previous value working: until when (else empty).
     previous_until: String,
+    /// A ready-to-run request with the value (`curl … /v1/me`).
+    curl: String,
+    /// Where *Close* goes: the page the user came from.
+    back: &'a str,
 }
 
-/// The value page (create, regenerate). `Cache-Control: no-store` comes from the middleware.
-pub fn value_page(user: &PageUser, heading: &str, t: &TokenWithValue) -> PageResult {
+/// A `curl` line that sends `value` to `/v1/me` of this server.
+pub fn curl_example(origin: &str, value: &str) -> String {
+    format!("curl -H \"Authorization: Bearer {value}\" {origin}/v1/me")
+}
+
+/// The value page (create, regenerate): the value once, how to send it, and *Close* back to
+/// `back`. `Cache-Control: no-store` comes from the middleware.
+pub fn value_page(user: &PageUser, heading: &str, t: &TokenWithValue, back: &str) -> PageResult {
     user.page(&ValuePage {
         layout: user.layout(heading, Section::Tokens),
         heading,
@@ -33,6 +43,8 @@ pub fn value_page(user: &PageUser, heading: &str, t: &TokenWithValue) -> PageRes
         value: t.value.expose(),
         shown_once: !t.token.can_reveal,
         previous_until: view::opt_time(&t.token.previous_value_expires_at, ""),
+        curl: curl_example(&user.origin, t.value.expose()),
+        back,
     })
 }
 
@@ -43,6 +55,8 @@ struct RevealedPage<'a> {
     token_id: i64,
     token_name: &'a str,
     value: &'a str,
+    curl: String,
+    back: String,
 }
 
 /// The page showing a revealed value (the owner, when the policy allows).
@@ -52,5 +66,7 @@ pub fn revealed_page(user: &PageUser, id: i64, name: &str, value: &str) -> PageR
         token_id: id,
         token_name: name,
         value,
+        curl: curl_example(&user.origin, value),
+        back: format!("/tokens/{id}"),
     })
 }

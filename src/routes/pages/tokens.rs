@@ -180,6 +180,8 @@ struct ListTemplate {
     users: Vec<UserOption>,
     show_user_filters: bool,
     can_create: bool,
+    /// The create form, with this view as the place to come back to.
+    create_url: String,
     columns: Vec<Column>,
     rows: Vec<TokenItem>,
     any_manage: bool,
@@ -310,6 +312,7 @@ pub async fn index(state: Shared, user: PageUser, req: HttpRequest) -> PageResul
         show_user_filters: user.has(Permission::UsersRead),
         users,
         can_create: user.has(Permission::TokensWrite),
+        create_url: with_query("/tokens/new", &[("back", back.as_str())]),
         any_manage: rows.iter().any(|r| r.manage),
         rows,
         back,
