@@ -10,13 +10,15 @@ pub struct Company {
     pub reveal_allowed: bool,
     pub max_token_lifetime_days: Option<i64>,
     pub idle_disable_days: Option<i64>,
+    /// The expiry the console proposes for a new token, in days from now.
+    pub default_token_lifetime_days: i64,
     pub webhook_url: Option<String>,
     pub webhook_secret: Option<String>,
     pub created_at: i64,
 }
 
 const COLUMNS: &str = "id, name, token_reveal, max_token_lifetime_days, idle_disable_days, \
-                       webhook_url, webhook_secret, created_at";
+                       webhook_url, webhook_secret, created_at, default_token_lifetime_days";
 
 fn from_row(r: &Row) -> rusqlite::Result<Company> {
     Ok(Company {
@@ -28,6 +30,7 @@ fn from_row(r: &Row) -> rusqlite::Result<Company> {
         webhook_url: r.get(5)?,
         webhook_secret: r.get(6)?,
         created_at: r.get(7)?,
+        default_token_lifetime_days: r.get(8)?,
     })
 }
 
@@ -63,8 +66,9 @@ pub fn insert(conn: &Connection, name: &str, now: i64) -> rusqlite::Result<i64> 
 pub fn update_policy(conn: &Connection, c: &Company) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE companies SET token_reveal = $1, max_token_lifetime_days = $2,
-                idle_disable_days = $3, webhook_url = $4, webhook_secret = $5
-         WHERE id = $6",
+                idle_disable_days = $3, webhook_url = $4, webhook_secret = $5,
+                default_token_lifetime_days = $6
+         WHERE id = $7",
         params![
             if c.reveal_allowed {
                 "allowed"
@@ -75,6 +79,7 @@ pub fn update_policy(conn: &Connection, c: &Company) -> rusqlite::Result<()> {
             c.idle_disable_days,
             c.webhook_url,
             c.webhook_secret,
+            c.default_token_lifetime_days,
             c.id
         ],
     )?;

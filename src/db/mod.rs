@@ -34,6 +34,9 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!(
         "../../migrations/0004_node_token_disabled.sql"
     )),
+    M::up(include_str!(
+        "../../migrations/0005_default_token_lifetime.sql"
+    )),
 ];
 
 /// Durability pragmas, set on every connection the pool opens. `busy_timeout` comes first:

@@ -45,6 +45,8 @@ pub struct SettingsView {
     pub token_reveal: String,
     pub max_token_lifetime_days: Option<i64>,
     pub idle_disable_days: Option<i64>,
+    /// The expiry the console proposes for a new token, in days from now (default 30).
+    pub default_token_lifetime_days: i64,
     pub webhook_url: Option<String>,
     /// Whether a webhook secret is set (the secret itself is never shown again).
     pub webhook_secret_set: bool,
@@ -62,6 +64,7 @@ impl From<&Company> for SettingsView {
             .into(),
             max_token_lifetime_days: c.max_token_lifetime_days,
             idle_disable_days: c.idle_disable_days,
+            default_token_lifetime_days: c.default_token_lifetime_days,
             webhook_url: c.webhook_url.clone(),
             webhook_secret_set: c.webhook_secret.is_some(),
         }
@@ -80,6 +83,9 @@ pub struct UpdateSettings {
     #[serde(default, deserialize_with = "patch")]
     #[schema(value_type = Option<i64>)]
     pub idle_disable_days: Option<Option<i64>>,
+    /// 1–36500 days; it cannot be cleared.
+    #[serde(default)]
+    pub default_token_lifetime_days: Option<i64>,
     #[serde(default, deserialize_with = "patch")]
     #[schema(value_type = Option<String>)]
     pub webhook_url: Option<Option<String>>,
@@ -115,6 +121,22 @@ fn company_in_reach(
         ));
     }
     db::companies::get(conn, id)?.ok_or(ApiError::NotFound)
+}
+
+/// The expiry the console proposes for a new token of `company_id`: its default lifetime
+/// from `now`, capped by its maximum lifetime when one is set.
+pub fn default_expiry(
+    conn: &Connection,
+    company_id: i64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<chrono::DateTime<chrono::Utc>> {
+    let c = db::companies::get(conn, company_id)?.ok_or(ApiError::NotFound)?;
+    let days = c
+        .max_token_lifetime_days
+        .map_or(c.default_token_lifetime_days, |max| {
+            max.min(c.default_token_lifetime_days)
+        });
+    Ok(now + chrono::Duration::days(days))
 }
 
 /// The first company (the default for the command line and sign-in provisioning).
@@ -174,6 +196,9 @@ pub fn update_settings(
     }
     if let Some(v) = input.idle_disable_days {
         c.idle_disable_days = days("idle_disable_days", v)?;
+    }
+    if let Some(v) = input.default_token_lifetime_days {
+        c.default_token_lifetime_days = days("default_token_lifetime_days", Some(v))?.unwrap_or(v);
     }
     if let Some(v) = input.webhook_url {
         if let Some(u) = &v {

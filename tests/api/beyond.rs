@@ -434,3 +434,49 @@ async fn public_revoke_is_rate_limited_per_client_address() {
     assert!(statuses[..30].iter().all(|s| *s == 202), "{statuses:?}");
     assert_eq!(statuses[30], 429);
 }
+
+#[tokio::test]
+async fn the_default_token_lifetime_is_a_bounded_company_setting() {
+    let app = spawn_app().await;
+    let s = body(app.get("/v1/settings", &app.admin_token).await).await;
+    assert_eq!(
+        s["default_token_lifetime_days"], 30,
+        "30 days unless set: {s}"
+    );
+    for bad in [json!(0), json!(36_501), json!(-3), json!("7"), json!(null)] {
+        let res = app
+            .patch(
+                "/v1/settings",
+                &app.admin_token,
+                json!({ "default_token_lifetime_days": bad }),
+            )
+            .await;
+        let status = res.status().as_u16();
+        if bad.is_null() {
+            // `null` names nothing to change: this setting cannot be cleared.
+            assert_eq!(status, 200);
+        } else {
+            assert!((400..500).contains(&status), "{bad}: {status}");
+        }
+        let now = body(app.get("/v1/settings", &app.admin_token).await).await;
+        assert_eq!(
+            now["default_token_lifetime_days"], 30,
+            "{bad} changed nothing"
+        );
+    }
+    let res = app
+        .patch(
+            "/v1/settings",
+            &app.admin_token,
+            json!({ "default_token_lifetime_days": 7 }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(body(res).await["default_token_lifetime_days"], 7);
+    let stored = body(app.get("/v1/settings", &app.admin_token).await).await;
+    assert_eq!(stored["default_token_lifetime_days"], 7, "stored: {stored}");
+    assert_eq!(
+        stored["token_reveal"], "allowed",
+        "the other settings unchanged"
+    );
+}

@@ -100,3 +100,62 @@ async fn the_profile_toggles_own_tokens_with_javascript() {
 async fn the_profile_toggles_own_tokens_without_javascript() {
     profile_toggles_own_tokens(false).await;
 }
+
+/// The expiry field's value as a time (it shows `YYYY-MM-DD hh:mm:ss`, UTC).
+async fn proposed_expiry(b: &Browser) -> chrono::NaiveDateTime {
+    let shown = b
+        .field("Expires at (UTC)")
+        .await
+        .prop("value")
+        .await
+        .expect("value")
+        .unwrap_or_default();
+    chrono::NaiveDateTime::parse_from_str(&shown, "%Y-%m-%d %H:%M:%S")
+        .unwrap_or_else(|e| panic!("`{shown}` is not YYYY-MM-DD hh:mm:ss: {e}"))
+}
+
+async fn expiry_defaults_to_the_company_setting_and_takes_typed_seconds(javascript: bool) {
+    let app = spawn_app().await;
+    let b = browser(&app.address, javascript).await;
+    b.goto("/tokens/new").await;
+    assert!(b.is_checked("Set expiration date and time").await);
+    let days = |n: i64| (chrono::Utc::now() + chrono::Duration::days(n)).naive_utc();
+    let gap = (proposed_expiry(&b).await - days(30)).num_seconds().abs();
+    assert!(gap < 120, "now + 30 days is proposed ({gap} s off)");
+
+    // The company's setting, changed on the settings page, moves the proposal.
+    b.goto("/settings").await;
+    b.fill("Default token lifetime (days)", "7").await;
+    b.click("Save settings").await;
+    b.goto("/tokens/new").await;
+    let gap = (proposed_expiry(&b).await - days(7)).num_seconds().abs();
+    assert!(gap < 120, "now + 7 days is proposed ({gap} s off)");
+
+    // Typed with seconds, kept to the second.
+    b.fill("Name", "typed-expiry").await;
+    b.fill("Expires at (UTC)", "2031-05-06 07:08:09").await;
+    b.click("Add").await;
+    b.sees("API token created").await;
+    let list = app
+        .client
+        .get(app.url("/v1/tokens?name=typed-expiry"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .expect("list")
+        .json::<serde_json::Value>()
+        .await
+        .expect("json");
+    assert_eq!(list["items"][0]["expires_at"], "2031-05-06T07:08:09Z");
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_is_proposed_from_the_company_setting_with_javascript() {
+    expiry_defaults_to_the_company_setting_and_takes_typed_seconds(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_is_proposed_from_the_company_setting_without_javascript() {
+    expiry_defaults_to_the_company_setting_and_takes_typed_seconds(false).await;
+}

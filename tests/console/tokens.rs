@@ -41,7 +41,10 @@ async fn create_copy_filter_toggle_and_mass_actions() {
         b.is_checked("Enabled").await,
         "Enabled is checked by default"
     );
-    assert!(!b.is_checked("Set expiration date and time").await);
+    assert!(
+        b.is_checked("Set expiration date and time").await,
+        "an expiry is proposed by default"
+    );
     b.fill("Name", "ci-deploy").await;
     b.fill("Description", "Deploys from CI").await;
     b.click("Add").await;

@@ -27,6 +27,7 @@ struct SettingsForm {
     reveal: String,
     max_days: String,
     idle_days: String,
+    default_days: String,
     webhook_url: String,
     remove_secret: bool,
     secret_typed: bool,
@@ -39,6 +40,7 @@ impl SettingsForm {
             reveal: s.token_reveal.clone(),
             max_days: days(s.max_token_lifetime_days),
             idle_days: days(s.idle_disable_days),
+            default_days: s.default_token_lifetime_days.to_string(),
             webhook_url: s.webhook_url.clone().unwrap_or_default(),
             ..SettingsForm::default()
         }
@@ -182,6 +184,12 @@ fn requested(f: &FormData, form: &SettingsForm, errors: &mut FieldErrors) -> Upd
         errors,
     );
     let idle = days(&form.idle_days, "idle_disable_days", "never", errors);
+    let default_days = days(
+        &form.default_days,
+        "default_token_lifetime_days",
+        "30",
+        errors,
+    );
     let secret = f.get("webhook_secret").unwrap_or_default();
     let webhook_secret = match (form.remove_secret, secret.is_empty()) {
         (true, true) => Some(None),
@@ -199,6 +207,7 @@ fn requested(f: &FormData, form: &SettingsForm, errors: &mut FieldErrors) -> Upd
         token_reveal: Some(form.reveal.clone()),
         max_token_lifetime_days: Some(max),
         idle_disable_days: Some(idle),
+        default_token_lifetime_days: default_days.or(Some(30)),
         webhook_url: Some(Some(form.webhook_url.clone()).filter(|u| !u.is_empty())),
         webhook_secret,
     }
@@ -211,6 +220,7 @@ pub async fn save_settings(state: Shared, sf: SignedForm) -> PageResult {
         reveal: f.text("token_reveal"),
         max_days: f.text("max_token_lifetime_days").trim().to_string(),
         idle_days: f.text("idle_disable_days").trim().to_string(),
+        default_days: f.text("default_token_lifetime_days").trim().to_string(),
         webhook_url: f.text("webhook_url").trim().to_string(),
         remove_secret: f.checked("remove_secret"),
         secret_typed: !f.text("webhook_secret").is_empty(),

@@ -14,8 +14,8 @@ use super::view::{self, options, perm_boxes, template_options, Opt, PermBox, Use
 use crate::domain::permissions::{Permission, PermissionSet};
 use crate::domain::roles::{parse_template, Role};
 use crate::error::ApiError;
-use crate::service::console;
 use crate::service::tokens::{self as svc, CreateToken};
+use crate::service::{companies, console};
 use crate::state::Shared;
 
 /// The fields of the token form as typed (shared by the create and edit pages).
@@ -115,6 +115,8 @@ struct Context {
     users: Vec<UserOption>,
     owner_permissions: PermissionSet,
     owner_role: Role,
+    /// The expiry proposed for a new token of the owner's company, as the field shows it.
+    default_expiry: String,
 }
 
 async fn context(state: &Shared, user: &PageUser, owner: &str) -> Result<Context, PageError> {
@@ -125,15 +127,22 @@ async fn context(state: &Shared, user: &PageUser, owner: &str) -> Result<Context
     Ok(state
         .read(move |c| {
             let users = console::user_choices(c, &env, &caller, list)?;
-            let (owner_permissions, owner_role) = match console::find_user(c, &caller, &owner) {
-                Ok(u) => (u.permissions, u.role),
-                Err(e @ ApiError::Internal(_)) => return Err(e),
-                Err(_) => (caller.user.permissions(), caller.user.role),
-            };
+            let (owner_permissions, owner_role, company) =
+                match console::find_user(c, &caller, &owner) {
+                    Ok(u) => (u.permissions, u.role, u.company_id),
+                    Err(e @ ApiError::Internal(_)) => return Err(e),
+                    Err(_) => (
+                        caller.user.permissions(),
+                        caller.user.role,
+                        caller.user.company_id,
+                    ),
+                };
+            let expiry = companies::default_expiry(c, company, env.now)?;
             Ok(Context {
                 users: users.iter().map(UserOption::from).collect(),
                 owner_permissions,
                 owner_role,
+                default_expiry: view::input_time_of(expiry),
             })
         })
         .await?)
@@ -219,6 +228,8 @@ pub async fn new_form(state: Shared, user: PageUser, req: HttpRequest) -> PageRe
         template: template.into(),
         permissions: ctx.owner_permissions,
         enabled: true,
+        set_expiry: true,
+        expires_at: ctx.default_expiry.clone(),
         back: q.back("/"),
         ..TokenForm::default()
     };

@@ -218,7 +218,7 @@ fn changes(v: &TokenView, form: &TokenForm, errors: &mut FieldErrors) -> UpdateT
         input.description = Some(form.description.clone());
     }
     let expiry = form.expiry(errors);
-    let new = expiry.map(|t| t.format("%Y-%m-%dT%H:%M").to_string());
+    let new = expiry.map(view::input_time_of);
     let old = v.expires_at.as_deref().map(view::input_time);
     if new != old {
         input.expires_at = Some(expiry);

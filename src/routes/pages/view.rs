@@ -25,11 +25,16 @@ pub fn opt_time(rfc: &Option<String>, none: &str) -> String {
     rfc.as_deref().map(time).unwrap_or_else(|| none.to_string())
 }
 
-/// An RFC 3339 time as a `datetime-local` value (`2030-01-31T12:00`, UTC).
+/// An RFC 3339 time as the expiry field shows it (`2030-01-31 12:00:00`, UTC).
 pub fn input_time(rfc: &str) -> String {
     DateTime::parse_from_rfc3339(rfc)
-        .map(|t| t.with_timezone(&Utc).format("%Y-%m-%dT%H:%M").to_string())
+        .map(|t| input_time_of(t.with_timezone(&Utc)))
         .unwrap_or_default()
+}
+
+/// A time as the expiry field shows it and people type it: `YYYY-MM-DD hh:mm:ss`, UTC.
+pub fn input_time_of(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
 pub fn kind_label(v: &TokenView) -> &'static str {
