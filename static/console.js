@@ -135,4 +135,47 @@
     input.addEventListener("change", apply);
     input.addEventListener("input", apply);
   });
+
+  // Owner type-ahead: suggestions by email or name from the server, over every user in reach
+  // (the list in the page is only a start). Choosing a different owner re-renders the form
+  // for them on the server, keeping what was typed, so templates and permissions follow.
+  each("input[data-owner-search]", function (input) {
+    var list = document.getElementById(input.getAttribute("list"));
+    var url = input.getAttribute("data-owner-search");
+    var apply = input.form && input.form.querySelector("[data-owner-apply]");
+    var timer = null;
+    var asked = null;
+    if (!list || !window.fetch) { return; }
+    var fill = function (users) {
+      while (list.firstChild) { list.removeChild(list.firstChild); }
+      users.forEach(function (u) {
+        var o = document.createElement("option");
+        o.value = u.email;
+        o.label = u.name + " <" + u.email + ">";
+        o.setAttribute("data-perms", u.perms);
+        list.appendChild(o);
+      });
+    };
+    input.addEventListener("input", function () {
+      var q = input.value.trim();
+      window.clearTimeout(timer);
+      timer = window.setTimeout(function () {
+        if (q === asked) { return; }
+        asked = q;
+        window.fetch(url + "?q=" + encodeURIComponent(q), {
+          credentials: "same-origin",
+          headers: { "Accept": "application/json" }
+        }).then(function (r) { return r.ok ? r.json() : []; }).then(fill, function () {});
+      }, 150);
+    });
+    input.addEventListener("change", function () {
+      var v = input.value.trim().toLowerCase();
+      var initial = (input.getAttribute("data-owner-initial") || "").toLowerCase();
+      if (!apply || v === initial) { return; }
+      var known = Array.prototype.some.call(list.options, function (o) {
+        return o.value.toLowerCase() === v;
+      });
+      if (known) { apply.click(); }
+    });
+  });
 }());

@@ -141,6 +141,19 @@ impl Deref for Tx<'_> {
 }
 
 /// Bumps the cross-process change counter (used by CLI writes).
+/// A `LIKE … ESCAPE '\'` pattern matching `needle` anywhere, case-insensitively (the column
+/// compared must be lower-cased too); `%`, `_` and `\` in the needle match only themselves.
+pub fn contains_pattern(needle: &str) -> String {
+    format!(
+        "%{}%",
+        needle
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    )
+}
+
 pub fn bump_epoch(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'epoch'", [])?;
     Ok(())

@@ -139,6 +139,29 @@ pub fn list(
     rows.collect()
 }
 
+/// Users of `company` (every company when `None`) whose email or name contains `needle`
+/// (case-insensitive), by email, skipping `offset` and returning at most `limit`.
+pub fn search(
+    conn: &Connection,
+    company: Option<i64>,
+    needle: &str,
+    offset: usize,
+    limit: usize,
+) -> rusqlite::Result<Vec<User>> {
+    let pattern = super::contains_pattern(needle);
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM users u
+         WHERE ($1 IS NULL OR u.company_id = $1)
+           AND (u.email LIKE $2 ESCAPE '\\' OR lower(u.name) LIKE $2 ESCAPE '\\')
+         ORDER BY u.email LIMIT $3 OFFSET $4"
+    ))?;
+    let rows = stmt.query_map(
+        params![company, pattern, limit as i64, offset as i64],
+        |r| from_row_at(r, 0),
+    )?;
+    rows.collect()
+}
+
 pub fn count(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
 }

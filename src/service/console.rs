@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use rusqlite::Connection;
 
+use super::policy::ensure_may_mint_for;
 use super::policy::{access, Access};
 use super::tokens::{get, TokenView};
 use super::users::{load_visible as load_user, resolve_role_change, UpdateUser, UserView};
@@ -84,6 +85,42 @@ pub fn token_page(conn: &Connection, env: &Env, caller: &Caller, id: i64) -> Api
         controls: Controls::of(caller, access(caller, &row), row.kind),
         owner_permissions,
     })
+}
+
+/// One page of the owner picker: users of the caller's reach whose email or name contains
+/// `needle`, by email, and whether more follow. Each says whether the caller may make tokens
+/// for them (rule 23), and if not, why.
+pub fn search_owners(
+    conn: &Connection,
+    caller: &Caller,
+    needle: &str,
+    offset: usize,
+    limit: usize,
+) -> ApiResult<(Vec<(UserView, Option<String>)>, bool)> {
+    require(caller, Permission::UsersRead)?;
+    let mut rows = db::users::search(
+        conn,
+        caller.company_scope(),
+        needle.trim(),
+        offset,
+        limit + 1,
+    )?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let found = rows
+        .iter()
+        .map(|u| {
+            let why = if u.id == caller.user.id {
+                None
+            } else if !caller.changes_company(u.company_id) {
+                Some("changing another company needs companies:write".to_string())
+            } else {
+                ensure_may_mint_for(caller, u).err().map(|e| e.to_string())
+            };
+            (UserView::from(u), why)
+        })
+        .collect();
+    Ok((found, more))
 }
 
 /// A user of the caller's reach by email (the console's "User" fields take emails).

@@ -17,6 +17,7 @@ mod nojs;
 mod oidc;
 mod oidc_kit;
 mod parity;
+mod picker;
 mod privacy;
 mod screenshots;
 mod tokens;

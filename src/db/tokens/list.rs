@@ -45,13 +45,7 @@ impl Where {
             }
         }
         if let Some(name) = &f.name {
-            let pattern = format!(
-                "%{}%",
-                name.to_lowercase()
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            );
+            let pattern = crate::db::contains_pattern(name);
             w.push(" AND t.name_key LIKE ? ESCAPE '\\'", pattern.into());
         }
         if let Some(v) = f.owner_id {

@@ -11,6 +11,7 @@ mod confirm;
 mod form;
 mod list_view;
 mod oidc;
+mod owner_picker;
 mod profile;
 mod render;
 mod session;
@@ -42,7 +43,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(tokens::index))
                 .route(web::post().to(token_form::create)),
         )
-        .route("/tokens/new", web::get().to(token_form::new_form))
+        .service(
+            web::resource("/tokens/new")
+                .route(web::get().to(token_form::new_form))
+                .route(web::post().to(token_form::refresh)),
+        )
+        .service(
+            web::resource("/tokens/new/owner")
+                .route(web::get().to(owner_picker::select_get))
+                .route(web::post().to(owner_picker::select)),
+        )
+        .route("/console/owners", web::get().to(owner_picker::suggest))
         .route("/tokens/bulk", web::post().to(token_actions::bulk))
         .service(
             web::resource("/tokens/{id}")

@@ -195,7 +195,10 @@ fn render_new(
     let page = NewPage {
         layout: user.layout("Create API token", Section::Tokens),
         admin: user.is_token_admin(),
-        templates: template_options(&form.template),
+        templates: template_options(
+            &form.template,
+            (&form.owner, ctx.owner_permissions, &user.caller),
+        ),
         kinds: options(&[("private", "Private"), ("shared", "Shared")], &form.kind),
         audiences: audience_options(&form.audience),
         perms: perm_boxes(
@@ -233,6 +236,33 @@ pub async fn new_form(state: Shared, user: PageUser, req: HttpRequest) -> PageRe
         back: q.back("/"),
         ..TokenForm::default()
     };
+    render_new(
+        &user,
+        StatusCode::OK,
+        form,
+        ctx,
+        FieldErrors::default(),
+        None,
+    )
+}
+
+/// `POST /tokens/new`: the create form again with what was typed, for a newly chosen owner
+/// (the *Apply* button, or a pick on the *Select* page): the templates and permissions offered
+/// follow the owner, and nothing is created.
+pub async fn refresh(state: Shared, sf: SignedForm) -> PageResult {
+    let SignedForm { user, form: f } = sf;
+    ensure_can_create(&user)?;
+    let mut form = TokenForm::from_form(&f);
+    if !user.is_token_admin() || form.owner.is_empty() {
+        form.owner = user.email().to_string();
+    }
+    let ctx = context(&state, &user, &form.owner).await?;
+    form.permissions = form.permissions.intersection(ctx.owner_permissions);
+    let fits = parse_template(&form.template)
+        .is_none_or(|r| r.permissions().is_subset_of(ctx.owner_permissions));
+    if !fits {
+        form.template = view::default_template(ctx.owner_role).into();
+    }
     render_new(
         &user,
         StatusCode::OK,

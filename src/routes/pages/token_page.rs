@@ -167,7 +167,10 @@ fn render_show(
         layout: user.layout(p.token.name.clone(), Section::Tokens),
         t: Details::new(&p.token, now),
         controls: p.controls,
-        templates: template_options(&form.template),
+        templates: template_options(
+            &form.template,
+            (&p.token.owner.email, p.owner_permissions, &user.caller),
+        ),
         audiences: super::token_form::audience_options(&form.audience),
         perms: perm_boxes(
             user.caller.permissions.union(p.owner_permissions),

@@ -84,12 +84,14 @@ pub fn permission_summary(v: &TokenView) -> (String, String) {
 }
 
 /// One `<option>`; `data` goes into a `data-perms` attribute for the console script.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Opt {
     pub value: String,
     pub label: String,
     pub selected: bool,
     pub data: String,
+    /// Why the option cannot be chosen (empty: it can).
+    pub disabled: String,
 }
 
 pub fn options(pairs: &[(&str, &str)], selected: &str) -> Vec<Opt> {
@@ -100,6 +102,7 @@ pub fn options(pairs: &[(&str, &str)], selected: &str) -> Vec<Opt> {
             label: (*l).into(),
             selected: *v == selected,
             data: String::new(),
+            disabled: String::new(),
         })
         .collect()
 }
@@ -139,19 +142,41 @@ pub fn grace_options(selected: &str) -> Vec<Opt> {
             label: (*l).into(),
             selected: *v == selected,
             data: (*note).into(),
+            disabled: String::new(),
         })
         .collect()
 }
 
 /// The role templates of rule 11, each with its permissions for the script.
-pub fn template_options(selected: &str) -> Vec<Opt> {
+/// The role templates for a token of `owner` made by `caller`: a template granting something
+/// the owner or the caller lacks is offered disabled, with the reason (a token never holds
+/// more than its owner, nor more than the person making it).
+pub fn template_options(
+    selected: &str,
+    (owner, held, caller): (&str, PermissionSet, &Caller),
+) -> Vec<Opt> {
     TEMPLATES
         .iter()
-        .map(|r| Opt {
-            value: r.name().into(),
-            label: r.label().into(),
-            selected: r.name() == selected,
-            data: r.permissions().names().join(" "),
+        .map(|r| {
+            let perms = r.permissions();
+            let owner_lacks = perms.difference(held);
+            let caller_lacks = perms.difference(caller.permissions);
+            let disabled = if *r == Role::Custom {
+                String::new()
+            } else if !owner_lacks.is_empty() {
+                format!("{owner} does not hold {}", owner_lacks.names().join(", "))
+            } else if !caller_lacks.is_empty() {
+                format!("you do not hold {}", caller_lacks.names().join(", "))
+            } else {
+                String::new()
+            };
+            Opt {
+                value: r.name().into(),
+                label: r.label().into(),
+                selected: r.name() == selected,
+                data: perms.names().join(" "),
+                disabled,
+            }
         })
         .collect()
 }
@@ -167,6 +192,7 @@ pub fn role_options(selected: &str, caller: &Caller) -> Vec<Opt> {
             label: r.label().into(),
             selected: r.name() == selected,
             data: r.permissions().names().join(" "),
+            disabled: String::new(),
         })
         .collect()
 }
