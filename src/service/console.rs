@@ -87,6 +87,9 @@ pub fn token_page(conn: &Connection, env: &Env, caller: &Caller, id: i64) -> Api
     })
 }
 
+/// A user the picker lists, and why the caller may not make tokens for them (if so).
+pub type OwnerChoice = (UserView, Option<String>);
+
 /// One page of the owner picker: users of the caller's reach whose email or name contains
 /// `needle`, by email, and whether more follow. Each says whether the caller may make tokens
 /// for them (rule 23), and if not, why.
@@ -96,7 +99,7 @@ pub fn search_owners(
     needle: &str,
     offset: usize,
     limit: usize,
-) -> ApiResult<(Vec<(UserView, Option<String>)>, bool)> {
+) -> ApiResult<(Vec<OwnerChoice>, bool)> {
     require(caller, Permission::UsersRead)?;
     let mut rows = db::users::search(
         conn,
