@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use rusqlite::Connection;
 
-use super::policy::ensure_may_mint_for;
+use super::policy::ensure_may_create_token_for;
 use super::policy::{access, Access};
 use super::tokens::{get, TokenView};
 use super::users::{load_visible as load_user, resolve_role_change, UpdateUser, UserView};
@@ -113,13 +113,9 @@ pub fn search_owners(
     let found = rows
         .iter()
         .map(|u| {
-            let why = if u.id == caller.user.id {
-                None
-            } else if !caller.changes_company(u.company_id) {
-                Some("changing another company needs companies:write".to_string())
-            } else {
-                ensure_may_mint_for(caller, u).err().map(|e| e.to_string())
-            };
+            let why = ensure_may_create_token_for(caller, u)
+                .err()
+                .map(|e| e.to_string());
             (UserView::from(u), why)
         })
         .collect();

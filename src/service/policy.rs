@@ -80,6 +80,28 @@ pub fn ensure_may_mint_for(caller: &Caller, owner: &User) -> ApiResult<()> {
     )
 }
 
+/// Who may own a token the caller creates (rules 15, 18, 23, 24): the caller itself, or for an
+/// administrator a user of a company it may change whose permissions it covers; either way an
+/// enabled, non-SSO user. The console's owner picker asks this too, to say who is unavailable.
+pub fn ensure_may_create_token_for(caller: &Caller, owner: &User) -> ApiResult<()> {
+    if owner.id != caller.user.id {
+        if !caller.is_token_admin() {
+            return Err(ApiError::forbidden(
+                "forbidden",
+                "only administrators may create tokens for other users",
+            ));
+        }
+        if !caller.changes_company(owner.company_id) {
+            return Err(ApiError::forbidden(
+                "forbidden",
+                "creating tokens in another company needs companies:write",
+            ));
+        }
+        ensure_may_mint_for(caller, owner)?;
+    }
+    ensure_owner_active(owner)
+}
+
 /// Rule 26: any change to another user needs the caller to hold every permission the
 /// target holds. Changes to oneself are bounded elsewhere (no self-promotion).
 pub fn ensure_may_change_user(caller: &Caller, target: &User) -> ApiResult<()> {

@@ -17,9 +17,7 @@ use crate::domain::secret::Secret;
 use crate::domain::token_value::{TokenValue, ValueKind};
 use crate::error::{ApiError, ApiResult};
 use crate::service::audit::{opt_time, record, Actor, Event};
-use crate::service::policy::{
-    ensure_may_mint_for, ensure_not_delegated, ensure_not_sso, ensure_owner_active,
-};
+use crate::service::policy::{ensure_may_create_token_for, ensure_not_delegated, ensure_not_sso};
 use crate::service::{require, Env};
 
 /// `POST /v1/tokens`: a new token with a fresh value, shown once in the answer.
@@ -46,7 +44,7 @@ pub fn create_with_value(
     ensure_not_delegated(caller, "create tokens")?;
     let now = env.now_ms();
     let owner = owner_of(tx, caller, input.owner_id)?;
-    ensure_owner_active(&owner)?;
+    ensure_may_create_token_for(caller, &owner)?;
     let (kind, audience) = kind_and_audience(caller, &input)?;
     let name = TokenName::parse(&input.name).map_err(|m| ApiError::field("name", m))?;
     let description = parse_description(input.description.as_deref().unwrap_or(""))
@@ -105,24 +103,20 @@ pub fn create_with_value(
     })
 }
 
-/// The owner: the caller, or (for administrators) a user the caller covers (rule 23).
+/// The owner asked for: the caller, or another user the caller may reach (a user of a
+/// company it cannot change is no user to it). Whether it may own the token is decided by
+/// `policy::ensure_may_create_token_for`.
 fn owner_of(tx: &Tx, caller: &Caller, owner_id: Option<i64>) -> ApiResult<User> {
     match owner_id {
         None => Ok(caller.user.clone()),
         Some(id) if id == caller.user.id => Ok(caller.user.clone()),
-        Some(id) => {
-            if !caller.is_token_admin() {
-                return Err(ApiError::forbidden(
-                    "forbidden",
-                    "only administrators may create tokens for other users",
-                ));
-            }
-            let owner = db::users::get(tx, id)?
-                .filter(|u| caller.changes_company(u.company_id))
-                .ok_or_else(|| ApiError::field("owner_id", "no such user"))?;
-            ensure_may_mint_for(caller, &owner)?;
-            Ok(owner)
-        }
+        Some(_) if !caller.is_token_admin() => Err(ApiError::forbidden(
+            "forbidden",
+            "only administrators may create tokens for other users",
+        )),
+        Some(id) => db::users::get(tx, id)?
+            .filter(|u| caller.changes_company(u.company_id))
+            .ok_or_else(|| ApiError::field("owner_id", "no such user")),
     }
 }
 
