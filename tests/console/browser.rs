@@ -418,7 +418,8 @@ impl Browser {
 
     /// The table row whose link text is `name`.
     pub async fn row(&self, name: &str) -> Element {
-        let xpath = format!("//tr[.//a[normalize-space(.)='{name}']]");
+        let xpath =
+            format!("//tr[.//a[normalize-space(.)='{name}'] or td[normalize-space(.)='{name}']]");
         self.c
             .find(Locator::XPath(&xpath))
             .await

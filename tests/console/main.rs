@@ -13,6 +13,7 @@ mod beyond;
 mod http;
 mod list;
 mod login;
+mod nodes;
 mod nojs;
 mod oidc;
 mod oidc_kit;

@@ -258,12 +258,24 @@ async fn validation_messages_beside_fields_keep_the_input() {
     b.goto("/tokens/new").await;
     b.fill("Name", "too-wide").await;
     b.fill("User", "ro@example.com").await;
+    // Leaving the field re-renders the form for that owner (the Apply button, pressed by the
+    // script); the Administrator template is then offered disabled, with the reason.
+    b.click("Apply").await;
+    b.sees("Administrator is unavailable: ro@example.com does not hold")
+        .await;
     b.select("Role template", "Custom").await;
     let offered = b.permission_offered("attacks:read").await;
     assert!(offered, "a permission the chosen user holds is offered");
     let offered = b.permission_offered("attacks:write").await;
     assert!(!offered, "one the chosen user lacks is not");
-    b.select("Role template", "Administrator").await;
+    // Forced through anyway, the server still refuses it (rule 2).
+    b.c.execute(
+        "const o = document.querySelector('#role_template option[value=admin]'); \
+         o.disabled = false; o.selected = true;",
+        vec![],
+    )
+    .await
+    .expect("script");
     b.click("Add").await;
     b.sees("the owner does not hold").await;
     b.finish().await;

@@ -100,6 +100,9 @@ impl PageUser {
         if self.has(Permission::AuditRead) {
             add("/audit", "Audit log", Section::Audit);
         }
+        if self.has(Permission::NodesRead) {
+            add("/nodes", "Nodes", Section::Nodes);
+        }
         if self.has(Permission::SettingsRead) {
             add("/settings", "Settings", Section::Settings);
         }

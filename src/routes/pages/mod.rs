@@ -10,6 +10,7 @@ mod auth;
 mod confirm;
 mod form;
 mod list_view;
+mod nodes;
 mod oidc;
 mod owner_picker;
 mod profile;
@@ -85,6 +86,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/users/{id}/delete", web::post().to(user_actions::delete))
         .route("/audit", web::get().to(audit::audit_log))
+        .service(
+            web::resource("/nodes")
+                .route(web::get().to(nodes::list))
+                .route(web::post().to(nodes::create)),
+        )
+        .route("/nodes/{id}/delete", web::post().to(nodes::delete))
         .service(
             web::resource("/settings")
                 .route(web::get().to(settings::settings))

@@ -19,6 +19,7 @@ pub enum Section {
     Users,
     Audit,
     Settings,
+    Nodes,
     Profile,
     None,
 }

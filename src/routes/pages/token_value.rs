@@ -29,7 +29,12 @@ struct ValuePage<'a> {
 
 /// A `curl` line that sends `value` to `/v1/me` of this server.
 pub fn curl_example(origin: &str, value: &str) -> String {
-    format!("curl -H \"Authorization: Bearer {value}\" {origin}/v1/me")
+    curl_example_at(origin, value, "/v1/me")
+}
+
+/// A `curl` line that sends `value` to `path` of this server.
+pub fn curl_example_at(origin: &str, value: &str, path: &str) -> String {
+    format!("curl -H \"Authorization: Bearer {value}\" {origin}{path}")
 }
 
 /// The value page (create, regenerate): the value once, how to send it, and *Close* back to
