@@ -90,7 +90,7 @@ async fn screenshots_of_the_main_pages() {
     b.fill("Description", "Builds and deploys from CI").await;
     both(&b, "token-create").await;
     b.check("Set expiration date and time", true).await;
-    b.set_value("Expires at (UTC)", "2031-12-31T23:59").await;
+    b.fill("Expires at (UTC)", "2031-12-31 23:59:00").await;
     b.click("Add").await;
     both(&b, "token-value").await;
     // Used once (recent address) and rotated with a day's overlap.
@@ -100,6 +100,16 @@ async fn screenshots_of_the_main_pages() {
 
     b.goto("/").await;
     both(&b, "tokens").await;
+    b.goto("/?sort=expires&order=asc&per_page=25").await;
+    both(&b, "tokens-sorted-by-expiry").await;
+
+    // The owner picker: the Select page, searched by name.
+    b.goto("/tokens/new").await;
+    b.fill("Name", "for-bob").await;
+    b.click("Select").await;
+    b.fill("Email or name", "bob").await;
+    b.click("Search").await;
+    both(&b, "token-owner-picker").await;
 
     b.goto(&format!("/tokens/{disabled}")).await;
     both(&b, "token-disabled").await;
@@ -122,6 +132,24 @@ async fn screenshots_of_the_main_pages() {
     b.select("Role", "API Developer").await;
     b.click("Save changes").await;
     both(&b, "user-role-preview").await;
+
+    // A node that reported, and the page showing a new node's token once.
+    let node = app.admin_post("/v1/nodes", json!({ "name": "edge-fra-1" }), 201).await;
+    let node_token = node["token"]["value"].as_str().expect("node token").to_string();
+    let beat = app
+        .client
+        .post(app.url("/v1/nodes/self/heartbeat"))
+        .bearer_auth(&node_token)
+        .json(&json!({ "version": "4.10.2" }))
+        .send()
+        .await
+        .expect("heartbeat");
+    assert!(beat.status().is_success());
+    b.goto("/nodes").await;
+    both(&b, "nodes").await;
+    b.fill("Node name", "edge-ams-2").await;
+    b.click("Create node").await;
+    both(&b, "node-created").await;
 
     b.goto("/audit").await;
     both(&b, "audit").await;
