@@ -3,6 +3,7 @@
 pub mod api;
 pub mod middleware;
 pub mod pages;
+pub mod shared;
 
 use actix_web::web;
 use utoipa::OpenApi;

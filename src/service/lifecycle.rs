@@ -127,14 +127,20 @@ pub struct ReconcileReport {
 pub fn reconcile(tx: &mut Tx, now: i64) -> ApiResult<ReconcileReport> {
     let actor = Actor::system();
     let mut report = ReconcileReport::default();
-    for id in db::tokens::reconcile_candidates(tx)? {
+    // Enabled under an owner who can hold no tokens (rule 15, 18), or holding permissions the
+    // owner no longer has (rule 16; a legacy token always has exactly its owner's role).
+    let candidates = db::tokens::holdings_where(tx, |h| {
+        (h.enabled && !h.owner.can_hold_tokens())
+            || (h.kind != TokenKind::Legacy && !h.permissions.is_subset_of(h.owner.permissions()))
+    })?;
+    for id in candidates {
         let Some(mut t) = db::tokens::get(tx, id)? else {
             continue;
         };
         let Some(owner) = db::users::get(tx, t.owner_id)? else {
             continue;
         };
-        if t.enabled && (!owner.enabled || owner.sso) {
+        if t.enabled && !owner.can_hold_tokens() {
             let reason = if owner.sso {
                 report.owner_sso += 1;
                 DisabledReason::OwnerSso

@@ -134,8 +134,13 @@ async fn screenshots_of_the_main_pages() {
     both(&b, "user-role-preview").await;
 
     // A node that reported, and the page showing a new node's token once.
-    let node = app.admin_post("/v1/nodes", json!({ "name": "edge-fra-1" }), 201).await;
-    let node_token = node["token"]["value"].as_str().expect("node token").to_string();
+    let node = app
+        .admin_post("/v1/nodes", json!({ "name": "edge-fra-1" }), 201)
+        .await;
+    let node_token = node["token"]["value"]
+        .as_str()
+        .expect("node token")
+        .to_string();
     let beat = app
         .client
         .post(app.url("/v1/nodes/self/heartbeat"))

@@ -3,7 +3,8 @@
 use rusqlite::{params, Connection};
 
 use super::{from_row, TokenRow, SELECT};
-use crate::db::parse_column;
+use crate::db::{parse_column, users};
+use crate::domain::model::{TokenKind, User};
 use crate::domain::permissions::PermissionSet;
 use crate::domain::token_value::TokenDigest;
 
@@ -34,28 +35,38 @@ pub fn disabled_before(
     rows.collect()
 }
 
-/// Ids of tokens inconsistent with their owner: enabled under a disabled or SSO owner, or
-/// holding permissions the owner lacks (the reconcile job). Reads only light columns.
-pub fn reconcile_candidates(conn: &Connection) -> rusqlite::Result<Vec<i64>> {
-    let mut stmt = conn.prepare(
-        "SELECT t.id, t.kind, t.permissions, t.enabled, u.role, u.permissions, u.enabled, u.sso
+/// What a token holds beside its owner (the reconcile job's light read of every token).
+pub struct Holding {
+    pub token_id: i64,
+    pub kind: TokenKind,
+    pub permissions: PermissionSet,
+    pub enabled: bool,
+    pub owner: User,
+}
+
+/// Calls `keep` with every token's [`Holding`], one row at a time, and returns the ids it
+/// kept (the service decides which are inconsistent).
+pub fn holdings_where(
+    conn: &Connection,
+    mut keep: impl FnMut(&Holding) -> bool,
+) -> rusqlite::Result<Vec<i64>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT t.id, t.kind, t.permissions, t.enabled, {}
          FROM tokens t JOIN users u ON u.id = t.owner_id",
-    )?;
+        users::columns()
+    ))?;
     let mut out = Vec::new();
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
-        let kind: String = r.get(1)?;
-        let enabled: bool = r.get(3)?;
-        let owner_active = r.get::<_, bool>(6)? && !r.get::<_, bool>(7)?;
-        let role = parse_column(r, 4, "role", crate::domain::roles::Role::parse)?;
-        let held = crate::domain::model::permissions_of(
-            role,
-            PermissionSet::from_storage(&r.get::<_, String>(5)?),
-        );
-        let wider = kind != "legacy"
-            && !PermissionSet::from_storage(&r.get::<_, String>(2)?).is_subset_of(held);
-        if (enabled && !owner_active) || wider {
-            out.push(r.get(0)?);
+        let h = Holding {
+            token_id: r.get(0)?,
+            kind: parse_column(r, 1, "token kind", TokenKind::parse)?,
+            permissions: PermissionSet::from_storage(&r.get::<_, String>(2)?),
+            enabled: r.get(3)?,
+            owner: users::from_row_at(r, 4)?,
+        };
+        if keep(&h) {
+            out.push(h.token_id);
         }
     }
     Ok(out)

@@ -7,8 +7,8 @@ mod list;
 
 pub use auth::{auth_lookup, auth_lookup_legacy, AuthRow};
 pub use jobs::{
-    all_digests, count_by_status, disabled_before, end_grace, expired_enabled, idle_enabled,
-    recent_ips, reconcile_candidates, record_use,
+    all_digests, count_by_status, disabled_before, end_grace, expired_enabled, holdings_where,
+    idle_enabled, recent_ips, record_use, Holding,
 };
 pub use list::{count, list, list_sorted};
 

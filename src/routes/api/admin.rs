@@ -10,9 +10,10 @@ use crate::domain::listing::{time_filter, AuditFilter};
 use crate::domain::model::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::{self, MaintenanceReport};
+use crate::routes::shared::check_webhook_target;
 use crate::service::companies::{self, CompanyView, CreateCompany, SettingsView, UpdateSettings};
 use crate::service::{audit, Page};
-use crate::state::{AppState, Shared};
+use crate::state::Shared;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -84,26 +85,6 @@ pub async fn settings_get(
         .read(move |c| companies::settings(c, &caller, company))
         .await?;
     Ok(HttpResponse::Ok().json(s))
-}
-
-/// Rule 33: a new `webhook_url` must not name an internal address (DNS resolved on the
-/// blocking pool, before the write transaction). Checked only for a caller allowed to change
-/// settings, so others still get their 403.
-pub async fn check_webhook_target(
-    state: &AppState,
-    caller: &Caller,
-    url: Option<&Option<String>>,
-) -> ApiResult<()> {
-    let Some(Some(url)) = url else {
-        return Ok(());
-    };
-    if !caller.has(crate::domain::permissions::Permission::SettingsWrite) {
-        return Ok(());
-    }
-    let (url, allow) = (url.clone(), state.config.webhook_allow_private);
-    web::block(move || crate::service::webhook_target::check(&url, allow))
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?
 }
 
 #[utoipa::path(patch, path = "/v1/settings", tag = "admin", params(CompanyQuery),

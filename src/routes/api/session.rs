@@ -1,6 +1,5 @@
 //! `/v1/session` (browser login/logout), `/v1/me`, `/v1/permissions`, `/v1/roles`.
 
-use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use anyhow::anyhow;
@@ -10,15 +9,15 @@ use utoipa::ToSchema;
 use super::common::{secret_json, ErrorBody};
 use crate::auth::client_ip::client_ip;
 use crate::auth::extract::cookie_name;
-use crate::auth::session::{self, NewSession};
-use crate::config::Config;
+use crate::auth::session::{self};
 use crate::domain::model::{AuthMethod, Caller};
 use crate::domain::permissions::Permission;
 use crate::domain::roles::Role;
 use crate::error::{ApiError, ApiResult};
+use crate::routes::shared::{session_cookie, start_session};
 use crate::service::companies::{self, CompanyView};
 use crate::service::users::UserView;
-use crate::state::{AppState, Shared};
+use crate::state::Shared;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -32,32 +31,6 @@ pub struct LoginRequest {
 pub struct LoginResponse {
     pub csrf_token: String,
     pub user: UserView,
-}
-
-/// The session cookie (HttpOnly, SameSite=Lax; `__Host-` + Secure behind HTTPS).
-pub fn session_cookie(config: &Config, value: &str, max_age_secs: i64) -> Cookie<'static> {
-    let mut c = Cookie::build(cookie_name(config.secure_cookies), value.to_string())
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(config.secure_cookies)
-        .max_age(actix_web::cookie::time::Duration::seconds(max_age_secs))
-        .finish();
-    if max_age_secs == 0 {
-        c.make_removal();
-    }
-    c
-}
-
-/// Runs a blocking login function and sets the cookie on success.
-pub async fn start_session<F>(state: &Shared, f: F) -> ApiResult<NewSession>
-where
-    F: FnOnce(&AppState) -> ApiResult<NewSession> + Send + 'static,
-{
-    let st = state.0.clone();
-    web::block(move || f(&st))
-        .await
-        .map_err(|e| ApiError::Internal(anyhow!("{e}")))?
 }
 
 #[utoipa::path(post, path = "/v1/session", tag = "session", request_body = LoginRequest,

@@ -1,21 +1,19 @@
 //! `/v1/users`: users and legacy credentials.
 
-use crate::domain::secret::Secret;
+use crate::routes::shared::hash_password;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use anyhow::anyhow;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::common::{secret_json, ErrorBody, UserList};
-use crate::auth::password;
 use crate::domain::model::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::service::audit::Actor;
 use crate::service::legacy::{self, LegacyCredentials};
 use crate::service::users::{self as svc, CreateUser, UpdateUser, UserView};
 use crate::service::Page;
-use crate::state::{AppState, Shared};
+use crate::state::Shared;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -25,22 +23,6 @@ pub struct UserQuery {
     pub company_id: Option<i64>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
-}
-
-/// Hashes a password on the blocking pool (argon2 is slow by design), counted in
-/// `password_hashes_total`.
-pub async fn hash_password(state: &AppState, pw: Option<Secret>) -> ApiResult<Option<String>> {
-    if pw.is_some() {
-        state.metrics.password_hashes.inc();
-    }
-    match pw {
-        None => Ok(None),
-        Some(p) => web::block(move || password::hash(p.expose()))
-            .await
-            .map_err(|e| ApiError::Internal(anyhow!("{e}")))?
-            .map(Some)
-            .map_err(ApiError::Internal),
-    }
 }
 
 #[utoipa::path(get, path = "/v1/users", tag = "users", params(UserQuery),

@@ -12,7 +12,7 @@ use super::render::{see_other, PageError, PageResult};
 use crate::auth::client_ip::client_ip;
 use crate::auth::oidc::{Oidc, OidcClient, OidcError, FLOW_TTL};
 use crate::error::ApiError;
-use crate::routes::api::session::session_cookie;
+use crate::routes::shared::session_cookie;
 use crate::state::Shared;
 
 fn flow_cookie_name(secure: bool) -> &'static str {

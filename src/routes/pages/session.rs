@@ -15,7 +15,7 @@ use crate::auth::extract::cookie_name;
 use crate::auth::session::{self, NewSession};
 use crate::crypto::same_secret;
 use crate::error::ApiError;
-use crate::routes::api::session::{session_cookie, start_session};
+use crate::routes::shared::{session_cookie, start_session};
 use crate::state::Shared;
 
 const LOGIN_COOKIE: &str = "tokend_login";

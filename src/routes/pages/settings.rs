@@ -241,12 +241,9 @@ pub async fn save_settings(state: Shared, sf: SignedForm) -> PageResult {
     }
     let env = state.env();
     let caller = user.caller.clone();
-    let target = crate::routes::api::admin::check_webhook_target(
-        &state,
-        &caller,
-        input.webhook_url.as_ref(),
-    )
-    .await;
+    let target =
+        crate::routes::shared::check_webhook_target(&state, &caller, input.webhook_url.as_ref())
+            .await;
     match async {
         target?;
         state

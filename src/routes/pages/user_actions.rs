@@ -13,7 +13,7 @@ use super::tokens::parse_id;
 use super::users::{ensure_write, load, render_form, UserForm};
 use crate::domain::roles::Role;
 use crate::error::ApiError;
-use crate::routes::api::users::hash_password;
+use crate::routes::shared::hash_password;
 use crate::service::console::{self, TokenLoss};
 use crate::service::legacy;
 use crate::service::users::{self as svc, UpdateUser, UserView};

@@ -1,0 +1,77 @@
+//! What the JSON API and the console both do around a service call: work moved to the
+//! blocking pool (argon2, sign-in, DNS checks of webhook targets) and the session cookie.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::web;
+use anyhow::anyhow;
+
+use crate::auth::extract::cookie_name;
+use crate::auth::password;
+use crate::auth::session::NewSession;
+use crate::config::Config;
+use crate::domain::model::Caller;
+use crate::domain::secret::Secret;
+use crate::error::{ApiError, ApiResult};
+use crate::state::{AppState, Shared};
+
+/// Hashes a password on the blocking pool (argon2 is slow by design), counted in
+/// `password_hashes_total`.
+pub async fn hash_password(state: &AppState, pw: Option<Secret>) -> ApiResult<Option<String>> {
+    if pw.is_some() {
+        state.metrics.password_hashes.inc();
+    }
+    match pw {
+        None => Ok(None),
+        Some(p) => web::block(move || password::hash(p.expose()))
+            .await
+            .map_err(|e| ApiError::Internal(anyhow!("{e}")))?
+            .map(Some)
+            .map_err(ApiError::Internal),
+    }
+}
+
+/// The session cookie (HttpOnly, SameSite=Lax; `__Host-` + Secure behind HTTPS).
+pub fn session_cookie(config: &Config, value: &str, max_age_secs: i64) -> Cookie<'static> {
+    let mut c = Cookie::build(cookie_name(config.secure_cookies), value.to_string())
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(config.secure_cookies)
+        .max_age(actix_web::cookie::time::Duration::seconds(max_age_secs))
+        .finish();
+    if max_age_secs == 0 {
+        c.make_removal();
+    }
+    c
+}
+
+/// Runs a blocking login function and sets the cookie on success.
+pub async fn start_session<F>(state: &Shared, f: F) -> ApiResult<NewSession>
+where
+    F: FnOnce(&AppState) -> ApiResult<NewSession> + Send + 'static,
+{
+    let st = state.0.clone();
+    web::block(move || f(&st))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow!("{e}")))?
+}
+
+/// Rule 33: a new `webhook_url` must not name an internal address (DNS resolved on the
+/// blocking pool, before the write transaction). Checked only for a caller allowed to change
+/// settings, so others still get their 403.
+pub async fn check_webhook_target(
+    state: &AppState,
+    caller: &Caller,
+    url: Option<&Option<String>>,
+) -> ApiResult<()> {
+    let Some(Some(url)) = url else {
+        return Ok(());
+    };
+    if !caller.has(crate::domain::permissions::Permission::SettingsWrite) {
+        return Ok(());
+    }
+    let (url, allow) = (url.clone(), state.config.webhook_allow_private);
+    web::block(move || crate::service::webhook_target::check(&url, allow))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?
+}
