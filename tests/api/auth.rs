@@ -118,7 +118,7 @@ async fn malformed_unknown_disabled_and_expired_values_get_the_same_401() {
     // an empty bearer and a non-bearer scheme are invalid credentials, not missing ones
     for auth in ["Bearer ", "Basic dXNlcjpwYXNz", "Token abc"] {
         let res = app
-            .send_headers(Method::GET, "/v1/me", &[("authorization", auth)], None)
+            .send_with(Method::GET, "/v1/me", &[("authorization", auth)], None)
             .await;
         assert_eq!(res.status(), 401, "{auth}");
     }
@@ -182,18 +182,18 @@ async fn all_four_token_headers_authenticate_and_the_first_match_wins() {
         ("WallarmApi-Token", value.as_str()),
     ] {
         let res = app
-            .send_headers(Method::GET, "/v1/me", &[(name, v)], None)
+            .send_with(Method::GET, "/v1/me", &[(name, v)], None)
             .await;
         assert_eq!(res.status(), 200, "{name}");
         assert_eq!(body(res).await["user"]["id"], uid, "{name}");
         let res = app
-            .send_headers(Method::GET, "/v1/auth/verify", &[(name, v)], None)
+            .send_with(Method::GET, "/v1/auth/verify", &[(name, v)], None)
             .await;
         assert_eq!(res.status(), 200, "{name} on verify");
     }
     // `bearer` is case-insensitive (RFC 6750 / 7235)
     let res = app
-        .send_headers(
+        .send_with(
             Method::GET,
             "/v1/me",
             &[("authorization", &format!("bearer {value}"))],
@@ -203,7 +203,7 @@ async fn all_four_token_headers_authenticate_and_the_first_match_wins() {
     assert_eq!(res.status(), 200);
     // first match wins: a bad Authorization is not rescued by a good X-API-Token
     let res = app
-        .send_headers(
+        .send_with(
             Method::GET,
             "/v1/me",
             &[("authorization", "Bearer nope"), ("x-api-token", &value)],
@@ -212,7 +212,7 @@ async fn all_four_token_headers_authenticate_and_the_first_match_wins() {
         .await;
     assert_eq!(res.status(), 401);
     let res = app
-        .send_headers(
+        .send_with(
             Method::GET,
             "/v1/me",
             &[("authorization", &bearer), ("x-api-token", "nope")],

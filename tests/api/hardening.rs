@@ -187,7 +187,7 @@ async fn rule_29_public_revoke_is_limited_per_ipv6_64() {
     let revoke = |from: String| {
         let app = &app;
         async move {
-            app.send_headers(
+            app.send_with(
                 Method::POST,
                 "/v1/revoke",
                 &[("X-Forwarded-For", from.as_str())],

@@ -439,7 +439,7 @@ async fn rule_27_audit_names_the_credential_behind_every_event() {
         .await;
     assert_eq!(login[0]["via"], "session");
     let res = app
-        .send_headers(
+        .send_with(
             Method::POST,
             "/v1/tokens",
             &[("cookie", &s.cookie), ("x-csrf-token", &s.csrf)],

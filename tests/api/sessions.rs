@@ -21,7 +21,7 @@ async fn with_cookie(
     }
     let payload = (method != Method::GET && method != Method::DELETE)
         .then(|| json!({ "name": "via session" }));
-    app.send_headers(method, path, &headers, payload).await
+    app.send_with(method, path, &headers, payload).await
 }
 
 #[tokio::test]
@@ -56,7 +56,7 @@ async fn login_sets_an_httponly_samesite_lax_cookie_and_returns_a_csrf_token() {
     );
 
     let res = app
-        .send_headers(Method::GET, "/v1/me", &[("cookie", &cookie)], None)
+        .send_with(Method::GET, "/v1/me", &[("cookie", &cookie)], None)
         .await;
     let me = body(res).await;
     assert_eq!(me["auth_method"], "session");
@@ -94,7 +94,7 @@ async fn secure_cookies_use_the_host_prefix_and_secure_flag() {
     );
     let cookie = c.split(';').next().unwrap().to_string();
     let res = app
-        .send_headers(Method::GET, "/v1/me", &[("cookie", &cookie)], None)
+        .send_with(Method::GET, "/v1/me", &[("cookie", &cookie)], None)
         .await;
     assert_eq!(res.status(), 200);
 }
@@ -175,7 +175,7 @@ async fn every_login_gets_a_new_session_id_and_logout_ends_it() {
     let app = spawn_app().await;
     let planted = "tokend_session=attacker-chosen-session-id-0123456789abcdef";
     let res = app
-        .send_headers(
+        .send_with(
             Method::POST,
             "/v1/session",
             &[("cookie", planted)],
@@ -191,13 +191,13 @@ async fn every_login_gets_a_new_session_id_and_logout_ends_it() {
     assert_ne!(second.cookie, third.cookie);
     assert_ne!(second.csrf, third.csrf);
     let res = app
-        .send_headers(Method::GET, "/v1/me", &[("cookie", planted)], None)
+        .send_with(Method::GET, "/v1/me", &[("cookie", planted)], None)
         .await;
     assert_eq!(res.status(), 401);
 
     // logout ends exactly that session
     let res = app
-        .send_headers(
+        .send_with(
             Method::DELETE,
             "/v1/session",
             &[("cookie", &second.cookie)],
@@ -208,11 +208,11 @@ async fn every_login_gets_a_new_session_id_and_logout_ends_it() {
     let removal = set_cookie(&res).expect("cookie removed");
     assert!(removal.to_lowercase().contains("max-age=0"), "{removal}");
     let res = app
-        .send_headers(Method::GET, "/v1/me", &[("cookie", &second.cookie)], None)
+        .send_with(Method::GET, "/v1/me", &[("cookie", &second.cookie)], None)
         .await;
     assert_error(res, 401, "invalid_token").await;
     let res = app
-        .send_headers(Method::GET, "/v1/me", &[("cookie", &third.cookie)], None)
+        .send_with(Method::GET, "/v1/me", &[("cookie", &third.cookie)], None)
         .await;
     assert_eq!(res.status(), 200);
     // logout without a session is harmless
@@ -321,7 +321,7 @@ async fn disabling_a_user_or_changing_its_password_ends_its_sessions_at_once() {
         let cookie = s.cookie.clone();
         let app = &app;
         async move {
-            app.send_headers(Method::GET, "/v1/me", &[("cookie", &cookie)], None)
+            app.send_with(Method::GET, "/v1/me", &[("cookie", &cookie)], None)
                 .await
                 .status()
         }

@@ -99,7 +99,7 @@ async fn rule_1_user_without_tokens_write_cannot_create_or_edit_tokens() {
     // …but the owner reveals it in a session of its own
     let own = app.login_ok("ro@example.com", "password-123").await;
     let res = app
-        .send_headers(
+        .send_with(
             Method::POST,
             &format!("{path}/reveal"),
             &[("cookie", &own.cookie), ("x-csrf-token", &own.csrf)],
@@ -112,7 +112,7 @@ async fn rule_1_user_without_tokens_write_cannot_create_or_edit_tokens() {
     // the same through a console session
     let s = app.login_ok("ro@example.com", "password-123").await;
     let res = app
-        .send_headers(
+        .send_with(
             Method::POST,
             "/v1/tokens",
             &[("cookie", &s.cookie), ("x-csrf-token", &s.csrf)],

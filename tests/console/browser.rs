@@ -35,6 +35,16 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// Default options with JavaScript on or off.
+    pub fn js(javascript: bool) -> Options {
+        Options {
+            javascript,
+            ..Options::default()
+        }
+    }
+}
+
 pub struct Browser {
     pub c: Client,
     base: String,

@@ -22,14 +22,7 @@ async fn sorting_paging_and_a_view_that_survives_actions(javascript: bool) {
             .await;
     }
     app.create_token(1, "unrelated", json!({})).await;
-    let b = Browser::start(
-        &app.address,
-        Options {
-            javascript,
-            ..Options::default()
-        },
-    )
-    .await;
+    let b = Browser::start(&app.address, Options::js(javascript)).await;
     b.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     b.goto("/?name=exp&per_page=2").await;
     b.sees("5 tokens").await;

@@ -20,14 +20,7 @@ async fn node_call(app: &TestApp, value: &str, header: &str) -> u16 {
 async fn a_deploy_user_creates_uses_and_deletes_a_node(javascript: bool) {
     let app = spawn_app().await;
     app.create_user("deployer@example.com", "deploy").await;
-    let b = Browser::start(
-        &app.address,
-        Options {
-            javascript,
-            ..Options::default()
-        },
-    )
-    .await;
+    let b = Browser::start(&app.address, Options::js(javascript)).await;
     b.login("deployer@example.com", PASSWORD).await;
     b.click("Nodes").await;
     assert_eq!(b.heading().await, "Nodes");

@@ -6,14 +6,7 @@ use crate::browser::{Browser, Options};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn core_flows_work_without_javascript() {
     let app = spawn_app().await;
-    let b = Browser::start(
-        &app.address,
-        Options {
-            javascript: false,
-            ..Options::default()
-        },
-    )
-    .await;
+    let b = Browser::start(&app.address, Options::js(false)).await;
     b.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
 
     // Create: the value page shows the value; the Copy button needs the script, so it stays hidden.

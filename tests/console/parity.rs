@@ -8,14 +8,7 @@ use crate::app::{spawn_app, ADMIN_EMAIL, ADMIN_PASSWORD};
 use crate::browser::{Browser, Options};
 
 async fn browser(address: &str, javascript: bool) -> Browser {
-    let b = Browser::start(
-        address,
-        Options {
-            javascript,
-            ..Options::default()
-        },
-    )
-    .await;
+    let b = Browser::start(address, Options::js(javascript)).await;
     b.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     b
 }

@@ -88,14 +88,7 @@ async fn type_ahead_finds_any_user_by_name_and_the_form_follows_the_owner() {
 async fn the_select_page_works_without_javascript_and_templates_follow_the_owner() {
     let app = spawn_app().await;
     seed(&app, 3).await;
-    let b = Browser::start(
-        &app.address,
-        Options {
-            javascript: false,
-            ..Options::default()
-        },
-    )
-    .await;
+    let b = Browser::start(&app.address, Options::js(false)).await;
     b.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     b.goto("/tokens/new").await;
     assert!(

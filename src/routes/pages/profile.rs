@@ -25,6 +25,8 @@ struct ProfilePage {
     can_create: bool,
     tokens: Vec<TokenItem>,
     more: bool,
+    /// Where the status toggle returns.
+    back: &'static str,
 }
 
 /// `GET /profile`: who I am, what I may do, and my own API tokens.
@@ -84,5 +86,6 @@ pub async fn profile(state: Shared, user: PageUser) -> PageResult {
         can_create: has_tokens && user.has(Permission::TokensWrite),
         tokens: items,
         more: next.is_some(),
+        back: "/profile",
     })
 }

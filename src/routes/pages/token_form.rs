@@ -214,6 +214,18 @@ fn render_new(
     user.page_status(status, &page)
 }
 
+/// The create form as first shown: no errors yet.
+fn render_fresh(user: &PageUser, form: TokenForm, ctx: Context) -> PageResult {
+    render_new(
+        user,
+        StatusCode::OK,
+        form,
+        ctx,
+        FieldErrors::default(),
+        None,
+    )
+}
+
 /// `GET /tokens/new`: the create form with the console's defaults.
 pub async fn new_form(state: Shared, user: PageUser, req: HttpRequest) -> PageResult {
     ensure_can_create(&user)?;
@@ -236,14 +248,7 @@ pub async fn new_form(state: Shared, user: PageUser, req: HttpRequest) -> PageRe
         back: q.back("/"),
         ..TokenForm::default()
     };
-    render_new(
-        &user,
-        StatusCode::OK,
-        form,
-        ctx,
-        FieldErrors::default(),
-        None,
-    )
+    render_fresh(&user, form, ctx)
 }
 
 /// `POST /tokens/new`: the create form again with what was typed, for a newly chosen owner
@@ -263,14 +268,7 @@ pub async fn refresh(state: Shared, sf: SignedForm) -> PageResult {
     if !fits {
         form.template = view::default_template(ctx.owner_role).into();
     }
-    render_new(
-        &user,
-        StatusCode::OK,
-        form,
-        ctx,
-        FieldErrors::default(),
-        None,
-    )
+    render_fresh(&user, form, ctx)
 }
 
 /// `POST /tokens`: creates the token and shows its value once.

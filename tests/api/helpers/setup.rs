@@ -77,24 +77,6 @@ impl TestApp {
         b
     }
 
-    /// Sends a request with arbitrary headers (no bearer token added).
-    pub async fn send_headers(
-        &self,
-        method: Method,
-        path: &str,
-        headers: &[(&str, &str)],
-        body_json: Option<Value>,
-    ) -> Response {
-        let mut req = self.client.request(method, self.url(path));
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        if let Some(b) = body_json {
-            req = req.json(&b);
-        }
-        req.send().await.expect("request sent")
-    }
-
     /// Sends a raw body with a content type.
     pub async fn send_raw(
         &self,
