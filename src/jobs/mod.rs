@@ -165,10 +165,50 @@ fn log_err<T>(job: &str, r: ApiResult<T>) {
     }
 }
 
+/// How often the server looks for writes made by another process (the command line): a
+/// value it creates works here within about this long. One tiny read of the write epoch; no
+/// table read on the request path.
+pub const SYNC_EVERY: Duration = Duration::from_millis(50);
+
 /// The running scheduler threads; they stop when this is dropped.
 pub struct Running {
     _jobs: clokwerk::ScheduleHandle,
     _webhooks: clokwerk::ScheduleHandle,
+    sync: Option<(
+        Arc<std::sync::atomic::AtomicBool>,
+        std::thread::JoinHandle<()>,
+    )>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some((stop, thread)) = self.sync.take() {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The thread that notices outside writes every [`SYNC_EVERY`], apart from the jobs so a long
+/// purge never delays it.
+fn start_sync(
+    state: Arc<AppState>,
+) -> (
+    Arc<std::sync::atomic::AtomicBool>,
+    std::thread::JoinHandle<()>,
+) {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name("tokend-sync".into())
+        .spawn(move || {
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(SYNC_EVERY);
+                log_err("sync", sync_external(&state));
+            }
+        })
+        .expect("the sync thread starts");
+    (stop, thread)
 }
 
 /// Starts the scheduler threads: one for the jobs, one for webhook deliveries, so a slow
@@ -198,11 +238,9 @@ pub fn start(state: Arc<AppState>) -> Running {
     let st = state.clone();
     s.every(every(c.flush_interval))
         .run(move || log_err("flush", flush(&st)));
-    let st = state;
-    s.every(1.seconds())
-        .run(move || log_err("sync", sync_external(&st)));
     Running {
         _jobs: s.watch_thread(Duration::from_millis(200)),
         _webhooks: hooks.watch_thread(Duration::from_millis(200)),
+        sync: Some(start_sync(state)),
     }
 }

@@ -63,7 +63,7 @@ impl Running {
     }
 
     /// Waits (≤ 5 s) until `GET /v1/me` with `value` answers 200, as a running server notices
-    /// CLI writes within about a second; returns the body.
+    /// CLI writes within about 50 ms; returns the body.
     pub async fn me_eventually(&self, value: &str) -> Value {
         eventually(Duration::from_secs(5), || async {
             let (s, b) = self.get("/v1/me", value).await;
