@@ -231,4 +231,12 @@ async fn the_token_list_pages_by_number_with_the_total_keeping_filters_and_sort(
         past_the_end.contains("aria-current=\"page\">2<"),
         "the last page instead"
     );
+    // Absurd page numbers are pages too, never an error.
+    for path in [
+        "/?page=18446744073709551615&per_page=100",
+        "/tokens/new/owner?page=18446744073709551615&q=x",
+    ] {
+        let res = c.get(app.url(path)).send().await.expect("get");
+        assert_eq!(res.status().as_u16(), 200, "{path}");
+    }
 }

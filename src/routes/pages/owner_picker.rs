@@ -93,7 +93,7 @@ async fn show(state: Shared, user: PageUser, form: FormData) -> PageResult {
         .get("page")
         .and_then(|p| p.parse::<usize>().ok())
         .unwrap_or(1)
-        .max(1);
+        .clamp(1, 100_000);
     let carried: Vec<(String, String)> = form
         .replay()
         .into_iter()
