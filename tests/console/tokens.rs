@@ -83,8 +83,23 @@ async fn create_copy_filter_toggle_and_mass_actions() {
         "{row}"
     );
     assert!(
-        row.contains(ADMIN_EMAIL) && row.contains("Private") && row.contains("Never"),
+        row.contains(ADMIN_EMAIL) && row.contains("Private"),
         "{row}"
+    );
+    // Created with the proposed expiry: 30 days from now (the company's default lifetime).
+    let in_30_days = |t: chrono::DateTime<chrono::Utc>| {
+        (t + chrono::Duration::days(30))
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let now = chrono::Utc::now();
+    let expected = [
+        in_30_days(now),
+        in_30_days(now - chrono::Duration::minutes(5)),
+    ];
+    assert!(
+        expected.iter().any(|d| row.contains(d.as_str())),
+        "expires in 30 days ({expected:?}): {row}"
     );
 
     // Filter by name: kept in the URL.
