@@ -1,6 +1,6 @@
 //! The console over plain HTTP (no browser): every form is a plain POST form carrying a CSRF
 //! token, a wrong token is refused, pages carry the security headers, a value page is never
-//! cached, and the static files come from the binary.
+//! cached and closes only to a path on this site, and the static files come from the binary.
 
 use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_FRAME_OPTIONS};
 use reqwest::Client;
@@ -8,7 +8,7 @@ use reqwest::Client;
 use crate::app::{spawn_app, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
 
 /// The value of `name="{field}" value="…"` in a page.
-fn hidden(html: &str, field: &str) -> String {
+pub fn hidden(html: &str, field: &str) -> String {
     let key = format!("name=\"{field}\" value=\"");
     let start = html
         .find(&key)
@@ -22,7 +22,7 @@ fn hidden(html: &str, field: &str) -> String {
 }
 
 /// Posts an urlencoded form, as a browser does.
-async fn post_form(
+pub async fn post_form(
     c: &Client,
     url: String,
     pairs: &[(&str, &str)],
@@ -37,8 +37,16 @@ async fn post_form(
         .await
 }
 
-/// A cookie-keeping client signed in through the login form.
+/// A cookie-keeping client signed in as the bootstrap administrator.
 async fn signed_in(app: &TestApp) -> Client {
+    let c = signed_in_as(app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let home = c.get(app.url("/")).send().await.expect("home");
+    assert_eq!(home.status(), 200, "the administrator lands on the list");
+    c
+}
+
+/// A cookie-keeping client signed in through the login form, not following redirects.
+pub async fn signed_in_as(app: &TestApp, email: &str, password: &str) -> Client {
     let c = Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -51,14 +59,13 @@ async fn signed_in(app: &TestApp) -> Client {
         app.url("/login"),
         &[
             ("csrf_token", csrf.as_str()),
-            ("email", ADMIN_EMAIL),
-            ("password", ADMIN_PASSWORD),
+            ("email", email),
+            ("password", password),
         ],
     )
     .await
     .expect("login");
-    assert_eq!(res.status(), 303);
-    assert_eq!(res.headers()["location"], "/");
+    assert_eq!(res.status(), 303, "{email} signs in");
     c
 }
 
@@ -238,5 +245,87 @@ async fn the_token_list_pages_by_number_with_the_total_keeping_filters_and_sort(
     ] {
         let res = c.get(app.url(path)).send().await.expect("get");
         assert_eq!(res.status().as_u16(), 200, "{path}");
+    }
+}
+
+/// Undoes the HTML escaping of an attribute value.
+fn unescape(attr: &str) -> String {
+    attr.replace("&#38;", "&")
+        .replace("&amp;", "&")
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+}
+
+/// The target of the value page's *Close* link.
+fn close_href(html: &str) -> String {
+    let end = html.find(">Close</a>").expect("a Close link");
+    let start = html[..end].rfind("href=\"").expect("its href") + 6;
+    unescape(html[start..end].trim_end_matches('"'))
+}
+
+#[tokio::test]
+async fn the_value_page_closes_only_to_a_path_on_this_site() {
+    let app = spawn_app().await;
+    let c = signed_in(&app).await;
+    let list = "/?status=enabled&per_page=25";
+    let form = c
+        .get(app.url("/tokens/new?back=%2F%3Fstatus%3Denabled%26per_page%3D25"))
+        .send()
+        .await
+        .expect("form")
+        .text()
+        .await
+        .expect("html");
+    assert_eq!(
+        unescape(&hidden(&form, "back")),
+        list,
+        "the form keeps back"
+    );
+    let csrf = hidden(&form, "csrf_token");
+    let hostile = c
+        .get(app.url("/tokens/new?back=%2F%2Fevil.example"))
+        .send()
+        .await
+        .expect("form")
+        .text()
+        .await
+        .expect("html");
+    assert_eq!(hidden(&hostile, "back"), "/", "another site is never kept");
+
+    // A forged post carries any back it likes: only a local path is used.
+    for (n, (back, close)) in [
+        (list, list),
+        ("/profile", "/profile"),
+        ("//evil.example/x", "/"),
+        ("/\\evil.example", "/"),
+        ("/\t/evil.example", "/"),
+        ("https://evil.example/", "/"),
+        ("javascript:alert(1)", "/"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = format!("close-{n}");
+        let res = post_form(
+            &c,
+            app.url("/tokens"),
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("name", name.as_str()),
+                ("role_template", "read_only"),
+                ("enabled", "1"),
+                ("back", back),
+            ],
+        )
+        .await
+        .expect("post");
+        assert_eq!(res.status(), 200, "{back:?}");
+        let html = res.text().await.expect("html");
+        assert!(html.contains("API token created"), "{back:?}");
+        assert!(
+            html.contains("X-WallarmApi-Token") && html.contains("/v1/me"),
+            "how to send it"
+        );
+        assert_eq!(close_href(&html), close, "Close for back={back:?}");
     }
 }

@@ -1,11 +1,13 @@
 //! The Nodes page: a deploy user creates a node, copies its node token from the one-time
 //! page, the node reports with it, and the node is deleted behind a confirmation — with
-//! JavaScript on and off; read-only users only look, others have no Nodes page.
+//! JavaScript on and off; read-only users only look (their forged posts are refused), others
+//! have no Nodes page.
 
 use serde_json::json;
 
 use crate::app::{spawn_app, TestApp, PASSWORD};
 use crate::browser::{Browser, Options};
+use crate::http::{hidden, post_form, signed_in_as};
 
 async fn node_call(app: &TestApp, value: &str, header: &str) -> u16 {
     let req = app.client.get(app.url("/v1/nodes/self"));
@@ -31,6 +33,7 @@ async fn a_deploy_user_creates_uses_and_deletes_a_node(javascript: bool) {
     b.click("Create node").await;
     assert_eq!(b.heading().await, "Node created");
     b.sees("It will not be shown again").await;
+    b.sees("X-WallarmApi-Token: <value>").await;
     let value = b.value_of("token-value").await;
     assert!(value.starts_with("tkn_"), "a node token: {value}");
     let curl = b.value_of("curl-example").await;
@@ -111,4 +114,104 @@ async fn nodes_read_only_looks_and_others_have_no_nodes_page() {
     b.does_not_see("edge-ro").await;
     b.sees("nodes:read").await;
     b.finish().await;
+}
+
+/// The names of the company's nodes, read through the API as the administrator.
+async fn node_names(app: &TestApp) -> Vec<String> {
+    let list: serde_json::Value = app
+        .client
+        .get(app.url("/v1/nodes"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|n| n["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// The page decides nothing: without `nodes:read` the page is a 403, and forged posts from a
+/// user without `nodes:write` are refused by the service and change nothing.
+#[tokio::test]
+async fn nodes_pages_refuse_over_http_without_the_permission() {
+    let app = spawn_app().await;
+    app.create_user("viewer@example.com", "read_only").await;
+    app.create_user("dev@example.com", "api_developer").await;
+    let node = app
+        .admin_post("/v1/nodes", json!({ "name": "edge-kept" }), 201)
+        .await;
+    let id = node["node"]["id"].as_i64().expect("node id");
+
+    let dev = signed_in_as(&app, "dev@example.com", PASSWORD).await;
+    let res = dev.get(app.url("/nodes")).send().await.expect("get");
+    assert_eq!(res.status(), 403, "no nodes:read, no page");
+    let html = res.text().await.expect("html");
+    assert!(html.contains("nodes:read") && !html.contains("edge-kept"));
+    let profile = dev.get(app.url("/profile")).send().await.expect("get");
+    let html = profile.text().await.expect("html");
+    assert!(
+        html.contains("aria-label=\"Main\""),
+        "the navigation is there"
+    );
+    assert!(!html.contains("href=\"/nodes\""), "with no Nodes item");
+    let csrf = hidden(&html, "csrf_token");
+    let res = post_form(
+        &dev,
+        app.url("/nodes"),
+        &[("csrf_token", csrf.as_str()), ("name", "edge-dev")],
+    )
+    .await
+    .expect("post");
+    assert_eq!(res.status(), 403);
+
+    let viewer = signed_in_as(&app, "viewer@example.com", PASSWORD).await;
+    let res = viewer.get(app.url("/nodes")).send().await.expect("get");
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.expect("html");
+    assert!(html.contains("edge-kept") && html.contains("href=\"/nodes\""));
+    assert!(
+        !html.contains("action=\"/nodes\"") && !html.contains("/delete\""),
+        "no create or delete form without nodes:write"
+    );
+    let csrf = hidden(&html, "csrf_token");
+    let res = post_form(
+        &viewer,
+        app.url("/nodes"),
+        &[("csrf_token", csrf.as_str()), ("name", "edge-viewer")],
+    )
+    .await
+    .expect("post");
+    assert_eq!(res.status(), 403, "the service refuses without nodes:write");
+    let res = post_form(
+        &viewer,
+        app.url(&format!("/nodes/{id}/delete")),
+        &[
+            ("csrf_token", csrf.as_str()),
+            ("name", "edge-kept"),
+            ("confirmed", "1"),
+        ],
+    )
+    .await
+    .expect("post");
+    assert_eq!(res.status(), 303, "back to the list with the refusal");
+    let flash = viewer.get(app.url("/nodes")).send().await.expect("get");
+    assert!(flash.text().await.expect("html").contains("nodes:write"));
+    assert_eq!(node_names(&app).await, vec!["edge-kept".to_string()]);
+
+    // Without the form's token nothing happens either.
+    let res = post_form(
+        &viewer,
+        app.url(&format!("/nodes/{id}/delete")),
+        &[("csrf_token", "forged"), ("confirmed", "1")],
+    )
+    .await
+    .expect("post");
+    assert_eq!(res.status(), 403);
+    assert_eq!(node_names(&app).await, vec!["edge-kept".to_string()]);
 }
