@@ -93,13 +93,16 @@ impl TokenFilter {
     }
 }
 
+/// What to type where a date and time is asked for (every time field says the same).
+pub const TIME_HINT: &str = "enter a date and time, e.g. 2030-01-31 12:00:00";
+
 /// A time filter in milliseconds; the message says what to type.
 pub fn time_filter(v: Option<&str>, field: &'static str) -> Result<Option<i64>, FieldError> {
     blank(v)
         .map(|s| {
-            parse_time(s).map(|t| t.timestamp_millis()).map_err(|_| {
-                FieldError::new(field, "enter a date and time, e.g. 2030-01-31 12:00:00")
-            })
+            parse_time(s)
+                .map(|t| t.timestamp_millis())
+                .map_err(|_| FieldError::new(field, TIME_HINT))
         })
         .transpose()
 }

@@ -256,10 +256,13 @@ async fn effective_permissions_are_the_token_and_the_owners_current_permissions(
     let (_, full) = app.token_for(analyst, json!({})).await;
     let me = app.get_ok("/v1/me", &narrow).await;
     assert_eq!(
-        strings(&me["permissions"]),
+        sorted_strings(&me["permissions"]),
         sorted(&["attacks:read", "rules:write", "tokens:read"])
     );
-    assert_eq!(strings(&me["user"]["permissions"]), spec_role("analyst"));
+    assert_eq!(
+        sorted_strings(&me["user"]["permissions"]),
+        spec_role("analyst")
+    );
     assert_eq!(me["auth_method"], "token");
     // the token's set limits the request even where the owner holds more
     assert_error(
@@ -281,7 +284,7 @@ async fn effective_permissions_are_the_token_and_the_owners_current_permissions(
     .unwrap();
     let me = app.get_ok("/v1/me", &full).await;
     assert_eq!(
-        strings(&me["permissions"]),
+        sorted_strings(&me["permissions"]),
         spec_role("api_developer"),
         "token ∩ owner"
     );
@@ -475,6 +478,9 @@ async fn me_describes_the_caller() {
     assert_eq!(me["user"]["role"], "global_admin");
     assert!(me["company"]["id"].is_i64());
     assert!(me["token_id"].is_i64());
-    assert_eq!(strings(&me["permissions"]), spec_role("global_admin"));
+    assert_eq!(
+        sorted_strings(&me["permissions"]),
+        spec_role("global_admin")
+    );
     assert!(me["user"].get("password_hash").is_none() && me["user"].get("password").is_none());
 }

@@ -387,7 +387,7 @@ async fn rule_9_shared_token_permissions_are_bounded_by_its_owner() {
     )
     .await;
     let me = app.get_ok("/v1/me", s["value"].as_str().unwrap()).await;
-    assert_eq!(strings(&me["permissions"]), spec_role("analyst"));
+    assert_eq!(sorted_strings(&me["permissions"]), spec_role("analyst"));
 }
 
 #[tokio::test]

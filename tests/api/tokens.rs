@@ -228,7 +228,7 @@ async fn rule_2_permissions_exceeding_owner_are_refused_on_edit() {
         .await;
         let now = app.get_ok(&path, &app.admin_token).await;
         assert_eq!(
-            strings(&now["permissions"]),
+            sorted_strings(&now["permissions"]),
             sorted(&["attacks:read", "tokens:read", "tokens:write"]),
             "{who}: unchanged"
         );
@@ -243,7 +243,7 @@ async fn rule_2_permissions_exceeding_owner_are_refused_on_edit() {
         .await;
     assert_eq!(res.status(), 200);
     assert_eq!(
-        strings(&body(res).await["permissions"]),
+        sorted_strings(&body(res).await["permissions"]),
         sorted(&["attacks:read", "rules:write", "tokens:write"])
     );
 }
@@ -725,7 +725,7 @@ async fn rule_10_admin_creates_a_token_assigned_to_another_user() {
     assert_eq!(t["creator"]["email"], "boss@example.com");
     let me = app.get_ok("/v1/me", t["value"].as_str().unwrap()).await;
     assert_eq!(me["user"]["id"], analyst, "acts as its owner");
-    assert_eq!(strings(&me["permissions"]), spec_role("read_only"));
+    assert_eq!(sorted_strings(&me["permissions"]), spec_role("read_only"));
 
     // bounded by that owner, not by the administrator
     assert_error(
@@ -798,14 +798,14 @@ async fn rule_11_role_templates_give_exactly_the_roles_permissions() {
             )
             .await;
         assert_eq!(
-            strings(&t["permissions"]),
+            sorted_strings(&t["permissions"]),
             spec_role(template),
             "template {template}"
         );
         assert_eq!(t["role_template"], template);
         let me = app.get_ok("/v1/me", t["value"].as_str().unwrap()).await;
         assert_eq!(
-            strings(&me["permissions"]),
+            sorted_strings(&me["permissions"]),
             spec_role(template),
             "effective, {template}"
         );
@@ -818,7 +818,7 @@ async fn rule_11_role_templates_give_exactly_the_roles_permissions() {
         )
         .await;
     assert_eq!(
-        strings(&t["permissions"]),
+        sorted_strings(&t["permissions"]),
         sorted(&["audit:read", "rules:read"])
     );
     assert_eq!(t["role_template"], "custom");
@@ -858,7 +858,7 @@ async fn rule_11_role_templates_give_exactly_the_roles_permissions() {
                 json!({ "name": template, "owner_id": analyst, "role_template": template }),
             )
             .await;
-        assert_eq!(strings(&t["permissions"]), spec_role(template));
+        assert_eq!(sorted_strings(&t["permissions"]), spec_role(template));
     }
     // a template can also be applied on edit
     let t = app
@@ -875,7 +875,7 @@ async fn rule_11_role_templates_give_exactly_the_roles_permissions() {
         )
         .await;
     assert_eq!(
-        strings(&body(res).await["permissions"]),
+        sorted_strings(&body(res).await["permissions"]),
         spec_role("api_developer")
     );
 }

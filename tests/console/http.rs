@@ -246,6 +246,12 @@ async fn the_token_list_pages_by_number_with_the_total_keeping_filters_and_sort(
         let res = c.get(app.url(path)).send().await.expect("get");
         assert_eq!(res.status().as_u16(), 200, "{path}");
     }
+    // The Select page's last page offers the one before it, carrying the search.
+    let select = get(app.url("/tokens/new/owner?page=18446744073709551615&q=x")).await;
+    assert!(
+        select.contains("name=\"page\" value=\"99999\"") && select.contains("« Previous"),
+        "{select}"
+    );
 }
 
 /// Undoes the HTML escaping of an attribute value.

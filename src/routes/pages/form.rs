@@ -169,7 +169,7 @@ pub fn time_field(
     match value.map(|v| parse_time(&v)) {
         Some(Ok(t)) => Some(t),
         Some(Err(_)) => {
-            errors.set(field, "enter a date and time, e.g. 2030-01-31 12:00");
+            errors.set(field, crate::domain::listing::TIME_HINT);
             None
         }
         None => None,

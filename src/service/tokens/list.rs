@@ -49,8 +49,13 @@ pub struct ListPage {
 
 impl ListPage {
     pub fn pages(&self) -> usize {
-        (self.total.max(0) as usize).div_ceil(self.per_page).max(1)
+        page_count(self.total, self.per_page)
     }
+}
+
+/// How many pages `total` rows fill at `per_page` a page (an empty list is one page).
+fn page_count(total: i64, per_page: usize) -> usize {
+    (total.max(0) as usize).div_ceil(per_page).max(1)
 }
 
 /// The console's list: sorted by `sort`, page `page` (1-based) of `per_page` rows (at most
@@ -69,8 +74,7 @@ pub fn list_page(
     let scope = list_scope(caller);
     let per_page = per_page.clamp(1, MAX_PAGE_SIZE);
     let total = db::tokens::count(conn, scope, filter)?;
-    let last = (total.max(0) as usize).div_ceil(per_page).max(1);
-    let page = page.clamp(1, last);
+    let page = page.clamp(1, page_count(total, per_page));
     let rows = db::tokens::list_sorted(conn, scope, filter, sort, (page - 1) * per_page, per_page)?;
     Ok(ListPage {
         items: views(conn, env, caller, &rows)?,

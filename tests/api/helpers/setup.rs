@@ -171,18 +171,6 @@ pub fn ids(list: &Value) -> Vec<i64> {
         .collect()
 }
 
-/// A JSON array of strings as a sorted vector.
-pub fn strings(v: &Value) -> Vec<String> {
-    let mut out: Vec<String> = v
-        .as_array()
-        .unwrap_or_else(|| panic!("not an array: {v}"))
-        .iter()
-        .map(|s| s.as_str().expect("string").to_string())
-        .collect();
-    out.sort();
-    out
-}
-
 /// A sorted owned copy of a list of names.
 pub fn sorted(names: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = names.iter().map(|s| s.to_string()).collect();
