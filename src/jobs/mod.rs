@@ -2,6 +2,7 @@
 //! module only wires them into clokwerk. `POST /v1/maintenance/run` and
 //! `tokend maintenance run` call `run_all`, the same functions.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -174,41 +175,43 @@ pub const SYNC_EVERY: Duration = Duration::from_millis(50);
 pub struct Running {
     _jobs: clokwerk::ScheduleHandle,
     _webhooks: clokwerk::ScheduleHandle,
-    sync: Option<(
-        Arc<std::sync::atomic::AtomicBool>,
-        std::thread::JoinHandle<()>,
-    )>,
+    _sync: SyncThread,
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some((stop, thread)) = self.sync.take() {
-            stop.store(true, std::sync::atomic::Ordering::Relaxed);
-            let _ = thread.join();
+/// The thread that notices outside writes every [`SYNC_EVERY`], apart from the jobs so a long
+/// purge never delays it. Dropping it stops the thread and waits for it.
+struct SyncThread {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SyncThread {
+    fn start(state: Arc<AppState>) -> SyncThread {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("tokend-sync".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(SYNC_EVERY);
+                    log_err("sync", sync_external(&state));
+                }
+            })
+            .expect("the sync thread starts");
+        SyncThread {
+            stop,
+            thread: Some(thread),
         }
     }
 }
 
-/// The thread that notices outside writes every [`SYNC_EVERY`], apart from the jobs so a long
-/// purge never delays it.
-fn start_sync(
-    state: Arc<AppState>,
-) -> (
-    Arc<std::sync::atomic::AtomicBool>,
-    std::thread::JoinHandle<()>,
-) {
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = stop.clone();
-    let thread = std::thread::Builder::new()
-        .name("tokend-sync".into())
-        .spawn(move || {
-            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
-                std::thread::sleep(SYNC_EVERY);
-                log_err("sync", sync_external(&state));
-            }
-        })
-        .expect("the sync thread starts");
-    (stop, thread)
+impl Drop for SyncThread {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Starts the scheduler threads: one for the jobs, one for webhook deliveries, so a slow
@@ -241,6 +244,6 @@ pub fn start(state: Arc<AppState>) -> Running {
     Running {
         _jobs: s.watch_thread(Duration::from_millis(200)),
         _webhooks: hooks.watch_thread(Duration::from_millis(200)),
-        sync: Some(start_sync(state)),
+        _sync: SyncThread::start(state),
     }
 }
