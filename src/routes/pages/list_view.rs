@@ -61,12 +61,13 @@ pub struct PageLink {
 /// Links to the first and last page, and to two pages either side of the current one.
 pub fn page_links(path: &str, f: &Filters, list: &ListPage) -> Vec<PageLink> {
     let (current, last) = (list.page, list.pages());
+    let mut shown = vec![1, last];
+    shown.extend(current.saturating_sub(2).max(1)..=(current + 2).min(last));
+    shown.sort_unstable();
+    shown.dedup();
     let mut out = Vec::new();
     let mut previous = 0;
-    for n in 1..=last {
-        if n != 1 && n != last && n.abs_diff(current) > 2 {
-            continue;
-        }
+    for n in shown {
         if n > previous + 1 {
             out.push(PageLink {
                 label: "…".into(),
@@ -74,15 +75,50 @@ pub fn page_links(path: &str, f: &Filters, list: &ListPage) -> Vec<PageLink> {
                 current: false,
             });
         }
-        let number = n.to_string();
-        let mut pairs = f.pairs(true);
-        pairs.push(("page", number.as_str()));
         out.push(PageLink {
-            href: (n != current).then(|| with_query(path, &pairs)),
-            label: number,
+            href: (n != current).then(|| page_url(path, f, n)),
+            label: n.to_string(),
             current: n == current,
         });
         previous = n;
     }
     out
+}
+
+/// The URL of page `n` of this view (filters and order kept).
+pub fn page_url(path: &str, f: &Filters, n: usize) -> String {
+    let number = n.to_string();
+    let mut pairs = f.pairs(true);
+    pairs.push(("page", number.as_str()));
+    with_query(path, &pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(page: usize, total: i64) -> Vec<String> {
+        let list = ListPage {
+            total,
+            page,
+            per_page: 10,
+            ..ListPage::default()
+        };
+        page_links("/", &Filters::default(), &list)
+            .into_iter()
+            .map(|l| l.label)
+            .collect()
+    }
+
+    #[test]
+    fn the_pager_shows_the_ends_and_two_pages_either_side() {
+        assert_eq!(
+            labels(5, 100),
+            ["1", "…", "3", "4", "5", "6", "7", "…", "10"]
+        );
+        assert_eq!(labels(1, 100), ["1", "2", "3", "…", "10"]);
+        assert_eq!(labels(10, 100), ["1", "…", "8", "9", "10"]);
+        assert_eq!(labels(1, 0), ["1"], "an empty list is one page");
+        assert_eq!(labels(2, 25), ["1", "2", "3"]);
+    }
 }

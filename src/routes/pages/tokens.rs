@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::auth::PageUser;
 use super::form::{with_query, FieldErrors, FormData};
-use super::list_view::{columns, page_links, Column, PageLink};
+use super::list_view::{columns, page_links, page_url, Column, PageLink};
 use super::render::{see_other, Layout, PageError, PageResult, Section};
 use super::view::{self, options, Opt, UserOption};
 use crate::domain::listing::{TokenFilter, TokenFilterText, TokenSort};
@@ -274,14 +274,8 @@ pub async fn index(state: Shared, user: PageUser, req: HttpRequest) -> PageResul
         .collect();
     let path = req.path().to_string();
     let pages = page_links(&path, &f, &list);
-    let step = |to: usize| {
-        let n = to.to_string();
-        let mut pairs = f.pairs(true);
-        pairs.push(("page", &n));
-        with_query(&path, &pairs)
-    };
-    let prev_url = (list.page > 1).then(|| step(list.page - 1));
-    let next_url = (list.page < list.pages()).then(|| step(list.page + 1));
+    let prev_url = (list.page > 1).then(|| page_url(&path, &f, list.page - 1));
+    let next_url = (list.page < list.pages()).then(|| page_url(&path, &f, list.page + 1));
     let back = match req.query_string() {
         "" => path.clone(),
         qs => format!("{path}?{qs}"),
