@@ -33,15 +33,6 @@ fn shown(rfc: &str) -> String {
     format!("{} UTC", rfc.get(..16).unwrap_or(rfc).replace('T', " "))
 }
 
-async fn field_value(b: &Browser, label: &str) -> String {
-    b.field(label)
-        .await
-        .prop("value")
-        .await
-        .expect("value")
-        .unwrap_or_default()
-}
-
 /// The token page's details list (term and value on separate lines).
 async fn details(b: &Browser) -> String {
     b.text_of("dl.details").await
@@ -113,7 +104,7 @@ async fn allowed_addresses_refuse_other_clients_and_lock_to_recent_ones() {
     b.click("Save changes").await;
     b.sees("`not-an-ip` is not an IP address or CIDR").await;
     assert_eq!(
-        field_value(&b, "Allowed IP addresses").await,
+        b.field_value("Allowed IP addresses").await,
         "10.0.0.0/8\nnot-an-ip"
     );
     assert!(app.token(id).await["allowed_cidrs"] == json!([]));
@@ -132,10 +123,7 @@ async fn allowed_addresses_refuse_other_clients_and_lock_to_recent_ones() {
         app.token(id).await["allowed_cidrs"],
         json!(["127.0.0.1/32"])
     );
-    assert_eq!(
-        field_value(&b, "Allowed IP addresses").await,
-        "127.0.0.1/32"
-    );
+    assert_eq!(b.field_value("Allowed IP addresses").await, "127.0.0.1/32");
     assert_eq!(app.token_status(&value).await, 200, "accepted again");
     b.finish().await;
 }
@@ -162,10 +150,10 @@ async fn idle_policy_and_webhook_settings_with_deliveries() {
     b.sees("must be an http or https URL").await;
     b.sees("The secret you typed was not saved").await;
     assert_eq!(
-        field_value(&b, "Disable tokens unused for (days)").await,
+        b.field_value("Disable tokens unused for (days)").await,
         "90"
     );
-    assert_eq!(field_value(&b, "Webhook secret").await, "");
+    assert_eq!(b.field_value("Webhook secret").await, "");
 
     // Saved: reflected by the API, the secret only as `webhook_secret_set`.
     let hook = "http://127.0.0.1:9/tokend";
@@ -174,7 +162,7 @@ async fn idle_policy_and_webhook_settings_with_deliveries() {
     b.click("Save settings").await;
     b.sees("Settings saved.").await;
     b.sees("A secret is set; it is never shown.").await;
-    assert_eq!(field_value(&b, "Webhook secret").await, "");
+    assert_eq!(b.field_value("Webhook secret").await, "");
     assert!(!b.text().await.contains(secret));
     let (status, body) = call(&app, reqwest::Method::GET, "/v1/settings", &app.admin_token).await;
     assert_eq!(status, 200, "{body}");

@@ -490,6 +490,16 @@ impl Browser {
         out
     }
 
+    /// The current value of the field labelled `label`.
+    pub async fn field_value(&self, label: &str) -> String {
+        self.field(label)
+            .await
+            .prop("value")
+            .await
+            .expect("value")
+            .unwrap_or_default()
+    }
+
     /// The value of the read-only value field (`Token value`).
     pub async fn value_of(&self, id: &str) -> String {
         self.c

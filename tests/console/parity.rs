@@ -96,13 +96,7 @@ async fn the_profile_toggles_own_tokens_without_javascript() {
 
 /// The expiry field's value as a time (it shows `YYYY-MM-DD hh:mm:ss`, UTC).
 async fn proposed_expiry(b: &Browser) -> chrono::NaiveDateTime {
-    let shown = b
-        .field("Expires at (UTC)")
-        .await
-        .prop("value")
-        .await
-        .expect("value")
-        .unwrap_or_default();
+    let shown = b.field_value("Expires at (UTC)").await;
     chrono::NaiveDateTime::parse_from_str(&shown, "%Y-%m-%d %H:%M:%S")
         .unwrap_or_else(|e| panic!("`{shown}` is not YYYY-MM-DD hh:mm:ss: {e}"))
 }

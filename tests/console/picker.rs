@@ -38,15 +38,6 @@ async fn appears(b: &Browser, css: &str) -> bool {
     false
 }
 
-async fn field_value(b: &Browser, label: &str) -> String {
-    b.field(label)
-        .await
-        .prop("value")
-        .await
-        .expect("value")
-        .unwrap_or_default()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn type_ahead_finds_any_user_by_name_and_the_form_follows_the_owner() {
     let app = spawn_app().await;
@@ -74,9 +65,9 @@ async fn type_ahead_finds_any_user_by_name_and_the_form_follows_the_owner() {
         .await
         .expect("leave the field");
     assert!(appears(&b, "select#role_template option[value='admin'][disabled]").await);
-    assert_eq!(field_value(&b, "User").await, QUINCY);
+    assert_eq!(b.field_value("User").await, QUINCY);
     assert_eq!(
-        field_value(&b, "Name").await,
+        b.field_value("Name").await,
         "for-quincy",
         "typed values kept"
     );
@@ -112,9 +103,9 @@ async fn the_select_page_works_without_javascript_and_templates_follow_the_owner
     // Back on the form: the owner filled in, the rest as typed, the templates it cannot hold
     // disabled with the reason.
     assert_eq!(b.heading().await, "Create API token");
-    assert_eq!(field_value(&b, "User").await, QUINCY);
-    assert_eq!(field_value(&b, "Name").await, "picked");
-    assert_eq!(field_value(&b, "Description").await, "chosen from the list");
+    assert_eq!(b.field_value("User").await, QUINCY);
+    assert_eq!(b.field_value("Name").await, "picked");
+    assert_eq!(b.field_value("Description").await, "chosen from the list");
     b.sees("Administrator is unavailable: zq@example.com does not hold")
         .await;
     assert!(b
