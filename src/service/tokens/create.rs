@@ -5,15 +5,15 @@ use serde_json::json;
 
 use super::rules::{
     check_bounds, check_expiry, company, name_taken, parse_cidrs, requested_permissions, seal,
+    with_value,
 };
-use super::types::{view, CreateToken, TokenWithValue};
+use super::types::{CreateToken, TokenWithValue};
 use crate::db::tokens::NewToken;
 use crate::db::{self, Tx};
 use crate::domain::model::{Audience, Caller, TokenKind, User};
 use crate::domain::names::{parse_description, TokenName};
 use crate::domain::permissions::{Permission, PermissionSet};
 use crate::domain::roles::parse_template;
-use crate::domain::secret::Secret;
 use crate::domain::token_value::{TokenValue, ValueKind};
 use crate::error::{ApiError, ApiResult};
 use crate::service::audit::{opt_time, record, Actor, Event};
@@ -96,11 +96,7 @@ pub fn create_with_value(
         },
         now,
     )?;
-    let row = db::tokens::get(tx, id)?.ok_or(ApiError::NotFound)?;
-    Ok(TokenWithValue {
-        token: view(&row, caller, &company, env),
-        value: Secret::new(value.expose()),
-    })
+    with_value(tx, env, caller, (id, &company), &value)
 }
 
 /// The owner asked for: the caller, or another user the caller may reach (a user of a

@@ -17,6 +17,22 @@ use crate::service::Env;
 
 use super::*;
 
+/// The answer to a call that made a new value (create, renew): the token as stored now, and
+/// the value, shown this once.
+pub(super) fn with_value(
+    conn: &Connection,
+    env: &Env,
+    caller: &Caller,
+    (id, company): (i64, &Company),
+    value: &TokenValue,
+) -> ApiResult<TokenWithValue> {
+    let row = db::tokens::get(conn, id)?.ok_or(ApiError::NotFound)?;
+    Ok(TokenWithValue {
+        token: view(&row, caller, company, env),
+        value: crate::domain::secret::Secret::new(value.expose()),
+    })
+}
+
 pub(super) fn company(conn: &Connection, id: i64) -> ApiResult<Company> {
     db::companies::get(conn, id)?
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("company {id} missing")))

@@ -5,13 +5,13 @@ use serde_json::json;
 use crate::db::{self, Tx};
 use crate::domain::model::Caller;
 use crate::domain::permissions::Permission;
-use crate::domain::secret::Secret;
 use crate::domain::token_value::{TokenValue, ValueKind};
 use crate::error::{ApiError, ApiResult};
 use crate::service::audit::{record, Actor, Event};
 use crate::service::policy::{access, ensure, ensure_not_delegated, may_renew};
 use crate::service::{require, Env};
 
+use super::rules::with_value;
 use super::*;
 
 pub fn renew(
@@ -69,11 +69,7 @@ pub fn renew(
         },
         now,
     )?;
-    let row = db::tokens::get(tx, id)?.ok_or(ApiError::NotFound)?;
-    Ok(TokenWithValue {
-        token: view(&row, caller, &company, env),
-        value: Secret::new(value.expose()),
-    })
+    with_value(tx, env, caller, (id, &company), &value)
 }
 
 pub fn reveal(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> ApiResult<String> {
