@@ -6,12 +6,12 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use rusqlite::params;
 use sha2::{Digest, Sha256};
 use tokend::auth::index::AuthIndex;
 use tokend::config::Config;
 use tokend::db;
 use tokend::domain::token_value::{TokenDigest, TokenValue, ValueKind};
+use tokend::params;
 use tokend::startup::Bootstrap;
 use tokend::state::AppState;
 
@@ -50,17 +50,16 @@ fn filter(c: &mut Criterion) {
 fn seed(state: &AppState, count: u64) {
     let conn = state.pool.get().expect("conn");
     conn.execute_batch("BEGIN").expect("begin");
-    let mut stmt = conn
-        .prepare(
-            "INSERT INTO tokens (company_id, owner_id, kind, name, name_key, permissions, digest,
-                 value_hint, enabled, created_at, updated_at)
-             VALUES (1, 1, 'private', $1, $1, 'tokens:read', $2, 'tkd_seed', 1, 0, 0)",
-        )
-        .expect("prepare");
     for i in 0..count {
         let name = format!("seed-{i}");
         let d = Sha256::digest(name.as_bytes()).to_vec();
-        stmt.execute(params![name, d]).expect("insert");
+        conn.execute(
+            "INSERT INTO tokens (company_id, owner_id, kind, name, name_key, permissions, digest,
+                 value_hint, enabled, created_at, updated_at)
+             VALUES (1, 1, 'private', $1, $1, 'tokens:read', $2, 'tkd_seed', 1, 0, 0)",
+            params![name, d],
+        )
+        .expect("insert");
     }
     conn.execute_batch("COMMIT").expect("commit");
 }

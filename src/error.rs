@@ -52,6 +52,9 @@ pub enum ApiError {
     TooManyAttempts { retry_after_secs: u64 },
     #[error("the service is not ready")]
     Unavailable,
+    /// The database cannot be reached right now (it is down, or failing over).
+    #[error("the database is unavailable; try again shortly")]
+    StorageUnavailable,
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -112,6 +115,7 @@ impl ApiError {
             ApiError::Unprocessable { code, .. } => code,
             ApiError::TooManyAttempts { .. } => "too_many_attempts",
             ApiError::Unavailable => "unavailable",
+            ApiError::StorageUnavailable => "storage_unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -145,7 +149,7 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -222,15 +226,17 @@ const BODY_MISSING: &str = r#"{"error":{"code":"unauthenticated","message":"auth
 const BODY_INVALID_TOKEN: &str =
     r#"{"error":{"code":"invalid_token","message":"the token is invalid"}}"#;
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(e: rusqlite::Error) -> Self {
-        ApiError::Internal(e.into())
-    }
-}
-
-impl From<r2d2::Error> for ApiError {
-    fn from(e: r2d2::Error) -> Self {
-        ApiError::Internal(e.into())
+/// A database that cannot be reached answers 503 `storage_unavailable` (logged); any other
+/// storage failure is an internal error.
+impl From<crate::db::Error> for ApiError {
+    fn from(e: crate::db::Error) -> Self {
+        match e {
+            crate::db::Error::Unavailable(why) => {
+                tracing::warn!(error = %why, "storage unavailable");
+                ApiError::StorageUnavailable
+            }
+            e => ApiError::Internal(e.into()),
+        }
     }
 }
 

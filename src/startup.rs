@@ -122,6 +122,12 @@ async fn stop_signal() {
     }
 }
 
+/// Runs `f` on a new plain thread and waits for it: database work from async code that is not
+/// on the blocking pool (start and shutdown).
+pub fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| s.spawn(f).join().expect("the database thread finishes"))
+}
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -132,8 +138,13 @@ pub struct Application {
 
 impl Application {
     pub fn build(config: Config, boot: &Bootstrap) -> anyhow::Result<Application> {
-        let state = AppState::open(config, false)?;
-        let bootstrapped = boot.apply(&state)?;
+        // The blocking PostgreSQL client runs its own small runtime, which cannot start on a
+        // thread already driving one: opening the database is done on a plain thread.
+        let (state, bootstrapped) = off_runtime(|| -> anyhow::Result<_> {
+            let state = AppState::open(config, false)?;
+            let bootstrapped = boot.apply(&state)?;
+            Ok((state, bootstrapped))
+        })?;
         let c = &state.config;
         let listener =
             TcpListener::bind(c.bind).with_context(|| format!("cannot listen on {}", c.bind))?;
@@ -180,7 +191,7 @@ impl Application {
         let state = self.state.clone();
         let result = self.server.await;
         drop(self._scheduler);
-        if let Err(e) = crate::jobs::flush(&state) {
+        if let Err(e) = off_runtime(|| crate::jobs::flush(&state)) {
             tracing::error!(error = %e, "final flush failed");
         }
         result

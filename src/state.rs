@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::db::Connection;
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
-use rusqlite::Connection;
 
 use crate::auth::index::{AuthIndex, UsageBuffer};
 use crate::auth::throttle::{
@@ -15,7 +15,7 @@ use crate::auth::throttle::{
 };
 use crate::config::Config;
 use crate::crypto::Keys;
-use crate::db::{self, Pool, Tx};
+use crate::db::{self, Backend, Pool, Tx};
 use crate::domain::time::Clock;
 use crate::error::{ApiError, ApiResult};
 use crate::telemetry::Metrics;
@@ -45,6 +45,8 @@ pub struct AppState {
     pub external_writer: bool,
     /// The epoch last seen by the server's sync job.
     pub seen_epoch: parking_lot::Mutex<i64>,
+    /// This process's name in change announcements, so it skips its own.
+    pub origin: String,
 }
 
 impl AppState {
@@ -70,6 +72,7 @@ impl AppState {
             pool: pool.clone(),
             external_writer,
             seen_epoch: parking_lot::Mutex::new(epoch),
+            origin: crate::crypto::random_token::<9>(),
         };
         state.reload_index(&conn)?;
         Ok(Arc::new(state))
@@ -93,7 +96,7 @@ impl AppState {
     }
 
     /// Rebuilds the digest filter from the database.
-    pub fn reload_index(&self, conn: &Connection) -> rusqlite::Result<()> {
+    pub fn reload_index(&self, conn: &Connection) -> db::Result<()> {
         let mut digests = db::tokens::all_digests(conn)?;
         digests.extend(
             db::legacy::all_uuids(conn)?
@@ -105,7 +108,7 @@ impl AppState {
         Ok(())
     }
 
-    fn conn(&self, kind: &str) -> ApiResult<db::PooledConn> {
+    fn conn(&self, kind: &str) -> ApiResult<db::Connection> {
         let start = Instant::now();
         let conn = self.pool.get()?;
         self.metrics
@@ -115,13 +118,19 @@ impl AppState {
         Ok(conn)
     }
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on this thread; commits on `Ok`.
+    /// Whether this process tells others of its writes: the CLI writing to a file a server
+    /// uses, and every replica on PostgreSQL.
+    fn announces(&self) -> bool {
+        self.external_writer || self.pool.backend() == Backend::Postgres
+    }
+
+    /// Runs `f` in one write transaction on this thread; commits on `Ok`.
     pub fn write_blocking<T>(&self, f: impl FnOnce(&mut Tx) -> ApiResult<T>) -> ApiResult<T> {
-        let mut conn = self.conn("write")?;
-        let mut tx = Tx::begin(&mut conn)?;
+        let conn = self.conn("write")?;
+        let mut tx = Tx::begin(&conn)?;
         let out = f(&mut tx)?;
-        if self.external_writer && tx.effects.touches_auth {
-            db::bump_epoch(&tx)?;
+        if self.announces() && tx.effects.touches_auth {
+            db::announce(&tx, &self.origin)?;
         }
         let effects = tx.commit()?;
         for d in &effects.added {

@@ -130,7 +130,7 @@ async fn lookup<F>(
     read: F,
 ) -> ApiResult<Option<Arc<Cached>>>
 where
-    F: FnOnce(&rusqlite::Connection) -> ApiResult<Option<AuthRow>> + Send + 'static,
+    F: FnOnce(&crate::db::Connection) -> ApiResult<Option<AuthRow>> + Send + 'static,
 {
     if let Some(row) = state.index.cached(&key) {
         return Ok(Some(row));

@@ -41,7 +41,7 @@ pub fn serve(config: Config) -> Result<i32, Exit> {
 
 pub fn migrate(config: &Config) -> Result<i32, Exit> {
     let pool = db::open(&config.db, 1).map_err(|e| Exit(1, format!("{e:#}")))?;
-    let v = db::schema_version(&*pool.get()?)?;
+    let v = db::schema_version(&pool.get()?)?;
     println!("database {} is at schema version {v}", config.db.display());
     Ok(0)
 }
@@ -84,7 +84,7 @@ pub fn backup(config: &Config, file: &Path, force: bool) -> Result<i32, Exit> {
         std::fs::remove_file(file)?;
     }
     let pool = db::open(&config.db, 1).map_err(|e| Exit(1, format!("{e:#}")))?;
-    db::backup(&*pool.get()?, file).map_err(|e| Exit(1, format!("backup failed: {e:#}")))?;
+    db::backup(&pool.get()?, file).map_err(|e| Exit(1, format!("backup failed: {e:#}")))?;
     println!("backed up {} to {}", config.db.display(), file.display());
     Ok(0)
 }

@@ -1,7 +1,6 @@
 //! SQL for the audit log.
 
-use rusqlite::types::Value;
-use rusqlite::{named_params, params_from_iter, Connection};
+use crate::db::{params, Arg as Value, Connection, Result};
 
 use crate::domain::listing::AuditFilter;
 
@@ -37,19 +36,26 @@ pub struct NewEvent<'a> {
     pub on_behalf_of: Option<i64>,
 }
 
-pub fn insert(conn: &Connection, e: &NewEvent) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+pub fn insert(conn: &Connection, e: &NewEvent) -> Result<()> {
+    conn.execute(
         "INSERT INTO audit_events (company_id, actor_id, actor_email, token_id, user_id, action,
                                    ip, details, created_at, via, credential_id, on_behalf_of)
-         VALUES (:company, :actor, :email, :token, :user, :action, :ip, :details, :now, :via,
-                 :credential, :behalf)",
-    )?
-    .execute(named_params! {
-        ":company": e.company_id, ":actor": e.actor_id, ":email": e.actor_email,
-        ":token": e.token_id, ":user": e.user_id, ":action": e.action, ":ip": e.ip,
-        ":details": e.details, ":now": e.now, ":via": e.via,
-        ":credential": e.credential_id, ":behalf": e.on_behalf_of,
-    })?;
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        params![
+            e.company_id,
+            e.actor_id,
+            e.actor_email,
+            e.token_id,
+            e.user_id,
+            e.action,
+            e.ip,
+            e.details,
+            e.now,
+            e.via,
+            e.credential_id,
+            e.on_behalf_of,
+        ],
+    )?;
     Ok(())
 }
 
@@ -58,7 +64,7 @@ pub fn list(
     f: &AuditFilter,
     before: Option<i64>,
     limit: usize,
-) -> rusqlite::Result<Vec<AuditEvent>> {
+) -> Result<Vec<AuditEvent>> {
     let mut sql = String::from(
         "SELECT id, company_id, actor_id, actor_email, token_id, user_id, action, ip, details,
                 created_at, via, credential_id, on_behalf_of FROM audit_events WHERE 1 = 1",
@@ -90,8 +96,7 @@ pub fn list(
         push(" AND id < ?", v.into());
     }
     push(" ORDER BY id DESC LIMIT ?", (limit as i64).into());
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(args), |r| {
+    conn.query_map(&sql, &crate::db::args(&args), |r| {
         Ok(AuditEvent {
             id: r.get(0)?,
             company_id: r.get(1)?,
@@ -107,6 +112,5 @@ pub fn list(
             credential_id: r.get(11)?,
             on_behalf_of: r.get(12)?,
         })
-    })?;
-    rows.collect()
+    })
 }

@@ -1,6 +1,6 @@
 //! SQL for companies and their token policy.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use crate::db::{params, Connection, Result, Row};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Company {
@@ -20,11 +20,11 @@ pub struct Company {
 const COLUMNS: &str = "id, name, token_reveal, max_token_lifetime_days, idle_disable_days, \
                        webhook_url, webhook_secret, created_at, default_token_lifetime_days";
 
-fn from_row(r: &Row) -> rusqlite::Result<Company> {
+fn from_row(r: &Row) -> Result<Company> {
     Ok(Company {
         id: r.get(0)?,
         name: r.get(1)?,
-        reveal_allowed: r.get::<_, String>(2)? == "allowed",
+        reveal_allowed: r.get::<String>(2)? == "allowed",
         max_token_lifetime_days: r.get(3)?,
         idle_disable_days: r.get(4)?,
         webhook_url: r.get(5)?,
@@ -34,10 +34,12 @@ fn from_row(r: &Row) -> rusqlite::Result<Company> {
     })
 }
 
-pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Company>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM companies WHERE id = $1"))?
-        .query_row([id], from_row)
-        .optional()
+pub fn get(conn: &Connection, id: i64) -> Result<Option<Company>> {
+    conn.query_opt(
+        &format!("SELECT {COLUMNS} FROM companies WHERE id = $1"),
+        params![id],
+        from_row,
+    )
 }
 
 pub fn list(
@@ -45,17 +47,19 @@ pub fn list(
     only: Option<i64>,
     before: Option<i64>,
     limit: usize,
-) -> rusqlite::Result<Vec<Company>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM companies
+) -> Result<Vec<Company>> {
+    conn.query_map(
+        &format!(
+            "SELECT {COLUMNS} FROM companies
          WHERE ($1 IS NULL OR id = $1) AND ($2 IS NULL OR id < $2)
          ORDER BY id DESC LIMIT $3"
-    ))?;
-    let rows = stmt.query_map(params![only, before, limit as i64], from_row)?;
-    rows.collect()
+        ),
+        params![only, before, limit as i64],
+        from_row,
+    )
 }
 
-pub fn insert(conn: &Connection, name: &str, now: i64) -> rusqlite::Result<i64> {
+pub fn insert(conn: &Connection, name: &str, now: i64) -> Result<i64> {
     conn.query_row(
         "INSERT INTO companies (name, created_at) VALUES ($1, $2) RETURNING id",
         params![name, now],
@@ -63,7 +67,7 @@ pub fn insert(conn: &Connection, name: &str, now: i64) -> rusqlite::Result<i64> 
     )
 }
 
-pub fn update_policy(conn: &Connection, c: &Company) -> rusqlite::Result<()> {
+pub fn update_policy(conn: &Connection, c: &Company) -> Result<()> {
     conn.execute(
         "UPDATE companies SET token_reveal = $1, max_token_lifetime_days = $2,
                 idle_disable_days = $3, webhook_url = $4, webhook_secret = $5,
@@ -86,11 +90,11 @@ pub fn update_policy(conn: &Connection, c: &Company) -> rusqlite::Result<()> {
     Ok(())
 }
 
-pub fn count(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("SELECT COUNT(*) FROM companies", [], |r| r.get(0))
+pub fn count(conn: &Connection) -> Result<i64> {
+    conn.query_row("SELECT COUNT(*) FROM companies", params![], |r| r.get(0))
 }
 
 /// The default company: the first one, made at bootstrap.
-pub fn first_id(conn: &Connection) -> rusqlite::Result<Option<i64>> {
-    conn.query_row("SELECT min(id) FROM companies", [], |r| r.get(0))
+pub fn first_id(conn: &Connection) -> Result<Option<i64>> {
+    conn.query_row("SELECT min(id) FROM companies", params![], |r| r.get(0))
 }

@@ -2,41 +2,41 @@
 //! transaction type. All SQL of the application lives under this module.
 
 pub mod audit;
+pub mod changes;
 pub mod companies;
+mod conn;
+mod error;
 pub mod legacy;
+pub mod limits;
 pub mod nodes;
+pub mod pg;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
 pub mod webhooks;
 
-use std::ops::Deref;
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, Transaction, TransactionBehavior};
 use rusqlite_migration::{Migrations, M};
+
+pub use crate::params;
+pub use conn::{args, Arg, Backend, Col, Connection, FromCol, Param, PgConn, Row, Value};
+pub use error::{Error, Result};
 
 use crate::domain::token_value::TokenDigest;
 
-pub type Pool = r2d2::Pool<SqliteConnectionManager>;
-pub type PooledConn = r2d2::PooledConnection<SqliteConnectionManager>;
-
-/// The migrations, in order. Never edit one that has shipped: add a new file.
-const MIGRATIONS: &[M<'static>] = &[
-    M::up(include_str!("../../migrations/0001_init.sql")),
-    M::up(include_str!(
-        "../../migrations/0002_retired_legacy_uuids.sql"
-    )),
-    M::up(include_str!("../../migrations/0003_audit_credentials.sql")),
-    M::up(include_str!(
-        "../../migrations/0004_node_token_disabled.sql"
-    )),
-    M::up(include_str!(
-        "../../migrations/0005_default_token_lifetime.sql"
-    )),
+/// The migration files, in order, written in portable SQL (PostgreSQL reads them through
+/// [`pg::dialect`]). Never edit one that has shipped: add a new file.
+const FILES: &[&str] = &[
+    include_str!("../../migrations/0001_init.sql"),
+    include_str!("../../migrations/0002_retired_legacy_uuids.sql"),
+    include_str!("../../migrations/0003_audit_credentials.sql"),
+    include_str!("../../migrations/0004_node_token_disabled.sql"),
+    include_str!("../../migrations/0005_default_token_lifetime.sql"),
+    include_str!("../../migrations/0006_shared_limits.sql"),
 ];
 
 /// Durability pragmas, set on every connection the pool opens. `busy_timeout` comes first:
@@ -47,30 +47,115 @@ const PRAGMAS: &str = "PRAGMA busy_timeout = 10000;
      PRAGMA synchronous = FULL;
      PRAGMA foreign_keys = ON;";
 
-/// Opens (creating if needed) the database at `path` and brings its schema up to date.
-pub fn open(path: &Path, max_connections: u32) -> anyhow::Result<Pool> {
+/// `true` when `--db` names a PostgreSQL database rather than an SQLite file.
+pub fn is_postgres_url(target: &str) -> bool {
+    target.starts_with("postgres://") || target.starts_with("postgresql://")
+}
+
+/// The database as it may be shown in logs and messages: a URL without its password.
+pub fn shown(target: &Path) -> String {
+    let text = target.to_string_lossy();
+    match url::Url::parse(&text) {
+        Ok(mut u) if is_postgres_url(&text) && u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => text.into_owned(),
+    }
+}
+
+/// The connection pool, on either backend.
+#[derive(Clone)]
+pub enum Pool {
+    Sqlite(r2d2::Pool<SqliteConnectionManager>),
+    Postgres(r2d2::Pool<pg::PgManager>, pg::PgManager),
+}
+
+impl Pool {
+    /// A connection; on PostgreSQL, waiting at most [`pg::CONNECT_TIMEOUT`] for one (then
+    /// [`Error::Unavailable`]).
+    pub fn get(&self) -> Result<Connection> {
+        Ok(match self {
+            Pool::Sqlite(p) => Connection::sqlite_pooled(p.get()?),
+            Pool::Postgres(p, _) => Connection::pg_pooled(p.get()?),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(..) => Backend::Postgres,
+        }
+    }
+
+    /// A new connection outside the pool (PostgreSQL only: the change listener's).
+    pub fn dedicated(&self) -> Result<Connection> {
+        match self {
+            Pool::Postgres(_, m) => Ok(Connection::pg(m.connect()?)),
+            Pool::Sqlite(_) => Err(Error::Other("SQLite has no dedicated connections".into())),
+        }
+    }
+}
+
+/// Opens the database `target` names (an SQLite file, created if needed, or a PostgreSQL
+/// URL) and brings its schema up to date.
+pub fn open(target: &Path, max_connections: u32) -> anyhow::Result<Pool> {
+    let text = target.to_string_lossy();
+    if is_postgres_url(&text) {
+        return open_postgres(&text, max_connections);
+    }
     // Rule 32: SQLite gives the `-wal` and `-shm` files the database file's mode.
-    private_file(path)?;
-    let manager = SqliteConnectionManager::file(path).with_init(|c| c.execute_batch(PRAGMAS));
+    private_file(target)?;
+    let manager = SqliteConnectionManager::file(target).with_init(|c| c.execute_batch(PRAGMAS));
     let pool = r2d2::Pool::builder()
         .max_size(max_connections)
         .connection_timeout(Duration::from_secs(15))
         .build(manager)
-        .with_context(|| format!("cannot open database {}", path.display()))?;
-    migrate(&mut *pool.get()?)?;
+        .with_context(|| format!("cannot open database {}", target.display()))?;
+    let pool = Pool::Sqlite(pool);
+    migrate(&mut pool.get()?)?;
+    Ok(pool)
+}
+
+fn open_postgres(url: &str, max_connections: u32) -> anyhow::Result<Pool> {
+    let manager = pg::PgManager::new(url)?;
+    let pool = r2d2::Pool::builder()
+        .max_size(max_connections)
+        .min_idle(Some(1))
+        .connection_timeout(pg::CONNECT_TIMEOUT)
+        .build(manager.clone())
+        .with_context(|| format!("cannot connect to {}", shown(Path::new(url))))?;
+    let pool = Pool::Postgres(pool, manager);
+    migrate(&mut pool.get()?)?;
     Ok(pool)
 }
 
 /// Applies pending migrations; a no-op on an up-to-date database.
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
-    Migrations::from_slice(MIGRATIONS)
+    if let Some(c) = conn.as_sqlite_mut() {
+        return migrate_sqlite(c);
+    }
+    conn.with_pg(|c| pg::migrate(c, FILES))
+        .context("cannot apply database migrations")
+}
+
+fn migrate_sqlite(conn: &mut rusqlite::Connection) -> anyhow::Result<()> {
+    let steps: Vec<M> = FILES.iter().map(|sql| M::up(sql)).collect();
+    Migrations::new(steps)
         .to_latest(conn)
         .context("cannot apply database migrations")
 }
 
 /// The schema version (number of migrations applied).
-pub fn schema_version(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+pub fn schema_version(conn: &Connection) -> Result<i64> {
+    match conn.backend() {
+        Backend::Sqlite => conn.query_row("PRAGMA user_version", params![], |r| r.get(0)),
+        Backend::Postgres => conn.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            params![],
+            |r| r.get(0),
+        ),
+    }
 }
 
 /// Rule 32: `path` is created empty with mode 0600 when missing (SQLite then uses it as a new
@@ -92,10 +177,13 @@ pub fn private_file(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A write transaction (`BEGIN IMMEDIATE`) that also records which token digests appeared
-/// or disappeared, so the caller can update the in-memory filter after commit.
+/// A write transaction that also records which token digests appeared or disappeared, so
+/// the caller can update the in-memory filter after commit. SQLite: `BEGIN IMMEDIATE`.
+/// PostgreSQL: the write lock first, so writes are serialized across replicas as they are
+/// in one SQLite process. Dropped without `commit`, it rolls back.
 pub struct Tx<'c> {
-    tx: Transaction<'c>,
+    conn: &'c Connection,
+    open: bool,
     pub effects: Effects,
 }
 
@@ -109,14 +197,31 @@ pub struct Effects {
 }
 
 impl<'c> Tx<'c> {
-    pub fn begin(conn: &'c mut Connection) -> rusqlite::Result<Tx<'c>> {
+    pub fn begin(conn: &'c Connection) -> Result<Tx<'c>> {
+        match conn.backend() {
+            Backend::Sqlite => conn.execute_batch("BEGIN IMMEDIATE")?,
+            Backend::Postgres => {
+                conn.execute_batch("BEGIN")?;
+                let tx = Tx {
+                    conn,
+                    open: true,
+                    effects: Effects::default(),
+                };
+                conn.query_row(pg::LOCK_WRITES_SQL, params![], |_| Ok(()))?;
+                return Ok(tx.with_auth());
+            }
+        }
         Ok(Tx {
-            tx: conn.transaction_with_behavior(TransactionBehavior::Immediate)?,
-            effects: Effects {
-                touches_auth: true,
-                ..Effects::default()
-            },
-        })
+            conn,
+            open: true,
+            effects: Effects::default(),
+        }
+        .with_auth())
+    }
+
+    fn with_auth(mut self) -> Self {
+        self.effects.touches_auth = true;
+        self
     }
 
     pub fn digest_added(&mut self, d: TokenDigest) {
@@ -127,20 +232,28 @@ impl<'c> Tx<'c> {
         self.effects.removed.push(d);
     }
 
-    pub fn commit(self) -> rusqlite::Result<Effects> {
-        self.tx.commit()?;
-        Ok(self.effects)
+    pub fn commit(mut self) -> Result<Effects> {
+        self.open = false;
+        self.conn.execute_batch("COMMIT")?;
+        Ok(std::mem::take(&mut self.effects))
     }
 }
 
-impl Deref for Tx<'_> {
+impl Drop for Tx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+impl std::ops::Deref for Tx<'_> {
     type Target = Connection;
     fn deref(&self) -> &Connection {
-        &self.tx
+        self.conn
     }
 }
 
-/// Bumps the cross-process change counter (used by CLI writes).
 /// A `LIKE … ESCAPE '\'` pattern matching `needle` anywhere, case-insensitively (the column
 /// compared must be lower-cased too); `%`, `_` and `\` in the needle match only themselves.
 pub fn contains_pattern(needle: &str) -> String {
@@ -154,37 +267,61 @@ pub fn contains_pattern(needle: &str) -> String {
     )
 }
 
-pub fn bump_epoch(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'epoch'", [])?;
+/// Bumps the change counter and, on PostgreSQL, tells every replica what changed (delivered
+/// when the transaction commits). `origin` names the announcing process, which skips its own
+/// announcements.
+pub fn announce(tx: &Tx, origin: &str) -> Result<()> {
+    let epoch: i64 = tx.query_row(
+        "UPDATE meta SET value = value + 1 WHERE key = 'epoch' RETURNING value",
+        params![],
+        |r| r.get(0),
+    )?;
+    if tx.backend() == Backend::Postgres {
+        let change = changes::Change::of(origin, epoch, &tx.effects);
+        tx.execute(
+            "SELECT pg_notify($1, $2)",
+            params![changes::CHANNEL, change.encode()],
+        )?;
+    }
     Ok(())
 }
 
-pub fn read_epoch(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
-        r.get(0)
-    })
-}
-
-/// `PRAGMA integrity_check` → `true` when it answers `ok`.
-pub fn integrity_ok(conn: &Connection) -> rusqlite::Result<bool> {
-    let s: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
-    Ok(s == "ok")
-}
-
-/// Maps a unique-constraint violation to `Some(())`, so callers can answer 409.
-pub fn is_unique_violation(e: &rusqlite::Error) -> bool {
-    matches!(
-        e,
-        rusqlite::Error::SqliteFailure(f, _)
-            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+pub fn read_epoch(conn: &Connection) -> Result<i64> {
+    conn.query_row(
+        "SELECT value FROM meta WHERE key = 'epoch'",
+        params![],
+        |r| r.get(0),
     )
 }
 
-/// Online backup of the whole database to `dest` (consistent while others write).
+/// SQLite: `PRAGMA integrity_check` answers `ok`. PostgreSQL checks its own pages; a
+/// trivial query there shows the database answers.
+pub fn integrity_ok(conn: &Connection) -> Result<bool> {
+    match conn.backend() {
+        Backend::Sqlite => {
+            let s: String = conn.query_row("PRAGMA integrity_check", params![], |r| r.get(0))?;
+            Ok(s == "ok")
+        }
+        Backend::Postgres => {
+            conn.query_row("SELECT 1", params![], |r| r.get::<i64>(0).map(|n| n == 1))
+        }
+    }
+}
+
+/// A unique-constraint violation, so callers can answer 409.
+pub fn is_unique_violation(e: &Error) -> bool {
+    matches!(e, Error::Unique(_))
+}
+
+/// Online backup of the whole SQLite database to `dest` (consistent while others write).
+/// PostgreSQL has its own tools (`pg_dump`, base backups); this refuses it.
 pub fn backup(conn: &Connection, dest: &Path) -> anyhow::Result<()> {
     use rusqlite::backup::Backup;
+    let Some(conn) = conn.as_sqlite() else {
+        anyhow::bail!("backup copies an SQLite database; back up PostgreSQL with pg_dump");
+    };
     private_file(dest)?;
-    let mut out = Connection::open(dest)?;
+    let mut out = rusqlite::Connection::open(dest)?;
     {
         let b = Backup::new(conn, &mut out)?;
         // One step: the whole copy under one read snapshot. In WAL mode that blocks no writer,
@@ -199,26 +336,18 @@ pub fn backup(conn: &Connection, dest: &Path) -> anyhow::Result<()> {
 /// Reads text column `i` through `parse`. Stored text that does not parse is corrupt data: an
 /// error (a logged 500 with the request id), never a silent default.
 pub fn parse_column<T>(
-    r: &rusqlite::Row,
+    r: &Row,
     i: usize,
     what: &str,
     parse: impl FnOnce(&str) -> Option<T>,
-) -> rusqlite::Result<T> {
+) -> Result<T> {
     let text: String = r.get(i)?;
-    parse(&text).ok_or_else(|| corrupt(i, format!("unknown {what} {text:?}")))
+    parse(&text).ok_or_else(|| Error::Corrupt(format!("column {i}: unknown {what} {text:?}")))
 }
 
 /// Reads a stored SHA-256 digest at column `i`; any other length is corrupt data.
-pub fn digest_column(r: &rusqlite::Row, i: usize) -> rusqlite::Result<TokenDigest> {
+pub fn digest_column(r: &Row, i: usize) -> Result<TokenDigest> {
     let bytes: Vec<u8> = r.get(i)?;
     TokenDigest::from_slice(&bytes)
-        .ok_or_else(|| corrupt(i, format!("a digest of {} bytes", bytes.len())))
-}
-
-fn corrupt(column: usize, what: String) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(
-        column,
-        rusqlite::types::Type::Text,
-        format!("corrupt row: {what}").into(),
-    )
+        .ok_or_else(|| Error::Corrupt(format!("column {i}: a digest of {} bytes", bytes.len())))
 }

@@ -1,6 +1,6 @@
 //! SQL for filtering nodes and their node tokens.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use crate::db::{params, Connection, Result, Row};
 
 use crate::domain::token_value::TokenDigest;
 
@@ -23,7 +23,7 @@ pub struct NodeRow {
 const SELECT: &str = "SELECT id, company_id, name, token_digest, token_hint, creator_id,
         created_at, last_seen_at, last_seen_ip, version, token_disabled_reason FROM nodes";
 
-fn from_row(r: &Row) -> rusqlite::Result<NodeRow> {
+fn from_row(r: &Row) -> Result<NodeRow> {
     Ok(NodeRow {
         id: r.get(0)?,
         company_id: r.get(1)?,
@@ -39,20 +39,20 @@ fn from_row(r: &Row) -> rusqlite::Result<NodeRow> {
     })
 }
 
-pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<NodeRow>> {
-    conn.prepare_cached(&format!("{SELECT} WHERE id = $1"))?
-        .query_row([id], from_row)
-        .optional()
+pub fn get(conn: &Connection, id: i64) -> Result<Option<NodeRow>> {
+    conn.query_opt(&format!("{SELECT} WHERE id = $1"), params![id], from_row)
 }
 
-pub fn by_digest(conn: &Connection, d: &TokenDigest) -> rusqlite::Result<Option<NodeRow>> {
-    conn.prepare_cached(&format!("{SELECT} WHERE token_digest = $1"))?
-        .query_row([&d.0[..]], from_row)
-        .optional()
+pub fn by_digest(conn: &Connection, d: &TokenDigest) -> Result<Option<NodeRow>> {
+    conn.query_opt(
+        &format!("{SELECT} WHERE token_digest = $1"),
+        params![&d.0[..]],
+        from_row,
+    )
 }
 
 /// Disables a node's token (rule 35); the digest stays so the value is still recognised.
-pub fn disable_token(conn: &Connection, id: i64, reason: &str, now: i64) -> rusqlite::Result<()> {
+pub fn disable_token(conn: &Connection, id: i64, reason: &str, now: i64) -> Result<()> {
     conn.execute(
         "UPDATE nodes SET token_disabled_at = $1, token_disabled_reason = $2 WHERE id = $3",
         params![now, reason, id],
@@ -65,13 +65,15 @@ pub fn list(
     company: Option<i64>,
     before: Option<i64>,
     limit: usize,
-) -> rusqlite::Result<Vec<NodeRow>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "{SELECT} WHERE ($1 IS NULL OR company_id = $1) AND ($2 IS NULL OR id < $2)
+) -> Result<Vec<NodeRow>> {
+    conn.query_map(
+        &format!(
+            "{SELECT} WHERE ($1 IS NULL OR company_id = $1) AND ($2 IS NULL OR id < $2)
          ORDER BY id DESC LIMIT $3"
-    ))?;
-    let rows = stmt.query_map(params![company, before, limit as i64], from_row)?;
-    rows.collect()
+        ),
+        params![company, before, limit as i64],
+        from_row,
+    )
 }
 
 pub fn insert(
@@ -82,7 +84,7 @@ pub fn insert(
     hint: &str,
     creator_id: i64,
     now: i64,
-) -> rusqlite::Result<i64> {
+) -> Result<i64> {
     conn.query_row(
         "INSERT INTO nodes (company_id, name, token_digest, token_hint, creator_id, created_at)
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -91,8 +93,8 @@ pub fn insert(
     )
 }
 
-pub fn delete(conn: &Connection, id: i64) -> rusqlite::Result<()> {
-    conn.execute("DELETE FROM nodes WHERE id = $1", [id])?;
+pub fn delete(conn: &Connection, id: i64) -> Result<()> {
+    conn.execute("DELETE FROM nodes WHERE id = $1", params![id])?;
     Ok(())
 }
 
@@ -102,7 +104,7 @@ pub fn heartbeat(
     now: i64,
     ip: &str,
     version: Option<&str>,
-) -> rusqlite::Result<()> {
+) -> Result<()> {
     conn.execute(
         "UPDATE nodes SET last_seen_at = $1, last_seen_ip = $2, version = COALESCE($3, version)
          WHERE id = $4",

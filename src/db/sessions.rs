@@ -1,6 +1,6 @@
 //! SQL for console sessions. The cookie value is never stored: only its SHA-256.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::db::{params, Connection, Result};
 
 use crate::domain::model::User;
 
@@ -11,7 +11,7 @@ pub fn insert(
     csrf: &str,
     now: i64,
     expires_at: i64,
-) -> rusqlite::Result<()> {
+) -> Result<()> {
     conn.execute(
         "INSERT INTO sessions (id_digest, user_id, csrf_token, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5)",
@@ -21,32 +21,31 @@ pub fn insert(
 }
 
 /// The session's user and CSRF token, if the session exists and has not expired.
-pub fn lookup(
-    conn: &Connection,
-    id_digest: &[u8],
-    now: i64,
-) -> rusqlite::Result<Option<(User, String)>> {
-    conn.prepare_cached(&format!(
-        "SELECT {}, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id
+pub fn lookup(conn: &Connection, id_digest: &[u8], now: i64) -> Result<Option<(User, String)>> {
+    conn.query_opt(
+        &format!(
+            "SELECT {}, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.id_digest = $1 AND s.expires_at > $2",
-        super::users::columns()
-    ))?
-    .query_row(params![id_digest, now], |r| {
-        Ok((super::users::from_row_at(r, 0)?, r.get(11)?))
-    })
-    .optional()
+            super::users::columns()
+        ),
+        params![id_digest, now],
+        |r| Ok((super::users::from_row_at(r, 0)?, r.get(11)?)),
+    )
 }
 
-pub fn delete(conn: &Connection, id_digest: &[u8]) -> rusqlite::Result<()> {
-    conn.execute("DELETE FROM sessions WHERE id_digest = $1", [id_digest])?;
+pub fn delete(conn: &Connection, id_digest: &[u8]) -> Result<()> {
+    conn.execute(
+        "DELETE FROM sessions WHERE id_digest = $1",
+        params![id_digest],
+    )?;
     Ok(())
 }
 
 /// Ends every session of a user (disabled, password changed, switched to SSO).
-pub fn delete_for_user(conn: &Connection, user_id: i64) -> rusqlite::Result<usize> {
-    conn.execute("DELETE FROM sessions WHERE user_id = $1", [user_id])
+pub fn delete_for_user(conn: &Connection, user_id: i64) -> Result<usize> {
+    conn.execute("DELETE FROM sessions WHERE user_id = $1", params![user_id])
 }
 
-pub fn delete_expired(conn: &Connection, now: i64) -> rusqlite::Result<usize> {
-    conn.execute("DELETE FROM sessions WHERE expires_at <= $1", [now])
+pub fn delete_expired(conn: &Connection, now: i64) -> Result<usize> {
+    conn.execute("DELETE FROM sessions WHERE expires_at <= $1", params![now])
 }

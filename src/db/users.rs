@@ -1,6 +1,6 @@
 //! SQL for users.
 
-use rusqlite::{named_params, params, Connection, OptionalExtension, Row};
+use crate::db::{params, Connection, Result, Row};
 
 use crate::domain::model::User;
 use crate::domain::names::Email;
@@ -11,14 +11,14 @@ const COLUMNS: &str = "u.id, u.company_id, u.email, u.name, u.role, u.permission
                        u.sso, u.password_hash IS NOT NULL, u.created_at, u.updated_at";
 
 /// Reads a user from `COLUMNS` starting at column `at` (so joins can embed it).
-pub fn from_row_at(r: &Row, at: usize) -> rusqlite::Result<User> {
+pub fn from_row_at(r: &Row, at: usize) -> Result<User> {
     Ok(User {
         id: r.get(at)?,
         company_id: r.get(at + 1)?,
         email: r.get(at + 2)?,
         name: r.get(at + 3)?,
         role: super::parse_column(r, at + 4, "role", Role::parse)?,
-        custom: PermissionSet::from_storage(&r.get::<_, String>(at + 5)?),
+        custom: PermissionSet::from_storage(&r.get::<String>(at + 5)?),
         enabled: r.get(at + 6)?,
         sso: r.get(at + 7)?,
         has_password: r.get(at + 8)?,
@@ -31,35 +31,29 @@ pub fn columns() -> &'static str {
     COLUMNS
 }
 
-pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<User>> {
-    conn.query_row(
+pub fn get(conn: &Connection, id: i64) -> Result<Option<User>> {
+    conn.query_opt(
         &format!("SELECT {COLUMNS} FROM users u WHERE u.id = $1"),
-        [id],
+        params![id],
         |r| from_row_at(r, 0),
     )
-    .optional()
 }
 
-pub fn by_email(conn: &Connection, email: &Email) -> rusqlite::Result<Option<User>> {
-    conn.query_row(
+pub fn by_email(conn: &Connection, email: &Email) -> Result<Option<User>> {
+    conn.query_opt(
         &format!("SELECT {COLUMNS} FROM users u WHERE u.email = $1"),
-        [email.as_str()],
+        params![email.as_str()],
         |r| from_row_at(r, 0),
     )
-    .optional()
 }
 
 /// The user and its password hash, for login.
-pub fn credentials(
-    conn: &Connection,
-    email: &Email,
-) -> rusqlite::Result<Option<(User, Option<String>)>> {
-    conn.query_row(
+pub fn credentials(conn: &Connection, email: &Email) -> Result<Option<(User, Option<String>)>> {
+    conn.query_opt(
         &format!("SELECT {COLUMNS}, u.password_hash FROM users u WHERE u.email = $1"),
-        [email.as_str()],
+        params![email.as_str()],
         |r| Ok((from_row_at(r, 0)?, r.get(11)?)),
     )
-    .optional()
 }
 
 pub struct NewUser<'a> {
@@ -74,23 +68,29 @@ pub struct NewUser<'a> {
     pub now: i64,
 }
 
-pub fn insert(conn: &Connection, u: &NewUser) -> rusqlite::Result<i64> {
+pub fn insert(conn: &Connection, u: &NewUser) -> Result<i64> {
     conn.query_row(
         "INSERT INTO users (company_id, email, name, role, permissions, enabled, sso,
                             password_hash, created_at, updated_at)
-         VALUES (:company, :email, :name, :role, :perms, :enabled, :sso, :hash, :now, :now)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
          RETURNING id",
-        named_params! {
-            ":company": u.company_id, ":email": u.email, ":name": u.name,
-            ":role": u.role.name(), ":perms": u.custom.to_storage(), ":enabled": u.enabled,
-            ":sso": u.sso, ":hash": u.password_hash, ":now": u.now,
-        },
+        params![
+            u.company_id,
+            u.email,
+            u.name,
+            u.role.name(),
+            u.custom.to_storage(),
+            u.enabled,
+            u.sso,
+            u.password_hash,
+            u.now,
+        ],
         |r| r.get(0),
     )
 }
 
 /// Writes every mutable field of `u` (the service computed the new state).
-pub fn update(conn: &Connection, u: &User, now: i64) -> rusqlite::Result<()> {
+pub fn update(conn: &Connection, u: &User, now: i64) -> Result<()> {
     conn.execute(
         "UPDATE users SET email = $1, name = $2, role = $3, permissions = $4, enabled = $5,
                           sso = $6, updated_at = $7 WHERE id = $8",
@@ -108,7 +108,7 @@ pub fn update(conn: &Connection, u: &User, now: i64) -> rusqlite::Result<()> {
     Ok(())
 }
 
-pub fn set_password(conn: &Connection, id: i64, hash: Option<&str>) -> rusqlite::Result<()> {
+pub fn set_password(conn: &Connection, id: i64, hash: Option<&str>) -> Result<()> {
     conn.execute(
         "UPDATE users SET password_hash = $1 WHERE id = $2",
         params![hash, id],
@@ -116,8 +116,8 @@ pub fn set_password(conn: &Connection, id: i64, hash: Option<&str>) -> rusqlite:
     Ok(())
 }
 
-pub fn delete(conn: &Connection, id: i64) -> rusqlite::Result<()> {
-    conn.execute("DELETE FROM users WHERE id = $1", [id])?;
+pub fn delete(conn: &Connection, id: i64) -> Result<()> {
+    conn.execute("DELETE FROM users WHERE id = $1", params![id])?;
     Ok(())
 }
 
@@ -127,16 +127,16 @@ pub fn list(
     company: Option<i64>,
     before: Option<i64>,
     limit: usize,
-) -> rusqlite::Result<Vec<User>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM users u
+) -> Result<Vec<User>> {
+    conn.query_map(
+        &format!(
+            "SELECT {COLUMNS} FROM users u
          WHERE ($1 IS NULL OR u.company_id = $1) AND ($2 IS NULL OR u.id < $2)
          ORDER BY u.id DESC LIMIT $3"
-    ))?;
-    let rows = stmt.query_map(params![company, before, limit as i64], |r| {
-        from_row_at(r, 0)
-    })?;
-    rows.collect()
+        ),
+        params![company, before, limit as i64],
+        |r| from_row_at(r, 0),
+    )
 }
 
 /// Users of `company` (every company when `None`) whose email or name contains `needle`
@@ -147,34 +147,32 @@ pub fn search(
     needle: &str,
     offset: usize,
     limit: usize,
-) -> rusqlite::Result<Vec<User>> {
+) -> Result<Vec<User>> {
     let pattern = super::contains_pattern(needle);
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM users u
+    conn.query_map(
+        &format!(
+            "SELECT {COLUMNS} FROM users u
          WHERE ($1 IS NULL OR u.company_id = $1)
            AND (u.email LIKE $2 ESCAPE '\\' OR lower(u.name) LIKE $2 ESCAPE '\\')
          ORDER BY u.email LIMIT $3 OFFSET $4"
-    ))?;
-    let rows = stmt.query_map(
+        ),
         params![company, pattern, limit as i64, offset as i64],
         |r| from_row_at(r, 0),
-    )?;
-    rows.collect()
+    )
 }
 
-pub fn count(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+pub fn count(conn: &Connection) -> Result<i64> {
+    conn.query_row("SELECT COUNT(*) FROM users", params![], |r| r.get(0))
 }
 
 /// Enabled global administrators (bootstrap and "last admin" checks).
-pub fn first_global_admin(conn: &Connection) -> rusqlite::Result<Option<User>> {
-    conn.query_row(
+pub fn first_global_admin(conn: &Connection) -> Result<Option<User>> {
+    conn.query_opt(
         &format!(
             "SELECT {COLUMNS} FROM users u WHERE u.role = 'global_admin' AND u.enabled = 1
              ORDER BY u.id LIMIT 1"
         ),
-        [],
+        params![],
         |r| from_row_at(r, 0),
     )
-    .optional()
 }

@@ -1,6 +1,6 @@
 //! SQL for the webhook outbox and expiry-warning bookkeeping.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use crate::db::{params, Connection, Result, Row};
 
 #[derive(Debug, Clone)]
 pub struct Delivery {
@@ -20,7 +20,7 @@ pub struct Delivery {
 const SELECT: &str = "SELECT id, company_id, event_id, event_type, token_id, body, attempts,
         next_attempt_at, delivered_at, last_error, created_at FROM webhook_outbox";
 
-fn from_row(r: &Row) -> rusqlite::Result<Delivery> {
+fn from_row(r: &Row) -> Result<Delivery> {
     Ok(Delivery {
         id: r.get(0)?,
         company_id: r.get(1)?,
@@ -44,29 +44,29 @@ pub fn insert(
     token_id: Option<i64>,
     body: &str,
     now: i64,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+) -> Result<()> {
+    conn.execute(
         "INSERT INTO webhook_outbox (company_id, event_id, event_type, token_id, body,
                                      next_attempt_at, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $6)",
-    )?
-    .execute(params![
-        company_id, event_id, event_type, token_id, body, now
-    ])?;
+        params![company_id, event_id, event_type, token_id, body, now],
+    )?;
     Ok(())
 }
 
 /// Undelivered events due at `now`, oldest first.
-pub fn due(conn: &Connection, now: i64, limit: usize) -> rusqlite::Result<Vec<Delivery>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "{SELECT} WHERE delivered_at IS NULL AND next_attempt_at <= $1
+pub fn due(conn: &Connection, now: i64, limit: usize) -> Result<Vec<Delivery>> {
+    conn.query_map(
+        &format!(
+            "{SELECT} WHERE delivered_at IS NULL AND next_attempt_at <= $1
          ORDER BY next_attempt_at, id LIMIT $2"
-    ))?;
-    let rows = stmt.query_map(params![now, limit as i64], from_row)?;
-    rows.collect()
+        ),
+        params![now, limit as i64],
+        from_row,
+    )
 }
 
-pub fn mark_delivered(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<()> {
+pub fn mark_delivered(conn: &Connection, id: i64, now: i64) -> Result<()> {
     conn.execute(
         "UPDATE webhook_outbox SET delivered_at = $1, attempts = attempts + 1, last_error = NULL
          WHERE id = $2",
@@ -76,12 +76,7 @@ pub fn mark_delivered(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<
 }
 
 /// Records a failed attempt; `next` is `None` when the event is given up.
-pub fn mark_failed(
-    conn: &Connection,
-    id: i64,
-    error: &str,
-    next: Option<i64>,
-) -> rusqlite::Result<()> {
+pub fn mark_failed(conn: &Connection, id: i64, error: &str, next: Option<i64>) -> Result<()> {
     conn.execute(
         "UPDATE webhook_outbox SET attempts = attempts + 1, last_error = $1,
                 next_attempt_at = COALESCE($2, 9223372036854775807)
@@ -96,13 +91,15 @@ pub fn list(
     company_id: Option<i64>,
     before: Option<i64>,
     limit: usize,
-) -> rusqlite::Result<Vec<Delivery>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "{SELECT} WHERE ($1 IS NULL OR company_id = $1) AND ($2 IS NULL OR id < $2)
+) -> Result<Vec<Delivery>> {
+    conn.query_map(
+        &format!(
+            "{SELECT} WHERE ($1 IS NULL OR company_id = $1) AND ($2 IS NULL OR id < $2)
          ORDER BY id DESC LIMIT $3"
-    ))?;
-    let rows = stmt.query_map(params![company_id, before, limit as i64], from_row)?;
-    rows.collect()
+        ),
+        params![company_id, before, limit as i64],
+        from_row,
+    )
 }
 
 /// Enabled tokens expiring within (now, until] that have not had `warning` for that expiry.
@@ -111,22 +108,17 @@ pub fn expiring_unwarned(
     now: i64,
     until: i64,
     warning: &str,
-) -> rusqlite::Result<Vec<i64>> {
-    let mut stmt = conn.prepare_cached(
+) -> Result<Vec<i64>> {
+    conn.query_map(
         "SELECT t.id FROM tokens t WHERE t.enabled = 1 AND t.expires_at > $1 AND t.expires_at <= $2
            AND NOT EXISTS (SELECT 1 FROM token_warnings w WHERE w.token_id = t.id
                            AND w.warning = $3 AND w.expires_at = t.expires_at)",
-    )?;
-    let rows = stmt.query_map(params![now, until, warning], |r| r.get(0))?;
-    rows.collect()
+        params![now, until, warning],
+        |r| r.get(0),
+    )
 }
 
-pub fn mark_warned(
-    conn: &Connection,
-    token_id: i64,
-    warning: &str,
-    expires_at: i64,
-) -> rusqlite::Result<()> {
+pub fn mark_warned(conn: &Connection, token_id: i64, warning: &str, expires_at: i64) -> Result<()> {
     conn.execute(
         "INSERT INTO token_warnings (token_id, warning, expires_at) VALUES ($1, $2, $3)
          ON CONFLICT DO NOTHING",
@@ -138,11 +130,8 @@ pub fn mark_warned(
 pub fn company_target(
     conn: &Connection,
     company_id: i64,
-) -> rusqlite::Result<Option<(String, Option<String>)>> {
-    conn.query_row(
-        "SELECT webhook_url, webhook_secret FROM companies WHERE id = $1 AND webhook_url IS NOT NULL",
-        [company_id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )
-    .optional()
+) -> Result<Option<(String, Option<String>)>> {
+    conn.query_opt(
+        "SELECT webhook_url, webhook_secret FROM companies WHERE id = $1 AND webhook_url IS NOT NULL", params![company_id],
+        |r| Ok((r.get(0)?, r.get(1)?)))
 }

@@ -84,7 +84,7 @@ pub struct Event<'a> {
     pub details: Value,
 }
 
-pub fn record(conn: &rusqlite::Connection, actor: &Actor, e: Event, now: i64) -> ApiResult<()> {
+pub fn record(conn: &crate::db::Connection, actor: &Actor, e: Event, now: i64) -> ApiResult<()> {
     db::audit::insert(
         conn,
         &NewEvent {
@@ -146,7 +146,7 @@ impl From<AuditEvent> for AuditView {
 
 /// `GET /v1/audit`: the caller's company (every company for a global administrator).
 pub fn list(
-    conn: &rusqlite::Connection,
+    conn: &crate::db::Connection,
     caller: &Caller,
     mut filter: AuditFilter,
     page: Page,

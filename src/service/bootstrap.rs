@@ -23,7 +23,7 @@ pub const COMPANY_NAME: &str = "Default";
 pub const TOKEN_NAME: &str = "Bootstrap admin token";
 
 /// Whether the database is empty (has no company), so the first start has work to do.
-pub fn needed(conn: &rusqlite::Connection) -> ApiResult<bool> {
+pub fn needed(conn: &crate::db::Connection) -> ApiResult<bool> {
     Ok(db::companies::count(conn)? == 0)
 }
 

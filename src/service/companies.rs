@@ -1,6 +1,6 @@
 //! Companies (global administrators) and company token policy (`/v1/settings`).
 
-use rusqlite::Connection;
+use crate::db::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::Connection;
+use crate::db::Connection;
 
 use super::policy::ensure_may_create_token_for;
 use super::policy::{access, Access};

@@ -1,7 +1,7 @@
 //! Filtering nodes and their node tokens (rule 22). A node token (`tkn_`) authenticates only
 //! the node's own endpoints; deleting the node deletes its token.
 
-use rusqlite::Connection;
+use crate::db::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;

@@ -1,7 +1,7 @@
 //! What the operational endpoints and the scheduler ask of the database: readiness, counts,
 //! the cross-process write epoch, and housekeeping of sessions and last-use data.
 
-use rusqlite::Connection;
+use crate::db::Connection;
 
 use crate::db::{self, Tx};
 use crate::error::ApiResult;

@@ -2,7 +2,7 @@
 //! causes them, delivered later by the scheduler (`jobs::webhooks`). Bodies name the token and
 //! its owner, never a value.
 
-use rusqlite::Connection;
+use crate::db::Connection;
 use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;

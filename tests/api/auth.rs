@@ -275,11 +275,10 @@ async fn effective_permissions_are_the_token_and_the_owners_current_permissions(
 
     // the owner's *current* permissions bound every request: change the role behind the
     // service's back (no cascade trims the stored token set) before the first use of `full`
-    let db = app.db();
-    db.busy_timeout(Duration::from_secs(10)).unwrap();
+    let db = app.store();
     db.execute(
-        "UPDATE users SET role = 'api_developer' WHERE id = ?1",
-        [analyst],
+        "UPDATE users SET role = 'api_developer' WHERE id = $1",
+        tokend::params![analyst],
     )
     .unwrap();
     let me = app.get_ok("/v1/me", &full).await;

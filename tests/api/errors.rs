@@ -49,20 +49,31 @@ async fn json_endpoints(app: &TestApp) -> Vec<(Method, String)> {
 
 /// What the database holds, to check that refused requests change nothing.
 fn snapshot(app: &TestApp) -> String {
-    let db = app.db();
+    let db = app.store();
     let mut out = String::new();
-    for sql in [
-        "SELECT group_concat(id || name || enabled || permissions || COALESCE(expires_at, '') || hex(digest), ',') FROM tokens",
-        "SELECT group_concat(id || email || role || enabled || name, ',') FROM users",
-        "SELECT group_concat(id || name || token_reveal || COALESCE(max_token_lifetime_days, ''), ',') FROM companies",
-        "SELECT COUNT(*) FROM nodes",
+    for (sql, columns) in [
+        (
+            "SELECT id, name, enabled, permissions, expires_at, digest FROM tokens ORDER BY id",
+            6,
+        ),
+        (
+            "SELECT id, email, role, enabled, name FROM users ORDER BY id",
+            5,
+        ),
+        (
+            "SELECT id, name, token_reveal, max_token_lifetime_days FROM companies ORDER BY id",
+            4,
+        ),
+        ("SELECT COUNT(*) FROM nodes", 1),
     ] {
-        let v: Option<String> = db
-            .query_row(sql, [], |r| r.get::<_, Option<rusqlite::types::Value>>(0))
-            .unwrap()
-            .map(|v| format!("{v:?}"));
-        out.push_str(&v.unwrap_or_default());
-        out.push('\n');
+        let rows = db
+            .query_map(sql, tokend::params![], |r| {
+                (0..columns)
+                    .map(|i| r.get::<tokend::db::Col>(i).map(|c| format!("{c:?}")))
+                    .collect::<tokend::db::Result<Vec<_>>>()
+            })
+            .unwrap();
+        out.push_str(&format!("{rows:?}\n"));
     }
     out
 }
@@ -447,13 +458,16 @@ async fn corrupt_stored_data_is_an_error_never_a_default() {
     let app = spawn_app().await;
     let user = app.quick_user("u@example.com", "analyst").await;
     let (token, _) = app.token_for(user, json!({})).await;
-    let db = app.db();
+    let db = app.store();
     // Corruption gets past the schema's CHECK constraints (a bad restore, a hand edit).
     db.execute_batch("PRAGMA ignore_check_constraints = ON")
         .unwrap();
     // An unknown kind once read as `private`; a role as `custom`; a short digest as zeros.
-    db.execute("UPDATE tokens SET kind = 'bogus' WHERE id = ?1", [token])
-        .unwrap();
+    db.execute(
+        "UPDATE tokens SET kind = 'bogus' WHERE id = $1",
+        tokend::params![token],
+    )
+    .unwrap();
     assert_opaque_500(
         app.get(&format!("/v1/tokens/{token}"), &app.admin_token)
             .await,
@@ -461,8 +475,8 @@ async fn corrupt_stored_data_is_an_error_never_a_default() {
     )
     .await;
     db.execute(
-        "UPDATE tokens SET kind = 'private', digest = x'00' WHERE id = ?1",
-        [token],
+        "UPDATE tokens SET kind = 'private', digest = x'00' WHERE id = $1",
+        tokend::params![token],
     )
     .unwrap();
     assert_opaque_500(
@@ -471,8 +485,11 @@ async fn corrupt_stored_data_is_an_error_never_a_default() {
         "a one-byte digest",
     )
     .await;
-    db.execute("UPDATE users SET role = 'bogus' WHERE id = ?1", [user])
-        .unwrap();
+    db.execute(
+        "UPDATE users SET role = 'bogus' WHERE id = $1",
+        tokend::params![user],
+    )
+    .unwrap();
     assert_opaque_500(
         app.get(&format!("/v1/users/{user}"), &app.admin_token)
             .await,

@@ -18,23 +18,25 @@ async fn hashes(app: &TestApp) -> f64 {
 
 /// The whole audit log as stored, every column as text.
 fn audit_text(app: &TestApp) -> String {
-    let conn = app.db();
-    let mut stmt = conn
-        .prepare("SELECT * FROM audit_events")
-        .expect("audit table");
-    let n = stmt.column_count();
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((0..n)
-                .map(|i| match r.get_ref(i) {
-                    Ok(rusqlite::types::ValueRef::Text(t)) => String::from_utf8_lossy(t).into(),
-                    _ => String::new(),
-                })
-                .collect::<Vec<String>>()
-                .join("|"))
-        })
+    let conn = app.store();
+    let rows = conn
+        .query_map(
+            "SELECT id, company_id, actor_id, actor_email, token_id, user_id, action, ip,
+                    details, created_at, via, credential_id, on_behalf_of
+             FROM audit_events ORDER BY id",
+            tokend::params![],
+            |r| {
+                Ok((0..13)
+                    .map(|i| match r.get(i) {
+                        Ok(tokend::db::Col::Text(t)) => t,
+                        _ => String::new(),
+                    })
+                    .collect::<Vec<String>>()
+                    .join("|"))
+            },
+        )
         .expect("query");
-    rows.map(|r| r.expect("row")).collect::<Vec<_>>().join("\n")
+    rows.join("\n")
 }
 
 #[tokio::test]
@@ -408,10 +410,10 @@ async fn rule_33_targets_are_checked_again_at_delivery_and_failures_do_not_say_w
             .status(),
         200
     );
-    app.db()
+    app.store()
         .execute(
-            "UPDATE companies SET webhook_url = ?1",
-            [format!("http://127.0.0.1:{port}/hook")],
+            "UPDATE companies SET webhook_url = $1",
+            tokend::params![format!("http://127.0.0.1:{port}/hook")],
         )
         .expect("update");
     queue_events(&app, 1).await;

@@ -216,10 +216,10 @@ async fn rule_19_one_legacy_token_per_user_issued_by_administrators_secret_never
     )
     .await;
     let legacy_tokens: i64 = app
-        .db()
+        .store()
         .query_row(
-            "SELECT COUNT(*) FROM tokens WHERE owner_id = ?1 AND kind = 'legacy'",
-            [owner],
+            "SELECT COUNT(*) FROM tokens WHERE owner_id = $1 AND kind = 'legacy'",
+            tokend::params![owner],
             |r| r.get(0),
         )
         .unwrap();
@@ -418,8 +418,12 @@ async fn rule_21_renewing_the_legacy_token_ends_uuid_secret_but_the_token_lives_
     assert_eq!(t["kind"], "legacy");
     assert_eq!(t["enabled"], true);
     let left: i64 = app
-        .db()
-        .query_row("SELECT COUNT(*) FROM legacy_credentials", [], |r| r.get(0))
+        .store()
+        .query_row(
+            "SELECT COUNT(*) FROM legacy_credentials",
+            tokend::params![],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(left, 0, "the UUID + secret are erased");
 
@@ -524,10 +528,10 @@ async fn rule_19_administrators_cannot_issue_legacy_credentials_wider_than_their
     assert_eq!(status, 403, "{b}");
     assert_eq!(b["error"]["code"], "owner_exceeds_caller", "{b}");
     let count: i64 = app
-        .db()
+        .store()
         .query_row(
-            "SELECT COUNT(*) FROM tokens WHERE owner_id = ?1 AND kind = 'legacy'",
-            [global],
+            "SELECT COUNT(*) FROM tokens WHERE owner_id = $1 AND kind = 'legacy'",
+            tokend::params![global],
             |r| r.get(0),
         )
         .unwrap();

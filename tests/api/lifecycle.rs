@@ -97,10 +97,10 @@ async fn rule_15_disabling_owner_disables_all_its_tokens_at_once_with_audit() {
     }
     // The database agrees: no enabled token of a disabled owner.
     let enabled: i64 = app
-        .db()
+        .store()
         .query_row(
-            "SELECT COUNT(*) FROM tokens WHERE owner_id = ?1 AND enabled = 1",
-            [owner],
+            "SELECT COUNT(*) FROM tokens WHERE owner_id = $1 AND enabled = 1",
+            tokend::params![owner],
             |r| r.get(0),
         )
         .unwrap();
@@ -206,10 +206,10 @@ async fn rule_15_disabling_the_user_ends_its_console_sessions() {
     app.update_user(owner, json!({ "enabled": false })).await;
     assert_eq!(app.cookie_get("/v1/me", &cookie).await.status(), 401);
     let left: i64 = app
-        .db()
+        .store()
         .query_row(
-            "SELECT COUNT(*) FROM sessions WHERE user_id = ?1",
-            [owner],
+            "SELECT COUNT(*) FROM sessions WHERE user_id = $1",
+            tokend::params![owner],
             |r| r.get(0),
         )
         .unwrap();
@@ -718,8 +718,12 @@ async fn rule_18_switching_to_sso_disables_tokens_and_ends_legacy_compatibility(
         );
     }
     let creds_left: i64 = app
-        .db()
-        .query_row("SELECT COUNT(*) FROM legacy_credentials", [], |r| r.get(0))
+        .store()
+        .query_row(
+            "SELECT COUNT(*) FROM legacy_credentials",
+            tokend::params![],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(creds_left, 0, "the UUID + secret are erased");
     // While SSO, tokens cannot be enabled again.
@@ -782,10 +786,10 @@ async fn rule_18_sso_users_get_no_tokens_and_no_legacy_credentials() {
     )
     .await;
     let count: i64 = app
-        .db()
+        .store()
         .query_row(
-            "SELECT COUNT(*) FROM tokens WHERE owner_id = ?1",
-            [sso],
+            "SELECT COUNT(*) FROM tokens WHERE owner_id = $1",
+            tokend::params![sso],
             |r| r.get(0),
         )
         .unwrap();
@@ -847,10 +851,10 @@ async fn rule_18_password_login_of_sso_users_is_refused() {
 /// The CSRF token of the newest session of `user` (read from the database: the test signs
 /// in through the proxy, not through a form).
 fn csrf_of(app: &TestApp, user: i64) -> String {
-    app.db()
+    app.store()
         .query_row(
-            "SELECT csrf_token FROM sessions WHERE user_id = ?1 ORDER BY created_at DESC LIMIT 1",
-            [user],
+            "SELECT csrf_token FROM sessions WHERE user_id = $1 ORDER BY created_at DESC LIMIT 1",
+            tokend::params![user],
             |r| r.get(0),
         )
         .expect("a session")
@@ -974,10 +978,10 @@ async fn rule_18_sso_header_from_untrusted_address_is_ignored() {
         );
     }
     let sessions: i64 = app
-        .db()
+        .store()
         .query_row(
-            "SELECT COUNT(*) FROM sessions WHERE user_id = ?1",
-            [sso],
+            "SELECT COUNT(*) FROM sessions WHERE user_id = $1",
+            tokend::params![sso],
             |r| r.get(0),
         )
         .unwrap();
@@ -1011,16 +1015,22 @@ async fn reconcile_repairs_tokens_inconsistent_with_their_owners() {
     let sso = app.create_user("sso@example.com", "analyst").await;
     let (sso_token, _) = app.token_for(sso, json!({})).await;
     // Written behind the service's back: no cascade ran.
-    let db = app.db();
-    db.execute("UPDATE users SET enabled = 0 WHERE id = ?1", [disabled])
-        .unwrap();
+    let db = app.store();
     db.execute(
-        "UPDATE users SET role = 'read_only' WHERE id = ?1",
-        [narrowed],
+        "UPDATE users SET enabled = 0 WHERE id = $1",
+        tokend::params![disabled],
     )
     .unwrap();
-    db.execute("UPDATE users SET sso = 1 WHERE id = ?1", [sso])
-        .unwrap();
+    db.execute(
+        "UPDATE users SET role = 'read_only' WHERE id = $1",
+        tokend::params![narrowed],
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE users SET sso = 1 WHERE id = $1",
+        tokend::params![sso],
+    )
+    .unwrap();
 
     assert_dead(&app, &disabled_value).await;
     let res = app

@@ -895,47 +895,52 @@ fn verify(sut: &mut Sut, m: &Model) -> Result<(), TestCaseError> {
         Option<i64>,
         Option<i64>,
     );
-    let (rows, users, audit, creds) =
-        sut.state
-            .read_blocking(|c| {
-                let rows = c
-                .prepare(
-                    "SELECT id, owner_id, kind, permissions, enabled, disabled_reason, disabled_at,
+    let (rows, users, audit, creds) = sut
+        .state
+        .read_blocking(|c| {
+            let rows: Vec<Row> = c.query_map(
+                "SELECT id, owner_id, kind, permissions, enabled, disabled_reason, disabled_at,
                             expires_at FROM tokens ORDER BY id",
-                )?
-                .query_map([], |r| {
+                tokend::params![],
+                |r| {
                     Ok((
-                        r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?,
-                        r.get(6)?, r.get(7)?,
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
                     ))
-                })?
-                .collect::<rusqlite::Result<Vec<Row>>>()?;
-                let mut users = HashMap::new();
-                for u in &m.users {
-                    users.insert(u.id, tokend::db::users::get(c, u.id)?.expect("user"));
-                }
-                let audit = c
-                    .prepare(
-                        "SELECT token_id, action, details, created_at FROM audit_events
+                },
+            )?;
+            let mut users = HashMap::new();
+            for u in &m.users {
+                users.insert(u.id, tokend::db::users::get(c, u.id)?.expect("user"));
+            }
+            let audit = c.query_map(
+                "SELECT token_id, action, details, created_at FROM audit_events
                      WHERE action IN ('token.disabled', 'token.purged', 'token.deleted')
                      ORDER BY id",
-                    )?
-                    .query_map([], |r| {
-                        Ok((
-                            r.get::<_, i64>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, String>(2)?,
-                            r.get::<_, i64>(3)?,
-                        ))
-                    })?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                let creds = c
-                    .prepare("SELECT token_id, uuid FROM legacy_credentials ORDER BY token_id")?
-                    .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok((rows, users, audit, creds))
-            })
-            .expect("read");
+                tokend::params![],
+                |r| {
+                    Ok((
+                        r.get::<i64>(0)?,
+                        r.get::<String>(1)?,
+                        r.get::<String>(2)?,
+                        r.get::<i64>(3)?,
+                    ))
+                },
+            )?;
+            let creds = c.query_map(
+                "SELECT token_id, uuid FROM legacy_credentials ORDER BY token_id",
+                tokend::params![],
+                |r| Ok((r.get::<i64>(0)?, r.get::<String>(1)?)),
+            )?;
+            Ok((rows, users, audit, creds))
+        })
+        .expect("read");
 
     // Users.
     for mu in &m.users {

@@ -306,10 +306,12 @@ async fn rule_22_deleting_the_node_deletes_its_token_at_once() {
         200
     );
     let stored: i64 = app
-        .db()
-        .query_row("SELECT COUNT(*) FROM nodes WHERE id = ?1", [node_id], |r| {
-            r.get(0)
-        })
+        .store()
+        .query_row(
+            "SELECT COUNT(*) FROM nodes WHERE id = $1",
+            tokend::params![node_id],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(stored, 0);
 }

@@ -549,10 +549,10 @@ async fn rule_14_show_once_refuses_reveal_and_erases_stored_values() {
     let (_, foreign) = app.user_in_company("f@other.example", "analyst", c2).await;
     let foreign_tok = app.create_token(&foreign, json!({ "name": "keep" })).await;
     let stored = |company: i64| -> i64 {
-        app.db()
+        app.store()
             .query_row(
-                "SELECT COUNT(*) FROM tokens WHERE company_id = ?1 AND value_enc IS NOT NULL",
-                [company],
+                "SELECT COUNT(*) FROM tokens WHERE company_id = $1 AND value_enc IS NOT NULL",
+                tokend::params![company],
                 |r| r.get(0),
             )
             .unwrap()

@@ -122,4 +122,61 @@ impl TestApp {
     pub fn db(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(&self.db_path).expect("open db")
     }
+
+    /// A connection to the server's database, on either backend (to look at what is stored
+    /// or plant what a test needs).
+    pub fn store(&self) -> Store {
+        let pool = self.state.pool.clone();
+        Store(std::sync::Mutex::new(tokend::startup::off_runtime(
+            move || pool.get().expect("a database connection"),
+        )))
+    }
+}
+
+/// A database connection usable from async test code: each call runs on a plain thread (the
+/// blocking PostgreSQL client cannot run on a thread that drives a runtime).
+pub struct Store(std::sync::Mutex<tokend::db::Connection>);
+
+type DbResult<T> = tokend::db::Result<T>;
+type Params<'a> = &'a [&'a dyn tokend::db::Param];
+
+impl Store {
+    fn run<T: Send>(&self, f: impl FnOnce(&tokend::db::Connection) -> T + Send) -> T {
+        tokend::startup::off_runtime(|| f(&self.0.lock().expect("store lock")))
+    }
+
+    pub fn execute(&self, sql: &str, params: Params) -> DbResult<usize> {
+        self.run(|c| c.execute(sql, params))
+    }
+
+    pub fn execute_batch(&self, sql: &str) -> DbResult<()> {
+        self.run(|c| c.execute_batch(sql))
+    }
+
+    pub fn query_row<T: Send>(
+        &self,
+        sql: &str,
+        params: Params,
+        f: impl FnOnce(&tokend::db::Row) -> DbResult<T> + Send,
+    ) -> DbResult<T> {
+        self.run(|c| c.query_row(sql, params, f))
+    }
+
+    pub fn query_opt<T: Send>(
+        &self,
+        sql: &str,
+        params: Params,
+        f: impl FnOnce(&tokend::db::Row) -> DbResult<T> + Send,
+    ) -> DbResult<Option<T>> {
+        self.run(|c| c.query_opt(sql, params, f))
+    }
+
+    pub fn query_map<T: Send>(
+        &self,
+        sql: &str,
+        params: Params,
+        f: impl FnMut(&tokend::db::Row) -> DbResult<T> + Send,
+    ) -> DbResult<Vec<T>> {
+        self.run(|c| c.query_map(sql, params, f))
+    }
 }

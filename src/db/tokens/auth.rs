@@ -1,6 +1,6 @@
 //! The hot-path reads: a token value or legacy UUID to the stored credential and its owner.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use crate::db::{params, Connection, Result, Row};
 
 use crate::db::{parse_column, users};
 use crate::domain::model::{TokenKind, User};
@@ -27,18 +27,18 @@ pub struct AuthRow {
     pub creator_id: Option<i64>,
 }
 
-fn auth_row(r: &Row) -> rusqlite::Result<AuthRow> {
+fn auth_row(r: &Row) -> Result<AuthRow> {
     let current: bool = r.get(5)?;
     Ok(AuthRow {
         token_id: r.get(0)?,
         kind: parse_column(r, 1, "token kind", TokenKind::parse)?,
-        permissions: PermissionSet::from_storage(&r.get::<_, String>(2)?),
+        permissions: PermissionSet::from_storage(&r.get::<String>(2)?),
         enabled: r.get(3)?,
         expires_at: r.get(4)?,
         prev_valid_until: if current { None } else { Some(r.get(6)?) },
-        ip_bound: !r.get::<_, String>(7)?.trim().is_empty(),
+        ip_bound: !r.get::<String>(7)?.trim().is_empty(),
         allowed_nets: r
-            .get::<_, String>(7)?
+            .get::<String>(7)?
             .split_whitespace()
             .filter_map(|c| c.parse().ok())
             .collect(),
@@ -73,33 +73,26 @@ fn auth_select(join: &str, wh: &str) -> String {
 }
 
 /// The hot-path lookup of a token value's digest: one indexed read.
-pub fn auth_lookup(conn: &Connection, digest: &TokenDigest) -> rusqlite::Result<Option<AuthRow>> {
+pub fn auth_lookup(conn: &Connection, digest: &TokenDigest) -> Result<Option<AuthRow>> {
     let sql = auth_select(
         "NULL",
         "tokens t JOIN users u ON u.id = t.owner_id WHERE t.digest = $1 OR t.prev_digest = $1",
     );
-    conn.prepare_cached(&sql)?
-        .query_row([&digest.0[..]], auth_row)
-        .optional()
+    conn.query_opt(&sql, params![&digest.0[..]], auth_row)
 }
 
 /// The hot-path lookup of legacy credentials by UUID: the token, its owner and the stored
 /// secret digest, in one indexed read.
-pub fn auth_lookup_legacy(
-    conn: &Connection,
-    uuid: &str,
-) -> rusqlite::Result<Option<(AuthRow, Vec<u8>)>> {
+pub fn auth_lookup_legacy(conn: &Connection, uuid: &str) -> Result<Option<(AuthRow, Vec<u8>)>> {
     let sql = auth_select(
         "l.secret_digest",
         "legacy_credentials l JOIN tokens t ON t.id = l.token_id
          JOIN users u ON u.id = t.owner_id WHERE l.uuid = $2",
     );
-    conn.prepare_cached(&sql)?
-        .query_row(params![&[0u8][..], uuid], |r| {
-            // Matched by UUID, not by a value: no rotation grace applies.
-            let mut row = auth_row(r)?;
-            row.prev_valid_until = None;
-            Ok((row, r.get(19)?))
-        })
-        .optional()
+    conn.query_opt(&sql, params![&[0u8][..], uuid], |r| {
+        // Matched by UUID, not by a value: no rotation grace applies.
+        let mut row = auth_row(r)?;
+        row.prev_valid_until = None;
+        Ok((row, r.get(19)?))
+    })
 }

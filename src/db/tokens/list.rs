@@ -1,8 +1,7 @@
 //! Token lists: the visibility scope and filters as one `WHERE`, then either newest first
 //! below a cursor id (the API) or sorted by a column with an offset and a total (the console).
 
-use rusqlite::types::Value;
-use rusqlite::{params_from_iter, Connection};
+use crate::db::{args, Arg as Value, Connection, Result};
 
 use super::{from_row, TokenRow, SELECT};
 use crate::domain::listing::{Scope, SortKey, TokenFilter, TokenSort};
@@ -69,11 +68,9 @@ impl Where {
         w
     }
 
-    fn rows(self, conn: &Connection) -> rusqlite::Result<Vec<TokenRow>> {
+    fn rows(self, conn: &Connection) -> Result<Vec<TokenRow>> {
         let sql = format!("{SELECT}{}", self.sql);
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params_from_iter(self.args), from_row)?;
-        rows.collect()
+        conn.query_map(&sql, &args(&self.args), from_row)
     }
 }
 
@@ -84,7 +81,7 @@ pub fn list(
     f: &TokenFilter,
     before: Option<i64>,
     limit: usize,
-) -> rusqlite::Result<Vec<TokenRow>> {
+) -> Result<Vec<TokenRow>> {
     let mut w = Where::of(scope, f);
     if let Some(v) = before {
         w.push(" AND t.id < ?", v.into());
@@ -102,7 +99,7 @@ pub fn list_sorted(
     sort: TokenSort,
     offset: usize,
     limit: usize,
-) -> rusqlite::Result<Vec<TokenRow>> {
+) -> Result<Vec<TokenRow>> {
     let dir = if sort.descending { "DESC" } else { "ASC" };
     // A token that never expires sorts after every date; one never used, before every date.
     let column = match sort.key {
@@ -124,12 +121,11 @@ pub fn list_sorted(
 }
 
 /// How many tokens the scope and filters match.
-pub fn count(conn: &Connection, scope: Scope, f: &TokenFilter) -> rusqlite::Result<i64> {
+pub fn count(conn: &Connection, scope: Scope, f: &TokenFilter) -> Result<i64> {
     let w = Where::of(scope, f);
     let sql = format!(
         "SELECT COUNT(*) FROM tokens t JOIN users o ON o.id = t.owner_id{}",
         w.sql
     );
-    conn.prepare_cached(&sql)?
-        .query_row(params_from_iter(w.args), |r| r.get(0))
+    conn.query_row(&sql, &args(&w.args), |r| r.get(0))
 }

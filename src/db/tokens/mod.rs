@@ -12,7 +12,7 @@ pub use jobs::{
 };
 pub use list::{count, list, list_sorted};
 
-use rusqlite::{named_params, params, Connection, OptionalExtension, Row};
+use crate::db::{params, Connection, Result, Row};
 
 use crate::domain::model::{Audience, TokenKind};
 use crate::domain::permissions::PermissionSet;
@@ -58,12 +58,12 @@ const SELECT: &str =
         t.updated_at, t.last_used_at, t.last_used_ip
     FROM tokens t JOIN users o ON o.id = t.owner_id LEFT JOIN users c ON c.id = t.creator_id";
 
-fn digest_at(r: &Row, i: usize) -> rusqlite::Result<Option<TokenDigest>> {
-    Ok(r.get::<_, Option<Vec<u8>>>(i)?
+fn digest_at(r: &Row, i: usize) -> Result<Option<TokenDigest>> {
+    Ok(r.get::<Option<Vec<u8>>>(i)?
         .and_then(|b| TokenDigest::from_slice(&b)))
 }
 
-fn from_row(r: &Row) -> rusqlite::Result<TokenRow> {
+fn from_row(r: &Row) -> Result<TokenRow> {
     Ok(TokenRow {
         id: r.get(0)?,
         company_id: r.get(1)?,
@@ -76,7 +76,7 @@ fn from_row(r: &Row) -> rusqlite::Result<TokenRow> {
         audience: super::parse_column(r, 8, "audience", Audience::parse)?,
         name: r.get(9)?,
         description: r.get(10)?,
-        permissions: PermissionSet::from_storage(&r.get::<_, String>(11)?),
+        permissions: PermissionSet::from_storage(&r.get::<String>(11)?),
         role_template: r.get(12)?,
         digest: super::digest_column(r, 13)?,
         value_hint: r.get(14)?,
@@ -95,37 +95,33 @@ fn from_row(r: &Row) -> rusqlite::Result<TokenRow> {
     })
 }
 
-pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<TokenRow>> {
-    conn.prepare_cached(&format!("{SELECT} WHERE t.id = $1"))?
-        .query_row([id], from_row)
-        .optional()
+pub fn get(conn: &Connection, id: i64) -> Result<Option<TokenRow>> {
+    conn.query_opt(&format!("{SELECT} WHERE t.id = $1"), params![id], from_row)
 }
 
 /// The token whose current value, or previous value still in its grace period at `now`, has
 /// this digest. A previous value whose grace has ended matches nothing (rule 30), even before
 /// the scheduler clears it.
-pub fn by_digest(
-    conn: &Connection,
-    d: &TokenDigest,
-    now: i64,
-) -> rusqlite::Result<Option<TokenRow>> {
-    conn.prepare_cached(&format!(
-        "{SELECT} WHERE t.digest = $1 OR (t.prev_digest = $1 AND t.prev_expires_at > $2)"
-    ))?
-    .query_row(params![&d.0[..], now], from_row)
-    .optional()
+pub fn by_digest(conn: &Connection, d: &TokenDigest, now: i64) -> Result<Option<TokenRow>> {
+    conn.query_opt(
+        &format!("{SELECT} WHERE t.digest = $1 OR (t.prev_digest = $1 AND t.prev_expires_at > $2)"),
+        params![&d.0[..], now],
+        from_row,
+    )
 }
 
-pub fn by_ids(conn: &Connection, ids: &[i64]) -> rusqlite::Result<Vec<TokenRow>> {
+pub fn by_ids(conn: &Connection, ids: &[i64]) -> Result<Vec<TokenRow>> {
     ids.iter()
         .filter_map(|id| get(conn, *id).transpose())
         .collect()
 }
 
-pub fn of_owner(conn: &Connection, owner_id: i64) -> rusqlite::Result<Vec<TokenRow>> {
-    let mut stmt = conn.prepare_cached(&format!("{SELECT} WHERE t.owner_id = $1 ORDER BY t.id"))?;
-    let rows = stmt.query_map([owner_id], from_row)?;
-    rows.collect()
+pub fn of_owner(conn: &Connection, owner_id: i64) -> Result<Vec<TokenRow>> {
+    conn.query_map(
+        &format!("{SELECT} WHERE t.owner_id = $1 ORDER BY t.id"),
+        params![owner_id],
+        from_row,
+    )
 }
 
 pub struct NewToken<'a> {
@@ -147,46 +143,64 @@ pub struct NewToken<'a> {
     pub now: i64,
 }
 
-pub fn insert(conn: &Connection, t: &NewToken) -> rusqlite::Result<i64> {
+pub fn insert(conn: &Connection, t: &NewToken) -> Result<i64> {
     conn.query_row(
         "INSERT INTO tokens (company_id, owner_id, creator_id, kind, audience, name, name_key,
                 description, permissions, role_template, digest, value_hint, value_enc, enabled,
                 disabled_reason, disabled_at, expires_at, allowed_cidrs, created_at, updated_at)
-         VALUES (:company, :owner, :creator, :kind, :audience, :name, :key, :descr, :perms,
-                 :template, :digest, :hint, :enc, :enabled, :reason, :disabled_at, :expires,
-                 :cidrs, :now, :now)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
+                 $10, $11, $12, $13, $14, $15, $16, $17,
+                 $18, $19, $19)
          RETURNING id",
-        named_params! {
-            ":company": t.company_id, ":owner": t.owner_id, ":creator": t.creator_id,
-            ":kind": t.kind.as_str(), ":audience": t.audience.as_str(), ":name": t.name,
-            ":key": t.name.to_lowercase(), ":descr": t.description,
-            ":perms": t.permissions.to_storage(), ":template": t.role_template,
-            ":digest": &t.digest.0[..], ":hint": t.value_hint, ":enc": t.value_enc,
-            ":enabled": t.enabled,
-            ":reason": if t.enabled { None } else { Some("manual") },
-            ":disabled_at": if t.enabled { None } else { Some(t.now) },
-            ":expires": t.expires_at, ":cidrs": t.allowed_cidrs, ":now": t.now,
-        },
+        params![
+            t.company_id,
+            t.owner_id,
+            t.creator_id,
+            t.kind.as_str(),
+            t.audience.as_str(),
+            t.name,
+            t.name.to_lowercase(),
+            t.description,
+            t.permissions.to_storage(),
+            t.role_template,
+            &t.digest.0[..],
+            t.value_hint,
+            t.value_enc,
+            t.enabled,
+            if t.enabled { None } else { Some("manual") },
+            if t.enabled { None } else { Some(t.now) },
+            t.expires_at,
+            t.allowed_cidrs,
+            t.now,
+        ],
         |r| r.get(0),
     )
 }
 
 /// Writes the editable fields of `t`.
-pub fn update(conn: &Connection, t: &TokenRow, now: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "UPDATE tokens SET name = :name, name_key = :key, description = :descr,
-                permissions = :perms, role_template = :template, enabled = :enabled,
-                disabled_reason = :reason, disabled_at = :disabled_at, expires_at = :expires,
-                allowed_cidrs = :cidrs, audience = :audience, updated_at = :now
-         WHERE id = :id",
-    )?
-    .execute(named_params! {
-        ":name": t.name, ":key": t.name.to_lowercase(), ":descr": t.description,
-        ":perms": t.permissions.to_storage(), ":template": t.role_template,
-        ":enabled": t.enabled, ":reason": t.disabled_reason, ":disabled_at": t.disabled_at,
-        ":expires": t.expires_at, ":cidrs": t.allowed_cidrs, ":audience": t.audience.as_str(),
-        ":now": now, ":id": t.id,
-    })?;
+pub fn update(conn: &Connection, t: &TokenRow, now: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE tokens SET name = $1, name_key = $2, description = $3,
+                permissions = $4, role_template = $5, enabled = $6,
+                disabled_reason = $7, disabled_at = $8, expires_at = $9,
+                allowed_cidrs = $10, audience = $11, updated_at = $12
+         WHERE id = $13",
+        params![
+            t.name,
+            t.name.to_lowercase(),
+            t.description,
+            t.permissions.to_storage(),
+            t.role_template,
+            t.enabled,
+            t.disabled_reason,
+            t.disabled_at,
+            t.expires_at,
+            t.allowed_cidrs,
+            t.audience.as_str(),
+            now,
+            t.id,
+        ],
+    )?;
     Ok(())
 }
 
@@ -199,7 +213,7 @@ pub fn set_value(
     value_enc: Option<Vec<u8>>,
     prev: Option<(&TokenDigest, i64)>,
     now: i64,
-) -> rusqlite::Result<()> {
+) -> Result<()> {
     conn.execute(
         "UPDATE tokens SET digest = $1, value_hint = $2, value_enc = $3, prev_digest = $4,
                 prev_expires_at = $5, updated_at = $6 WHERE id = $7",
@@ -216,25 +230,25 @@ pub fn set_value(
     Ok(())
 }
 
-pub fn delete(conn: &Connection, id: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM tokens WHERE id = $1")?
-        .execute([id])?;
+pub fn delete(conn: &Connection, id: i64) -> Result<()> {
+    conn.execute("DELETE FROM tokens WHERE id = $1", params![id])?;
     Ok(())
 }
 
 /// The encrypted value of a token, if stored.
-pub fn value_enc(conn: &Connection, id: i64) -> rusqlite::Result<Option<Vec<u8>>> {
-    conn.query_row("SELECT value_enc FROM tokens WHERE id = $1", [id], |r| {
-        r.get(0)
-    })
-    .optional()
+pub fn value_enc(conn: &Connection, id: i64) -> Result<Option<Vec<u8>>> {
+    conn.query_opt(
+        "SELECT value_enc FROM tokens WHERE id = $1",
+        params![id],
+        |r| r.get(0),
+    )
     .map(Option::flatten)
 }
 
 /// Rule 14: switching to `show_once` erases every stored value of the company.
-pub fn erase_values(conn: &Connection, company_id: i64) -> rusqlite::Result<usize> {
+pub fn erase_values(conn: &Connection, company_id: i64) -> Result<usize> {
     conn.execute(
         "UPDATE tokens SET value_enc = NULL WHERE company_id = $1 AND value_enc IS NOT NULL",
-        [company_id],
+        params![company_id],
     )
 }

@@ -1,6 +1,6 @@
 //! Enable/disable bookkeeping shared with the lifecycle cascades, delete, and bulk.
 
-use rusqlite::Connection;
+use crate::db::Connection;
 use serde_json::json;
 
 use crate::db::tokens::TokenRow;

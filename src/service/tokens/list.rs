@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::Connection;
+use crate::db::Connection;
 
 use super::rules::company;
 use super::types::{view, TokenView};

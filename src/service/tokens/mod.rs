@@ -18,7 +18,7 @@ pub use values::{renew, reveal};
 
 use rules::company;
 
-use rusqlite::Connection;
+use crate::db::Connection;
 
 use super::{require, Env};
 use crate::db;

@@ -1,8 +1,8 @@
 //! Checks shared by create and edit: visibility, permission bounds (rule 2), expiry and
 //! lifetime policy (rules 3, 4), names (rule 7), owner state (rules 15, 18), sealing (rule 14).
 
+use crate::db::Connection;
 use ipnet::IpNet;
-use rusqlite::Connection;
 
 use crate::db::companies::Company;
 use crate::db::tokens::TokenRow;
@@ -170,7 +170,7 @@ pub fn parse_cidrs(list: &[String]) -> ApiResult<String> {
     Ok(out.join(" "))
 }
 
-pub(super) fn name_taken(e: rusqlite::Error) -> ApiError {
+pub(super) fn name_taken(e: crate::db::Error) -> ApiError {
     if db::is_unique_violation(&e) {
         ApiError::conflict("name_taken", "the owner already has a token with this name")
     } else {

@@ -7,7 +7,7 @@ mod create;
 pub use change::{delete, resolve_role_change, update, validate_update};
 pub use create::{insert, provision_sso, validate_create, validate_new_user, ValidCreate};
 
-use rusqlite::Connection;
+use crate::db::Connection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -135,7 +135,7 @@ fn custom_set(role: Role, list: Option<&[String]>) -> ApiResult<PermissionSet> {
     }
 }
 
-fn email_taken(e: rusqlite::Error) -> ApiError {
+fn email_taken(e: crate::db::Error) -> ApiError {
     if db::is_unique_violation(&e) {
         ApiError::conflict("email_taken", "a user with this email already exists")
     } else {

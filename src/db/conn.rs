@@ -1,0 +1,574 @@
+//! One connection type over both backends. Queries are written once, with numbered
+//! parameters (`$1`, `$2`, …): PostgreSQL reads them natively, and on SQLite each `$n` is
+//! bound by its name, so their order in the text does not matter. Values cross the boundary
+//! through two small types: [`Value`] in (parameters) and [`Col`] out (row columns), each
+//! adapted to what the column or parameter really is on the backend at hand.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
+use r2d2_sqlite::SqliteConnectionManager;
+
+use super::error::{Error, Result};
+use super::pg::PgManager;
+
+/// Which database a connection talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A PostgreSQL client with its prepared statements, kept per connection.
+pub struct PgConn {
+    pub client: postgres::Client,
+    statements: HashMap<String, postgres::Statement>,
+}
+
+impl PgConn {
+    pub fn new(client: postgres::Client) -> PgConn {
+        PgConn {
+            client,
+            statements: HashMap::new(),
+        }
+    }
+
+    fn prepare(&mut self, sql: &str) -> Result<postgres::Statement> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql)?;
+        self.statements.insert(sql.to_owned(), s.clone());
+        Ok(s)
+    }
+}
+
+enum SqliteHandle {
+    Pooled(r2d2::PooledConnection<SqliteConnectionManager>),
+    Own(rusqlite::Connection),
+}
+
+enum PgHandle {
+    Pooled(r2d2::PooledConnection<PgManager>),
+    Own(PgConn),
+}
+
+impl PgHandle {
+    fn get(&mut self) -> &mut PgConn {
+        match self {
+            PgHandle::Pooled(c) => c,
+            PgHandle::Own(c) => c,
+        }
+    }
+}
+
+enum Inner {
+    Sqlite(SqliteHandle),
+    Pg(RefCell<PgHandle>),
+}
+
+/// A database connection (pooled or owned), on either backend.
+pub struct Connection {
+    inner: Inner,
+}
+
+/// One parameter value.
+#[derive(Debug, Clone, Copy)]
+pub enum Value<'a> {
+    Null,
+    Int(i64),
+    Text(&'a str),
+    Blob(&'a [u8]),
+}
+
+/// Anything that can be a query parameter (`Sync`, so a parameter list can be handed to
+/// another thread).
+pub trait Param: Sync {
+    fn value(&self) -> Value<'_>;
+}
+
+impl Param for i64 {
+    fn value(&self) -> Value<'_> {
+        Value::Int(*self)
+    }
+}
+impl Param for i32 {
+    fn value(&self) -> Value<'_> {
+        Value::Int(i64::from(*self))
+    }
+}
+impl Param for u32 {
+    fn value(&self) -> Value<'_> {
+        Value::Int(i64::from(*self))
+    }
+}
+impl Param for usize {
+    fn value(&self) -> Value<'_> {
+        Value::Int(i64::try_from(*self).unwrap_or(i64::MAX))
+    }
+}
+impl Param for bool {
+    fn value(&self) -> Value<'_> {
+        Value::Int(i64::from(*self))
+    }
+}
+impl Param for str {
+    fn value(&self) -> Value<'_> {
+        Value::Text(self)
+    }
+}
+impl Param for String {
+    fn value(&self) -> Value<'_> {
+        Value::Text(self)
+    }
+}
+impl Param for [u8] {
+    fn value(&self) -> Value<'_> {
+        Value::Blob(self)
+    }
+}
+impl Param for Vec<u8> {
+    fn value(&self) -> Value<'_> {
+        Value::Blob(self)
+    }
+}
+impl<T: Param> Param for Option<T> {
+    fn value(&self) -> Value<'_> {
+        self.as_ref().map_or(Value::Null, Param::value)
+    }
+}
+impl<T: Param + ?Sized> Param for &T {
+    fn value(&self) -> Value<'_> {
+        (**self).value()
+    }
+}
+
+/// An owned parameter, for queries whose clauses are assembled at run time.
+#[derive(Debug, Clone)]
+pub enum Arg {
+    Int(i64),
+    Text(String),
+}
+
+impl From<i64> for Arg {
+    fn from(i: i64) -> Arg {
+        Arg::Int(i)
+    }
+}
+impl From<String> for Arg {
+    fn from(s: String) -> Arg {
+        Arg::Text(s)
+    }
+}
+
+impl Param for Arg {
+    fn value(&self) -> Value<'_> {
+        match self {
+            Arg::Int(i) => Value::Int(*i),
+            Arg::Text(s) => Value::Text(s),
+        }
+    }
+}
+
+/// `args` as the parameter list of a query.
+pub fn args(args: &[Arg]) -> Vec<&dyn Param> {
+    args.iter().map(|a| a as &dyn Param).collect()
+}
+
+/// Parameters of one query: `params![a, b, c]`.
+#[macro_export]
+macro_rules! params {
+    () => { &[] as &[&dyn $crate::db::Param] };
+    ($($p:expr),+ $(,)?) => { &[$(&$p as &dyn $crate::db::Param),+] as &[&dyn $crate::db::Param] };
+}
+
+/// The `$n` names SQLite gives numbered parameters, so binding needs no formatting.
+const NAMES: [&str; 24] = [
+    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15",
+    "$16", "$17", "$18", "$19", "$20", "$21", "$22", "$23", "$24",
+];
+
+impl rusqlite::ToSql for Value<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match *self {
+            Value::Null => ValueRef::Null,
+            Value::Int(i) => ValueRef::Integer(i),
+            Value::Text(s) => ValueRef::Text(s.as_bytes()),
+            Value::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+/// A parameter written as the type PostgreSQL inferred for its place in the query.
+#[derive(Debug)]
+struct PgValue<'a>(Value<'a>);
+
+impl ToSql for PgValue<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match (self.0, ty) {
+            (Value::Null, _) => Ok(IsNull::Yes),
+            (Value::Int(i), &Type::INT8) => i.to_sql(ty, out),
+            (Value::Int(i), &Type::INT4) => i32::try_from(i)?.to_sql(ty, out),
+            (Value::Int(i), &Type::INT2) => i16::try_from(i)?.to_sql(ty, out),
+            (Value::Int(i), &Type::BOOL) => (i != 0).to_sql(ty, out),
+            (Value::Int(i), &Type::TEXT | &Type::VARCHAR) => i.to_string().to_sql(ty, out),
+            (Value::Text(s), &Type::TEXT | &Type::VARCHAR | &Type::BPCHAR | &Type::NAME) => {
+                s.to_sql(ty, out)
+            }
+            (Value::Blob(b), &Type::BYTEA) => b.to_sql(ty, out),
+            (v, ty) => Err(format!("cannot send {v:?} as {ty}").into()),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+/// One column value read from a row.
+#[derive(Debug)]
+pub enum Col {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+/// A type a column can be read as.
+pub trait FromCol: Sized {
+    fn from_col(c: Col) -> Option<Self>;
+}
+
+impl FromCol for i64 {
+    fn from_col(c: Col) -> Option<i64> {
+        match c {
+            Col::Int(i) => Some(i),
+            _ => None,
+        }
+    }
+}
+impl FromCol for u32 {
+    fn from_col(c: Col) -> Option<u32> {
+        i64::from_col(c).and_then(|i| u32::try_from(i).ok())
+    }
+}
+impl FromCol for usize {
+    fn from_col(c: Col) -> Option<usize> {
+        i64::from_col(c).and_then(|i| usize::try_from(i).ok())
+    }
+}
+impl FromCol for bool {
+    fn from_col(c: Col) -> Option<bool> {
+        i64::from_col(c).map(|i| i != 0)
+    }
+}
+impl FromCol for f64 {
+    fn from_col(c: Col) -> Option<f64> {
+        match c {
+            Col::Real(f) => Some(f),
+            Col::Int(i) => Some(i as f64),
+            _ => None,
+        }
+    }
+}
+impl FromCol for String {
+    fn from_col(c: Col) -> Option<String> {
+        match c {
+            Col::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+impl FromCol for Vec<u8> {
+    fn from_col(c: Col) -> Option<Vec<u8>> {
+        match c {
+            Col::Blob(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+impl FromCol for Col {
+    fn from_col(c: Col) -> Option<Col> {
+        Some(c)
+    }
+}
+impl<T: FromCol> FromCol for Option<T> {
+    fn from_col(c: Col) -> Option<Option<T>> {
+        match c {
+            Col::Null => Some(None),
+            c => T::from_col(c).map(Some),
+        }
+    }
+}
+
+/// One result row, on either backend.
+pub enum Row<'a> {
+    Sqlite(&'a rusqlite::Row<'a>),
+    Pg(&'a postgres::Row),
+}
+
+impl Row<'_> {
+    /// Column `i` as `T`; a value of another type is an error naming the column.
+    pub fn get<T: FromCol>(&self, i: usize) -> Result<T> {
+        let c = self.col(i)?;
+        let shown = format!("{c:?}");
+        T::from_col(c).ok_or_else(|| {
+            Error::Corrupt(format!(
+                "column {i} holds {shown:.40}, not a {}",
+                std::any::type_name::<T>()
+            ))
+        })
+    }
+
+    fn col(&self, i: usize) -> Result<Col> {
+        match self {
+            Row::Sqlite(r) => {
+                use rusqlite::types::ValueRef;
+                Ok(match r.get_ref(i)? {
+                    ValueRef::Null => Col::Null,
+                    ValueRef::Integer(n) => Col::Int(n),
+                    ValueRef::Real(f) => Col::Real(f),
+                    ValueRef::Text(t) => Col::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => Col::Blob(b.to_vec()),
+                })
+            }
+            Row::Pg(r) => pg_col(r, i),
+        }
+    }
+}
+
+fn pg_col(r: &postgres::Row, i: usize) -> Result<Col> {
+    let ty = r
+        .columns()
+        .get(i)
+        .ok_or_else(|| Error::Corrupt(format!("no column {i}")))?
+        .type_()
+        .clone();
+    let c = match ty {
+        Type::INT8 => r.try_get::<_, Option<i64>>(i)?.map(Col::Int),
+        Type::INT4 => r.try_get::<_, Option<i32>>(i)?.map(|n| Col::Int(n.into())),
+        Type::INT2 => r.try_get::<_, Option<i16>>(i)?.map(|n| Col::Int(n.into())),
+        Type::BOOL => r.try_get::<_, Option<bool>>(i)?.map(|b| Col::Int(b.into())),
+        Type::FLOAT8 => r.try_get::<_, Option<f64>>(i)?.map(Col::Real),
+        Type::BYTEA => r.try_get::<_, Option<Vec<u8>>>(i)?.map(Col::Blob),
+        _ => r.try_get::<_, Option<String>>(i)?.map(Col::Text),
+    };
+    Ok(c.unwrap_or(Col::Null))
+}
+
+fn pg_params<'a>(params: &'a [&'a dyn Param]) -> Vec<PgValue<'a>> {
+    params.iter().map(|p| PgValue(p.value())).collect()
+}
+
+fn pg_refs<'a>(values: &'a [PgValue<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
+}
+
+/// Binds `params` to a prepared SQLite statement: by `$n` name when the statement uses
+/// numbered parameters, else by position.
+fn bind(stmt: &mut rusqlite::Statement, params: &[&dyn Param]) -> Result<()> {
+    let named = stmt.parameter_name(1).is_some_and(|n| n.starts_with('$'));
+    for (i, p) in params.iter().enumerate() {
+        let index = if named {
+            let name = NAMES
+                .get(i)
+                .ok_or_else(|| Error::Other(format!("more than {} parameters", NAMES.len())))?;
+            match stmt.parameter_index(name)? {
+                Some(index) => index,
+                None => continue,
+            }
+        } else {
+            i + 1
+        };
+        stmt.raw_bind_parameter(index, p.value())?;
+    }
+    Ok(())
+}
+
+impl Connection {
+    pub(super) fn sqlite_pooled(c: r2d2::PooledConnection<SqliteConnectionManager>) -> Self {
+        Connection {
+            inner: Inner::Sqlite(SqliteHandle::Pooled(c)),
+        }
+    }
+
+    /// An unpooled SQLite connection (tests, one-off commands).
+    pub fn sqlite(c: rusqlite::Connection) -> Self {
+        Connection {
+            inner: Inner::Sqlite(SqliteHandle::Own(c)),
+        }
+    }
+
+    pub(super) fn pg_pooled(c: r2d2::PooledConnection<PgManager>) -> Self {
+        Connection {
+            inner: Inner::Pg(RefCell::new(PgHandle::Pooled(c))),
+        }
+    }
+
+    /// An unpooled PostgreSQL connection (the change listener, one-off commands).
+    pub fn pg(c: PgConn) -> Self {
+        Connection {
+            inner: Inner::Pg(RefCell::new(PgHandle::Own(c))),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.inner {
+            Inner::Sqlite(_) => Backend::Sqlite,
+            Inner::Pg(_) => Backend::Postgres,
+        }
+    }
+
+    /// The SQLite connection, for what only SQLite has (backup, pragmas).
+    pub fn as_sqlite(&self) -> Option<&rusqlite::Connection> {
+        match &self.inner {
+            Inner::Sqlite(SqliteHandle::Pooled(c)) => Some(c),
+            Inner::Sqlite(SqliteHandle::Own(c)) => Some(c),
+            Inner::Pg(_) => None,
+        }
+    }
+
+    /// The SQLite connection, mutably (migrations).
+    pub fn as_sqlite_mut(&mut self) -> Option<&mut rusqlite::Connection> {
+        match &mut self.inner {
+            Inner::Sqlite(SqliteHandle::Pooled(c)) => Some(c),
+            Inner::Sqlite(SqliteHandle::Own(c)) => Some(c),
+            Inner::Pg(_) => None,
+        }
+    }
+
+    /// Runs `f` on the PostgreSQL client (listen, notifications, raw statements).
+    pub fn with_pg<T>(&self, f: impl FnOnce(&mut postgres::Client) -> Result<T>) -> Result<T> {
+        match &self.inner {
+            Inner::Pg(c) => f(&mut c.borrow_mut().get().client),
+            Inner::Sqlite(_) => Err(Error::Other("not a PostgreSQL connection".into())),
+        }
+    }
+
+    /// Runs several statements without parameters.
+    pub fn execute_batch(&self, sql: &str) -> Result<()> {
+        match &self.inner {
+            Inner::Sqlite(_) => Ok(self.sqlite_conn().execute_batch(sql)?),
+            Inner::Pg(c) => Ok(c.borrow_mut().get().client.batch_execute(sql)?),
+        }
+    }
+
+    fn sqlite_conn(&self) -> &rusqlite::Connection {
+        self.as_sqlite().expect("an SQLite connection")
+    }
+
+    /// Runs one statement; the number of rows it changed.
+    pub fn execute(&self, sql: &str, params: &[&dyn Param]) -> Result<usize> {
+        match &self.inner {
+            Inner::Sqlite(_) => {
+                let mut stmt = self.sqlite_conn().prepare_cached(sql)?;
+                bind(&mut stmt, params)?;
+                Ok(stmt.raw_execute()?)
+            }
+            Inner::Pg(c) => {
+                let mut c = c.borrow_mut();
+                let c = c.get();
+                let stmt = c.prepare(sql)?;
+                let values = pg_params(params);
+                let n = c.client.execute(&stmt, &pg_refs(&values))?;
+                Ok(usize::try_from(n).unwrap_or(usize::MAX))
+            }
+        }
+    }
+
+    /// Calls `f` on every row, in order, without collecting them.
+    pub fn query_each(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        mut f: impl FnMut(&Row) -> Result<()>,
+    ) -> Result<()> {
+        match &self.inner {
+            Inner::Sqlite(_) => {
+                let mut stmt = self.sqlite_conn().prepare_cached(sql)?;
+                bind(&mut stmt, params)?;
+                let mut rows = stmt.raw_query();
+                while let Some(r) = rows.next()? {
+                    f(&Row::Sqlite(r))?;
+                }
+                Ok(())
+            }
+            Inner::Pg(c) => {
+                use postgres::fallible_iterator::FallibleIterator;
+                let mut c = c.borrow_mut();
+                let c = c.get();
+                let stmt = c.prepare(sql)?;
+                let values = pg_params(params);
+                let mut rows = c.client.query_raw(&stmt, pg_refs(&values))?;
+                while let Some(r) = rows.next()? {
+                    f(&Row::Pg(&r))?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Every row, read through `f`.
+    pub fn query_map<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        mut f: impl FnMut(&Row) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        self.query_each(sql, params, |r| {
+            out.push(f(r)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// The first row, if any.
+    pub fn query_opt<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        f: impl FnOnce(&Row) -> Result<T>,
+    ) -> Result<Option<T>> {
+        match &self.inner {
+            Inner::Sqlite(_) => {
+                let mut stmt = self.sqlite_conn().prepare_cached(sql)?;
+                bind(&mut stmt, params)?;
+                let mut rows = stmt.raw_query();
+                match rows.next()? {
+                    Some(r) => f(&Row::Sqlite(r)).map(Some),
+                    None => Ok(None),
+                }
+            }
+            Inner::Pg(c) => {
+                let mut c = c.borrow_mut();
+                let c = c.get();
+                let stmt = c.prepare(sql)?;
+                let values = pg_params(params);
+                match c.client.query(&stmt, &pg_refs(&values))?.first() {
+                    Some(r) => f(&Row::Pg(r)).map(Some),
+                    None => Ok(None),
+                }
+            }
+        }
+    }
+
+    /// The first row; none is [`Error::NoRows`].
+    pub fn query_row<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        f: impl FnOnce(&Row) -> Result<T>,
+    ) -> Result<T> {
+        self.query_opt(sql, params, f)?.ok_or(Error::NoRows)
+    }
+}

@@ -1,0 +1,48 @@
+//! Sliding-window limits kept in the database, so every replica counts the same events.
+//! Called inside a write transaction: writes are serialized, so check and count are atomic.
+
+use super::{params, Connection, Result};
+
+/// Counts one event of `name`/`key` at `now` unless `max` already fall inside the window of
+/// `window_ms`; then `Some(ms until the oldest leaves it)` and nothing is counted.
+pub fn hit(
+    conn: &Connection,
+    name: &str,
+    key: &str,
+    max: usize,
+    window_ms: i64,
+    now: i64,
+) -> Result<Option<i64>> {
+    let since = now - window_ms;
+    conn.execute(
+        "DELETE FROM limit_events WHERE name = $1 AND key = $2 AND at <= $3",
+        params![name, key, since],
+    )?;
+    let (count, oldest): (i64, Option<i64>) = conn.query_row(
+        "SELECT COUNT(*), MIN(at) FROM limit_events WHERE name = $1 AND key = $2",
+        params![name, key],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    if count >= max as i64 {
+        return Ok(Some(oldest.unwrap_or(now) + window_ms - now));
+    }
+    conn.execute(
+        "INSERT INTO limit_events (name, key, at) VALUES ($1, $2, $3)",
+        params![name, key, now],
+    )?;
+    Ok(None)
+}
+
+/// Forgets the events of `name`/`key` (a successful login clears its failures).
+pub fn clear(conn: &Connection, name: &str, key: &str) -> Result<()> {
+    conn.execute(
+        "DELETE FROM limit_events WHERE name = $1 AND key = $2",
+        params![name, key],
+    )?;
+    Ok(())
+}
+
+/// Drops every event older than `before` (housekeeping of keys never seen again).
+pub fn prune(conn: &Connection, before: i64) -> Result<usize> {
+    conn.execute("DELETE FROM limit_events WHERE at < $1", params![before])
+}
