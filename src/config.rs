@@ -19,13 +19,13 @@ pub use oidc::{OidcConfig, Secret};
 #[derive(Debug, Clone, Default, clap::Args, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawConfig {
-    /// SQLite database file [default: ./tokend.db]
+    /// SQLite database file, or a PostgreSQL URL (postgres://user@host1,host2/db?target_session_attrs=read-write) [default: ./tokend.db]
     #[arg(long, env = "TOKEND_DB", global = true)]
     pub db: Option<PathBuf>,
     /// Address to listen on, host:port [default: 127.0.0.1:8080]
     #[arg(long, env = "TOKEND_BIND", global = true)]
     pub bind: Option<String>,
-    /// Master key file (created with mode 0600 when missing) [default: <db>.key]
+    /// Master key file (created with mode 0600 when missing) [default: <db>.key; ./tokend.key with PostgreSQL]
     #[arg(long, env = "TOKEND_MASTER_KEY_FILE", global = true)]
     pub master_key_file: Option<PathBuf>,
     /// How long a disabled token is kept before it is purged [default: 7d]
@@ -231,7 +231,12 @@ impl Config {
                 "bind: `{bind_text}` is not host:port, e.g. 127.0.0.1:8080"
             ))
         })?;
+        // Beside an SQLite file; in the working directory for a PostgreSQL URL (every replica
+        // needs the same key: set TOKEND_MASTER_KEY_FILE there).
         let master_key_file = r.master_key_file.unwrap_or_else(|| {
+            if crate::db::is_postgres_url(&db.to_string_lossy()) {
+                return PathBuf::from("./tokend.key");
+            }
             let mut p = db.clone().into_os_string();
             p.push(".key");
             PathBuf::from(p)

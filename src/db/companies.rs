@@ -51,7 +51,7 @@ pub fn list(
     conn.query_map(
         &format!(
             "SELECT {COLUMNS} FROM companies
-         WHERE ($1 IS NULL OR id = $1) AND ($2 IS NULL OR id < $2)
+         WHERE (CAST($1 AS BIGINT) IS NULL OR id = $1) AND (CAST($2 AS BIGINT) IS NULL OR id < $2)
          ORDER BY id DESC LIMIT $3"
         ),
         params![only, before, limit as i64],

@@ -131,7 +131,7 @@ pub fn list(
     conn.query_map(
         &format!(
             "SELECT {COLUMNS} FROM users u
-         WHERE ($1 IS NULL OR u.company_id = $1) AND ($2 IS NULL OR u.id < $2)
+         WHERE (CAST($1 AS BIGINT) IS NULL OR u.company_id = $1) AND (CAST($2 AS BIGINT) IS NULL OR u.id < $2)
          ORDER BY u.id DESC LIMIT $3"
         ),
         params![company, before, limit as i64],
@@ -152,7 +152,7 @@ pub fn search(
     conn.query_map(
         &format!(
             "SELECT {COLUMNS} FROM users u
-         WHERE ($1 IS NULL OR u.company_id = $1)
+         WHERE (CAST($1 AS BIGINT) IS NULL OR u.company_id = $1)
            AND (u.email LIKE $2 ESCAPE '\\' OR lower(u.name) LIKE $2 ESCAPE '\\')
          ORDER BY u.email LIMIT $3 OFFSET $4"
         ),

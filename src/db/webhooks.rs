@@ -94,7 +94,7 @@ pub fn list(
 ) -> Result<Vec<Delivery>> {
     conn.query_map(
         &format!(
-            "{SELECT} WHERE ($1 IS NULL OR company_id = $1) AND ($2 IS NULL OR id < $2)
+            "{SELECT} WHERE (CAST($1 AS BIGINT) IS NULL OR company_id = $1) AND (CAST($2 AS BIGINT) IS NULL OR id < $2)
          ORDER BY id DESC LIMIT $3"
         ),
         params![company_id, before, limit as i64],

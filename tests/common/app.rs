@@ -39,9 +39,14 @@ pub async fn spawn_app() -> TestApp {
 
 /// Spawns a server on the current tokio runtime after `tweak` adjusts its configuration.
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    // `TOKEND_TEST_LOG=warn cargo test …` shows the servers' logs (e.g. a 500's cause).
+    if let Ok(filter) = std::env::var("TOKEND_TEST_LOG") {
+        tokend::telemetry::init(&filter);
+    }
     let dir = tempfile::tempdir().expect("temp dir");
-    let db_path = dir.path().join("tokend.db");
+    let db_path = database(dir.path());
     let mut config = Config::for_tests(db_path.clone());
+    config.master_key_file = dir.path().join("tokend.key");
     tweak(&mut config);
     let admin_token = TokenValue::generate(ValueKind::Api).expose().to_string();
     let boot = Bootstrap {
@@ -62,6 +67,31 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         state,
         dir,
     }
+}
+
+/// The database of a new test app: an SQLite file in `dir`, or — with `TOKEND_TEST_PG` set to
+/// the administrator URL of a throwaway PostgreSQL cluster — a fresh PostgreSQL database of
+/// its own (`./scripts/test` runs the API suite both ways).
+pub fn database(dir: &std::path::Path) -> PathBuf {
+    match std::env::var("TOKEND_TEST_PG") {
+        Ok(admin) if !admin.is_empty() => PathBuf::from(fresh_pg_database(&admin)),
+        _ => dir.join("tokend.db"),
+    }
+}
+
+fn fresh_pg_database(admin: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("tokend_test_{}_{n}", std::process::id());
+    let sql = format!("CREATE DATABASE {name}");
+    tokend::startup::off_runtime(|| {
+        let mut c = postgres::Client::connect(admin, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("TOKEND_TEST_PG {admin}: {e}"));
+        c.batch_execute(&sql).expect("create the test database");
+    });
+    let mut url = url::Url::parse(admin).expect("TOKEND_TEST_PG is a URL");
+    url.set_path(&name);
+    url.to_string()
 }
 
 /// An HTTP client that does not follow redirects (tests look at them).

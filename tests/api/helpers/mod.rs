@@ -68,7 +68,8 @@ impl TestApp {
     pub async fn token_for(&self, owner_id: i64, extra: Value) -> (i64, String) {
         let owner = self
             .state
-            .read_blocking(|c| Ok(tokend::db::users::get(c, owner_id)?))
+            .read(move |c| Ok(tokend::db::users::get(c, owner_id)?))
+            .await
             .expect("read")
             .expect("owner");
         if !owner
