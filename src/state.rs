@@ -108,6 +108,84 @@ impl AppState {
         Ok(())
     }
 
+    /// Applies a change another process announced: its digests enter or leave the filter and
+    /// the lookup cache is dropped; a change too big to carry reloads everything.
+    pub fn apply_change(&self, c: &crate::service::system::Change) -> ApiResult<()> {
+        if c.origin != self.origin {
+            match &c.digests {
+                Some((added, removed)) => {
+                    added.iter().for_each(|d| self.index.add(d));
+                    removed.iter().for_each(|d| self.index.remove(d));
+                    self.index.invalidate();
+                    self.metrics.filter_size.set(self.index.filter_len() as i64);
+                }
+                None => self.read_blocking(|conn| Ok(self.reload_index(conn)?))?,
+            }
+        }
+        let mut seen = self.seen_epoch.lock();
+        *seen = (*seen).max(c.epoch);
+        Ok(())
+    }
+
+    /// Reloads the filter and remembers the epoch it reflects (start, reconnect, backstop).
+    pub fn resync(&self) -> ApiResult<()> {
+        self.read_blocking(|conn| {
+            let epoch = db::read_epoch(conn)?;
+            self.reload_index(conn)?;
+            let mut seen = self.seen_epoch.lock();
+            *seen = (*seen).max(epoch);
+            Ok(())
+        })
+    }
+
+    /// Counts one event against a limit (`"login"`: `throttle`, `"revoke"`: `revoke_limit`):
+    /// in memory on SQLite, in the database on PostgreSQL so the limit holds across
+    /// replicas. `Err(TooManyAttempts)` when the limit is reached.
+    pub fn limit_hit(&self, name: &str, key: &str, now: i64) -> ApiResult<()> {
+        let window = self.limit(name);
+        let outcome = match self.pool.backend() {
+            Backend::Sqlite => window.hit(key, now),
+            Backend::Postgres => self.write_blocking(|tx| {
+                let bounds = (window.max(), window.window_ms());
+                crate::service::system::limit_hit(tx, name, key, bounds, now)
+            })?,
+        };
+        outcome.map_err(|wait| ApiError::TooManyAttempts {
+            retry_after_secs: wait,
+        })
+    }
+
+    /// Forgets a key's events of a limit (a successful login clears its failures).
+    pub fn limit_clear(&self, name: &str, key: &str) -> ApiResult<()> {
+        let window = self.limit(name);
+        match self.pool.backend() {
+            Backend::Sqlite => window.clear(key),
+            Backend::Postgres => {
+                let before = self.now_ms() - window.window_ms();
+                self.write_blocking(|tx| {
+                    crate::service::system::limit_clear(tx, name, key, before)
+                })?
+            }
+        }
+        Ok(())
+    }
+
+    fn limit(&self, name: &str) -> &SlidingWindow {
+        match name {
+            "login" => &self.throttle,
+            _ => &self.revoke_limit,
+        }
+    }
+
+    /// Runs `f` unless another replica is running the job `name` (PostgreSQL: a session
+    /// advisory lock held while `f` runs); `None` when skipped. On SQLite, one process.
+    pub fn once<T>(&self, name: &str, f: impl FnOnce() -> ApiResult<T>) -> ApiResult<Option<T>> {
+        let Some(_lock) = db::JobLock::try_take(&self.pool, name)? else {
+            return Ok(None);
+        };
+        f().map(Some)
+    }
+
     fn conn(&self, kind: &str) -> ApiResult<db::Connection> {
         let start = Instant::now();
         let conn = self.pool.get()?;
@@ -158,6 +236,18 @@ impl AppState {
     {
         let state = self.clone();
         actix_web::web::block(move || state.write_blocking(f))
+            .await
+            .map_err(|e| ApiError::Internal(anyhow!("blocking task failed: {e}")))?
+    }
+
+    /// Any blocking work with the state, on the blocking thread pool.
+    pub async fn blocking<T, F>(self: &Arc<Self>, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&AppState) -> ApiResult<T> + Send + 'static,
+    {
+        let state = self.clone();
+        actix_web::web::block(move || f(&state))
             .await
             .map_err(|e| ApiError::Internal(anyhow!("blocking task failed: {e}")))?
     }

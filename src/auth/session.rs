@@ -92,11 +92,7 @@ pub fn login(state: &AppState, email: &str, pw: &str, ip: Option<String>) -> Api
     let Ok(email) = Email::parse(email) else {
         return Err(login_failed(state, Some(email.to_string()), None, ip, now));
     };
-    if let Err(wait) = state.throttle.hit(email.as_str(), now) {
-        return Err(ApiError::TooManyAttempts {
-            retry_after_secs: wait,
-        });
-    }
+    state.limit_hit("login", email.as_str(), now)?;
     let found = state.read_blocking(|c| Ok(db::users::credentials(c, &email)?))?;
     let hash = found
         .as_ref()
@@ -110,7 +106,7 @@ pub fn login(state: &AppState, email: &str, pw: &str, ip: Option<String>) -> Api
             "this account signs in through single sign-on",
         )),
         Some((user, Some(_))) if matches && user.enabled => {
-            state.throttle.clear(email.as_str());
+            state.limit_clear("login", email.as_str())?;
             open_session(state, user, ip, "password")
         }
         found => Err(login_failed(

@@ -55,6 +55,14 @@ impl SlidingWindow {
         }
     }
 
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    pub fn window_ms(&self) -> i64 {
+        self.window_ms
+    }
+
     /// Counts one event for `key`.
     pub fn record(&self, key: &str, now: i64) {
         let mut map = self.events.lock();

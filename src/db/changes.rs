@@ -3,10 +3,13 @@
 //! digests appeared or disappeared — or, when they do not fit in one notification, that
 //! everything must be reloaded.
 
+use std::time::Duration;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
+use postgres::fallible_iterator::FallibleIterator;
 
-use super::Effects;
+use super::{Connection, Effects, Error, Pool, Result};
 use crate::domain::token_value::TokenDigest;
 
 /// The notification channel.
@@ -71,6 +74,41 @@ impl Change {
             origin,
             epoch,
             digests,
+        })
+    }
+}
+
+/// A connection of its own that listens on [`CHANNEL`] (PostgreSQL).
+pub struct Listener {
+    conn: Connection,
+}
+
+impl Listener {
+    pub fn connect(pool: &Pool) -> Result<Listener> {
+        let conn = pool.dedicated()?;
+        conn.execute_batch(&format!("LISTEN {CHANNEL}"))?;
+        Ok(Listener { conn })
+    }
+
+    /// The payloads that arrive within `timeout` (waiting for the first one only, then taking
+    /// whatever else is already there). An error means the connection is gone.
+    pub fn wait(&self, timeout: Duration) -> Result<Vec<String>> {
+        self.conn.with_pg(|c| {
+            let mut out = Vec::new();
+            {
+                let mut notes = c.notifications();
+                if let Some(n) = notes.timeout_iter(timeout).next()? {
+                    out.push(n.payload().to_owned());
+                }
+                let mut pending = notes.iter();
+                while let Some(n) = pending.next()? {
+                    out.push(n.payload().to_owned());
+                }
+            }
+            if c.is_closed() {
+                return Err(Error::Unavailable("the listening connection closed".into()));
+            }
+            Ok(out)
         })
     }
 }

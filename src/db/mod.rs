@@ -25,6 +25,7 @@ use rusqlite_migration::{Migrations, M};
 pub use crate::params;
 pub use conn::{args, Arg, Backend, Col, Connection, FromCol, Param, PgConn, Row, Value};
 pub use error::{Error, Result};
+pub use pg::JobLock;
 
 use crate::domain::token_value::TokenDigest;
 

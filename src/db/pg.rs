@@ -81,6 +81,39 @@ pub fn job_lock_key(name: &str) -> i64 {
     (h >> 1) as i64
 }
 
+/// A job that runs on one replica at a time: a session advisory lock, held on its own pooled
+/// connection until dropped (or until that connection dies).
+pub struct JobLock {
+    held: Option<(super::Connection, i64)>,
+}
+
+impl JobLock {
+    /// The lock of job `name`, if no other process holds it. SQLite: always (one process).
+    pub fn try_take(pool: &super::Pool, name: &str) -> Result<Option<JobLock>> {
+        if pool.backend() == super::Backend::Sqlite {
+            return Ok(Some(JobLock { held: None }));
+        }
+        let conn = pool.get()?;
+        let key = job_lock_key(name);
+        let got: bool = conn.query_row(
+            "SELECT pg_try_advisory_lock($1)",
+            super::params![key],
+            |r| r.get(0),
+        )?;
+        Ok(got.then_some(JobLock {
+            held: Some((conn, key)),
+        }))
+    }
+}
+
+impl Drop for JobLock {
+    fn drop(&mut self) {
+        if let Some((conn, key)) = &self.held {
+            let _ = conn.execute("SELECT pg_advisory_unlock($1)", super::params![key]);
+        }
+    }
+}
+
 /// Applies the migrations not yet recorded in `schema_migrations`, each in its own
 /// transaction, under a lock so replicas starting together apply each one once.
 pub fn migrate(c: &mut postgres::Client, files: &[&str]) -> Result<()> {

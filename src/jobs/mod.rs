@@ -2,7 +2,6 @@
 //! module only wires them into clokwerk. `POST /v1/maintenance/run` and
 //! `tokend maintenance run` call `run_all`, the same functions.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +9,7 @@ use clokwerk::{Interval, Scheduler, TimeUnits};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+pub mod sync;
 pub mod webhooks;
 
 use crate::error::ApiResult;
@@ -109,20 +109,6 @@ pub fn sessions(state: &AppState) -> ApiResult<usize> {
     state.write_blocking(|tx| system::end_expired_sessions(tx, now))
 }
 
-/// Notices writes made by another process (the CLI) and refreshes the in-memory index.
-pub fn sync_external(state: &AppState) -> ApiResult<bool> {
-    state.read_blocking(|c| {
-        let epoch = system::epoch(c)?;
-        let mut seen = state.seen_epoch.lock();
-        if *seen == epoch {
-            return Ok(false);
-        }
-        *seen = epoch;
-        state.reload_index(c)?;
-        Ok(true)
-    })
-}
-
 /// Queues `token.expiring` warnings.
 pub fn warnings(state: &AppState) -> ApiResult<usize> {
     let now = state.now_ms();
@@ -160,58 +146,30 @@ fn every(d: Duration) -> Interval {
     (d.as_secs().max(1) as u32).seconds()
 }
 
-fn log_err<T>(job: &str, r: ApiResult<T>) {
+/// Runs scheduled jobs unless another replica is running them right now (it does the work;
+/// this one tries again at its next tick). The last-use flush is not among them: each
+/// replica writes its own buffer.
+fn on_one_replica(state: &AppState, name: &str, jobs: impl FnOnce()) {
+    log_err(
+        name,
+        state.once(name, || {
+            jobs();
+            Ok(())
+        }),
+    );
+}
+
+pub(crate) fn log_err<T>(job: &str, r: ApiResult<T>) {
     if let Err(e) = r {
         tracing::error!(job, error = %e, "scheduled job failed");
     }
 }
 
-/// How often the server looks for writes made by another process (the command line): a
-/// value it creates works here within about this long. One tiny read of the write epoch; no
-/// table read on the request path.
-pub const SYNC_EVERY: Duration = Duration::from_millis(50);
-
 /// The running scheduler threads; they stop when this is dropped.
 pub struct Running {
     _jobs: clokwerk::ScheduleHandle,
     _webhooks: clokwerk::ScheduleHandle,
-    _sync: SyncThread,
-}
-
-/// The thread that notices outside writes every [`SYNC_EVERY`], apart from the jobs so a long
-/// purge never delays it. Dropping it stops the thread and waits for it.
-struct SyncThread {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl SyncThread {
-    fn start(state: Arc<AppState>) -> SyncThread {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("tokend-sync".into())
-            .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(SYNC_EVERY);
-                    log_err("sync", sync_external(&state));
-                }
-            })
-            .expect("the sync thread starts");
-        SyncThread {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for SyncThread {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+    _sync: sync::Watch,
 }
 
 /// Starts the scheduler threads: one for the jobs, one for webhook deliveries, so a slow
@@ -226,17 +184,21 @@ pub fn start(state: Arc<AppState>) -> Running {
     let mut s = Scheduler::new();
     let st = state.clone();
     s.every(every(c.expiry_interval)).run(move || {
-        log_err("expire", expire(&st));
-        log_err("idle", idle(&st));
-        log_err("warnings", warnings(&st));
+        on_one_replica(&st, "expiry", || {
+            log_err("expire", expire(&st));
+            log_err("idle", idle(&st));
+            log_err("warnings", warnings(&st));
+        })
     });
     let st = state.clone();
     s.every(every(c.purge_interval))
-        .run(move || log_err("purge", purge(&st)));
+        .run(move || on_one_replica(&st, "purge", || log_err("purge", purge(&st))));
     let st = state.clone();
     s.every(every(c.reconcile_interval)).run(move || {
-        log_err("reconcile", reconcile(&st));
-        log_err("sessions", sessions(&st));
+        on_one_replica(&st, "reconcile", || {
+            log_err("reconcile", reconcile(&st));
+            log_err("sessions", sessions(&st));
+        })
     });
     let st = state.clone();
     s.every(every(c.flush_interval))
@@ -244,6 +206,6 @@ pub fn start(state: Arc<AppState>) -> Running {
     Running {
         _jobs: s.watch_thread(Duration::from_millis(200)),
         _webhooks: hooks.watch_thread(Duration::from_millis(200)),
-        _sync: SyncThread::start(state),
+        _sync: sync::Watch::start(state),
     }
 }

@@ -87,6 +87,13 @@ pub fn deliver_due(state: &AppState, budget: Duration) -> ApiResult<(usize, usiz
     let Some(_running) = state.webhook_run.try_lock_for(budget) else {
         return Ok((0, 0));
     };
+    // Across replicas: one delivers, so each event goes out once.
+    state
+        .once("webhooks", || deliver_locked(state, deadline))
+        .map(Option::unwrap_or_default)
+}
+
+fn deliver_locked(state: &AppState, deadline: Instant) -> ApiResult<(usize, usize)> {
     let now = state.now_ms();
     let due = state.read_blocking(|c| webhooks::due(c, now, 200))?;
     let (mut ok, mut failed) = (0, 0);

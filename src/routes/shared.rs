@@ -50,10 +50,7 @@ pub async fn start_session<F>(state: &Shared, f: F) -> ApiResult<NewSession>
 where
     F: FnOnce(&AppState) -> ApiResult<NewSession> + Send + 'static,
 {
-    let st = state.0.clone();
-    web::block(move || f(&st))
-        .await
-        .map_err(|e| ApiError::Internal(anyhow!("{e}")))?
+    state.blocking(f).await
 }
 
 /// Rule 33: a new `webhook_url` must not name an internal address (DNS resolved on the

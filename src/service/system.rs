@@ -22,6 +22,33 @@ pub fn epoch(conn: &Connection) -> ApiResult<i64> {
     Ok(db::read_epoch(conn)?)
 }
 
+/// What other replicas announce (PostgreSQL), and the connection that hears it.
+pub use crate::db::changes::{Change, Listener};
+
+/// Counts one event of limit `name` for `key` unless `max` fall in the window; then
+/// `Err(seconds to wait)`. Kept in the database, so every replica counts the same events.
+pub fn limit_hit(
+    tx: &mut Tx,
+    name: &str,
+    key: &str,
+    (max, window_ms): (usize, i64),
+    now: i64,
+) -> ApiResult<Result<(), u64>> {
+    tx.effects.touches_auth = false;
+    Ok(match db::limits::hit(tx, name, key, max, window_ms, now)? {
+        None => Ok(()),
+        Some(wait_ms) => Err((wait_ms / 1000).max(1) as u64),
+    })
+}
+
+/// Forgets limit `name`'s events for `key`, and every event older than `before`.
+pub fn limit_clear(tx: &mut Tx, name: &str, key: &str, before: i64) -> ApiResult<()> {
+    tx.effects.touches_auth = false;
+    db::limits::clear(tx, name, key)?;
+    db::limits::prune(tx, before)?;
+    Ok(())
+}
+
 /// Writes buffered last-use data: (token id, time, client address) per use.
 pub fn record_uses(tx: &mut Tx, uses: &[(i64, i64, String)]) -> ApiResult<()> {
     tx.effects.touches_auth = false;

@@ -156,11 +156,8 @@ pub async fn revoke(
     // Rule 29: IPv6 clients are limited per /64.
     let key = crate::auth::throttle::address_key(client).to_string();
     state
-        .revoke_limit
-        .hit(&key, state.now_ms())
-        .map_err(|wait| ApiError::TooManyAttempts {
-            retry_after_secs: wait,
-        })?;
+        .blocking(move |st| st.limit_hit("revoke", &key, st.now_ms()))
+        .await?;
     let input = body.into_inner()?;
     let env = state.env();
     let accepted = state
