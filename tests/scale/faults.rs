@@ -1,0 +1,139 @@
+//! The database going away: 503 `storage_unavailable` (never 500) while it is gone, service
+//! resuming by itself when it returns, and a primary failover to a synchronous standby that
+//! loses no acknowledged write.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::pg::PgCluster;
+use crate::{until, Replica, Setup};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_down_answers_503_storage_unavailable_and_service_resumes_by_itself() {
+    let setup = Setup::new();
+    let a = setup.replica(&[]);
+    let admin = &setup.admin;
+    let (_, value) = a.token(admin, json!({ "name": "before" })).await;
+    setup.cluster.stop();
+    let (status, body) = a.get("/v1/tokens", admin).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "storage_unavailable", "{body}");
+    let (status, body) = a
+        .post("/v1/tokens", admin, json!({ "name": "during" }))
+        .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (503, &json!("storage_unavailable"))
+    );
+    assert_eq!(a.get("/readyz", "").await.0, 503, "readiness fails");
+    assert_eq!(
+        a.get("/healthz", "").await.0,
+        200,
+        "the process itself is alive"
+    );
+    setup.cluster.start_again();
+    let back = until(Duration::from_secs(20), || async {
+        a.get("/readyz", "").await.0 == 200 && a.get("/v1/tokens", admin).await.0 == 200
+    })
+    .await
+    .expect("service resumes without a restart");
+    eprintln!("service resumed {back:?} after the database came back");
+    assert_eq!(a.me(&value).await, 200);
+    a.token(admin, json!({ "name": "after" })).await;
+}
+
+/// Writes tokens through the replica at `base` until `stop`, keeping those answered 201.
+async fn write_until(base: String, admin: String, stop: Arc<AtomicBool>) -> Vec<(i64, String)> {
+    let http = reqwest::Client::new();
+    let mut acked = Vec::new();
+    let mut n = 0;
+    while !stop.load(Ordering::Relaxed) {
+        n += 1;
+        let res = http
+            .post(format!("{base}/v1/tokens"))
+            .bearer_auth(&admin)
+            .json(&json!({ "name": format!("w{n}") }))
+            .timeout(Duration::from_secs(15))
+            .send()
+            .await;
+        if let Ok(res) = res {
+            if res.status().as_u16() == 201 {
+                let v: serde_json::Value = res.json().await.expect("json");
+                acked.push((
+                    v["id"].as_i64().expect("id"),
+                    v["value"].as_str().expect("value").into(),
+                ));
+            }
+        }
+    }
+    acked
+}
+
+/// How long after now until `r` acknowledges a write again.
+async fn reconnected(r: &Replica, admin: &str) -> Duration {
+    until(Duration::from_secs(30), || async {
+        r.post(
+            "/v1/tokens",
+            admin,
+            json!({ "name": format!("probe-{}", crate::proc::new_value()) }),
+        )
+        .await
+        .0 == 201
+    })
+    .await
+    .expect("the replica writes again after the failover")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_to_a_promoted_synchronous_standby_loses_no_acknowledged_write() {
+    let primary = PgCluster::start();
+    primary.create_database("tokend");
+    let standby = PgCluster::start_standby(&primary, true);
+    let url = format!(
+        "postgresql://postgres@127.0.0.1:{},127.0.0.1:{}/tokend?target_session_attrs=read-write",
+        primary.port(),
+        standby.port()
+    );
+    let setup = Setup::on(primary, url);
+    let a = setup.replica(&[]);
+    let b = setup.replica(&[]);
+    let admin = setup.admin.clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = tokio::spawn(write_until(
+        a.server.base.clone(),
+        admin.clone(),
+        stop.clone(),
+    ));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    setup.cluster.stop_immediate();
+    standby.promote();
+    let (ta, tb) = tokio::join!(reconnected(&a, &admin), reconnected(&b, &admin));
+    let reconnect = [ta, tb];
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    let acked = writer.await.expect("writer");
+    assert!(
+        acked.len() >= 5,
+        "writes were acknowledged before the failover: {}",
+        acked.len()
+    );
+    let mut lost = 0;
+    for (id, value) in &acked {
+        if b.get(&format!("/v1/tokens/{id}"), &admin).await.0 != 200 || b.me(value).await != 200 {
+            lost += 1;
+        }
+    }
+    let slowest = reconnect.iter().max().copied().unwrap_or_default();
+    eprintln!(
+        "failover: {} acknowledged writes, {lost} lost; replicas wrote again {reconnect:?} after the promotion",
+        acked.len()
+    );
+    assert_eq!(lost, 0, "acknowledged writes lost");
+    assert!(
+        slowest <= Duration::from_secs(10),
+        "reconnect took {slowest:?}"
+    );
+}
