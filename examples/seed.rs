@@ -3,6 +3,9 @@
 //! with 1 000 and 1 000 000 stored tokens, and to stage a purge of disabled tokens.
 //!
 //! cargo run --release --example seed -- DB COUNT [disabled]
+//!
+//! DB is an SQLite file or a PostgreSQL URL (there one `INSERT … SELECT` over
+//! `generate_series`, digests computed by the server).
 
 use std::time::Instant;
 
@@ -16,6 +19,9 @@ fn main() -> anyhow::Result<()> {
     }
     let count: u64 = args[2].parse()?;
     let disabled = args.get(3).is_some_and(|a| a == "disabled");
+    if args[1].starts_with("postgres://") || args[1].starts_with("postgresql://") {
+        return seed_postgres(&args[1], count, disabled);
+    }
     let mut conn = Connection::open(&args[1])?;
     conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
     let (company, owner): (i64, i64) = conn.query_row(
@@ -50,6 +56,43 @@ fn main() -> anyhow::Result<()> {
         }
     }
     tx.commit()?;
+    println!(
+        "seeded {count} {} tokens in {:.1}s",
+        if disabled { "disabled" } else { "enabled" },
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn seed_postgres(url: &str, count: u64, disabled: bool) -> anyhow::Result<()> {
+    let mut c = postgres::Client::connect(url, postgres::NoTls)?;
+    let row = c.query_one(
+        "SELECT company_id, id FROM users WHERE role = 'global_admin' ORDER BY id LIMIT 1",
+        &[],
+    )?;
+    let (company, owner): (i64, i64) = (row.get(0), row.get(1));
+    let start = Instant::now();
+    let now = chrono::Utc::now().timestamp_millis();
+    let long_ago = now - 30 * 86_400_000;
+    let tag = format!("seed-{}-{now}-", std::process::id());
+    c.execute(
+        "INSERT INTO tokens (company_id, owner_id, creator_id, kind, name, name_key, permissions,
+             digest, value_hint, enabled, disabled_reason, disabled_at, created_at, updated_at)
+         SELECT $1, $2, $2, 'private', $3 || g, $3 || g, 'tokens:read',
+                sha256(convert_to($3 || g, 'UTF8')), 'tkd_seed', $4, $5, $6, $7, $7
+         FROM generate_series(1, $8) g",
+        &[
+            &company,
+            &owner,
+            &tag,
+            &i64::from(!disabled),
+            &disabled.then_some("manual"),
+            &disabled.then_some(long_ago),
+            &now,
+            &(count as i64),
+        ],
+    )?;
+    c.batch_execute("ANALYZE tokens")?;
     println!(
         "seeded {count} {} tokens in {:.1}s",
         if disabled { "disabled" } else { "enabled" },

@@ -74,7 +74,13 @@ impl AppState {
             seen_epoch: parking_lot::Mutex::new(epoch),
             origin: crate::crypto::random_token::<9>(),
         };
+        let start = Instant::now();
         state.reload_index(&conn)?;
+        tracing::info!(
+            digests = state.index.filter_len(),
+            ms = start.elapsed().as_millis() as u64,
+            "digest filter loaded"
+        );
         Ok(Arc::new(state))
     }
 

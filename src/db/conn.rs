@@ -63,6 +63,9 @@ impl PgHandle {
     }
 }
 
+// A connection lives briefly on one stack per operation; boxing the larger variant would only
+// add an allocation to every checkout.
+#[allow(clippy::large_enum_variant)]
 enum Inner {
     Sqlite(SqliteHandle),
     Pg(RefCell<PgHandle>),

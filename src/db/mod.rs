@@ -69,7 +69,7 @@ pub fn shown(target: &Path) -> String {
 #[derive(Clone)]
 pub enum Pool {
     Sqlite(r2d2::Pool<SqliteConnectionManager>),
-    Postgres(r2d2::Pool<pg::PgManager>, pg::PgManager),
+    Postgres(r2d2::Pool<pg::PgManager>, Box<pg::PgManager>),
 }
 
 impl Pool {
@@ -126,7 +126,7 @@ fn open_postgres(url: &str, max_connections: u32) -> anyhow::Result<Pool> {
         .connection_timeout(pg::CONNECT_TIMEOUT)
         .build(manager.clone())
         .with_context(|| format!("cannot connect to {}", shown(Path::new(url))))?;
-    let pool = Pool::Postgres(pool, manager);
+    let pool = Pool::Postgres(pool, Box::new(manager));
     migrate(&mut pool.get()?)?;
     Ok(pool)
 }

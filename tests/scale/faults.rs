@@ -13,7 +13,7 @@ use crate::{until, Replica, Setup};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_down_answers_503_storage_unavailable_and_service_resumes_by_itself() {
-    let setup = Setup::new();
+    let setup = Setup::start();
     let a = setup.replica(&[]);
     let admin = &setup.admin;
     let (_, value) = a.token(admin, json!({ "name": "before" })).await;

@@ -31,7 +31,8 @@ pub struct Setup {
 }
 
 impl Setup {
-    pub fn new() -> Setup {
+    /// A fresh cluster with one database.
+    pub fn start() -> Setup {
         let cluster = PgCluster::start();
         cluster.create_database("tokend");
         let url = cluster.url("tokend");

@@ -12,8 +12,11 @@ use serde_json::{json, Value};
 use crate::proc::ADMIN_EMAIL;
 use crate::{until, Setup};
 
-/// A webhook target that answers 200 and records (event, delivery id) of every request.
-fn webhook_target() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
+/// (event, delivery id) of every request a webhook target received.
+type Received = Arc<Mutex<Vec<(String, String)>>>;
+
+/// A webhook target that answers 200 and records what it receives.
+fn webhook_target() -> (String, Received) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -51,7 +54,7 @@ fn webhook_target() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_run_once_across_replicas_no_double_expiry_and_each_webhook_once() {
-    let setup = Setup::new();
+    let setup = Setup::start();
     let fast = [("TOKEND_EXPIRY_INTERVAL", "1s")];
     let a = setup.replica(&fast);
     let b = setup.replica(&fast);
@@ -112,7 +115,7 @@ async fn jobs_run_once_across_replicas_no_double_expiry_and_each_webhook_once() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_throttle_and_revoke_limit_hold_across_replicas() {
-    let setup = Setup::new();
+    let setup = Setup::start();
     let a = setup.replica(&[]);
     let b = setup.replica(&[]);
     let wrong = json!({ "email": ADMIN_EMAIL, "password": "not the password" });
