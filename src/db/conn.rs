@@ -575,3 +575,53 @@ impl Connection {
         self.query_opt(sql, params, f)?.ok_or(Error::NoRows)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn memory() -> Connection {
+        Connection::sqlite(rusqlite::Connection::open_in_memory().expect("sqlite"))
+    }
+
+    #[test]
+    fn numbered_parameters_bind_by_number_whatever_their_order_in_the_text() {
+        let c = memory();
+        let (a, b): (i64, String) = c
+            .query_row("SELECT $2, $1", params!["one", 2], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .expect("row");
+        assert_eq!((a, b.as_str()), (2, "one"));
+        let n: i64 = c
+            .query_row("SELECT $1 + $1", params![21], |r| r.get(0))
+            .expect("row");
+        assert_eq!(n, 42);
+    }
+
+    #[test]
+    fn values_read_back_as_their_types_and_a_wrong_type_is_an_error() {
+        let c = memory();
+        let row = |sql: &str| {
+            c.query_row(sql, params![], |r| {
+                Ok((
+                    r.get::<Option<i64>>(0)?,
+                    r.get::<bool>(1)?,
+                    r.get::<Vec<u8>>(2)?,
+                ))
+            })
+        };
+        assert_eq!(
+            row("SELECT NULL, 1, x'00ff'").expect("row"),
+            (None, true, vec![0, 255])
+        );
+        assert!(matches!(
+            row("SELECT 'text', 1, x'00'"),
+            Err(Error::Corrupt(_))
+        ));
+        assert!(matches!(
+            c.query_row("SELECT 1 WHERE 0", params![], |r| r.get::<i64>(0)),
+            Err(Error::NoRows)
+        ));
+    }
+}

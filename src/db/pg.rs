@@ -117,12 +117,14 @@ impl Drop for JobLock {
 /// Applies the migrations not yet recorded in `schema_migrations`, each in its own
 /// transaction, under a lock so replicas starting together apply each one once.
 pub fn migrate(c: &mut postgres::Client, files: &[&str]) -> Result<()> {
-    c.batch_execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
-             version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
-    )?;
     c.execute("SELECT pg_advisory_lock($1)", &[&LOCK_MIGRATIONS])?;
-    let result = apply(c, files);
+    let result = c
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        )
+        .map_err(Error::from)
+        .and_then(|()| apply(c, files));
     c.execute("SELECT pg_advisory_unlock($1)", &[&LOCK_MIGRATIONS])?;
     result
 }
