@@ -80,7 +80,7 @@ fn seed_postgres(url: &str, count: u64, disabled: bool) -> anyhow::Result<()> {
              digest, value_hint, enabled, disabled_reason, disabled_at, created_at, updated_at)
          SELECT $1, $2, $2, 'private', $3 || g, $3 || g, 'tokens:read',
                 sha256(convert_to($3 || g, 'UTF8')), 'tkd_seed', $4, $5, $6, $7, $7
-         FROM generate_series(1, $8) g",
+         FROM generate_series(1, CAST($8 AS BIGINT)) g",
         &[
             &company,
             &owner,
