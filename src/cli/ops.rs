@@ -42,7 +42,10 @@ pub fn serve(config: Config) -> Result<i32, Exit> {
 pub fn migrate(config: &Config) -> Result<i32, Exit> {
     let pool = db::open(&config.db, 1).map_err(|e| Exit(1, format!("{e:#}")))?;
     let v = db::schema_version(&pool.get()?)?;
-    println!("database {} is at schema version {v}", config.db.display());
+    println!(
+        "database {} is at schema version {v}",
+        db::shown(&config.db)
+    );
     Ok(0)
 }
 
@@ -74,6 +77,18 @@ pub fn maintenance(config: Config, command: MaintenanceCommand) -> Result<i32, E
 }
 
 pub fn backup(config: &Config, file: &Path, force: bool) -> Result<i32, Exit> {
+    let target = config.db.to_string_lossy();
+    if db::is_postgres_url(&target) {
+        return Err(Exit(
+            2,
+            format!(
+                "backup copies an SQLite database; back up PostgreSQL with pg_dump, e.g.\n  \
+                 pg_dump -Fc -f {} {}",
+                shell_quote(&file.to_string_lossy()),
+                shell_quote(&db::without_password(&target))
+            ),
+        ));
+    }
     if file.exists() && !force {
         return Err(Exit(
             1,
@@ -87,4 +102,9 @@ pub fn backup(config: &Config, file: &Path, force: bool) -> Result<i32, Exit> {
     db::backup(&pool.get()?, file).map_err(|e| Exit(1, format!("backup failed: {e:#}")))?;
     println!("backed up {} to {}", config.db.display(), file.display());
     Ok(0)
+}
+
+/// `s` as one shell word.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }

@@ -65,6 +65,18 @@ pub fn shown(target: &Path) -> String {
     }
 }
 
+/// A PostgreSQL URL without its password, for commands shown to the operator (who gives the
+/// password through `PGPASSWORD` or `~/.pgpass`).
+pub fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if is_postgres_url(url) && u.password().is_some() => {
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
 /// The connection pool, on either backend.
 #[derive(Clone)]
 pub enum Pool {

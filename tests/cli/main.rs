@@ -1,6 +1,8 @@
 //! The command line as a user runs it: the real binary as a process, on temp
 //! databases, with a clean environment. One test binary, one module per topic.
 
+#[path = "../common/pg.rs"]
+mod pg;
 mod proc;
 
 mod backup;
@@ -9,6 +11,7 @@ mod config;
 mod legacy;
 mod maintenance;
 mod migrate;
+mod postgres;
 mod scan;
 mod support;
 mod users_tokens;
