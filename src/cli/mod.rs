@@ -68,6 +68,25 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Copy this SQLite database (--db) into an empty PostgreSQL database
+    ///
+    /// Copies every row of the SQLite database named by --db (companies, users, tokens, legacy
+    /// credentials, nodes, the audit log, webhook deliveries) into the PostgreSQL database URL,
+    /// in one transaction, and moves the id sequences past the copied ids. URL must name an
+    /// existing, empty database (create it with createdb; do not start the server on it first,
+    /// as that creates a company and an administrator): a database with any company or user is
+    /// refused and nothing is written. Console sessions and rate-limit counters are not copied.
+    /// Stop the server first: writes made during the copy are not in it.
+    ///
+    /// Keep the master key: start the server on the new database with the SQLite database's
+    /// key file (--master-key-file or TOKEND_MASTER_KEY_FILE; by default it is <db>.key beside
+    /// the SQLite file, whereas with a PostgreSQL URL it is ./tokend.key). Without that key,
+    /// stored token values cannot be revealed and legacy credentials no longer authenticate.
+    MigrateTo {
+        /// The target PostgreSQL database, postgres://user@host/db
+        #[arg(value_name = "URL")]
+        url: String,
+    },
     /// Legacy (UUID + secret) credentials
     Legacy {
         #[command(subcommand)]
@@ -165,6 +184,7 @@ fn execute(cli: Cli) -> Result<i32, Exit> {
         Command::Token { command } => tokens::run(config, command),
         Command::Maintenance { command } => ops::maintenance(config, command),
         Command::Backup { file, force } => ops::backup(&config, &file, force),
+        Command::MigrateTo { url } => ops::migrate_to(&config, &url),
         Command::Legacy { command } => legacy::run(config, command),
         Command::Scan { paths } => scan::scan(&paths),
     }

@@ -1,5 +1,5 @@
-//! Running and keeping the service: `serve`, `migrate`, `config`, `maintenance run`, `backup`.
-//! Migrations and backups work on the database file itself, below any rule.
+//! Running and keeping the service: `serve`, `migrate`, `config`, `maintenance run`, `backup`,
+//! `migrate-to`. Migrations, backups and copies work on the database itself, below any rule.
 
 use std::io::Write;
 use std::path::Path;
@@ -107,4 +107,41 @@ pub fn backup(config: &Config, file: &Path, force: bool) -> Result<i32, Exit> {
 /// `s` as one shell word.
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+pub fn migrate_to(config: &Config, url: &str) -> Result<i32, Exit> {
+    if db::is_postgres_url(&config.db.to_string_lossy()) {
+        return Err(Exit(
+            2,
+            "--db names the SQLite database to copy, not a PostgreSQL URL".into(),
+        ));
+    }
+    if !db::is_postgres_url(url) {
+        return Err(Exit(
+            2,
+            "URL: a PostgreSQL URL (postgres://user@host/db) is expected".into(),
+        ));
+    }
+    if !config.db.is_file() {
+        return Err(Exit(1, format!("no database at {}", config.db.display())));
+    }
+    let open = |target: &Path| db::open(target, 1).map_err(|e| Exit(1, format!("{e:#}")));
+    let (source, target) = (open(&config.db)?, open(Path::new(url))?);
+    let counts = db::copy::sqlite_to_postgres(&source.get()?, &target.get()?)
+        .map_err(|e| Exit(1, format!("{e:#}")))?;
+    let shown = db::shown(Path::new(url));
+    println!("copied {} to {shown}:", config.db.display());
+    for (table, rows) in counts {
+        let unit = if rows == 1 { "row" } else { "rows" };
+        println!("  {table:<22} {rows} {unit}");
+    }
+    for (table, meaning) in db::copy::SKIPPED {
+        println!("  {table:<22} not copied (transient: {meaning})");
+    }
+    let key = config.master_key_file.display();
+    println!("start the server on {shown} with this master key: --master-key-file {key}");
+    if !config.master_key_file.is_file() {
+        eprintln!("tokend: warning: there is no master key file at {key}");
+    }
+    Ok(0)
 }

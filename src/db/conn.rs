@@ -81,6 +81,7 @@ pub struct Connection {
 pub enum Value<'a> {
     Null,
     Int(i64),
+    Real(f64),
     Text(&'a str),
     Blob(&'a [u8]),
 }
@@ -198,6 +199,7 @@ impl rusqlite::ToSql for Value<'_> {
         Ok(ToSqlOutput::Borrowed(match *self {
             Value::Null => ValueRef::Null,
             Value::Int(i) => ValueRef::Integer(i),
+            Value::Real(f) => ValueRef::Real(f),
             Value::Text(s) => ValueRef::Text(s.as_bytes()),
             Value::Blob(b) => ValueRef::Blob(b),
         }))
@@ -221,6 +223,7 @@ impl ToSql for PgValue<'_> {
             (Value::Int(i), &Type::INT2) => i16::try_from(i)?.to_sql(ty, out),
             (Value::Int(i), &Type::BOOL) => (i != 0).to_sql(ty, out),
             (Value::Int(i), &Type::TEXT | &Type::VARCHAR) => i.to_string().to_sql(ty, out),
+            (Value::Real(f), &Type::FLOAT8) => f.to_sql(ty, out),
             (Value::Text(s), &Type::TEXT | &Type::VARCHAR | &Type::BPCHAR | &Type::NAME) => {
                 s.to_sql(ty, out)
             }

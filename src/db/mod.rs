@@ -5,6 +5,7 @@ pub mod audit;
 pub mod changes;
 pub mod companies;
 mod conn;
+pub mod copy;
 mod error;
 pub mod legacy;
 pub mod limits;
