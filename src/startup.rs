@@ -145,28 +145,13 @@ impl Application {
             let bootstrapped = boot.apply(&state)?;
             Ok((state, bootstrapped))
         })?;
-        let c = &state.config;
-        let listener =
-            TcpListener::bind(c.bind).with_context(|| format!("cannot listen on {}", c.bind))?;
-        let port = listener.local_addr()?.port();
-        if c.sso_header.is_some() && c.sso_trusted_proxies.is_empty() {
-            bail!("TOKEND_SSO_HEADER needs TOKEND_SSO_TRUSTED_PROXIES (the proxies allowed to send it)");
-        }
-        let data = web::Data::from(state.clone());
-        let oidc = web::Data::new(crate::auth::oidc::Oidc::from_config(c.oidc.as_ref()));
-        let workers = c.workers;
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .app_data(oidc.clone())
-                .wrap(from_fn(routes::middleware::common))
-                .configure(routes::configure)
-        })
-        .workers(workers)
-        .shutdown_timeout(10)
-        .shutdown_signal(stop_signal())
-        .listen(listener)?
-        .run();
+        let (server, port) = match http_server(&state) {
+            Ok(s) => s,
+            Err(e) => {
+                release(state);
+                return Err(e);
+            }
+        };
         let scheduler = crate::jobs::start(state.clone());
         Ok(Application {
             port,
@@ -188,12 +173,53 @@ impl Application {
     /// Serves until SIGINT/SIGTERM (graceful: in-flight requests finish), then writes the
     /// buffered last-use data.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let state = self.state.clone();
-        let result = self.server.await;
-        drop(self._scheduler);
+        let Application {
+            server,
+            state,
+            _scheduler,
+            ..
+        } = self;
+        let result = server.await;
+        drop(_scheduler);
         if let Err(e) = off_runtime(|| crate::jobs::flush(&state)) {
             tracing::error!(error = %e, "final flush failed");
         }
+        release(state);
         result
     }
+}
+
+/// The listening HTTP server over `state` (not yet running), and its port.
+fn http_server(state: &Arc<AppState>) -> anyhow::Result<(Server, u16)> {
+    let c = &state.config;
+    let listener =
+        TcpListener::bind(c.bind).with_context(|| format!("cannot listen on {}", c.bind))?;
+    let port = listener.local_addr()?.port();
+    if c.sso_header.is_some() && c.sso_trusted_proxies.is_empty() {
+        bail!(
+            "TOKEND_SSO_HEADER needs TOKEND_SSO_TRUSTED_PROXIES (the proxies allowed to send it)"
+        );
+    }
+    let data = web::Data::from(state.clone());
+    let oidc = web::Data::new(crate::auth::oidc::Oidc::from_config(c.oidc.as_ref()));
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(oidc.clone())
+            .wrap(from_fn(routes::middleware::common))
+            .configure(routes::configure)
+    })
+    .workers(c.workers)
+    .shutdown_timeout(10)
+    .shutdown_signal(stop_signal())
+    .listen(listener)?
+    .run();
+    Ok((server, port))
+}
+
+/// Drops `state` on a plain thread. When it is the last reference, a PostgreSQL pool closes
+/// its clients, and closing a blocking client on a thread that drives a runtime panics (an
+/// abort, in a destructor).
+fn release(state: Arc<AppState>) {
+    off_runtime(move || drop(state));
 }

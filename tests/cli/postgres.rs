@@ -374,3 +374,18 @@ async fn migrate_to_a_database_in_use_is_refused_and_changes_nothing() {
     assert!(out.stdout.is_empty(), "{}", out.stdout);
     assert_eq!(dump(&url, &tables), before, "the target is untouched");
 }
+
+#[tokio::test]
+async fn serve_on_postgresql_stops_cleanly_and_reports_startup_errors() {
+    let (_pg, url) = cluster();
+    let w = Workdir::new();
+    // SIGTERM: a graceful stop, exit 0 (the pool is closed off the runtime).
+    stop(&mut serve_url(&url, &w)).await;
+    // A failure after the database is open: the error, exit 1, no abort.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let bind = taken.local_addr().expect("address").to_string();
+    let mut cmd = on_url(&url, &w);
+    cmd.args(["--bind", &bind, "serve"]);
+    let out = run(cmd).expect_code(1);
+    assert!(out.stderr.contains("cannot listen"), "{}", out.stderr);
+}
