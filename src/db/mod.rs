@@ -14,6 +14,7 @@ pub mod pg;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
+mod value;
 pub mod webhooks;
 
 use std::path::Path;
@@ -24,9 +25,10 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite_migration::{Migrations, M};
 
 pub use crate::params;
-pub use conn::{args, Arg, Backend, Col, Connection, FromCol, Param, PgConn, Row, Value};
+pub use conn::{Backend, Connection, PgConn, Row};
 pub use error::{Error, Result};
 pub use pg::JobLock;
+pub use value::{args, Arg, Col, FromCol, Param, Value};
 
 use crate::domain::token_value::TokenDigest;
 
