@@ -129,9 +129,15 @@ impl RawConfig {
     }
 }
 
+fn shown_db<S: serde::Serializer>(db: &std::path::Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::db::shown(db))
+}
+
 /// The effective configuration.
 #[derive(Debug, Clone, Serialize)]
 pub struct Config {
+    /// Shown without its password (`tokend config`).
+    #[serde(serialize_with = "shown_db")]
     pub db: PathBuf,
     pub bind: SocketAddr,
     pub master_key_file: PathBuf,

@@ -12,6 +12,7 @@ pub mod limits;
 pub mod nodes;
 pub mod pg;
 pub mod sessions;
+mod target;
 pub mod tokens;
 pub mod users;
 mod value;
@@ -28,6 +29,7 @@ pub use crate::params;
 pub use conn::{Backend, Connection, PgConn, Row};
 pub use error::{Error, Result};
 pub use pg::JobLock;
+pub use target::{is_postgres_url, shown, without_password};
 pub use value::{args, Arg, Col, FromCol, Param, Value};
 
 use crate::domain::token_value::TokenDigest;
@@ -50,35 +52,6 @@ const PRAGMAS: &str = "PRAGMA busy_timeout = 10000;
      PRAGMA journal_mode = WAL;
      PRAGMA synchronous = FULL;
      PRAGMA foreign_keys = ON;";
-
-/// `true` when `--db` names a PostgreSQL database rather than an SQLite file.
-pub fn is_postgres_url(target: &str) -> bool {
-    target.starts_with("postgres://") || target.starts_with("postgresql://")
-}
-
-/// The database as it may be shown in logs and messages: a URL without its password.
-pub fn shown(target: &Path) -> String {
-    let text = target.to_string_lossy();
-    match url::Url::parse(&text) {
-        Ok(mut u) if is_postgres_url(&text) && u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => text.into_owned(),
-    }
-}
-
-/// A PostgreSQL URL without its password, for commands shown to the operator (who gives the
-/// password through `PGPASSWORD` or `~/.pgpass`).
-pub fn without_password(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if is_postgres_url(url) && u.password().is_some() => {
-            let _ = u.set_password(None);
-            u.to_string()
-        }
-        _ => url.to_string(),
-    }
-}
 
 /// The connection pool, on either backend.
 #[derive(Clone)]
