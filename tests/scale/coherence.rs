@@ -68,6 +68,7 @@ async fn make(a: &Replica, admin: &str, change: Change, id: i64, owner: i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn coherence_a_change_on_one_replica_is_honoured_by_the_other_within_100_ms() {
+    let _serial = crate::serial();
     let setup = Setup::start();
     let a = setup.replica(&[]);
     let b = setup.replica(&[]);
@@ -123,6 +124,7 @@ async fn coherence_a_change_on_one_replica_is_honoured_by_the_other_within_100_m
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn coherence_a_token_made_by_the_command_line_works_on_every_replica_at_once() {
+    let _serial = crate::serial();
     let setup = Setup::start();
     let a = setup.replica(&[]);
     let b = setup.replica(&[]);

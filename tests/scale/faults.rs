@@ -13,6 +13,7 @@ use crate::{until, Replica, Setup};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_down_answers_503_storage_unavailable_and_service_resumes_by_itself() {
+    let _serial = crate::serial();
     let setup = Setup::start();
     let a = setup.replica(&[]);
     let admin = &setup.admin;
@@ -89,6 +90,7 @@ async fn reconnected(r: &Replica, admin: &str) -> Duration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failover_to_a_promoted_synchronous_standby_loses_no_acknowledged_write() {
+    let _serial = crate::serial();
     let primary = PgCluster::start();
     primary.create_database("tokend");
     let standby = PgCluster::start_standby(&primary, true);

@@ -21,6 +21,15 @@ use tempfile::TempDir;
 use pg::PgCluster;
 use proc::{new_value, Server, ServerOpts};
 
+/// The scale tests run one at a time: each measures delays (coherence within 100 ms, reconnect
+/// within 10 s) that would mostly measure the other tests if they shared the two cores.
+pub struct Serial(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
+
+pub fn serial() -> Serial {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    Serial(LOCK.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
 /// A PostgreSQL database, the master key file every replica shares, and the admin token the
 /// first replica bootstraps.
 pub struct Setup {

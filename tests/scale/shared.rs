@@ -54,6 +54,7 @@ fn webhook_target() -> (String, Received) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_run_once_across_replicas_no_double_expiry_and_each_webhook_once() {
+    let _serial = crate::serial();
     let setup = Setup::start();
     let fast = [("TOKEND_EXPIRY_INTERVAL", "1s")];
     let a = setup.replica(&fast);
@@ -115,6 +116,7 @@ async fn jobs_run_once_across_replicas_no_double_expiry_and_each_webhook_once() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_throttle_and_revoke_limit_hold_across_replicas() {
+    let _serial = crate::serial();
     let setup = Setup::start();
     let a = setup.replica(&[]);
     let b = setup.replica(&[]);
