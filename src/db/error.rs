@@ -52,8 +52,10 @@ fn unreachable_state(code: &SqlState) -> bool {
 
 impl From<postgres::Error> for Error {
     fn from(e: postgres::Error) -> Error {
-        let text = error_chain(&e);
-        match e.code() {
+        let code = e.code().cloned();
+        // The error with its causes on one line (anyhow's alternate form).
+        let text = format!("{:#}", anyhow::Error::new(e));
+        match code.as_ref() {
             Some(c) if *c == SqlState::UNIQUE_VIOLATION => Error::Unique(text),
             Some(c) if unreachable_state(c) => Error::Unavailable(text),
             Some(_) => Error::Other(text),
@@ -71,15 +73,4 @@ impl From<r2d2::Error> for Error {
     fn from(e: r2d2::Error) -> Error {
         Error::Unavailable(e.to_string())
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
