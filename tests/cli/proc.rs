@@ -366,6 +366,48 @@ impl Drop for Server {
     }
 }
 
+impl Server {
+    /// One API call with `http`: (status, the JSON body or `Null`). An empty `token` sends no
+    /// `Authorization` header.
+    pub async fn call(
+        &self,
+        http: &reqwest::Client,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = http.request(method, self.url(path));
+        if !token.is_empty() {
+            req = req.bearer_auth(token);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap_or_else(|e| panic!("{path}: {e}"));
+        let status = res.status().as_u16();
+        let text = res.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or_default())
+    }
+
+    /// Creates a user with `role` and the tests' password through the API, as `admin`;
+    /// returns its id.
+    pub async fn create_user(
+        &self,
+        http: &reqwest::Client,
+        admin: &str,
+        email: &str,
+        role: &str,
+    ) -> i64 {
+        let body = serde_json::json!({ "email": email, "role": role, "password": "password-123" });
+        let (s, b) = self
+            .call(http, reqwest::Method::POST, "/v1/users", admin, Some(body))
+            .await;
+        assert_eq!(s, 201, "create user: {b}");
+        b["id"].as_i64().expect("id")
+    }
+}
+
 /// An HTTP client that never follows redirects and gives up after 30 s.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()

@@ -40,17 +40,9 @@ impl Running {
         token: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method, self.server.url(path))
-            .bearer_auth(token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.expect("request");
-        let status = res.status().as_u16();
-        let text = res.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        self.server
+            .call(&self.http, method, path, token, body)
+            .await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
@@ -87,15 +79,9 @@ impl Running {
 
     /// Creates a user through the API (as the admin) and returns its id.
     pub async fn api_user(&self, email: &str, role: &str) -> i64 {
-        let (s, b) = self
-            .post(
-                "/v1/users",
-                &self.admin,
-                json!({ "email": email, "role": role, "password": "password-123" }),
-            )
-            .await;
-        assert_eq!(s, 201, "create user: {b}");
-        b["id"].as_i64().expect("id")
+        self.server
+            .create_user(&self.http, &self.admin, email, role)
+            .await
     }
 
     /// Rows of a table, as text, for before/after comparisons.

@@ -15,7 +15,7 @@ mod shared;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tempfile::TempDir;
 
 use pg::PgCluster;
@@ -73,7 +73,7 @@ impl Setup {
         }
         Replica {
             server: Server::start(Path::new(&self.url), &opts),
-            http: reqwest::Client::new(),
+            http: proc::client(),
         }
     }
 }
@@ -92,23 +92,9 @@ impl Replica {
         token: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.server.base))
-            .timeout(Duration::from_secs(20));
-        if !token.is_empty() {
-            req = req.bearer_auth(token);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        match req.send().await {
-            Ok(res) => {
-                let status = res.status().as_u16();
-                (status, res.json().await.unwrap_or(Value::Null))
-            }
-            Err(e) => panic!("{path}: {e}"),
-        }
+        self.server
+            .call(&self.http, method, path, token, body)
+            .await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
@@ -132,15 +118,9 @@ impl Replica {
 
     /// Creates a user with `role` and a password, as `admin`; returns its id.
     pub async fn user(&self, admin: &str, email: &str, role: &str) -> i64 {
-        let (status, body) = self
-            .post(
-                "/v1/users",
-                admin,
-                json!({ "email": email, "role": role, "password": "password-123" }),
-            )
-            .await;
-        assert_eq!(status, 201, "create user: {body}");
-        body["id"].as_i64().expect("id")
+        self.server
+            .create_user(&self.http, admin, email, role)
+            .await
     }
 
     /// Creates a token from `body` as `admin`; returns (id, value).
