@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 
 use crate::auth::index::{AuthIndex, UsageBuffer};
 use crate::auth::throttle::{
-    legacy_failures, login_throttle, revoke_limit, AddressFailures, SlidingWindow,
+    legacy_failures, login_throttle, revoke_limit, AddressFailures, Limit, SlidingWindow,
 };
 use crate::config::Config;
 use crate::crypto::Keys;
@@ -144,16 +144,15 @@ impl AppState {
         })
     }
 
-    /// Counts one event against a limit (`"login"`: `throttle`, `"revoke"`: `revoke_limit`):
-    /// in memory on SQLite, in the database on PostgreSQL so the limit holds across
-    /// replicas. `Err(TooManyAttempts)` when the limit is reached.
-    pub fn limit_hit(&self, name: &str, key: &str, now: i64) -> ApiResult<()> {
-        let window = self.limit(name);
+    /// Counts one event against a limit: in memory on SQLite, in the database on PostgreSQL
+    /// so the limit holds across replicas. `Err(TooManyAttempts)` when it is reached.
+    pub fn limit_hit(&self, limit: Limit, key: &str, now: i64) -> ApiResult<()> {
+        let window = self.limit(limit);
         let outcome = match self.pool.backend() {
             Backend::Sqlite => window.hit(key, now),
             Backend::Postgres => self.write_blocking(|tx| {
                 let bounds = (window.max(), window.window_ms());
-                crate::service::system::limit_hit(tx, name, key, bounds, now)
+                crate::service::system::limit_hit(tx, limit.name(), key, bounds, now)
             })?,
         };
         outcome.map_err(|wait| ApiError::TooManyAttempts {
@@ -162,24 +161,24 @@ impl AppState {
     }
 
     /// Forgets a key's events of a limit (a successful login clears its failures).
-    pub fn limit_clear(&self, name: &str, key: &str) -> ApiResult<()> {
-        let window = self.limit(name);
+    pub fn limit_clear(&self, limit: Limit, key: &str) -> ApiResult<()> {
+        let window = self.limit(limit);
         match self.pool.backend() {
             Backend::Sqlite => window.clear(key),
             Backend::Postgres => {
                 let before = self.now_ms() - window.window_ms();
                 self.write_blocking(|tx| {
-                    crate::service::system::limit_clear(tx, name, key, before)
+                    crate::service::system::limit_clear(tx, limit.name(), key, before)
                 })?
             }
         }
         Ok(())
     }
 
-    fn limit(&self, name: &str) -> &SlidingWindow {
-        match name {
-            "login" => &self.throttle,
-            _ => &self.revoke_limit,
+    fn limit(&self, limit: Limit) -> &SlidingWindow {
+        match limit {
+            Limit::Login => &self.throttle,
+            Limit::Revoke => &self.revoke_limit,
         }
     }
 
@@ -240,10 +239,7 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut Tx) -> ApiResult<T> + Send + 'static,
     {
-        let state = self.clone();
-        actix_web::web::block(move || state.write_blocking(f))
-            .await
-            .map_err(|e| ApiError::Internal(anyhow!("blocking task failed: {e}")))?
+        self.blocking(move |st| st.write_blocking(f)).await
     }
 
     /// Any blocking work with the state, on the blocking thread pool.
@@ -264,10 +260,7 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&Connection) -> ApiResult<T> + Send + 'static,
     {
-        let state = self.clone();
-        actix_web::web::block(move || state.read_blocking(f))
-            .await
-            .map_err(|e| ApiError::Internal(anyhow!("blocking task failed: {e}")))?
+        self.blocking(move |st| st.read_blocking(f)).await
     }
 }
 

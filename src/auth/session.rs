@@ -9,6 +9,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::auth::password;
+use crate::auth::throttle::Limit;
 use crate::crypto::random_token;
 use crate::db;
 use crate::domain::model::User;
@@ -92,7 +93,7 @@ pub fn login(state: &AppState, email: &str, pw: &str, ip: Option<String>) -> Api
     let Ok(email) = Email::parse(email) else {
         return Err(login_failed(state, Some(email.to_string()), None, ip, now));
     };
-    state.limit_hit("login", email.as_str(), now)?;
+    state.limit_hit(Limit::Login, email.as_str(), now)?;
     let found = state.read_blocking(|c| Ok(db::users::credentials(c, &email)?))?;
     let hash = found
         .as_ref()
@@ -106,7 +107,7 @@ pub fn login(state: &AppState, email: &str, pw: &str, ip: Option<String>) -> Api
             "this account signs in through single sign-on",
         )),
         Some((user, Some(_))) if matches && user.enabled => {
-            state.limit_clear("login", email.as_str())?;
+            state.limit_clear(Limit::Login, email.as_str())?;
             open_session(state, user, ip, "password")
         }
         found => Err(login_failed(

@@ -90,6 +90,25 @@ impl SlidingWindow {
 pub const LOGIN_MAX_FAILURES: usize = 10;
 pub const LOGIN_WINDOW_MS: i64 = 15 * 60 * 1000;
 
+/// The limits replicas share (counted in the database on PostgreSQL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// Failed logins per account ([`login_throttle`]).
+    Login,
+    /// Calls of the revoke endpoint per client address ([`revoke_limit`]).
+    Revoke,
+}
+
+impl Limit {
+    /// Its name where it is stored.
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::Login => "login",
+            Limit::Revoke => "revoke",
+        }
+    }
+}
+
 /// Failed logins per account.
 pub fn login_throttle() -> SlidingWindow {
     SlidingWindow::new(LOGIN_MAX_FAILURES, LOGIN_WINDOW_MS)

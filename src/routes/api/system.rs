@@ -156,7 +156,7 @@ pub async fn revoke(
     // Rule 29: IPv6 clients are limited per /64.
     let key = crate::auth::throttle::address_key(client).to_string();
     state
-        .blocking(move |st| st.limit_hit("revoke", &key, st.now_ms()))
+        .blocking(move |st| st.limit_hit(crate::auth::throttle::Limit::Revoke, &key, st.now_ms()))
         .await?;
     let input = body.into_inner()?;
     let env = state.env();
