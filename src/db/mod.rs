@@ -187,30 +187,21 @@ pub struct Effects {
 
 impl<'c> Tx<'c> {
     pub fn begin(conn: &'c Connection) -> Result<Tx<'c>> {
-        match conn.backend() {
-            Backend::Sqlite => conn.execute_batch("BEGIN IMMEDIATE")?,
-            Backend::Postgres => {
-                conn.execute_batch("BEGIN")?;
-                let tx = Tx {
-                    conn,
-                    open: true,
-                    effects: Effects::default(),
-                };
-                conn.query_row(pg::LOCK_WRITES_SQL, params![], |_| Ok(()))?;
-                return Ok(tx.with_auth());
-            }
-        }
-        Ok(Tx {
+        let postgres = conn.backend() == Backend::Postgres;
+        conn.execute_batch(if postgres { "BEGIN" } else { "BEGIN IMMEDIATE" })?;
+        // Built before the lock is taken, so a failure below rolls back (`Drop`).
+        let tx = Tx {
             conn,
             open: true,
-            effects: Effects::default(),
+            effects: Effects {
+                touches_auth: true,
+                ..Effects::default()
+            },
+        };
+        if postgres {
+            conn.query_row(pg::LOCK_WRITES_SQL, params![], |_| Ok(()))?;
         }
-        .with_auth())
-    }
-
-    fn with_auth(mut self) -> Self {
-        self.effects.touches_auth = true;
-        self
+        Ok(tx)
     }
 
     pub fn digest_added(&mut self, d: TokenDigest) {
