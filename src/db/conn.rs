@@ -265,15 +265,26 @@ impl Connection {
         params: &[&dyn Param],
         mut f: impl FnMut(&Row) -> Result<()>,
     ) -> Result<()> {
+        self.rows(sql, params, |r| f(r).map(|()| true))
+    }
+
+    /// Runs a query and calls `f` on its rows in order while it answers `true` (more wanted).
+    fn rows(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        mut f: impl FnMut(&Row) -> Result<bool>,
+    ) -> Result<()> {
         match &self.inner {
             Inner::Sqlite(_) => {
                 let mut stmt = self.sqlite_conn().prepare_cached(sql)?;
                 bind(&mut stmt, params)?;
                 let mut rows = stmt.raw_query();
                 while let Some(r) = rows.next()? {
-                    f(&Row::Sqlite(r))?;
+                    if !f(&Row::Sqlite(r))? {
+                        break;
+                    }
                 }
-                Ok(())
             }
             Inner::Pg(c) => {
                 use postgres::fallible_iterator::FallibleIterator;
@@ -283,11 +294,13 @@ impl Connection {
                 let values = pg_params(params);
                 let mut rows = c.client.query_raw(&stmt, pg_refs(&values))?;
                 while let Some(r) = rows.next()? {
-                    f(&Row::Pg(&r))?;
+                    if !f(&Row::Pg(&r))? {
+                        break;
+                    }
                 }
-                Ok(())
             }
         }
+        Ok(())
     }
 
     /// Every row, read through `f`.
@@ -312,27 +325,14 @@ impl Connection {
         params: &[&dyn Param],
         f: impl FnOnce(&Row) -> Result<T>,
     ) -> Result<Option<T>> {
-        match &self.inner {
-            Inner::Sqlite(_) => {
-                let mut stmt = self.sqlite_conn().prepare_cached(sql)?;
-                bind(&mut stmt, params)?;
-                let mut rows = stmt.raw_query();
-                match rows.next()? {
-                    Some(r) => f(&Row::Sqlite(r)).map(Some),
-                    None => Ok(None),
-                }
+        let (mut f, mut first) = (Some(f), None);
+        self.rows(sql, params, |r| {
+            if let Some(f) = f.take() {
+                first = Some(f(r)?);
             }
-            Inner::Pg(c) => {
-                let mut c = c.borrow_mut();
-                let c = c.get();
-                let stmt = c.prepare(sql)?;
-                let values = pg_params(params);
-                match c.client.query(&stmt, &pg_refs(&values))?.first() {
-                    Some(r) => f(&Row::Pg(r)).map(Some),
-                    None => Ok(None),
-                }
-            }
-        }
+            Ok(false)
+        })?;
+        Ok(first)
     }
 
     /// The first row; none is [`Error::NoRows`].
