@@ -42,11 +42,13 @@ impl IdentityHeaders {
                 (X_AUTH_TOKEN_ID, v(row.token_id.to_string())?),
                 (
                     X_AUTH_PERMISSIONS,
-                    v(
-                        authz::effective_permissions(row.kind, row.permissions, &row.owner)
-                            .names()
-                            .join(" "),
-                    )?,
+                    v(authz::effective_permissions(
+                        row.kind,
+                        row.permissions,
+                        row.owner.permissions(),
+                    )
+                    .names()
+                    .join(" "))?,
                 ),
             ],
         })

@@ -49,10 +49,14 @@ pub struct Grant {
 
 /// Token permissions ∩ the owner's current permissions; a legacy token always has exactly
 /// its owner's (rule 19).
-pub fn effective_permissions(kind: TokenKind, token: PermissionSet, owner: &User) -> PermissionSet {
+pub fn effective_permissions(
+    kind: TokenKind,
+    token: PermissionSet,
+    owner: PermissionSet,
+) -> PermissionSet {
     match kind {
-        TokenKind::Legacy => owner.permissions(),
-        _ => token.intersection(owner.permissions()),
+        TokenKind::Legacy => owner,
+        _ => token.intersection(owner),
     }
 }
 
@@ -75,7 +79,7 @@ pub fn admit(c: &StoredCredential, now: i64, ip: IpAddr) -> Result<Grant, Refusa
         }
     }
     Ok(Grant {
-        permissions: effective_permissions(c.kind, c.permissions, c.owner),
+        permissions: effective_permissions(c.kind, c.permissions, c.owner.permissions()),
         delegated_by: is_delegated(c.creator_id, c.owner.id)
             .then_some(c.creator_id)
             .flatten(),

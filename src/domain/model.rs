@@ -102,7 +102,7 @@ pub enum DisabledReason {
 }
 
 impl DisabledReason {
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             DisabledReason::Manual => "manual",
             DisabledReason::Expired => "expired",

@@ -34,7 +34,7 @@ impl Controls {
         let write = caller.has(Permission::TokensWrite);
         Controls {
             manage: write && a.manage,
-            renew: write && super::policy::may_renew(a, kind),
+            renew: write && super::policy::may_renew(a, kind) && a.covers,
         }
     }
 }

@@ -84,9 +84,9 @@ pub fn create(
     input: CreateNode,
 ) -> ApiResult<NodeCreated> {
     require(caller, Permission::NodesWrite)?;
-    // A node is the caller's user's: minting its token is bounded like any credential made
-    // for that user (rule 23), so a narrower token cannot mint for its powerful owner.
-    super::policy::ensure_may_mint_for(caller, &caller.user)?;
+    // Rule 39: a node token's power is its own node (`/v1/nodes/self…` only), so `nodes:write`
+    // is all it takes — the Deploy template's purpose. Rule 23 does not apply: the node token
+    // does not act as the caller's user.
     let name = parse_person_name(&input.name).map_err(|m| ApiError::field("name", m))?;
     let value = TokenValue::generate(ValueKind::Node);
     let digest = value.digest();

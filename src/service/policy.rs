@@ -1,9 +1,12 @@
 //! The one authorization policy. Every operation asks here what a credential may do:
-//! `access` for one token (rules 8, 9, 12, 13; lists use the matching SQL scope), and the
-//! checks that bound a credential by the person behind it (rules 23–26). Power comes from
-//! the caller's effective permissions (`Caller`), never from a role name (rule 24).
+//! `access` for one token (rules 8, 9, 12, 13; lists use the matching SQL scope), the checks
+//! that bound a credential by the person behind it (rules 23–26), and the one invariant of
+//! rule 36: an operation that hands out a value or gives power back to a token needs the
+//! acting credential to cover that token's power. Power comes from the caller's effective
+//! permissions (`Caller`), never from a role name (rule 24).
 
 use crate::db::tokens::TokenRow;
+use crate::domain::authz::effective_permissions;
 use crate::domain::listing::Scope;
 use crate::domain::model::{Audience, Caller, TokenKind, User};
 use crate::domain::permissions::PermissionSet;
@@ -18,6 +21,16 @@ pub struct Access {
     pub manage: bool,
     /// See and copy the value (reveal), and renew it.
     pub use_value: bool,
+    /// The caller covers the token's power (rule 36): it may reveal, renew or enable it, or
+    /// raise it (later expiry, looser binding, wider permissions), access permitting.
+    pub covers: bool,
+}
+
+impl Access {
+    /// May see and copy the value: access to it, and the power behind it (rules 12, 36).
+    pub fn reveal(self) -> bool {
+        self.use_value && self.covers
+    }
 }
 
 /// What `caller` may do with token `t`. An administrator of another company sees its tokens
@@ -27,6 +40,7 @@ pub fn access(caller: &Caller, t: &TokenRow) -> Access {
     let owner = t.owner_id == caller.user.id;
     let admin_sees = caller.is_token_admin() && caller.reaches_company(t.company_id);
     let admin = caller.is_token_admin() && caller.changes_company(t.company_id);
+    let covers = covers_token(caller, t);
     match t.kind {
         TokenKind::Shared => {
             let member = t.audience == Audience::Company && caller.user.company_id == t.company_id;
@@ -34,24 +48,58 @@ pub fn access(caller: &Caller, t: &TokenRow) -> Access {
                 see: owner || admin_sees || member,
                 manage: admin,
                 use_value: owner || admin || member,
+                covers,
             }
         }
         TokenKind::Private | TokenKind::Legacy => Access {
             see: owner || admin_sees,
             manage: owner || admin,
             use_value: owner,
+            covers,
         },
     }
 }
 
+/// A token's power (rule 36): its effective permissions — its own ∩ its owner's current ones;
+/// a legacy token's are exactly its owner's (rule 19).
+pub fn power(t: &TokenRow) -> PermissionSet {
+    effective_permissions(t.kind, t.permissions, t.owner_permissions)
+}
+
+/// Whether `caller` covers the power of `t`: every effective permission of the token, and the
+/// token inside the caller's reach (its company, or any with `companies:write`).
+fn covers_token(caller: &Caller, t: &TokenRow) -> bool {
+    caller.covers(power(t)) && caller.changes_company(t.company_id)
+}
+
 /// Who may renew (regenerate) a token's value: its owner; for a shared token, the
-/// administrators who manage it (members of its audience only use the value).
+/// administrators who manage it (members of its audience only use the value). The caller must
+/// also cover the token's power (`ensure_covers_token`, rule 36).
 pub fn may_renew(a: Access, kind: TokenKind) -> bool {
     if kind == TokenKind::Shared {
         a.manage
     } else {
         a.use_value
     }
+}
+
+/// Rule 36: an operation that hands out the value of `t` or gives it power back (reveal,
+/// renew, enable, a later or no expiry, a looser IP binding, wider permissions) needs the
+/// acting credential to cover the token's power; otherwise 403 `token_exceeds_caller`.
+/// Operations that only take power away need access alone (rules 8, 13).
+pub fn ensure_covers_token(caller: &Caller, t: &TokenRow) -> ApiResult<()> {
+    if !caller.changes_company(t.company_id) {
+        return Err(ApiError::forbidden(
+            "token_exceeds_caller",
+            "the token acts in a company your credentials cannot change",
+        ));
+    }
+    ensure_covers(
+        caller,
+        power(t),
+        "token_exceeds_caller",
+        "the token holds permissions your credentials do not",
+    )
 }
 
 /// The SQL scope matching `access(..).see` for lists.

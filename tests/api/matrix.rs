@@ -295,7 +295,10 @@ fn shared_table(who: Who, op: Op, member_sees: bool) -> u16 {
     match (who, op) {
         (ForeignAdmin, _) => 404,
         (OtherUser, _) if !member_sees => 404,
-        (OtherUser, Get | Reveal) => 200,
+        (OtherUser, Get) => 200,
+        // a member uses the value only when it covers the token's power (rule 36): an
+        // analyst does not cover an administrator's whole set
+        (OtherUser, Reveal) => 403,
         (OtherUser, Patch | Delete | Renew) => 403,
         (Owner | CompanyAdmin | GlobalAdmin, Delete) => 204,
         (Owner | CompanyAdmin | GlobalAdmin, _) => 200,

@@ -176,8 +176,8 @@ fn narrow_global(m: &str, p: &str) -> Want {
         ("GET" | "POST", "/v1/companies") => SCOPE,
         ("GET", "/v1/auth/verify") => OK,
         ("GET", "/v1/nodes") => OK,
-        // a node is its owner's, who holds more than this credential (rule 23)
-        ("POST", "/v1/nodes") => (403, Some("owner_exceeds_caller")),
+        // a node token's power is its own node: nodes:write suffices (rule 39)
+        ("POST", "/v1/nodes") => CREATED,
         ("DELETE", "/v1/nodes/{id}") => NOT_FOUND,
         ("GET", "/v1/nodes/self") | ("POST", "/v1/nodes/self/heartbeat") => API_TOKEN_AS_NODE,
         ("POST", "/v1/maintenance/run") => SCOPE,

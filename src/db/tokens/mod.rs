@@ -14,8 +14,9 @@ pub use list::{count, list, list_sorted};
 
 use crate::db::{params, Connection, Result, Row};
 
-use crate::domain::model::{Audience, TokenKind};
+use crate::domain::model::{permissions_of, Audience, TokenKind};
 use crate::domain::permissions::PermissionSet;
+use crate::domain::roles::Role;
 use crate::domain::token_value::TokenDigest;
 
 /// A token as stored, with its owner's and creator's names for display.
@@ -48,6 +49,9 @@ pub struct TokenRow {
     pub updated_at: i64,
     pub last_used_at: Option<i64>,
     pub last_used_ip: Option<String>,
+    /// The owner's current permissions (its role's, or its custom set): what bounds the
+    /// token's power now (rules 2, 16, 36).
+    pub owner_permissions: PermissionSet,
 }
 
 const SELECT: &str =
@@ -55,7 +59,7 @@ const SELECT: &str =
         t.kind, t.audience, t.name, t.description, t.permissions, t.role_template, t.digest,
         t.value_hint, t.value_enc IS NOT NULL, t.prev_digest, t.prev_expires_at, t.enabled,
         t.disabled_reason, t.disabled_at, t.expires_at, t.allowed_cidrs, t.created_at,
-        t.updated_at, t.last_used_at, t.last_used_ip
+        t.updated_at, t.last_used_at, t.last_used_ip, o.role, o.permissions
     FROM tokens t JOIN users o ON o.id = t.owner_id LEFT JOIN users c ON c.id = t.creator_id";
 
 fn digest_at(r: &Row, i: usize) -> Result<Option<TokenDigest>> {
@@ -92,6 +96,10 @@ fn from_row(r: &Row) -> Result<TokenRow> {
         updated_at: r.get(24)?,
         last_used_at: r.get(25)?,
         last_used_ip: r.get(26)?,
+        owner_permissions: permissions_of(
+            super::parse_column(r, 27, "role", Role::parse)?,
+            PermissionSet::from_storage(&r.get::<String>(28)?),
+        ),
     })
 }
 

@@ -211,7 +211,7 @@ pub fn view(t: &TokenRow, caller: &Caller, company: &Company, env: &Env) -> Toke
         last_used_at: opt_time(t.last_used_at),
         last_used_ip: t.last_used_ip.clone(),
         value_hint: t.value_hint.clone(),
-        can_reveal: a.use_value && !caller.is_delegated() && company.reveal_allowed && t.has_value,
+        can_reveal: a.reveal() && !caller.is_delegated() && company.reveal_allowed && t.has_value,
         allowed_cidrs: split_cidrs(&t.allowed_cidrs),
         previous_value_expires_at: opt_time(t.prev_expires_at.filter(|p| *p > env.now_ms())),
         recent_ips: None,

@@ -1,5 +1,7 @@
 //! Editing an API token: the fields a manager may change, within the owner's permissions and
-//! the company's expiry policy; enabling needs a valid expiry and an active owner (rule 4).
+//! the company's expiry policy; enabling needs a valid expiry and an active owner (rule 4), and
+//! is refused for a leaked token (rule 38). A change that gives the token power back needs
+//! the caller to cover the token's power (rule 36); one that only takes power away does not.
 
 use serde_json::json;
 
@@ -17,7 +19,7 @@ use crate::domain::names::{parse_description, TokenName};
 use crate::domain::permissions::Permission;
 use crate::error::{ApiError, ApiResult};
 use crate::service::audit::{opt_time, record, Actor, Event};
-use crate::service::policy::{access, ensure, ensure_owner_active};
+use crate::service::policy::{access, ensure, ensure_covers_token, ensure_owner_active};
 use crate::service::{require, Env};
 
 /// `PATCH /v1/tokens/{id}`.
@@ -38,6 +40,9 @@ pub fn update(
     let before = t.clone();
     let changed = apply_fields(&mut t, &input, (&owner, caller, &company), now)?;
     let toggled = apply_enabled(&mut t, input.enabled, &owner, now)?;
+    if raises_power(&before, &t) {
+        ensure_covers_token(caller, &before)?;
+    }
     db::tokens::update(tx, &t, now).map_err(name_taken)?;
     let actor = Actor::of(caller);
     if !changed.is_empty() {
@@ -141,6 +146,38 @@ fn apply_fields(
     Ok(changed)
 }
 
+const LEAKED: &str = DisabledReason::Leaked.as_str();
+
+/// Whether the edit from `before` to `after` gives the token power back (rule 36): enabled
+/// again, a later or no expiry, a looser or no IP binding, or permissions it did not have.
+fn raises_power(before: &TokenRow, after: &TokenRow) -> bool {
+    let enabled = after.enabled && !before.enabled;
+    let expiry = match (before.expires_at, after.expires_at) {
+        (Some(_), None) => true,
+        (Some(b), Some(a)) => a > b,
+        (None, _) => false,
+    };
+    let permissions = !after.permissions.is_subset_of(before.permissions);
+    enabled
+        || expiry
+        || permissions
+        || binding_loosened(&before.allowed_cidrs, &after.allowed_cidrs)
+}
+
+/// Whether the binding `after` admits an address `before` did not (no binding admits all).
+fn binding_loosened(before: &str, after: &str) -> bool {
+    let nets = |s: &str| -> Vec<ipnet::IpNet> {
+        s.split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect()
+    };
+    let (old, new) = (nets(before), nets(after));
+    if old.is_empty() {
+        return false;
+    }
+    new.is_empty() || new.iter().any(|n| !old.iter().any(|o| o.contains(n)))
+}
+
 /// Applies `enabled`; returns the new state when it changed.
 fn apply_enabled(
     t: &mut TokenRow,
@@ -149,6 +186,12 @@ fn apply_enabled(
     now: i64,
 ) -> ApiResult<Option<bool>> {
     match enabled {
+        Some(true) if !t.enabled && t.disabled_reason.as_deref() == Some(LEAKED) => {
+            Err(ApiError::conflict(
+                "token_leaked",
+                "the token's value leaked: regenerate it to get a new value, which enables it",
+            ))
+        }
         Some(true) => {
             // Rule 4: enabling needs a valid expiry, whatever the stored flag says.
             if expired(t.expires_at, now) {

@@ -2,15 +2,19 @@
 
 use serde_json::json;
 
+use crate::db::tokens::TokenRow;
 use crate::db::{self, Tx};
-use crate::domain::model::Caller;
+use crate::domain::model::{expired, Caller, DisabledReason, TokenKind};
 use crate::domain::permissions::Permission;
 use crate::domain::token_value::{TokenValue, ValueKind};
 use crate::error::{ApiError, ApiResult};
 use crate::service::audit::{record, Actor, Event};
-use crate::service::policy::{access, ensure, ensure_not_delegated, may_renew};
+use crate::service::policy::{
+    access, ensure, ensure_covers_token, ensure_not_delegated, ensure_owner_active, may_renew,
+};
 use crate::service::{require, Env};
 
+use super::changes::record_toggle;
 use super::rules::with_value;
 use super::*;
 
@@ -27,6 +31,8 @@ pub fn renew(
     let t = load_visible(tx, caller, id)?;
     // Owner only; a shared token is renewed by administrators (members only use its value).
     ensure(may_renew(access(caller, &t), t.kind), "renew")?;
+    // Rule 36: a fresh value is the token's whole power.
+    ensure_covers_token(caller, &t)?;
     let grace = input.grace_seconds.unwrap_or(0);
     if !(0..=MAX_GRACE_SECONDS).contains(&grace) {
         return Err(ApiError::field(
@@ -57,9 +63,10 @@ pub fn renew(
     if prev.is_none() {
         tx.digest_removed(t.digest);
     }
+    let actor = Actor::of(caller);
     record(
         tx,
-        &Actor::of(caller),
+        &actor,
         Event {
             action: "token.renewed",
             company_id: Some(t.company_id),
@@ -69,7 +76,27 @@ pub fn renew(
         },
         now,
     )?;
+    restore_leaked(tx, &actor, t, now)?;
     with_value(tx, env, caller, (id, &company), &value)
+}
+
+/// Rule 38: a token disabled because its value leaked comes back only with a new value, so
+/// renewing enables it — when it could be enabled at all (active owner, not expired, some
+/// permissions); otherwise it stays disabled until renewed again.
+fn restore_leaked(tx: &mut Tx, actor: &Actor, mut t: TokenRow, now: i64) -> ApiResult<()> {
+    if t.enabled || t.disabled_reason.as_deref() != Some(DisabledReason::Leaked.as_str()) {
+        return Ok(());
+    }
+    let owner = db::users::get(tx, t.owner_id)?.ok_or(ApiError::NotFound)?;
+    let has_permissions = t.kind == TokenKind::Legacy || !t.permissions.is_empty();
+    if ensure_owner_active(&owner).is_err() || expired(t.expires_at, now) || !has_permissions {
+        return Ok(());
+    }
+    t.enabled = true;
+    t.disabled_reason = None;
+    t.disabled_at = None;
+    db::tokens::update(tx, &t, now)?;
+    record_toggle(tx, actor, &t, true, now)
 }
 
 pub fn reveal(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> ApiResult<String> {
@@ -77,6 +104,7 @@ pub fn reveal(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> ApiResult<Str
     ensure_not_delegated(caller, "reveal token values")?;
     let t = load_visible(tx, caller, id)?;
     ensure(access(caller, &t).use_value, "reveal")?;
+    ensure_covers_token(caller, &t)?;
     let company = company(tx, t.company_id)?;
     let refused = || {
         ApiError::conflict(
