@@ -16,6 +16,7 @@ mod matrix_bounds;
 mod model;
 mod nodes;
 mod privacy;
+mod reauth;
 mod security;
 mod sessions;
 mod smoke;
