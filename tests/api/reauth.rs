@@ -15,17 +15,25 @@ async fn patch_as_session(app: &TestApp, s: &Session, id: i64, change: Value) ->
     app.send_with(
         Method::PATCH,
         &format!("/v1/users/{id}"),
-        &[("cookie", s.cookie.as_str()), ("x-csrf-token", s.csrf.as_str())],
+        &[
+            ("cookie", s.cookie.as_str()),
+            ("x-csrf-token", s.csrf.as_str()),
+        ],
         Some(change),
     )
     .await
 }
 
 async fn me_with(app: &TestApp, s: &Session) -> u16 {
-    app.send_with(Method::GET, "/v1/me", &[("cookie", s.cookie.as_str())], None)
-        .await
-        .status()
-        .as_u16()
+    app.send_with(
+        Method::GET,
+        "/v1/me",
+        &[("cookie", s.cookie.as_str())],
+        None,
+    )
+    .await
+    .status()
+    .as_u16()
 }
 
 #[tokio::test]
@@ -33,7 +41,10 @@ async fn rule_37_a_narrow_own_token_cannot_change_its_administrators_password_or
     let app = spawn_app().await;
     let boss = app.create_user(BOSS, "admin").await;
     let (_, script) = app
-        .token_for(boss, json!({ "permissions": ["users:read", "users:write"] }))
+        .token_for(
+            boss,
+            json!({ "permissions": ["users:read", "users:write"] }),
+        )
         .await;
     let me = app.get_ok("/v1/me", &script).await;
     assert_eq!(me["delegated"], false, "the administrator's own token");
@@ -83,7 +94,11 @@ async fn rule_37_a_narrow_own_token_cannot_change_its_administrators_password_or
 
     // Changes that are not secrets need no current password (one sent is ignored).
     let res = app
-        .patch(&path, &script, json!({ "name": "The Boss", "current_password": "whatever" }))
+        .patch(
+            &path,
+            &script,
+            json!({ "name": "The Boss", "current_password": "whatever" }),
+        )
         .await;
     assert_eq!(res.status(), 200);
 }
@@ -119,7 +134,11 @@ async fn rule_37_with_the_current_password_a_session_changes_it_and_other_sessio
     assert_eq!(res.status(), 200);
     assert!(body(res).await.get("current_password").is_none());
     assert_eq!(me_with(&app, &s2).await, 401, "other sessions end");
-    assert_eq!(me_with(&app, &s1).await, 401, "the API ends this session too");
+    assert_eq!(
+        me_with(&app, &s1).await,
+        401,
+        "the API ends this session too"
+    );
     assert_eq!(app.login_raw(BOSS, PW).await.status(), 401);
     assert_eq!(app.me_status(&tok).await, 200, "tokens are not sessions");
 
@@ -232,8 +251,12 @@ async fn rule_37_an_account_without_a_password_cannot_set_its_own_this_way() {
     let (me, tok) = app.quick_user_with_token("nopw@example.com", "admin").await;
     let path = format!("/v1/users/{me}");
     assert_error(
-        app.patch(&path, &tok, json!({ "password": "first-password-1", "current_password": "anything-1" }))
-            .await,
+        app.patch(
+            &path,
+            &tok,
+            json!({ "password": "first-password-1", "current_password": "anything-1" }),
+        )
+        .await,
         403,
         "current_password_wrong",
     )

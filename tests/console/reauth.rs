@@ -10,6 +10,9 @@ use crate::app::{spawn_app, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD};
 use crate::browser::{Browser, Options};
 use crate::http::{hidden, post_form, signed_in_as};
 
+/// Form fields as posted.
+type Pairs<'a> = &'a [(&'a str, &'a str)];
+
 /// Creates a user with the test password as the bootstrap admin; returns its id.
 async fn user(app: &TestApp, body: Value) -> i64 {
     let mut body = body;
@@ -54,7 +57,11 @@ async fn api_login_status(app: &TestApp, email: &str, password: &str) -> u16 {
 #[tokio::test]
 async fn rule_37_profile_password_form_needs_the_current_password_and_ends_other_sessions() {
     let app = spawn_app().await;
-    user(&app, json!({ "email": "ann@example.com", "role": "read_only" })).await;
+    user(
+        &app,
+        json!({ "email": "ann@example.com", "role": "read_only" }),
+    )
+    .await;
     let c1 = signed_in_as(&app, "ann@example.com", PASSWORD).await;
     let c2 = signed_in_as(&app, "ann@example.com", PASSWORD).await;
     let (status, html) = page(&app, &c1, "/profile").await;
@@ -75,7 +82,7 @@ async fn rule_37_profile_password_form_needs_the_current_password_and_ends_other
     assert_eq!(res.status(), 403);
 
     // Wrong current password, mismatched or short new password: refused, nothing echoed.
-    let cases: [(&[(&str, &str)], u16, &str); 4] = [
+    let cases: [(Pairs, u16, &str); 4] = [
         (
             &[
                 ("current_password", "Wrong-Guess-77"),
@@ -120,7 +127,10 @@ async fn rule_37_profile_password_form_needs_the_current_password_and_ends_other
             assert!(!html.contains(v), "rule 34: {v} echoed");
         }
     }
-    assert_eq!(api_login_status(&app, "ann@example.com", PASSWORD).await, 200);
+    assert_eq!(
+        api_login_status(&app, "ann@example.com", PASSWORD).await,
+        200
+    );
 
     // The right one: changed, this browser stays signed in on a fresh session, the other ends.
     let csrf = hidden(&page(&app, &c1, "/profile").await.1, "csrf_token");
@@ -145,7 +155,10 @@ async fn rule_37_profile_password_form_needs_the_current_password_and_ends_other
     let res = c2.get(app.url("/profile")).send().await.expect("page");
     assert_eq!(res.status(), 303, "the other session ended");
     assert_eq!(res.headers()["location"], "/login");
-    assert_eq!(api_login_status(&app, "ann@example.com", PASSWORD).await, 401);
+    assert_eq!(
+        api_login_status(&app, "ann@example.com", PASSWORD).await,
+        401
+    );
     assert_eq!(
         api_login_status(&app, "ann@example.com", "new-password-9").await,
         200
@@ -155,12 +168,18 @@ async fn rule_37_profile_password_form_needs_the_current_password_and_ends_other
 #[tokio::test]
 async fn rule_37_the_users_page_asks_for_the_current_password_to_change_ones_own_email() {
     let app = spawn_app().await;
-    let boss = user(&app, json!({ "email": "boss@example.com", "name": "Boss", "role": "admin" }))
-        .await;
+    let boss = user(
+        &app,
+        json!({ "email": "boss@example.com", "name": "Boss", "role": "admin" }),
+    )
+    .await;
     let c = signed_in_as(&app, "boss@example.com", PASSWORD).await;
     let path = format!("/users/{boss}");
     let (_, html) = page(&app, &c, &path).await;
-    assert!(html.contains(r#"name="current_password""#), "asked on one's own page");
+    assert!(
+        html.contains(r#"name="current_password""#),
+        "asked on one's own page"
+    );
     let change = |current: &'static str| {
         vec![
             ("email", "chief@example.com"),
@@ -193,9 +212,16 @@ async fn rule_37_the_users_page_asks_for_the_current_password_to_change_ones_own
     pairs.extend(change(PASSWORD));
     let res = post_form(&c, app.url(&path), &pairs).await.expect("post");
     assert_eq!(res.status(), 303);
-    assert_eq!(api_login_status(&app, "chief@example.com", PASSWORD).await, 200);
+    assert_eq!(
+        api_login_status(&app, "chief@example.com", PASSWORD).await,
+        200
+    );
     // Another user's page asks for no password of the caller.
-    let other = user(&app, json!({ "email": "ann@example.com", "role": "analyst" })).await;
+    let other = user(
+        &app,
+        json!({ "email": "ann@example.com", "role": "analyst" }),
+    )
+    .await;
     let (_, html) = page(&app, &c, &format!("/users/{other}")).await;
     assert!(!html.contains(r#"name="current_password""#));
 }
@@ -203,9 +229,13 @@ async fn rule_37_the_users_page_asks_for_the_current_password_to_change_ones_own
 #[tokio::test]
 async fn rule_46_a_helpdesk_gets_no_preview_of_a_change_it_may_not_make() {
     let app = spawn_app().await;
-    let boss = user(&app, json!({ "email": "boss@example.com", "name": "Boss", "role": "admin" }))
+    let boss = user(
+        &app,
+        json!({ "email": "boss@example.com", "name": "Boss", "role": "admin" }),
+    )
+    .await;
+    app.create_token(boss, "boss-deploy-pipeline", json!({}))
         .await;
-    app.create_token(boss, "boss-deploy-pipeline", json!({})).await;
     let perms = ["users:read", "users:write"];
     user(
         &app,
@@ -215,13 +245,25 @@ async fn rule_46_a_helpdesk_gets_no_preview_of_a_change_it_may_not_make() {
     let c = signed_in_as(&app, "help@example.com", PASSWORD).await;
     let path = format!("/users/{boss}");
     for change in [
-        vec![("email", "boss@example.com"), ("name", "Boss"), ("role", "read_only"), ("enabled", "1")],
-        vec![("email", "boss@example.com"), ("name", "Boss"), ("role", "admin")],
+        vec![
+            ("email", "boss@example.com"),
+            ("name", "Boss"),
+            ("role", "read_only"),
+            ("enabled", "1"),
+        ],
+        vec![
+            ("email", "boss@example.com"),
+            ("name", "Boss"),
+            ("role", "admin"),
+        ],
     ] {
         let (status, html) = submit(&app, &c, &path, &path, &change).await;
         assert_eq!(status, 403, "{change:?}");
         assert!(html.contains("Not allowed"), "{html}");
-        assert!(!html.contains("boss-deploy-pipeline"), "no token names: {html}");
+        assert!(
+            !html.contains("boss-deploy-pipeline"),
+            "no token names: {html}"
+        );
         assert!(!html.contains("Confirm change"), "{html}");
     }
     let stored = app
@@ -234,7 +276,10 @@ async fn rule_46_a_helpdesk_gets_no_preview_of_a_change_it_may_not_make() {
         .json::<Value>()
         .await
         .expect("json");
-    assert_eq!((stored["role"].as_str(), stored["enabled"].as_bool()), (Some("admin"), Some(true)));
+    assert_eq!(
+        (stored["role"].as_str(), stored["enabled"].as_bool()),
+        (Some("admin"), Some(true))
+    );
 }
 
 #[tokio::test]
@@ -247,7 +292,8 @@ async fn rule_46_an_allowed_preview_lists_only_tokens_the_caller_may_see() {
     )
     .await;
     let two = json!({ "permissions": ["users:read", "tokens:read"] });
-    app.create_token(target, "tina-private-hidden", two.clone()).await;
+    app.create_token(target, "tina-private-hidden", two.clone())
+        .await;
     let mut shared = two.clone();
     shared["kind"] = json!("shared");
     shared["audience"] = json!("company");
@@ -269,8 +315,14 @@ async fn rule_46_an_allowed_preview_lists_only_tokens_the_caller_may_see() {
     ];
     let (status, html) = submit(&app, &c, &path, &path, &change).await;
     assert_eq!(status, 200);
-    assert!(html.contains("Confirm change of tina@example.com"), "{html}");
-    assert!(html.contains("team-visible"), "a token the helpdesk sees: {html}");
+    assert!(
+        html.contains("Confirm change of tina@example.com"),
+        "{html}"
+    );
+    assert!(
+        html.contains("team-visible"),
+        "a token the helpdesk sees: {html}"
+    );
     assert!(
         !html.contains("tina-private-hidden"),
         "a private token of someone else is not listed: {html}"
@@ -285,7 +337,11 @@ async fn rule_46_an_allowed_preview_lists_only_tokens_the_caller_may_see() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rule_37_profile_change_password_form_in_a_browser() {
     let app = spawn_app().await;
-    user(&app, json!({ "email": "ann@example.com", "role": "analyst" })).await;
+    user(
+        &app,
+        json!({ "email": "ann@example.com", "role": "analyst" }),
+    )
+    .await;
     let b = Browser::start(&app.address, Options::default()).await;
     b.login("ann@example.com", PASSWORD).await;
     b.click("Profile").await;
@@ -294,7 +350,11 @@ async fn rule_37_profile_change_password_form_in_a_browser() {
     b.fill("Confirm new password", "brand-new-pass-1").await;
     b.click("Change password").await;
     b.sees("the current password is wrong").await;
-    assert_eq!(b.field_value("New password").await, "", "never filled back in");
+    assert_eq!(
+        b.field_value("New password").await,
+        "",
+        "never filled back in"
+    );
     b.fill("Current password", PASSWORD).await;
     b.fill("New password", "brand-new-pass-1").await;
     b.fill("Confirm new password", "brand-new-pass-1").await;

@@ -98,5 +98,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(settings::save_settings)),
         )
         .route("/profile", web::get().to(profile::profile))
-        .route("/profile/password", web::post().to(profile::change_password));
+        .route(
+            "/profile/password",
+            web::post().to(profile::change_password),
+        );
 }

@@ -123,7 +123,9 @@ async fn own_tokens(
 pub async fn change_password(state: Shared, sf: SignedForm) -> PageResult {
     let SignedForm { user, form: f } = sf;
     if user.caller.user.sso {
-        return Err(ApiError::forbidden("sso_user", "single sign-on users have no password").into());
+        return Err(
+            ApiError::forbidden("sso_user", "single sign-on users have no password").into(),
+        );
     }
     let current = Secret::new(f.text("current_password"));
     let new = Secret::new(f.text("password"));

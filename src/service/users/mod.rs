@@ -6,8 +6,8 @@ mod create;
 mod own;
 
 pub use change::{delete, planned_change, update, validate_update};
-pub use own::{change_own_password, current_password_needed, Reauthenticated, ValidUpdate};
 pub use create::{insert, provision_sso, validate_create, validate_new_user, ValidCreate};
+pub use own::{change_own_password, current_password_needed, Reauthenticated, ValidUpdate};
 
 use crate::db::Connection;
 use serde::{Deserialize, Serialize};
