@@ -7,5 +7,6 @@ pub mod index;
 pub mod node;
 pub mod oidc;
 pub mod password;
+pub mod reauth;
 pub mod session;
 pub mod throttle;

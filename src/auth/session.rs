@@ -60,7 +60,11 @@ pub(crate) fn open_session(
                 Some(user.id),
                 user.email.clone(),
                 ip,
-                if how == "password" { "session" } else { "sso" },
+                if matches!(how, "sso" | "oidc") {
+                    "sso"
+                } else {
+                    "session"
+                },
             ),
             Event {
                 action: "session.login",
@@ -73,6 +77,13 @@ pub(crate) fn open_session(
         )
     })?;
     Ok(NewSession { cookie, csrf, user })
+}
+
+/// A fresh session for a user who has just changed its own password (every session of the
+/// user ended with the change): the console stays signed in on a new cookie and CSRF token,
+/// audited as a `session.login` by `password_changed`.
+pub fn reissue(state: &AppState, user: User, ip: Option<String>) -> ApiResult<NewSession> {
+    open_session(state, user, ip, "password_changed")
 }
 
 /// Password login. Every failure answers 401 `invalid_credentials` after the same argon2 work;

@@ -56,6 +56,17 @@ pub fn credentials(conn: &Connection, email: &Email) -> Result<Option<(User, Opt
     )
 }
 
+/// A user's password hash (`None` when it has none), for re-authentication (rule 37).
+pub fn password_hash(conn: &Connection, id: i64) -> Result<Option<String>> {
+    Ok(conn
+        .query_opt(
+            "SELECT password_hash FROM users WHERE id = $1",
+            params![id],
+            |r| r.get::<Option<String>>(0),
+        )?
+        .flatten())
+}
+
 pub struct NewUser<'a> {
     pub company_id: i64,
     pub email: &'a str,

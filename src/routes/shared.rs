@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::domain::model::Caller;
 use crate::domain::secret::Secret;
 use crate::error::{ApiError, ApiResult};
+use crate::service::users::{self as users, Reauthenticated, UpdateUser};
 use crate::state::{AppState, Shared};
 
 /// Hashes a password on the blocking pool (argon2 is slow by design), counted in
@@ -28,6 +29,36 @@ pub async fn hash_password(state: &AppState, pw: Option<Secret>) -> ApiResult<Op
             .map(Some)
             .map_err(ApiError::Internal),
     }
+}
+
+/// Rule 37: verifies the caller's current password on the blocking pool (counted by the
+/// login throttle of its account).
+pub async fn reauthenticate(
+    state: &Shared,
+    caller: &Caller,
+    current: Secret,
+) -> ApiResult<Reauthenticated> {
+    let caller = caller.clone();
+    state
+        .blocking(move |st| crate::auth::reauth::verify(st, &caller, &current))
+        .await
+}
+
+/// The work before a user change's transaction, in its order: the cheap checks and bounds
+/// (rules 25, 28, and whether rule 37 needs the current password), then the current password
+/// verified, then the new password hashed. Returns the hash for `users::update`. The API and
+/// the console both call it, so neither can skip a step.
+pub async fn prepare_user_change(
+    state: &Shared,
+    caller: &Caller,
+    id: i64,
+    input: &UpdateUser,
+) -> ApiResult<Option<String>> {
+    let valid = users::validate_update(caller, id, input)?;
+    if let Some(current) = valid.current_password {
+        reauthenticate(state, caller, current).await?;
+    }
+    hash_password(state, valid.password).await
 }
 
 /// The session cookie (HttpOnly, SameSite=Lax; `__Host-` + Secure behind HTTPS).

@@ -11,7 +11,7 @@ use crate::db::Connection;
 use super::policy::ensure_may_create_token_for;
 use super::policy::{access, Access};
 use super::tokens::{get, TokenView};
-use super::users::{load_visible as load_user, resolve_role_change, UpdateUser, UserView};
+use super::users::{load_visible as load_user, planned_change, UpdateUser, UserView};
 use super::{require, Env, Page};
 use crate::db;
 use crate::domain::model::{Caller, TokenKind};
@@ -158,7 +158,9 @@ pub struct TokenLoss {
 }
 
 /// What saving `input` on user `id` would do to the user's enabled or trimmed tokens.
-/// Nothing is written; `users::update` applies the same rules when the change is saved.
+/// Nothing is written. Rule 46: the change must be one the caller may make — the same
+/// `users::planned_change` that `users::update` applies (rules 24, 26, grants), so a refused
+/// change previews nothing — and only tokens the caller may see are listed.
 pub fn user_change_preview(
     conn: &Connection,
     caller: &Caller,
@@ -166,13 +168,14 @@ pub fn user_change_preview(
     input: &UpdateUser,
 ) -> ApiResult<Vec<TokenLoss>> {
     require(caller, Permission::UsersWrite)?;
-    let before = load_user(conn, caller, id)?;
-    let after = resolve_role_change(&before, input)?;
-    let held = crate::domain::model::permissions_of(after.0, after.1);
-    let cut =
-        input.enabled == Some(false) && before.enabled || input.sso == Some(true) && !before.sso;
+    let (before, after) = planned_change(conn, caller, id, input)?;
+    let held = after.permissions();
+    let cut = before.enabled && !after.enabled || !before.sso && after.sso;
     let mut out = Vec::new();
     for t in db::tokens::of_owner(conn, before.id)? {
+        if !access(caller, &t).see {
+            continue;
+        }
         let lost = if t.kind == TokenKind::Legacy {
             PermissionSet::EMPTY
         } else {

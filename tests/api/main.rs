@@ -18,6 +18,7 @@ mod model;
 mod nodes;
 mod power;
 mod privacy;
+mod reauth;
 mod security;
 mod sessions;
 mod smoke;

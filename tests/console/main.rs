@@ -20,5 +20,6 @@ mod oidc_kit;
 mod parity;
 mod picker;
 mod privacy;
+mod reauth;
 mod screenshots;
 mod tokens;

@@ -1,6 +1,6 @@
 //! `/v1/users`: users and legacy credentials.
 
-use crate::routes::shared::hash_password;
+use crate::routes::shared::{hash_password, prepare_user_change};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
@@ -77,7 +77,7 @@ pub async fn get(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult
     responses((status = 200, body = UserView), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-              (status = 422, body = ErrorBody)),
+              (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update(
     state: Shared,
@@ -86,10 +86,9 @@ pub async fn update(
     body: super::common::JsonBody<UpdateUser>,
 ) -> ApiResult<HttpResponse> {
     let input = body.into_inner()?;
-    let pw = svc::validate_update(&caller, &input)?;
-    let hash = hash_password(&state, pw).await?;
-    let env = state.env();
     let id = id.into_inner();
+    let hash = prepare_user_change(&state, &caller, id, &input).await?;
+    let env = state.env();
     let u = state
         .write(move |tx| svc::update(tx, &env, &caller, id, input, hash))
         .await?;

@@ -29,6 +29,7 @@ const ACTIONS: &[&str] = &[
     "user.deleted",
     "session.login",
     "session.login_failed",
+    "user.reauth_failed",
     "settings.updated",
     "company.created",
 ];

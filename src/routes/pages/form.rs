@@ -60,12 +60,22 @@ impl FormData {
     }
 
     /// The pairs to replay in a confirmation form (without the CSRF token and the
-    /// confirmation flag, which the confirmation form adds itself). A password is never
-    /// replayed: no page echoes one back into its HTML (rule 34).
+    /// confirmation flag, which the confirmation form adds itself). A password (new, its
+    /// confirmation, or the current one) is never replayed: no page echoes one back into its
+    /// HTML (rule 34).
     pub fn replay(&self) -> Vec<(String, String)> {
         self.0
             .iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "csrf_token" | "confirmed" | "password"))
+            .filter(|(k, _)| {
+                !matches!(
+                    k.as_str(),
+                    "csrf_token"
+                        | "confirmed"
+                        | "password"
+                        | "password_confirm"
+                        | "current_password"
+                )
+            })
             .cloned()
             .collect()
     }
@@ -142,6 +152,7 @@ pub fn explain(e: &ApiError, rename: &[(&str, &str)]) -> (FieldErrors, String) {
             "owner_inactive" => Some("owner_id"),
             "permissions_exceed_caller" => Some("permissions"),
             "webhook_target_forbidden" => Some("webhook_url"),
+            "current_password_wrong" => Some("current_password"),
             _ => None,
         };
         if let Some(f) = field {
@@ -200,7 +211,9 @@ mod tests {
         assert_eq!(f.all("ids"), vec!["1", "2"]);
         assert_eq!(f.get("action"), Some("disable"));
         assert_eq!(f.back("/"), "/");
-        let pw = FormData::parse(b"email=a%40b.io&password=hunter2hunter2&csrf_token=x");
+        let pw = FormData::parse(
+            b"email=a%40b.io&password=hunter2hunter2&current_password=old-pass-1&csrf_token=x",
+        );
         assert_eq!(pw.replay(), vec![("email".into(), "a@b.io".into())]);
         assert_eq!(local_path(Some("/\t/evil.example")), None);
         assert_eq!(local_path(Some("/\\evil.example")), None);

@@ -97,5 +97,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(settings::settings))
                 .route(web::post().to(settings::save_settings)),
         )
-        .route("/profile", web::get().to(profile::profile));
+        .route("/profile", web::get().to(profile::profile))
+        .route(
+            "/profile/password",
+            web::post().to(profile::change_password),
+        );
 }

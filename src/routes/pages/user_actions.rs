@@ -13,7 +13,7 @@ use super::tokens::parse_id;
 use super::users::{ensure_write, load, render_form, UserForm};
 use crate::domain::roles::Role;
 use crate::error::ApiError;
-use crate::routes::shared::hash_password;
+use crate::routes::shared::prepare_user_change;
 use crate::service::console::{self, TokenLoss};
 use crate::service::legacy;
 use crate::service::users::{self as svc, UpdateUser, UserView};
@@ -45,6 +45,9 @@ fn changes(u: &UserView, form: &UserForm) -> UpdateUser {
     if !form.password.is_empty() {
         input.password = Some(form.password.clone());
     }
+    if !form.current_password.is_empty() {
+        input.current_password = Some(form.current_password.clone());
+    }
     input
 }
 
@@ -65,10 +68,15 @@ struct PreviewPage {
     fields: Vec<(String, String)>,
     /// The form set a new password: it is asked again, never replayed (rule 34).
     password_again: bool,
+    /// The change needs one's current password (rule 37): asked again, never replayed.
+    current_again: bool,
 }
 
 /// `POST /users/{id}`: saves, after showing which tokens lose which permissions (rule 16)
-/// or get disabled (rules 15, 18) when the change affects any.
+/// or get disabled (rules 15, 18) when the change affects any. The preview is computed only
+/// for a change the caller may make, and lists only tokens it may see (rule 46); a refused
+/// change shows the refusal (403) and no token. Changing one's own email or password needs
+/// one's current password (rule 37), verified only when the change is saved.
 pub async fn update(state: Shared, path: web::Path<String>, sf: SignedForm) -> PageResult {
     let id = parse_id(&path)?;
     let SignedForm { user, form: f } = sf;
@@ -79,8 +87,8 @@ pub async fn update(state: Shared, path: web::Path<String>, sf: SignedForm) -> P
     let caller = user.caller.clone();
     let confirmed = f.checked("confirmed");
     let result: Result<Option<Vec<TokenLoss>>, ApiError> = async {
-        let pw = svc::validate_update(&caller, &input)?;
         if !confirmed {
+            svc::validate_update(&caller, id, &input)?;
             let (c2, i2) = (caller.clone(), input.clone());
             let losses = state
                 .read(move |c| console::user_change_preview(c, &c2, id, &i2))
@@ -89,7 +97,7 @@ pub async fn update(state: Shared, path: web::Path<String>, sf: SignedForm) -> P
                 return Ok(Some(losses));
             }
         }
-        let hash = hash_password(&state, pw).await?;
+        let hash = prepare_user_change(&state, &caller, id, &input).await?;
         let env = state.env();
         state
             .write(move |tx| svc::update(tx, &env, &caller, id, input, hash))
@@ -114,8 +122,27 @@ pub async fn update(state: Shared, path: web::Path<String>, sf: SignedForm) -> P
                 .collect(),
             fields: f.replay(),
             password_again: !form.password.is_empty(),
+            current_again: !form.current_password.is_empty(),
         }),
-        Err(e @ (ApiError::Internal(_) | ApiError::NotFound)) => Err(e.into()),
+        Err(e) if e.code() == "current_password_wrong" => {
+            let (errors, banner) = explain(&e, &[]);
+            render_form(
+                &user,
+                StatusCode::FORBIDDEN,
+                Some(&u),
+                form,
+                errors,
+                Some(banner),
+            )
+        }
+        // Rule 46: a change the caller may not make shows its refusal, nothing of the user's
+        // tokens.
+        Err(
+            e @ (ApiError::Internal(_)
+            | ApiError::NotFound
+            | ApiError::Forbidden { .. }
+            | ApiError::TooManyAttempts { .. }),
+        ) => Err(e.into()),
         Err(e) => {
             let (errors, banner) = explain(&e, &[]);
             render_form(

@@ -83,6 +83,9 @@ pub struct UserForm {
     pub enabled: bool,
     pub sso: bool,
     pub password: Secret,
+    /// Rule 37: one's own current password, asked when one changes one's own email or
+    /// password. Never rendered back.
+    pub current_password: Secret,
 }
 
 impl UserForm {
@@ -95,6 +98,7 @@ impl UserForm {
             enabled: f.checked("enabled"),
             sso: f.checked("sso"),
             password: Secret::new(f.text("password")),
+            current_password: Secret::new(f.text("current_password")),
         }
     }
 
@@ -107,6 +111,7 @@ impl UserForm {
             enabled: u.enabled,
             sso: u.sso,
             password: Secret::default(),
+            current_password: Secret::default(),
         }
     }
 

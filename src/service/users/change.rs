@@ -3,15 +3,15 @@
 
 use serde_json::json;
 
+use super::own::{current_password_needed, ValidUpdate};
 use super::{
     check_grant, custom_set, email_taken, load_changeable, parse_role, UpdateUser, UserView,
 };
-use crate::db::{self, Tx};
+use crate::db::{self, Connection, Tx};
 use crate::domain::model::{Caller, DisabledReason, TokenKind, User};
 use crate::domain::names::{check_password, parse_person_name, Email};
 use crate::domain::permissions::{Permission, PermissionSet};
 use crate::domain::roles::Role;
-use crate::domain::secret::Secret;
 use crate::error::{ApiError, ApiResult};
 use crate::service::audit::{record, Actor, Event};
 use crate::service::lifecycle::{disable_owner_tokens, trim_to_owner};
@@ -19,8 +19,7 @@ use crate::service::policy::ensure_not_delegated;
 use crate::service::{require, Env};
 
 /// The role and custom set a change asks for (the user's own when it names neither).
-/// Shared by `update` and the console's preview of a change (`service::console`).
-pub fn resolve_role_change(u: &User, input: &UpdateUser) -> ApiResult<(Role, PermissionSet)> {
+fn resolve_role_change(u: &User, input: &UpdateUser) -> ApiResult<(Role, PermissionSet)> {
     if input.role.is_none() && input.permissions.is_none() {
         return Ok((u.role, u.custom));
     }
@@ -35,8 +34,10 @@ pub fn resolve_role_change(u: &User, input: &UpdateUser) -> ApiResult<(Role, Per
     Ok((role, custom))
 }
 
-/// Validates a change request; returns the password to hash, if one was given.
-pub fn validate_update(caller: &Caller, input: &UpdateUser) -> ApiResult<Option<Secret>> {
+/// Validates a change of user `id` before any slow work: permission, delegation (rule 25),
+/// bounds (rule 28), then whether the current password is needed (rule 37). Returns the
+/// current password to verify and the new password to hash, in that order.
+pub fn validate_update(caller: &Caller, id: i64, input: &UpdateUser) -> ApiResult<ValidUpdate> {
     require(caller, Permission::UsersWrite)?;
     if input.password.is_some() || input.email.is_some() || input.sso.is_some() {
         ensure_not_delegated(caller, "change a password, email or SSO flag")?;
@@ -51,10 +52,30 @@ pub fn validate_update(caller: &Caller, input: &UpdateUser) -> ApiResult<Option<
     if let Some(p) = &input.password {
         check_password(p.expose()).map_err(|m| ApiError::field("password", m))?;
     }
-    Ok(input.password.clone())
+    Ok(ValidUpdate {
+        current_password: current_password_needed(caller, id, input)?,
+        password: input.password.clone(),
+    })
 }
 
-/// Applies a change with its cascades, all in this transaction.
+/// The user before and after a change, when the caller may make it: the target changeable
+/// (rules 24, 26), the grant within the caller's permissions, no self-demotion. Both `update`
+/// and the console's preview of a change (rule 46) ask here, so a preview is shown only for a
+/// change that would be allowed.
+pub fn planned_change(
+    conn: &Connection,
+    caller: &Caller,
+    id: i64,
+    input: &UpdateUser,
+) -> ApiResult<(User, User)> {
+    let before = load_changeable(conn, caller, id)?;
+    let after = changed_user(caller, &before, input)?;
+    Ok((before, after))
+}
+
+/// Applies a change with its cascades, all in this transaction. A change of one's own
+/// password or email must have had its `current_password` verified (`auth::reauth`) first;
+/// here only its presence is checked again, as a backstop.
 pub fn update(
     tx: &mut Tx,
     env: &Env,
@@ -64,9 +85,9 @@ pub fn update(
     password_hash: Option<String>,
 ) -> ApiResult<UserView> {
     require(caller, Permission::UsersWrite)?;
+    current_password_needed(caller, id, &input)?;
     let now = env.now_ms();
-    let before = load_changeable(tx, caller, id)?;
-    let u = changed_user(caller, &before, &input)?;
+    let (before, u) = planned_change(tx, caller, id, &input)?;
     if password_hash.is_some() && u.sso {
         return Err(ApiError::field("password", "SSO users sign in through SSO"));
     }

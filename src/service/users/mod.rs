@@ -3,9 +3,11 @@
 
 mod change;
 mod create;
+mod own;
 
-pub use change::{delete, resolve_role_change, update, validate_update};
+pub use change::{delete, planned_change, update, validate_update};
 pub use create::{insert, provision_sso, validate_create, validate_new_user, ValidCreate};
+pub use own::{change_own_password, current_password_needed, Reauthenticated, ValidUpdate};
 
 use crate::db::Connection;
 use serde::{Deserialize, Serialize};
@@ -95,6 +97,11 @@ pub struct UpdateUser {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub password: Option<Secret>,
+    /// Rule 37: one's own current password, needed to change one's own password or email
+    /// (ignored otherwise). Redacted in `Debug` like every secret.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub current_password: Option<Secret>,
 }
 
 fn parse_role(s: &str) -> ApiResult<Role> {

@@ -1,0 +1,60 @@
+//! Re-authentication (rule 37): a caller proves it knows its own current password before
+//! changing its own password or email. Verified like a login — argon2 on the blocking pool,
+//! each attempt counted first in the login throttle of the account (rule 29), so wrong
+//! guesses through a token or a session lock out password guessing like failed logins do.
+//!
+//! `verify` blocks: call it on the blocking pool (`routes::shared::reauthenticate`).
+
+use serde_json::json;
+
+use crate::auth::password;
+use crate::auth::throttle::Limit;
+use crate::db;
+use crate::domain::model::Caller;
+use crate::domain::names::check_password;
+use crate::domain::secret::Secret;
+use crate::error::{ApiError, ApiResult};
+use crate::service::audit::{record, Actor, Event};
+use crate::service::users::Reauthenticated;
+use crate::state::AppState;
+
+/// Checks `pw` against the caller's stored password. Wrong → 403 `current_password_wrong`
+/// (audited as `user.reauth_failed`); the account's throttle full → 429. A password out of
+/// bounds (rule 28) is wrong without being hashed.
+pub fn verify(state: &AppState, caller: &Caller, pw: &Secret) -> ApiResult<Reauthenticated> {
+    let now = state.now_ms();
+    let key = caller.user.email.as_str();
+    state.limit_hit(Limit::Login, key, now)?;
+    let id = caller.user.id;
+    let hash = state.read_blocking(|c| Ok(db::users::password_hash(c, id)?))?;
+    let matches = match hash {
+        Some(h) if check_password(pw.expose()).is_ok() => {
+            state.metrics.password_hashes.inc();
+            password::verify(pw.expose(), &h)
+        }
+        _ => false,
+    };
+    if matches {
+        state.limit_clear(Limit::Login, key)?;
+        return Ok(Reauthenticated::confirmed(id));
+    }
+    state.write_blocking(|tx| {
+        tx.effects.touches_auth = false;
+        record(
+            tx,
+            &Actor::of(caller),
+            Event {
+                action: "user.reauth_failed",
+                company_id: Some(caller.user.company_id),
+                token_id: None,
+                user_id: Some(id),
+                details: json!({ "email": caller.user.email }),
+            },
+            now,
+        )
+    })?;
+    Err(ApiError::forbidden(
+        "current_password_wrong",
+        "the current password is wrong",
+    ))
+}
