@@ -8,6 +8,7 @@ mod beyond;
 mod errors;
 mod hardening;
 mod helpers;
+mod inputs;
 mod legacy;
 mod lifecycle;
 mod listing;
