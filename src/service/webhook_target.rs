@@ -52,10 +52,15 @@ fn global_v6(v6: Ipv6Addr) -> bool {
     // Global unicast is 2000::/3 (so ULA fc00::/7, link-local fe80::/10, multicast ff00::/8,
     // discard 100::/64, local-use NAT64 64:ff9b:1::/48 and the rest are not); within it, the
     // special-purpose blocks below are not either.
-    (s[0] & 0xe000) == 0x2000
-        && !((s[0] == 0x2001 && s[1] < 0x0200) // IETF protocol assignments 2001::/23, Teredo 2001::/32 included
-            || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation 2001:db8::/32
-            || (s[0] == 0x3fff && s[1] < 0x1000)) // documentation 3fff::/20
+    let special = match s[0] {
+        // IETF protocol assignments 2001::/23 (Teredo 2001::/32 included), documentation
+        // 2001:db8::/32.
+        0x2001 => s[1] < 0x0200 || s[1] == 0x0db8,
+        // Documentation 3fff::/20.
+        0x3fff => s[1] < 0x1000,
+        _ => false,
+    };
+    (s[0] & 0xe000) == 0x2000 && !special
 }
 
 /// The IPv4 address an IPv6 address carries, for the prefixes that carry one: IPv4-mapped
@@ -111,7 +116,8 @@ pub fn check(url: &str, allow_private: bool) -> ApiResult<()> {
     if addrs.iter().any(|a| forbidden_ip(a.ip())) {
         return Err(ApiError::unprocessable(
             "webhook_target_forbidden",
-            "webhook_url may not name a loopback, private, link-local or unspecified address",
+            "webhook_url must name a public (global unicast) address: not loopback, private, \
+             link-local, multicast, reserved, or such an address inside an IPv6 one",
         ));
     }
     Ok(())
@@ -145,6 +151,74 @@ mod tests {
         }
     }
 
+    /// Rule 43: every address that is not global unicast, including IPv4 addresses carried in
+    /// IPv6 translation and tunnel prefixes; global addresses in those prefixes pass.
+    #[test]
+    fn rule_43_only_global_unicast_addresses_are_allowed() {
+        for bad in [
+            // IPv4 special-purpose blocks.
+            "198.18.0.1",
+            "198.19.255.255",
+            "192.0.0.8",
+            "192.0.0.170",
+            "192.0.2.1",
+            "198.51.100.7",
+            "203.0.113.9",
+            "192.88.99.1",
+            "224.0.0.1",
+            "239.255.255.250",
+            "240.0.0.1",
+            "255.255.255.255",
+            "0.1.2.3",
+            "100.127.255.254",
+            // IPv4 carried in IPv6.
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a00:1",
+            "64:ff9b:1::a9fe:a9fe",
+            "64:ff9b:1::808:808",
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::1",
+            "2002:c0a8:101::1",
+            "2002::1",
+            "::ffff:0:7f00:1",
+            "::ffff:0:a00:1",
+            "::ffff:169.254.169.254",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            // IPv6 outside global unicast, or special within it.
+            "ff02::1",
+            "ff0e::1",
+            "fc00::1",
+            "fe80::1",
+            "fec0::1",
+            "100::1",
+            "2001:db8::1",
+            "2001::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:10::1",
+            "3fff::1",
+            "4000::1",
+        ] {
+            assert!(forbidden_ip(bad.parse().unwrap()), "{bad}");
+        }
+        for good in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "100.128.0.1",
+            "198.20.0.1",
+            "192.0.1.1",
+            "223.255.255.254",
+            "2606:4700::1111",
+            "2a00:1450:4001::1",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(!forbidden_ip(good.parse().unwrap()), "{good}");
+        }
+    }
+
     #[test]
     fn rule_33_check_refuses_literal_and_named_loopback() {
         for url in [
@@ -158,5 +232,15 @@ mod tests {
             assert!(check(url, true).is_ok(), "{url} allowed with allow_private");
         }
         assert!(check("https://93.184.216.34/hook", false).is_ok());
+        for url in [
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "http://[2002:7f00:1::1]/",
+            "http://[::ffff:0:7f00:1]/",
+            "http://198.18.0.1/",
+            "http://224.0.0.1/",
+        ] {
+            let e = check(url, false).unwrap_err();
+            assert_eq!(e.code(), "webhook_target_forbidden", "{url}");
+        }
     }
 }

@@ -426,7 +426,8 @@ async fn rule_47_trusted_proxies_given_as_ipv4_match_a_mapped_peer() {
         .client
         .get(format!("http://[::ffff:127.0.0.1]:{}/v1/me", app.port))
         .bearer_auth(&value)
-        .header("X-Forwarded-For", "203.0.113.9")
+        // The proxy, itself reached over IPv4 on a dual-stack listener, forwards the mapped form.
+        .header("X-Forwarded-For", "::ffff:203.0.113.9")
         .send()
         .await
         .expect("me");
