@@ -438,3 +438,98 @@ async fn rule_47_trusted_proxies_given_as_ipv4_match_a_mapped_peer() {
         "203.0.113.9"
     );
 }
+
+/// The value of `name="{field}" value="…"` in a page.
+fn hidden(html: &str, field: &str) -> String {
+    let key = format!("name=\"{field}\" value=\"");
+    let start = html
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {field} in page"))
+        + key.len();
+    html[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Posts an urlencoded form, as a browser does.
+async fn post_form(c: &reqwest::Client, url: String, pairs: &[(&str, &str)]) -> reqwest::Response {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    c.post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("form posted")
+}
+
+/// Rule 44 in the console: the sign-in form, a signed form and the list filters answer a
+/// control character with a 4xx page (never a 500), and nothing is stored.
+#[tokio::test]
+async fn rule_44_console_forms_and_filters_refuse_control_characters() {
+    let app = spawn_app().await;
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let login = |c: reqwest::Client, email: String| {
+        let app = &app;
+        async move {
+            let page = c.get(app.url("/login")).send().await.expect("login page");
+            let csrf = hidden(&page.text().await.expect("html"), "csrf_token");
+            post_form(
+                &c,
+                app.url("/login"),
+                &[
+                    ("csrf_token", &csrf),
+                    ("email", &email),
+                    ("password", ADMIN_PASSWORD),
+                ],
+            )
+            .await
+        }
+    };
+    for ctl in CONTROLS {
+        let res = login(c.clone(), format!("{ADMIN_EMAIL}{ctl}")).await;
+        assert_eq!(res.status(), 401, "sign-in with {ctl:?} in the email");
+        let html = res.text().await.expect("html");
+        assert!(!html.contains(ctl), "the email is not echoed back");
+    }
+    let res = login(c.clone(), ADMIN_EMAIL.to_string()).await;
+    assert_eq!(res.status(), 303, "signed in");
+    let before = settings(&app).await;
+    let page = c.get(app.url("/settings")).send().await.expect("settings");
+    let csrf = hidden(&page.text().await.expect("html"), "csrf_token");
+    for ctl in CONTROLS {
+        let secret = format!("0123456789abcdef{ctl}");
+        let url = format!("https://93.184.216.34/{ctl}");
+        for (field, value) in [("webhook_secret", &secret), ("webhook_url", &url)] {
+            let res = post_form(
+                &c,
+                app.url("/settings"),
+                &[("csrf_token", &csrf), ("reveal", "allowed"), (field, value)],
+            )
+            .await;
+            assert_eq!(res.status(), 422, "{field} with {ctl:?}");
+        }
+        let e = percent(ctl);
+        for path in [
+            format!("/audit?action={e}"),
+            format!("/tokens?name={e}"),
+            format!("/console/owners?q={e}"),
+            format!("/tokens?owner=a{e}%40example.com"),
+            // Any filter the page cannot read (it once divided by a page size of zero).
+            "/tokens?status=bogus".to_string(),
+        ] {
+            let got = c.get(app.url(&path)).send().await.expect("page").status();
+            assert!(got.as_u16() < 500, "GET {path}: {got}");
+        }
+    }
+    assert_eq!(settings(&app).await, before, "nothing stored");
+    let audit = app.get_ok("/v1/audit?limit=500", &app.admin_token).await;
+    assert!(!audit.to_string().contains("\\u0000"), "{audit}");
+}
