@@ -10,6 +10,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use crate::db::DbTarget;
 use crate::domain::time::parse_duration;
 
 pub mod oidc;
@@ -20,8 +21,8 @@ pub use oidc::{OidcConfig, Secret};
 #[serde(deny_unknown_fields, default)]
 pub struct RawConfig {
     /// SQLite database file, or a PostgreSQL URL (postgres://user@host1,host2/db?target_session_attrs=read-write) [default: ./tokend.db]
-    #[arg(long, env = "TOKEND_DB", global = true)]
-    pub db: Option<PathBuf>,
+    #[arg(long, env = "TOKEND_DB", global = true, hide_env_values = true)]
+    pub db: Option<DbTarget>,
     /// Address to listen on, host:port [default: 127.0.0.1:8080]
     #[arg(long, env = "TOKEND_BIND", global = true)]
     pub bind: Option<String>,
@@ -129,16 +130,11 @@ impl RawConfig {
     }
 }
 
-fn shown_db<S: serde::Serializer>(db: &std::path::Path, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::db::shown(db))
-}
-
 /// The effective configuration.
 #[derive(Debug, Clone, Serialize)]
 pub struct Config {
-    /// Shown without its password (`tokend config`).
-    #[serde(serialize_with = "shown_db")]
-    pub db: PathBuf,
+    /// Shown without its password (`tokend config`, `Debug`).
+    pub db: DbTarget,
     pub bind: SocketAddr,
     pub master_key_file: PathBuf,
     #[serde(with = "humantime_serde_compat")]
@@ -230,7 +226,14 @@ impl Config {
             None => RawConfig::default(),
         };
         let r = given.or(from_file);
-        let db = r.db.unwrap_or_else(|| PathBuf::from("./tokend.db"));
+        let db = r.db.unwrap_or_else(|| DbTarget::new("./tokend.db"));
+        if crate::db::is_keyword_string(&db.to_string_lossy()) {
+            return Err(ConfigError(format!(
+                "db: `{}` reads as a libpq key=value string; give PostgreSQL as a URL, \
+                 e.g. postgres://user@host/db (password in PGPASSWORD or ~/.pgpass)",
+                crate::db::shown(&db)
+            )));
+        }
         let bind_text = r.bind.unwrap_or_else(|| "127.0.0.1:8080".to_string());
         let bind = bind_text.parse::<SocketAddr>().map_err(|_| {
             ConfigError(format!(
@@ -243,7 +246,7 @@ impl Config {
             if crate::db::is_postgres_url(&db.to_string_lossy()) {
                 return PathBuf::from("./tokend.key");
             }
-            let mut p = db.clone().into_os_string();
+            let mut p = db.to_path_buf().into_os_string();
             p.push(".key");
             PathBuf::from(p)
         });
@@ -301,7 +304,7 @@ impl Config {
     pub fn for_tests(db: PathBuf) -> Config {
         let mut c = Config::resolve(
             RawConfig {
-                db: Some(db),
+                db: Some(db.into()),
                 bind: Some("127.0.0.1:0".into()),
                 workers: Some(2),
                 ..RawConfig::default()

@@ -242,10 +242,15 @@ impl From<crate::db::Error> for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// A list filter that cannot be understood is a bad request naming what to enter.
+/// A list filter that cannot be understood is a bad request naming what to enter; one that
+/// holds a control character is invalid input like any other (rule 44: 422).
 impl From<crate::domain::listing::FieldError> for ApiError {
     fn from(e: crate::domain::listing::FieldError) -> ApiError {
-        ApiError::BadRequest(e.message)
+        if e.invalid_text {
+            ApiError::field(e.field, e.message)
+        } else {
+            ApiError::BadRequest(e.message)
+        }
     }
 }
 

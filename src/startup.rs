@@ -18,20 +18,41 @@ use crate::routes;
 use crate::service::bootstrap::{self, FirstStart};
 use crate::state::AppState;
 
-/// First-start settings, read from `TOKEND_ADMIN_*` by the CLI.
-#[derive(Debug, Default, Clone)]
+/// First-start settings, read from `TOKEND_ADMIN_*` by the CLI. `Debug` hides the password
+/// and the token (rule 45).
+#[derive(Default, Clone)]
 pub struct Bootstrap {
     pub admin_email: Option<String>,
     pub admin_password: Option<String>,
     pub admin_token: Option<String>,
 }
 
-/// What bootstrapping did on an empty database.
-#[derive(Debug)]
+/// What bootstrapping did on an empty database. `Debug` hides the generated password.
 pub struct Bootstrapped {
     pub email: String,
     /// The generated password, when none was given (printed once).
     pub generated_password: Option<String>,
+}
+
+impl std::fmt::Debug for Bootstrap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::domain::secret::redacted;
+        f.debug_struct("Bootstrap")
+            .field("admin_email", &self.admin_email)
+            .field("admin_password", &redacted(&self.admin_password))
+            .field("admin_token", &redacted(&self.admin_token))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Bootstrapped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::domain::secret::redacted;
+        f.debug_struct("Bootstrapped")
+            .field("email", &self.email)
+            .field("generated_password", &redacted(&self.generated_password))
+            .finish()
+    }
 }
 
 impl Bootstrap {

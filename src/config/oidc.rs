@@ -128,10 +128,18 @@ pub fn resolve(r: RawOidc) -> Result<Option<OidcConfig>, ConfigError> {
     let auto_provision = match provision {
         None => None,
         Some(p) => match Role::parse(&p) {
+            // Rule 48: a sign-in at the provider never creates a global administrator.
+            Some(Role::GlobalAdmin) => {
+                return Err(ConfigError(
+                    "oidc_auto_provision: `global_admin` cannot be given on sign-in; \
+                     provision admin or a narrower role, and promote by hand"
+                        .into(),
+                ))
+            }
             Some(Role::Custom) | None => {
                 return Err(ConfigError(format!(
                     "oidc_auto_provision: `{p}` is not a role that can be given on sign-in \
-                     (one of global_admin, admin, analyst, api_developer, read_only, deploy)"
+                     (one of admin, analyst, api_developer, read_only, deploy)"
                 )))
             }
             Some(role) => Some(role),

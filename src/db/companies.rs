@@ -2,7 +2,8 @@
 
 use crate::db::{params, Connection, Result, Row};
 
-#[derive(Debug, Clone, PartialEq)]
+/// A company and its token policy. `Debug` hides the webhook secret (rule 45).
+#[derive(Clone, PartialEq)]
 pub struct Company {
     pub id: i64,
     pub name: String,
@@ -15,6 +16,28 @@ pub struct Company {
     pub webhook_url: Option<String>,
     pub webhook_secret: Option<String>,
     pub created_at: i64,
+}
+
+impl std::fmt::Debug for Company {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Company")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("reveal_allowed", &self.reveal_allowed)
+            .field("max_token_lifetime_days", &self.max_token_lifetime_days)
+            .field("idle_disable_days", &self.idle_disable_days)
+            .field(
+                "default_token_lifetime_days",
+                &self.default_token_lifetime_days,
+            )
+            .field("webhook_url", &self.webhook_url)
+            .field(
+                "webhook_secret",
+                &crate::domain::secret::redacted(&self.webhook_secret),
+            )
+            .field("created_at", &self.created_at)
+            .finish()
+    }
 }
 
 const COLUMNS: &str = "id, name, token_reveal, max_token_lifetime_days, idle_disable_days, \

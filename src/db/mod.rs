@@ -29,7 +29,7 @@ pub use crate::params;
 pub use conn::{Backend, Connection, PgConn, Row};
 pub use error::{Error, Result};
 pub use pg::JobLock;
-pub use target::{is_postgres_url, shown, without_password};
+pub use target::{is_keyword_string, is_postgres_url, shown, without_password, DbTarget};
 pub use value::{args, Arg, Col, FromCol, Param, Value};
 
 use crate::domain::token_value::TokenDigest;

@@ -74,7 +74,14 @@ pub fn admit(c: &StoredCredential, now: i64, ip: IpAddr) -> Result<Grant, Refusa
         return Err(Refusal::Expired);
     }
     if let Some(nets) = c.allowed_nets {
-        if !nets.iter().any(|n| n.contains(&ip)) {
+        // Rule 47: compared normalised (`::ffff:a.b.c.d` is `a.b.c.d`; a binding written in
+        // the mapped form still matches).
+        let ip = ip.to_canonical();
+        let mapped = match ip {
+            IpAddr::V4(v4) => IpAddr::V6(v4.to_ipv6_mapped()),
+            v6 => v6,
+        };
+        if !nets.iter().any(|n| n.contains(&ip) || n.contains(&mapped)) {
             return Err(Refusal::IpNotAllowed);
         }
     }
@@ -162,5 +169,20 @@ mod tests {
         assert_eq!(admit(&c, 0, IP), Err(Refusal::IpNotAllowed));
         o.sso = true;
         assert_eq!(admit(&cred(&o, None), 0, IP), Err(Refusal::Disabled));
+    }
+
+    #[test]
+    fn rule_47_a_binding_matches_the_mapped_form_of_its_ipv4_address() {
+        let o = owner(Role::Admin);
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        for binding in ["127.0.0.1/32", "::ffff:127.0.0.1/128"] {
+            let nets = [binding.parse().unwrap()];
+            let mut c = cred(&o, None);
+            c.allowed_nets = Some(&nets);
+            assert!(admit(&c, 0, mapped).is_ok(), "{binding} / mapped client");
+            assert!(admit(&c, 0, IP).is_ok(), "{binding} / IPv4 client");
+            let other: IpAddr = "::ffff:127.0.0.2".parse().unwrap();
+            assert_eq!(admit(&c, 0, other), Err(Refusal::IpNotAllowed));
+        }
     }
 }

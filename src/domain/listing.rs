@@ -3,6 +3,7 @@
 //! shared by the JSON API and the console, and parsed from text in one place.
 
 use super::model::TokenKind;
+use super::names::plain_text;
 use super::time::parse_time;
 
 /// A filter value that cannot be understood: the field and what to enter instead.
@@ -10,6 +11,9 @@ use super::time::parse_time;
 pub struct FieldError {
     pub field: &'static str,
     pub message: String,
+    /// The value is not text that any input may carry (a control character, rule 44), as
+    /// opposed to a value that names no status, kind, time or column.
+    pub invalid_text: bool,
 }
 
 impl FieldError {
@@ -17,6 +21,7 @@ impl FieldError {
         FieldError {
             field,
             message: message.to_string(),
+            invalid_text: false,
         }
     }
 }
@@ -64,7 +69,7 @@ impl TokenFilter {
     /// Parses the text filters; blank values mean "any". Owner and creator stay unset.
     pub fn parse(t: TokenFilterText) -> Result<TokenFilter, FieldError> {
         Ok(TokenFilter {
-            name: blank(t.name).map(str::to_string),
+            name: text_filter(t.name, "name")?,
             owner_id: None,
             creator_id: None,
             enabled: match blank(t.status) {
@@ -90,6 +95,20 @@ impl TokenFilter {
             expires_before: time_filter(blank(t.expires_before), "expires_before")?,
             expires_after: time_filter(blank(t.expires_after), "expires_after")?,
         })
+    }
+}
+
+/// A text filter: blank means "any"; a control character (rule 44) is refused, so no such
+/// text reaches a query (PostgreSQL refuses NUL outright).
+pub fn text_filter(v: Option<&str>, field: &'static str) -> Result<Option<String>, FieldError> {
+    match blank(v) {
+        None => Ok(None),
+        Some(t) => plain_text(t)
+            .map(|t| Some(t.to_string()))
+            .map_err(|m| FieldError {
+                invalid_text: true,
+                ..FieldError::new(field, m)
+            }),
     }
 }
 
@@ -200,6 +219,13 @@ pub struct AuditFilter {
     pub until: Option<i64>,
 }
 
+impl AuditFilter {
+    /// The `action` filter (a dotted name such as `token.created`; blank means any).
+    pub fn action(v: Option<&str>) -> Result<Option<String>, FieldError> {
+        text_filter(v, "action")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,6 +265,24 @@ mod tests {
                 .field,
             "order"
         );
+    }
+
+    #[test]
+    fn rule_44_text_filters_refuse_control_characters() {
+        for bad in ["\0", "a\u{1}", "\u{1b}x"] {
+            let e = TokenFilter::parse(TokenFilterText {
+                name: Some(bad),
+                ..TokenFilterText::default()
+            })
+            .unwrap_err();
+            assert_eq!((e.field, e.invalid_text), ("name", true));
+            assert_eq!(AuditFilter::action(Some(bad)).unwrap_err().field, "action");
+        }
+        assert_eq!(
+            AuditFilter::action(Some(" token.created ")).unwrap(),
+            Some("token.created".to_string())
+        );
+        assert_eq!(AuditFilter::action(Some("")).unwrap(), None);
     }
 
     #[test]

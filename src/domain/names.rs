@@ -32,13 +32,44 @@ impl TokenName {
     }
 }
 
-/// A description: at most 1024 characters (rule 7).
+/// A description: at most 1024 characters (rule 7); tab and line breaks allowed, no other
+/// control character (rule 44).
 pub fn parse_description(s: &str) -> Result<String, &'static str> {
     let t = s.trim();
     if t.chars().count() > 1024 {
         return Err("description must be at most 1024 characters");
     }
+    multiline_text(t).map_err(|_| {
+        "description must not contain control characters other than tab and line breaks"
+    })?;
     Ok(t.to_string())
+}
+
+/// What an input holding a control character is told (rule 44).
+pub const NO_CONTROLS: &str = "must not contain control characters";
+
+/// Rule 44: `s` when it holds no control character (C0 — NUL included —, DEL or C1): the
+/// check of every one-line text that reaches storage or a query (names, filters, URLs,
+/// secrets, versions). A database may refuse some of them (PostgreSQL refuses NUL in text),
+/// so they are refused here, as invalid input, before any work.
+pub fn plain_text(s: &str) -> Result<&str, &'static str> {
+    if s.chars().any(char::is_control) {
+        Err(NO_CONTROLS)
+    } else {
+        Ok(s)
+    }
+}
+
+/// Rule 44 for texts that may span lines (descriptions): as [`plain_text`], but tab, line
+/// feed and carriage return (a browser sends line breaks as CR LF) are allowed.
+pub fn multiline_text(s: &str) -> Result<&str, &'static str> {
+    if s.chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        Err(NO_CONTROLS)
+    } else {
+        Ok(s)
+    }
 }
 
 /// Longest email address accepted (rule 28).
@@ -140,6 +171,23 @@ mod tests {
         // 1024 bytes, not characters: 300 four-byte characters are 1200 bytes.
         assert!(check_password(&"\u{1F511}".repeat(300)).is_err());
         assert!(check_password("short").is_err());
+    }
+
+    #[test]
+    fn rule_44_control_characters_are_refused() {
+        for bad in ["a\0b", "a\u{1}", "\u{1b}[31m", "a\u{7f}", "a\u{85}b"] {
+            assert!(plain_text(bad).is_err(), "{bad:?}");
+            assert!(multiline_text(bad).is_err(), "{bad:?}");
+            assert!(parse_description(bad).is_err(), "{bad:?}");
+            assert!(TokenName::parse(bad).is_err(), "{bad:?}");
+            assert!(parse_person_name(bad).is_err(), "{bad:?}");
+            assert!(Email::parse(&format!("{bad}@b.io")).is_err(), "{bad:?}");
+        }
+        let lines = "first line\r\n\tsecond line\nthird";
+        assert_eq!(parse_description(lines).unwrap(), lines);
+        assert!(plain_text(lines).is_err());
+        assert!(TokenName::parse("a\tb").is_err());
+        assert_eq!(plain_text("caf\u{e9} \u{1F511}"), Ok("caf\u{e9} \u{1F511}"));
     }
 
     #[test]

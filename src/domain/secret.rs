@@ -37,6 +37,21 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// What `Debug` shows for an optional secret kept as plain text: `None`, or
+/// `Some(<redacted>)` — whether one is set, never what it is.
+pub fn redacted<T>(v: &Option<T>) -> Option<Redacted> {
+    v.as_ref().map(|_| Redacted)
+}
+
+/// Prints `<redacted>` (the `Debug` of a field that holds a secret).
+pub struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 impl Serialize for Secret {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.0)

@@ -90,7 +90,12 @@ pub fn record(conn: &crate::db::Connection, actor: &Actor, e: Event, now: i64) -
         &NewEvent {
             company_id: e.company_id,
             actor_id: actor.id,
-            actor_email: actor.email.as_deref(),
+            // Rule 44: a text with a control character (an unparseable sign-in email) is
+            // never stored; PostgreSQL would refuse NUL outright.
+            actor_email: actor
+                .email
+                .as_deref()
+                .filter(|e| crate::domain::names::plain_text(e).is_ok()),
             token_id: e.token_id,
             user_id: e.user_id,
             action: e.action,

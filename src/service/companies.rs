@@ -10,6 +10,7 @@ use super::{require, Env, Page};
 use crate::db::companies::Company;
 use crate::db::{self, Tx};
 use crate::domain::model::Caller;
+use crate::domain::names::plain_text;
 use crate::domain::permissions::Permission;
 use crate::domain::time::{fmt_time, from_ms};
 use crate::error::{ApiError, ApiResult};
@@ -71,8 +72,9 @@ impl From<&Company> for SettingsView {
     }
 }
 
-/// A PATCH of the policy: absent fields stay, `null` clears the optional ones.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+/// A PATCH of the policy: absent fields stay, `null` clears the optional ones. `Debug` hides
+/// the webhook secret (rule 45).
+#[derive(Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSettings {
     #[serde(default)]
@@ -92,6 +94,26 @@ pub struct UpdateSettings {
     #[serde(default, deserialize_with = "patch")]
     #[schema(value_type = Option<String>)]
     pub webhook_secret: Option<Option<String>>,
+}
+
+impl std::fmt::Debug for UpdateSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = self
+            .webhook_secret
+            .as_ref()
+            .map(crate::domain::secret::redacted);
+        f.debug_struct("UpdateSettings")
+            .field("token_reveal", &self.token_reveal)
+            .field("max_token_lifetime_days", &self.max_token_lifetime_days)
+            .field("idle_disable_days", &self.idle_disable_days)
+            .field(
+                "default_token_lifetime_days",
+                &self.default_token_lifetime_days,
+            )
+            .field("webhook_url", &self.webhook_url)
+            .field("webhook_secret", &secret)
+            .finish()
+    }
 }
 
 fn patch<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
@@ -202,6 +224,9 @@ pub fn update_settings(
     }
     if let Some(v) = input.webhook_url {
         if let Some(u) = &v {
+            // Rule 44: the URL parser would quietly drop tabs and line breaks from the text
+            // that is stored; refused instead, like every other control character.
+            plain_text(u).map_err(|m| ApiError::field("webhook_url", m))?;
             let ok = url::Url::parse(u)
                 .map(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some())
                 .unwrap_or(false);
@@ -215,6 +240,9 @@ pub fn update_settings(
         c.webhook_url = v;
     }
     if let Some(v) = input.webhook_secret {
+        if let Some(s) = &v {
+            plain_text(s).map_err(|m| ApiError::field("webhook_secret", m))?;
+        }
         if v.as_ref().is_some_and(|s| s.len() < 16 || s.len() > 256) {
             return Err(ApiError::field(
                 "webhook_secret",

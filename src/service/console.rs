@@ -101,13 +101,12 @@ pub fn search_owners(
     limit: usize,
 ) -> ApiResult<(Vec<OwnerChoice>, bool)> {
     require(caller, Permission::UsersRead)?;
-    let mut rows = db::users::search(
-        conn,
-        caller.company_scope(),
-        needle.trim(),
-        offset,
-        limit + 1,
-    )?;
+    // Rule 44: no email or name holds a control character, so such a needle matches nobody
+    // (and never reaches the query).
+    let Ok(needle) = crate::domain::names::plain_text(needle.trim()) else {
+        return Ok((Vec::new(), false));
+    };
+    let mut rows = db::users::search(conn, caller.company_scope(), needle, offset, limit + 1)?;
     let more = rows.len() > limit;
     rows.truncate(limit);
     let found = rows

@@ -9,6 +9,7 @@ mod errors;
 mod escalation;
 mod hardening;
 mod helpers;
+mod inputs;
 mod legacy;
 mod lifecycle;
 mod listing;

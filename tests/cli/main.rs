@@ -13,5 +13,6 @@ mod maintenance;
 mod migrate;
 mod postgres;
 mod scan;
+mod secrets;
 mod support;
 mod users_tokens;

@@ -36,7 +36,7 @@ impl AuditQuery {
             company_id: None,
             actor_id: self.actor_id,
             token_id: self.token_id,
-            action: self.action.clone().filter(|a| !a.is_empty()),
+            action: AuditFilter::action(self.action.as_deref())?,
             since: time_filter(self.since.as_deref(), "since")?,
             until: time_filter(self.until.as_deref(), "until")?,
         })

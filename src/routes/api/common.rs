@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::names::MAX_TEXT_BYTES;
+use crate::domain::names::{multiline_text, MAX_TEXT_BYTES, NO_CONTROLS};
 use crate::error::ApiError;
 
 /// Request bodies larger than this answer 413.
@@ -107,21 +107,30 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for JsonBo
                 Ok(web::Json(v)) if !v.is_object() => Err(ApiError::BadRequest(
                     "invalid JSON body: expected an object".into(),
                 )),
-                Ok(web::Json(v)) => match oversized_string(&v, "") {
-                    Some(field) => Err(ApiError::field(&field, "must be at most 4096 bytes")),
-                    None => serde_json::from_value(v)
-                        .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}"))),
-                },
+                Ok(web::Json(v)) => {
+                    if let Some(field) = first_string(&v, "", &|s| s.len() > MAX_TEXT_BYTES) {
+                        Err(ApiError::field(&field, "must be at most 4096 bytes"))
+                    } else if let Some(field) =
+                        first_string(&v, "", &|s| multiline_text(s).is_err())
+                    {
+                        Err(ApiError::field(&field, NO_CONTROLS))
+                    } else {
+                        serde_json::from_value(v)
+                            .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+                    }
+                }
             };
             Ok(JsonBody { body, sent })
         })
     }
 }
 
-/// Rule 28: the path of the first string in a body longer than 4 KiB (`name`, `values.3`),
-/// refused before the body reaches any service. Tighter bounds (email, names, passwords,
-/// descriptions) are the services' own.
-fn oversized_string(v: &serde_json::Value, at: &str) -> Option<String> {
+/// The path (`name`, `values.3`) of the first string in a body that is `bad`, refused before
+/// the body reaches any service: longer than 4 KiB (rule 28), or holding a control character
+/// other than tab and line breaks (rule 44: NUL and the rest of C0, DEL, C1 — whatever the
+/// field, so no such text reaches a query or the database). Tighter bounds (email, names,
+/// passwords, descriptions; no line breaks in one-line fields) are the services' own.
+fn first_string(v: &serde_json::Value, at: &str, bad: &dyn Fn(&str) -> bool) -> Option<String> {
     use serde_json::Value;
     let join = |k: &str| {
         if at.is_empty() {
@@ -131,7 +140,7 @@ fn oversized_string(v: &serde_json::Value, at: &str) -> Option<String> {
         }
     };
     match v {
-        Value::String(s) if s.len() > MAX_TEXT_BYTES => Some(if at.is_empty() {
+        Value::String(s) if bad(s) => Some(if at.is_empty() {
             "body".into()
         } else {
             at.into()
@@ -139,10 +148,10 @@ fn oversized_string(v: &serde_json::Value, at: &str) -> Option<String> {
         Value::Array(items) => items
             .iter()
             .enumerate()
-            .find_map(|(i, x)| oversized_string(x, &join(&i.to_string()))),
+            .find_map(|(i, x)| first_string(x, &join(&i.to_string()), bad)),
         Value::Object(map) => map.iter().find_map(|(k, x)| {
             let key = if k.len() > 64 { "(field)" } else { k.as_str() };
-            oversized_string(x, &join(key))
+            first_string(x, &join(key), bad)
         }),
         _ => None,
     }

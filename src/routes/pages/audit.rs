@@ -73,8 +73,12 @@ fn filter_of(q: &FormData, errors: &mut FieldErrors) -> AuditFilter {
         },
         None => None,
     };
+    let action = AuditFilter::action(q.get("action")).unwrap_or_else(|e| {
+        errors.set(e.field, e.message);
+        None
+    });
     AuditFilter {
-        action: q.opt("action"),
+        action,
         token_id,
         since: since.map(|t| t.timestamp_millis()),
         until: until.map(|t| t.timestamp_millis()),

@@ -189,6 +189,13 @@ impl FromRequest for SignedForm {
                     "A field of the form is longer than 4096 bytes; nothing was saved.",
                 ));
             }
+            if form.has_controls().is_some() {
+                return Err(PageError::show(
+                    actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    "Control characters",
+                    "A field of the form holds a control character; nothing was saved.",
+                ));
+            }
             if !same_secret(&user.csrf, form.get("csrf_token")) {
                 return Err(PageError::csrf());
             }

@@ -88,6 +88,15 @@ impl FormData {
             .map(|(k, _)| k.as_str())
     }
 
+    /// Rule 44: the name of the first field holding a control character other than tab and
+    /// line breaks (NUL, ESC …), if any.
+    pub fn has_controls(&self) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(_, v)| crate::domain::names::multiline_text(v).is_err())
+            .map(|(k, _)| k.as_str())
+    }
+
     /// A local path to go back to (`back` field), never another site.
     pub fn back(&self, default: &str) -> String {
         local_path(self.get("back")).unwrap_or_else(|| default.to_string())

@@ -133,6 +133,17 @@ pub async fn login(state: Shared, req: HttpRequest, body: web::Bytes) -> PageRes
             Some("The login form expired. Please try again.".into()),
         );
     }
+    // Rules 28 and 44: a field holding a control character is a failed sign-in, answered at
+    // once; that text is kept nowhere (not in the audit, not in the form shown again).
+    if form.has_controls().is_some() {
+        return login_form(
+            &req,
+            secure,
+            StatusCode::UNAUTHORIZED,
+            String::new(),
+            Some("Invalid email or password.".into()),
+        );
+    }
     let password = form.text("password");
     let ip = client_ip(&req, &state.config.trusted_proxies).to_string();
     let who = email.clone();

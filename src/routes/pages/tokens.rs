@@ -223,6 +223,13 @@ async fn load(
         Some(f.user.trim().to_string()).filter(|e| !e.is_empty()),
         Some(f.creator.trim().to_string()).filter(|e| !e.is_empty()),
     ];
+    // Shown when the filters name no user or cannot be read: no rows, but a real page size
+    // (the page count divides by it).
+    let empty = ListPage {
+        page: 1,
+        per_page,
+        ..ListPage::default()
+    };
     Ok(state
         .read(move |c| {
             let users = console::user_choices(c, &env, &caller, list_users)?;
@@ -236,14 +243,14 @@ async fn load(
                         Err(ApiError::Internal(x)) => return Err(ApiError::Internal(x)),
                         Err(_) => {
                             let missing = format!("No user with email {e}.");
-                            return Ok((users, ListPage::default(), HashMap::new(), Some(missing)));
+                            return Ok((users, empty, HashMap::new(), Some(missing)));
                         }
                     }
                 }
             }
             [filter.owner_id, filter.creator_id] = ids;
             if !valid {
-                return Ok((users, ListPage::default(), HashMap::new(), None));
+                return Ok((users, empty, HashMap::new(), None));
             }
             let list = svc::list_page(c, &env, &caller, &filter, sort, page, per_page)?;
             let ids: Vec<i64> = list.items.iter().map(|t| t.id).collect();
