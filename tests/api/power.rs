@@ -103,21 +103,19 @@ async fn perform(app: &TestApp, token: &str, id: i64, op: Op) -> (u16, Option<St
     (status, b["error"]["code"].as_str().map(str::to_string))
 }
 
-/// Runs every operation against fresh targets made by `make`; returns the mismatches.
-async fn table<F, Fut>(
+/// Runs every operation by `caller` against fresh targets, each a token that `owner` makes
+/// for itself from `body` (a create body without its name); returns the mismatches.
+async fn table(
     app: &TestApp,
     caller: &str,
-    what: &str,
-    make: F,
+    (what, owner, body): (&str, i64, Value),
     want: impl Fn(Op) -> (u16, Option<&'static str>),
-) -> Vec<String>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = i64>,
-{
+) -> Vec<String> {
     let mut failures = Vec::new();
     for op in OPS {
-        let id = make().await;
+        let mut b = body.clone();
+        b["name"] = json!(format!("{what} {}", rand_suffix()));
+        let (id, _) = app.own_token(owner, b).await;
         prepare(app, id, op).await;
         let before = app.token_view(id).await;
         let (status, code) = perform(app, caller, id, op).await;
@@ -167,15 +165,7 @@ async fn rule_36_a_narrow_own_token_cannot_raise_or_reveal_its_owners_tokens() {
         table(
             &app,
             &narrow,
-            "full own token",
-            || async {
-                app.own_token(
-                    admin,
-                    json!({ "name": format!("full-{}", rand_suffix()), "role_template": "admin" }),
-                )
-                .await
-                .0
-            },
+            ("full own token", admin, json!({ "role_template": "admin" })),
             uncovered,
         )
         .await,
@@ -185,12 +175,11 @@ async fn rule_36_a_narrow_own_token_cannot_raise_or_reveal_its_owners_tokens() {
         table(
             &app,
             &narrow,
-            "own shared token",
-            || async {
-                app.own_token(admin, json!({ "name": format!("shared-{}", rand_suffix()), "kind": "shared", "role_template": "admin" }))
-                    .await
-                    .0
-            },
+            (
+                "own shared token",
+                admin,
+                json!({ "kind": "shared", "role_template": "admin" }),
+            ),
             // a narrow token without tokens:admin does not manage shared tokens at all
             |op| match op {
                 Op::Get => (200, None),
@@ -205,12 +194,11 @@ async fn rule_36_a_narrow_own_token_cannot_raise_or_reveal_its_owners_tokens() {
         table(
             &app,
             &narrow,
-            "covered own token",
-            || async {
-                app.own_token(admin, json!({ "name": format!("small-{}", rand_suffix()), "permissions": ["api_discovery:read"] }))
-                    .await
-                    .0
-            },
+            (
+                "covered own token",
+                admin,
+                json!({ "permissions": ["api_discovery:read"] }),
+            ),
             |op| match op {
                 Op::Delete => (204, None),
                 _ => (200, None),
@@ -270,12 +258,7 @@ async fn rule_36_a_company_admin_cannot_raise_or_reveal_the_global_admins_tokens
         table(
             &app,
             &company_admin,
-            "global admin's private token",
-            || async {
-                app.own_token(global, json!({ "name": format!("g-{}", rand_suffix()) }))
-                    .await
-                    .0
-            },
+            ("global admin's private token", global, json!({})),
             // the value of a private token is its owner's alone (rule 12)
             |op| match op {
                 Op::Reveal | Op::Renew => (403, Some("forbidden")),
@@ -289,15 +272,11 @@ async fn rule_36_a_company_admin_cannot_raise_or_reveal_the_global_admins_tokens
         table(
             &app,
             &company_admin,
-            "global admin's shared token",
-            || async {
-                app.own_token(
-                    global,
-                    json!({ "name": format!("gs-{}", rand_suffix()), "kind": "shared" }),
-                )
-                .await
-                .0
-            },
+            (
+                "global admin's shared token",
+                global,
+                json!({ "kind": "shared" }),
+            ),
             uncovered,
         )
         .await,
@@ -307,12 +286,11 @@ async fn rule_36_a_company_admin_cannot_raise_or_reveal_the_global_admins_tokens
         table(
             &app,
             &company_admin,
-            "global admin's admin-template token",
-            || async {
-                app.own_token(global, json!({ "name": format!("ga-{}", rand_suffix()), "kind": "shared", "role_template": "admin" }))
-                    .await
-                    .0
-            },
+            (
+                "global admin's admin-template token",
+                global,
+                json!({ "kind": "shared", "role_template": "admin" }),
+            ),
             |op| match op {
                 Op::Delete => (204, None),
                 _ => (200, None),
