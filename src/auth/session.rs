@@ -245,12 +245,15 @@ pub(crate) fn audit_failure(
     })
 }
 
-/// Writes the aggregate `session.login_failed` events of the minutes that have ended (rule
-/// 41): one per address and minute, with `aggregated: true` and the number of failures that
-/// were not written one by one. Returns how many events it wrote.
-pub fn write_failure_aggregates(state: &AppState) -> ApiResult<usize> {
+/// Writes the aggregate `session.login_failed` events of the minutes that have ended — or, at
+/// shutdown (`all`), of every minute (rule 41): one per address and minute, with
+/// `aggregated: true` and the number of failures that were not written one by one. Returns
+/// how many events it wrote.
+pub fn write_failure_aggregates(state: &AppState, all: bool) -> ApiResult<usize> {
     let now = state.now_ms();
-    let due = state.sign_in_failures.drain(now);
+    let due = state
+        .sign_in_failures
+        .drain(if all { i64::MAX } else { now });
     if due.is_empty() {
         return Ok(0);
     }

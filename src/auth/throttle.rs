@@ -343,7 +343,8 @@ impl SignInFailures {
         });
     }
 
-    /// The aggregates of every minute that ended before `now`, once each.
+    /// The aggregates of every minute before the minute of `now`, once each (`i64::MAX`:
+    /// every minute, the current one included).
     pub fn drain(&self, now: i64) -> Vec<FailureAggregate> {
         let mut b = self.buckets.lock();
         Self::close_before(&mut b, now.div_euclid(60_000));

@@ -95,7 +95,7 @@ pub fn reconcile(state: &AppState) -> ApiResult<ReconcileReport> {
 /// Writes buffered last-use data in one transaction, and the aggregate audit events of failed
 /// sign-ins of the minutes that have ended (rule 41; per replica, like the usage buffer).
 pub fn flush(state: &AppState) -> ApiResult<usize> {
-    crate::auth::session::write_failure_aggregates(state)?;
+    crate::auth::session::write_failure_aggregates(state, false)?;
     let pending = state.usage.drain();
     if pending.is_empty() {
         return Ok(0);

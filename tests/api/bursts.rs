@@ -17,7 +17,6 @@ use crate::common::PASSWORD;
 use crate::helpers::*;
 
 #[path = "../cli/proc.rs"]
-#[allow(dead_code)]
 mod proc;
 
 /// A login through `POST /v1/session` as if from `from` (the app trusts 127.0.0.1 as a proxy).
@@ -435,7 +434,7 @@ async fn rule_41_failed_sign_ins_past_ten_a_minute_are_one_aggregate_audit_event
     assert_eq!(from(&events, "198.51.100.7").len(), 12);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn rule_41_ten_thousand_oidc_starts_do_not_refuse_a_new_visitor() {
     let issuer = discovery_only_provider();
     let app = spawn_with_oidc(&issuer).await;
