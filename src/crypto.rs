@@ -1,5 +1,6 @@
 //! Server keys and what they protect: token values encrypted at rest (AES-256-GCM), legacy
-//! secrets stored as keyed digests (HMAC-SHA256), and signed list cursors.
+//! secrets stored as keyed digests (HMAC-SHA256), signed list cursors, and state the browser
+//! carries for the server (sealed cookies, AES-256-GCM under a key of their own).
 //!
 //! One 32-byte master key lives in a file (mode 0600, created on first start); purpose keys
 //! are derived from it with HMAC so no key serves two purposes.
@@ -21,6 +22,7 @@ type HmacSha256 = Hmac<Sha256>;
 
 pub struct Keys {
     cipher: Aes256Gcm,
+    cookies: Aes256Gcm,
     legacy: [u8; 32],
     cursor: [u8; 32],
 }
@@ -70,8 +72,10 @@ pub fn random_token<const N: usize>() -> String {
 impl Keys {
     pub fn from_master(master: &[u8; 32]) -> Keys {
         let enc = hmac(master, &[b"tokend value encryption v1"]);
+        let cookies = hmac(master, &[b"tokend sealed cookie v1"]);
         Keys {
             cipher: Aes256Gcm::new_from_slice(&enc).expect("32-byte key"),
+            cookies: Aes256Gcm::new_from_slice(&cookies).expect("32-byte key"),
             legacy: hmac(master, &[b"tokend legacy secret v1"]),
             cursor: hmac(master, &[b"tokend cursor v1"]),
         }
@@ -142,6 +146,48 @@ impl Keys {
         String::from_utf8(pt).ok()
     }
 
+    /// Encrypts and authenticates `plain` for a cookie (URL-safe base64); `purpose` binds it
+    /// to one use, so a value sealed for one cookie does not open as another.
+    pub fn seal_cookie(&self, plain: &[u8], purpose: &[u8]) -> String {
+        let nonce = random_bytes::<12>();
+        let ct = self
+            .cookies
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: plain,
+                    aad: purpose,
+                },
+            )
+            .expect("AES-GCM encryption of a short message cannot fail");
+        let mut out = nonce.to_vec();
+        out.extend(ct);
+        URL_SAFE_NO_PAD.encode(out)
+    }
+
+    /// What `seal_cookie` sealed for `purpose`; `None` when the value is malformed, was
+    /// altered, or was sealed under another key or purpose.
+    pub fn open_cookie(&self, sealed: &str, purpose: &[u8]) -> Option<Vec<u8>> {
+        if sealed.len() > 4096 {
+            return None;
+        }
+        let raw = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+        if raw.len() < 12 {
+            return None;
+        }
+        let (nonce, ct) = raw.split_at(12);
+        let nonce: [u8; 12] = nonce.try_into().ok()?;
+        self.cookies
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: ct,
+                    aad: purpose,
+                },
+            )
+            .ok()
+    }
+
     /// The stored form of a legacy secret: HMAC-SHA256 under a server key. The secrets are
     /// high-entropy, so a fast keyed digest is as strong as argon2 here and keeps the legacy
     /// header path off the password hasher.
@@ -188,6 +234,28 @@ mod tests {
         assert_eq!(k.open(&sealed, b"digest-a").as_deref(), Some("tkd_secret"));
         assert_eq!(k.open(&sealed, b"digest-b"), None);
         assert!(!sealed.windows(10).any(|w| w == b"tkd_secret"));
+    }
+
+    #[test]
+    fn sealed_cookies_open_only_unaltered_for_their_purpose_and_key() {
+        let k = Keys::from_master(&[7; 32]);
+        let sealed = k.seal_cookie(b"state=abc", b"flow");
+        assert_eq!(
+            k.open_cookie(&sealed, b"flow").as_deref(),
+            Some(&b"state=abc"[..])
+        );
+        assert_eq!(k.open_cookie(&sealed, b"other"), None);
+        assert_eq!(
+            Keys::from_master(&[8; 32]).open_cookie(&sealed, b"flow"),
+            None
+        );
+        let mut altered = sealed.clone().into_bytes();
+        let last = altered.len() - 2;
+        altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
+        let altered = String::from_utf8(altered).unwrap();
+        assert_eq!(k.open_cookie(&altered, b"flow"), None);
+        assert_eq!(k.open_cookie("garbage", b"flow"), None);
+        assert!(!sealed.contains("abc"));
     }
 
     #[test]

@@ -50,6 +50,9 @@ pub enum ApiError {
     },
     #[error("too many failed attempts; try again later")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// Every password-hashing slot stayed taken for the whole wait (rule 40).
+    #[error("the server is busy; try again shortly")]
+    Busy { retry_after_secs: u64 },
     #[error("the service is not ready")]
     Unavailable,
     /// The database cannot be reached right now (it is down, or failing over).
@@ -114,9 +117,19 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::Unprocessable { code, .. } => code,
             ApiError::TooManyAttempts { .. } => "too_many_attempts",
+            ApiError::Busy { .. } => "busy",
             ApiError::Unavailable => "unavailable",
             ApiError::StorageUnavailable => "storage_unavailable",
             ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// Seconds a client should wait before trying again (the `Retry-After` header).
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::TooManyAttempts { retry_after_secs }
+            | ApiError::Busy { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
         }
     }
 
@@ -149,7 +162,9 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable | ApiError::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Busy { .. } | ApiError::Unavailable | ApiError::StorageUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -185,8 +200,8 @@ impl ResponseError for ApiError {
                 HeaderValue::from_static(www_authenticate(c)),
             ));
         }
-        if let ApiError::TooManyAttempts { retry_after_secs } = self {
-            res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        if let Some(secs) = self.retry_after() {
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
         let message = match self {
             // Internal details stay in the log (the middleware logs them with the request id).

@@ -205,6 +205,12 @@ impl Application {
         if let Err(e) = off_runtime(|| crate::jobs::flush(&state)) {
             tracing::error!(error = %e, "final flush failed");
         }
+        // Failed sign-ins counted in the current minute (rule 41) are written too.
+        let aggregates =
+            off_runtime(|| crate::auth::session::write_failure_aggregates(&state, true));
+        if let Err(e) = aggregates {
+            tracing::error!(error = %e, "final audit of failed sign-ins failed");
+        }
         release(state);
         result
     }

@@ -10,8 +10,10 @@ use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 
 use crate::auth::index::{AuthIndex, UsageBuffer};
+use crate::auth::password::HashSlots;
 use crate::auth::throttle::{
-    legacy_failures, login_throttle, revoke_limit, AddressFailures, Limit, SlidingWindow,
+    legacy_failures, login_address_limit, login_throttle, revoke_limit, AddressFailures, Limit,
+    SignInFailures, SlidingWindow,
 };
 use crate::config::Config;
 use crate::crypto::Keys;
@@ -29,6 +31,12 @@ pub struct AppState {
     pub usage: UsageBuffer,
     /// Failed logins per account.
     pub throttle: SlidingWindow,
+    /// Failed logins per client address (rule 40).
+    pub login_addresses: SlidingWindow,
+    /// Failed sign-ins per address and minute, for the audit log (rule 41).
+    pub sign_in_failures: SignInFailures,
+    /// The password hashes that may run at once: one per core (rule 40).
+    pub hashing: HashSlots,
     /// Calls of the unauthenticated revoke endpoint per client address.
     pub revoke_limit: SlidingWindow,
     /// Failed legacy UUID + secret attempts per client address (rule 29).
@@ -60,6 +68,9 @@ impl AppState {
             index: AuthIndex::default(),
             usage: UsageBuffer::default(),
             throttle: login_throttle(),
+            login_addresses: login_address_limit(),
+            sign_in_failures: SignInFailures::default(),
+            hashing: HashSlots::per_core(),
             revoke_limit: revoke_limit(),
             legacy_failures: legacy_failures(),
             webhook_run: parking_lot::Mutex::new(()),
@@ -175,10 +186,23 @@ impl AppState {
         Ok(())
     }
 
+    /// Takes back one event of a limit counted at `at` for `key` (an attempt counted before
+    /// its check that turned out not to be a failure, or never got checked).
+    pub fn limit_release(&self, limit: Limit, key: &str, at: i64) -> ApiResult<()> {
+        match self.pool.backend() {
+            Backend::Sqlite => self.limit(limit).release(key, at),
+            Backend::Postgres => self.write_blocking(|tx| {
+                crate::service::system::limit_release(tx, limit.name(), key, at)
+            })?,
+        }
+        Ok(())
+    }
+
     fn limit(&self, limit: Limit) -> &SlidingWindow {
         match limit {
             Limit::Login => &self.throttle,
             Limit::Revoke => &self.revoke_limit,
+            Limit::LoginAddress => &self.login_addresses,
         }
     }
 

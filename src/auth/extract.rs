@@ -264,7 +264,13 @@ pub async fn authenticate_legacy(
 
 /// The stored row of legacy credentials (not yet checked). Rule 29: an address with 20
 /// failed attempts in the last minute is refused (429) before anything is compared; only
-/// failures are counted, and while none are recorded the check is one atomic load.
+/// failures stay counted, and while none are recorded the check is one atomic load.
+///
+/// Rule 42: checking and counting are one step. A secret this server has verified before (a
+/// cache hit: the cache key covers the secret) is no guess and passes at once; any other
+/// attempt reserves its place in the address's count before its secret is compared, and
+/// gives it back unless it fails — so of a burst from one address at most 20 are compared
+/// and answered 401, the rest 429.
 pub(super) async fn legacy_row(
     state: &Arc<AppState>,
     uuid: &str,
@@ -272,31 +278,42 @@ pub(super) async fn legacy_row(
     ip: IpAddr,
 ) -> ApiResult<Arc<Cached>> {
     let now = state.now_ms();
+    let too_many = |wait| ApiError::TooManyAttempts {
+        retry_after_secs: wait,
+    };
     if let Some(wait) = state.legacy_failures.check(ip, now) {
-        return Err(ApiError::TooManyAttempts {
-            retry_after_secs: wait,
-        });
+        return Err(too_many(wait));
     }
-    let found = legacy_match(state, uuid, secret).await;
-    if matches!(found, Err(ApiError::Unauthenticated(_))) {
-        state.legacy_failures.record(ip, now);
+    let uuid = uuid.to_lowercase();
+    if let Some(row) = legacy_cache_key(&uuid, secret).and_then(|k| state.index.cached(&k)) {
+        return Ok(row);
+    }
+    state.legacy_failures.reserve(ip, now).map_err(too_many)?;
+    let found = legacy_match(state, &uuid, secret).await;
+    if !matches!(found, Err(ApiError::Unauthenticated(_))) {
+        state.legacy_failures.release(ip, now);
     }
     found
 }
 
-/// Looks up legacy credentials: the row when the UUID is known and the secret matches.
+/// The lookup-cache key of well-formed legacy credentials (`uuid` lower-cased).
+fn legacy_cache_key(uuid: &str, secret: &str) -> Option<TokenDigest> {
+    (valid_uuid(uuid) && !secret.is_empty() && secret.len() <= 512)
+        .then(|| TokenDigest::of(&format!("legacy-auth:{uuid}\u{0}{secret}")))
+}
+
+/// Looks up legacy credentials (`uuid` lower-cased): the row when the UUID is known and the
+/// secret matches.
 async fn legacy_match(state: &Arc<AppState>, uuid: &str, secret: &str) -> ApiResult<Arc<Cached>> {
-    let uuid = uuid.to_lowercase();
-    if !valid_uuid(&uuid) || secret.is_empty() || secret.len() > 512 {
+    let Some(key) = legacy_cache_key(uuid, secret) else {
         return Err(invalid(state, "malformed"));
-    }
-    if !state.index.might_exist(&legacy_key(&uuid)) {
+    };
+    if !state.index.might_exist(&legacy_key(uuid)) {
         return Err(invalid(state, "unknown"));
     }
     // The cache key covers the secret, so a hit proves the secret was verified before.
-    let key = TokenDigest::of(&format!("legacy-auth:{uuid}\u{0}{secret}"));
     let keys = state.keys.clone();
-    let secret_owned = secret.to_string();
+    let (uuid, secret_owned) = (uuid.to_string(), secret.to_string());
     lookup(state, key, "legacy", move |c| {
         Ok(db::tokens::auth_lookup_legacy(c, &uuid)?
             .filter(|(_, stored)| keys.legacy_matches(&secret_owned, stored))

@@ -3,11 +3,12 @@
 //! each attempt counted first in the login throttle of the account (rule 29), so wrong
 //! guesses through a token or a session lock out password guessing like failed logins do.
 //!
-//! `verify` blocks: call it on the blocking pool (`routes::shared::reauthenticate`).
+//! `verify` blocks and compares with a hashing slot taken beforehand (rule 40): call it on the
+//! blocking pool (`routes::shared::reauthenticate`).
 
 use serde_json::json;
 
-use crate::auth::password;
+use crate::auth::password::HashSlot;
 use crate::auth::throttle::Limit;
 use crate::db;
 use crate::domain::model::Caller;
@@ -21,7 +22,12 @@ use crate::state::AppState;
 /// Checks `pw` against the caller's stored password. Wrong → 403 `current_password_wrong`
 /// (audited as `user.reauth_failed`); the account's throttle full → 429. A password out of
 /// bounds (rule 28) is wrong without being hashed.
-pub fn verify(state: &AppState, caller: &Caller, pw: &Secret) -> ApiResult<Reauthenticated> {
+pub fn verify(
+    state: &AppState,
+    caller: &Caller,
+    pw: &Secret,
+    mut slot: HashSlot,
+) -> ApiResult<Reauthenticated> {
     let now = state.now_ms();
     let key = caller.user.email.as_str();
     state.limit_hit(Limit::Login, key, now)?;
@@ -30,7 +36,7 @@ pub fn verify(state: &AppState, caller: &Caller, pw: &Secret) -> ApiResult<Reaut
     let matches = match hash {
         Some(h) if check_password(pw.expose()).is_ok() => {
             state.metrics.password_hashes.inc();
-            password::verify(pw.expose(), &h)
+            slot.verify(pw.expose(), &h)
         }
         _ => false,
     };

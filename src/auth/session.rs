@@ -1,19 +1,22 @@
 //! Console sessions: password login (argon2id, equal cost for unknown emails, throttled),
 //! SSO sign-in through a trusted authenticating proxy, logout.
 //!
-//! These functions block (argon2, SQLite): call them on the blocking pool.
+//! These functions block (argon2, SQLite): call them on the blocking pool. A password login
+//! is two steps with a hashing slot taken between them (`routes::shared::password_login`).
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::auth::password;
-use crate::auth::throttle::Limit;
+use crate::auth::password::HashSlot;
+use crate::auth::throttle::{address_key, Limit};
 use crate::crypto::random_token;
 use crate::db;
 use crate::domain::model::User;
 use crate::domain::names::{check_password, Email, MAX_EMAIL};
+use crate::domain::time::{fmt_time, from_ms};
 use crate::error::{ApiError, ApiResult};
 use crate::service::audit::{record, Actor, Event};
 use crate::state::AppState;
@@ -86,52 +89,114 @@ pub fn reissue(state: &AppState, user: User, ip: Option<String>) -> ApiResult<Ne
     open_session(state, user, ip, "password_changed")
 }
 
-/// Password login. Every failure answers 401 `invalid_credentials` after the same argon2 work;
-/// SSO users answer 403 `sso_user`; a throttled account answers 429.
+/// A password login whose checks have passed and whose password is yet to be compared: the
+/// caller takes a hashing slot between [`login_begin`] and [`login_finish`] (rule 40), so a
+/// login never waits for a slot on the blocking pool.
+pub struct LoginAttempt {
+    email: Email,
+    found: Option<(User, Option<String>)>,
+    ip: Option<String>,
+    /// The key the attempt was counted under in the per-address limit.
+    address: Option<String>,
+    now: i64,
+}
+
+/// Password login, first step (blocking): the limits and the stored hash. Every failure
+/// answers 401 `invalid_credentials`; a throttled account or address answers 429.
 ///
 /// Rule 28: an email or password out of bounds answers 401 at once — no argon2 run, no
-/// throttle entry, and the oversized text is kept nowhere (the audit record omits it).
-/// Rule 29: an attempt is counted before its password is checked, so a burst of concurrent
-/// attempts cannot all pass the throttle while the first ones are still hashing.
-pub fn login(state: &AppState, email: &str, pw: &str, ip: Option<String>) -> ApiResult<NewSession> {
+/// account throttle entry, and the oversized text is kept nowhere. Rule 41/44: an email that
+/// does not parse is never stored either (the audit record says `email_invalid`).
+/// Rule 29/40: an attempt is counted — per account and per client address — before its
+/// password is checked, so a burst of concurrent attempts cannot all pass the limits while
+/// the first ones are still hashing; a successful one is taken back from the address count.
+pub fn login_begin(
+    state: &AppState,
+    email: &str,
+    pw: &str,
+    ip: Option<String>,
+) -> ApiResult<LoginAttempt> {
     let now = state.now_ms();
-    let email = email.trim();
-    if email.len() > MAX_EMAIL || check_password(pw).is_err() {
-        let shown = (email.len() <= MAX_EMAIL).then(|| email.to_lowercase());
-        return Err(login_failed(state, shown, None, ip, now));
+    let address = ip
+        .as_deref()
+        .and_then(|i| i.parse::<IpAddr>().ok())
+        .map(|i| address_key(i).to_string());
+    if let Some(a) = &address {
+        state.limit_hit(Limit::LoginAddress, a, now)?;
     }
+    let email = email.trim();
+    let parsed = (email.len() <= MAX_EMAIL)
+        .then(|| Email::parse(email).ok())
+        .flatten();
     // An address that cannot exist names no user: refused at once, like an oversized one.
-    let Ok(email) = Email::parse(email) else {
-        return Err(login_failed(state, Some(email.to_string()), None, ip, now));
+    let email = match parsed {
+        Some(e) if check_password(pw).is_ok() => e,
+        other => {
+            let shown = other.map(|e| e.as_str().to_string());
+            return Err(login_failed(state, shown, None, ip, now));
+        }
     };
     state.limit_hit(Limit::Login, email.as_str(), now)?;
     let found = state.read_blocking(|c| Ok(db::users::credentials(c, &email)?))?;
-    let hash = found
+    Ok(LoginAttempt {
+        email,
+        found,
+        ip,
+        address,
+        now,
+    })
+}
+
+/// Password login, last step (blocking, holding `slot`): compares the password — against a
+/// dummy hash for an unknown email, so the answer costs the same — and opens the session.
+/// SSO users answer 403 `sso_user`.
+pub fn login_finish(
+    state: &AppState,
+    a: LoginAttempt,
+    pw: &str,
+    mut slot: HashSlot,
+) -> ApiResult<NewSession> {
+    let hash = a
+        .found
         .as_ref()
         .and_then(|(_, h)| h.clone())
         .unwrap_or_else(|| state.dummy_hash.clone());
     state.metrics.password_hashes.inc();
-    let matches = password::verify(pw, &hash);
-    match found {
+    let matches = slot.verify(pw, &hash);
+    drop(slot);
+    match a.found {
         Some((user, _)) if user.sso => Err(ApiError::forbidden(
             "sso_user",
             "this account signs in through single sign-on",
         )),
         Some((user, Some(_))) if matches && user.enabled => {
-            state.limit_clear(Limit::Login, email.as_str())?;
-            open_session(state, user, ip, "password")
+            state.limit_clear(Limit::Login, a.email.as_str())?;
+            if let Some(address) = &a.address {
+                state.limit_release(Limit::LoginAddress, address, a.now)?;
+            }
+            open_session(state, user, a.ip, "password")
         }
         found => Err(login_failed(
             state,
-            Some(email.as_str().to_string()),
+            Some(a.email.as_str().to_string()),
             found.map(|(u, _)| u),
-            ip,
-            now,
+            a.ip,
+            a.now,
         )),
     }
 }
 
-/// Audits a failed login (`email` only when it is within bounds) and returns its 401.
+/// A login that got no hashing slot (503 `busy`) was never tried: its counts are taken back.
+pub fn login_abandon(state: &AppState, a: LoginAttempt) -> ApiResult<()> {
+    state.limit_release(Limit::Login, a.email.as_str(), a.now)?;
+    if let Some(address) = &a.address {
+        state.limit_release(Limit::LoginAddress, address, a.now)?;
+    }
+    Ok(())
+}
+
+/// Audits a failed login and returns its 401. `email` is the parsed address, or `None` when
+/// what was sent does not parse (then only the marker `email_invalid` is stored).
 fn login_failed(
     state: &AppState,
     email: Option<String>,
@@ -139,7 +204,10 @@ fn login_failed(
     ip: Option<String>,
     now: i64,
 ) -> ApiError {
-    let details = json!({ "email": email });
+    let details = match &email {
+        Some(e) => json!({ "email": e }),
+        None => json!({ "email": null, "email_invalid": true }),
+    };
     match audit_failure(state, "session", email, user.as_ref(), ip, details, now) {
         Ok(()) => ApiError::InvalidCredentials,
         Err(e) => e,
@@ -148,6 +216,11 @@ fn login_failed(
 
 /// Writes the `session.login_failed` record of a sign-in by `via` (`session` or `sso`);
 /// `details` says why. Shared by password, proxy and OpenID Connect sign-in.
+///
+/// Rule 41: of one client address's failures in one UTC minute, the first ten
+/// (`throttle::SIGN_IN_FAILURES_AUDITED`) are written one by one; the rest are only counted,
+/// and the last-use flush writes their number as one aggregate event once the minute has
+/// ended ([`write_failure_aggregates`]).
 pub(crate) fn audit_failure(
     state: &AppState,
     via: &'static str,
@@ -157,6 +230,10 @@ pub(crate) fn audit_failure(
     details: serde_json::Value,
     now: i64,
 ) -> ApiResult<()> {
+    let address = ip.as_deref().and_then(|i| i.parse::<IpAddr>().ok());
+    if address.is_some_and(|a| !state.sign_in_failures.note(a, now)) {
+        return Ok(());
+    }
     state.write_blocking(|tx| {
         tx.effects.touches_auth = false;
         record(
@@ -177,6 +254,53 @@ pub(crate) fn audit_failure(
             now,
         )
     })
+}
+
+/// Writes the aggregate `session.login_failed` events of the minutes that have ended — or, at
+/// shutdown (`all`), of every minute (rule 41): one per address and minute, with
+/// `aggregated: true` and the number of failures that were not written one by one. Returns
+/// how many events it wrote.
+pub fn write_failure_aggregates(state: &AppState, all: bool) -> ApiResult<usize> {
+    let now = state.now_ms();
+    let due = state
+        .sign_in_failures
+        .drain(if all { i64::MAX } else { now });
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let written = state.write_blocking(|tx| {
+        tx.effects.touches_auth = false;
+        for a in &due {
+            let from = a.minute * 60_000;
+            record(
+                tx,
+                &Actor {
+                    ip: Some(a.address.to_string()),
+                    via: "session",
+                    ..Actor::default()
+                },
+                Event {
+                    action: "session.login_failed",
+                    company_id: None,
+                    token_id: None,
+                    user_id: None,
+                    details: json!({
+                        "aggregated": true,
+                        "count": a.count,
+                        "address": a.address.to_string(),
+                        "from": fmt_time(&from_ms(from)),
+                        "until": fmt_time(&from_ms(from + 60_000)),
+                    }),
+                },
+                now,
+            )?;
+        }
+        Ok(due.len())
+    });
+    if written.is_err() {
+        state.sign_in_failures.restore(due);
+    }
+    written
 }
 
 /// SSO sign-in for a request the proxy authenticated (rule 18). Only enabled SSO users.

@@ -4,7 +4,10 @@
 //! Login: after 10 failures for one account within 15 minutes, further attempts are refused
 //! with 429 until the window has room again. Keyed by the lower-cased email whether or not the
 //! account exists, so the answer does not reveal existence. 10 per 15 minutes also bounds
-//! failures to 40 an hour (< 100).
+//! failures to 40 an hour (< 100). Per client address (its /64 for IPv6), 30 failed logins a
+//! minute, whichever accounts they name (rule 40).
+//!
+//! [`SignInFailures`] keeps the audit log of failed sign-ins bounded per address (rule 41).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv6Addr};
@@ -85,6 +88,19 @@ impl SlidingWindow {
     pub fn clear(&self, key: &str) {
         self.events.lock().remove(key);
     }
+
+    /// Takes back one event of `key` counted at `at` (an attempt that turned out to succeed).
+    pub fn release(&self, key: &str, at: i64) {
+        let mut map = self.events.lock();
+        if let Some(q) = map.get_mut(key) {
+            if let Some(i) = q.iter().rposition(|t| *t == at) {
+                q.remove(i);
+            }
+            if q.is_empty() {
+                map.remove(key);
+            }
+        }
+    }
 }
 
 pub const LOGIN_MAX_FAILURES: usize = 10;
@@ -97,6 +113,8 @@ pub enum Limit {
     Login,
     /// Calls of the revoke endpoint per client address ([`revoke_limit`]).
     Revoke,
+    /// Failed logins per client address ([`login_address_limit`], rule 40).
+    LoginAddress,
 }
 
 impl Limit {
@@ -105,6 +123,7 @@ impl Limit {
         match self {
             Limit::Login => "login",
             Limit::Revoke => "revoke",
+            Limit::LoginAddress => "login_address",
         }
     }
 }
@@ -112,6 +131,14 @@ impl Limit {
 /// Failed logins per account.
 pub fn login_throttle() -> SlidingWindow {
     SlidingWindow::new(LOGIN_MAX_FAILURES, LOGIN_WINDOW_MS)
+}
+
+pub const LOGIN_ADDRESS_MAX_FAILURES: usize = 30;
+
+/// Failed logins per client address ([`address_key`]): 30 a minute (rule 40). An attempt is
+/// counted before its password is checked and taken back when it succeeds.
+pub fn login_address_limit() -> SlidingWindow {
+    SlidingWindow::new(LOGIN_ADDRESS_MAX_FAILURES, 60 * 1000)
 }
 
 /// Calls of `POST /v1/revoke` per client address: 30 a minute.
@@ -181,6 +208,46 @@ impl AddressFailures {
         })
     }
 
+    /// Checks and counts one attempt for the address of `ip` in one step (rule 42): with
+    /// `max` already counted in the window, `Err(seconds to wait)` and nothing is counted.
+    /// An attempt that turns out not to fail is taken back with [`AddressFailures::release`].
+    pub fn reserve(&self, ip: IpAddr, now: i64) -> Result<(), u64> {
+        let key = address_key(ip);
+        let mut map = self.events.lock();
+        if map.len() > 100_000 {
+            let window = self.window_ms;
+            map.retain(|_, q| q.back().is_some_and(|t| *t > now - window));
+        }
+        let q = map.entry(key).or_default();
+        while q.front().is_some_and(|t| *t <= now - self.window_ms) {
+            q.pop_front();
+        }
+        if q.len() >= self.max {
+            let oldest = q.front().copied().unwrap_or(now);
+            let wait = ((oldest + self.window_ms - now) / 1000).max(1) as u64;
+            self.active.store(map.len(), Ordering::Relaxed);
+            return Err(wait);
+        }
+        q.push_back(now);
+        self.active.store(map.len(), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Takes back an attempt [`AddressFailures::reserve`] counted at `at`.
+    pub fn release(&self, ip: IpAddr, at: i64) {
+        let key = address_key(ip);
+        let mut map = self.events.lock();
+        if let Some(q) = map.get_mut(&key) {
+            if let Some(i) = q.iter().rposition(|t| *t == at) {
+                q.remove(i);
+            }
+            if q.is_empty() {
+                map.remove(&key);
+            }
+        }
+        self.active.store(map.len(), Ordering::Relaxed);
+    }
+
     /// Counts one failure for the address of `ip`.
     pub fn record(&self, ip: IpAddr, now: i64) {
         let mut map = self.events.lock();
@@ -202,6 +269,94 @@ pub fn legacy_failures() -> AddressFailures {
     AddressFailures::new(LEGACY_MAX_FAILURES, LEGACY_WINDOW_MS)
 }
 
+/// Failed sign-ins audited one by one per address and UTC minute (rule 41); the rest of the
+/// minute's failures from that address are counted into one aggregate event.
+pub const SIGN_IN_FAILURES_AUDITED: u64 = 10;
+
+/// The failures of one address in one minute beyond the first [`SIGN_IN_FAILURES_AUDITED`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureAggregate {
+    /// The address key ([`address_key`]).
+    pub address: IpAddr,
+    /// The minute (ms since the epoch / 60 000).
+    pub minute: i64,
+    /// Failures not audited one by one.
+    pub count: u64,
+}
+
+#[derive(Default)]
+struct FailureBuckets {
+    /// This minute's failures per address: (minute, count).
+    current: HashMap<IpAddr, (i64, u64)>,
+    /// Aggregates of minutes that have ended, waiting to be written.
+    closed: Vec<FailureAggregate>,
+}
+
+/// Failed sign-ins per client address and minute, for the audit log (rule 41). In memory, per
+/// process: on PostgreSQL each replica aggregates its own share.
+#[derive(Default)]
+pub struct SignInFailures {
+    buckets: Mutex<FailureBuckets>,
+}
+
+impl SignInFailures {
+    /// Counts one failed sign-in of `ip` at `now`; `true` when it is to be audited one by one
+    /// (among the first [`SIGN_IN_FAILURES_AUDITED`] of its address this minute).
+    pub fn note(&self, ip: IpAddr, now: i64) -> bool {
+        let address = address_key(ip);
+        let minute = now.div_euclid(60_000);
+        let mut b = self.buckets.lock();
+        if b.current.len() > 100_000 {
+            Self::close_before(&mut b, minute);
+        }
+        let FailureBuckets { current, closed } = &mut *b;
+        let entry = current.entry(address).or_insert((minute, 0));
+        if entry.0 != minute {
+            if entry.1 > SIGN_IN_FAILURES_AUDITED {
+                closed.push(FailureAggregate {
+                    address,
+                    minute: entry.0,
+                    count: entry.1 - SIGN_IN_FAILURES_AUDITED,
+                });
+            }
+            *entry = (minute, 0);
+        }
+        entry.1 += 1;
+        entry.1 <= SIGN_IN_FAILURES_AUDITED
+    }
+
+    /// Moves the buckets of minutes before `minute` to the closed list.
+    fn close_before(b: &mut FailureBuckets, minute: i64) {
+        let FailureBuckets { current, closed } = b;
+        current.retain(|address, (m, count)| {
+            if *m >= minute {
+                return true;
+            }
+            if *count > SIGN_IN_FAILURES_AUDITED {
+                closed.push(FailureAggregate {
+                    address: *address,
+                    minute: *m,
+                    count: *count - SIGN_IN_FAILURES_AUDITED,
+                });
+            }
+            false
+        });
+    }
+
+    /// The aggregates of every minute before the minute of `now`, once each (`i64::MAX`:
+    /// every minute, the current one included).
+    pub fn drain(&self, now: i64) -> Vec<FailureAggregate> {
+        let mut b = self.buckets.lock();
+        Self::close_before(&mut b, now.div_euclid(60_000));
+        std::mem::take(&mut b.closed)
+    }
+
+    /// Puts back aggregates that could not be written.
+    pub fn restore(&self, aggregates: Vec<FailureAggregate>) {
+        self.buckets.lock().closed.extend(aggregates);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,6 +369,51 @@ mod tests {
         assert_eq!(w.hit("a", 20), Err(1));
         assert!(w.hit("b", 20).is_ok());
         assert!(w.hit("a", 1001).is_ok());
+    }
+
+    #[test]
+    fn rule_41_failures_past_ten_a_minute_are_aggregated_per_address() {
+        let f = SignInFailures::default();
+        let a: IpAddr = "2001:db8::1".parse().unwrap();
+        let same_64: IpAddr = "2001:db8::2".parse().unwrap();
+        let other: IpAddr = "192.0.2.9".parse().unwrap();
+        let t = 120_000; // the start of minute 2
+        let audited = (0..25)
+            .filter(|i| f.note(if i % 2 == 0 { a } else { same_64 }, t + i))
+            .count();
+        assert_eq!(audited, 10);
+        assert!(f.note(other, t + 30), "another address has its own count");
+        assert!(f.drain(t + 59_999).is_empty(), "the minute has not ended");
+        let agg = f.drain(t + 60_000);
+        assert_eq!(
+            agg,
+            vec![FailureAggregate {
+                address: address_key(a),
+                minute: 2,
+                count: 15
+            }]
+        );
+        assert!(f.drain(t + 60_000).is_empty(), "each aggregate once");
+        assert!(f.note(a, t + 60_001), "a new minute audits again");
+    }
+
+    #[test]
+    fn rule_42_reserve_counts_before_the_comparison_and_release_takes_back() {
+        let f = std::sync::Arc::new(AddressFailures::new(20, 60_000));
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let passed: usize = (0..100)
+            .map(|_| {
+                let f = f.clone();
+                std::thread::spawn(move || f.reserve(ip, 5).is_ok())
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| usize::from(h.join().unwrap()))
+            .sum();
+        assert_eq!(passed, 20);
+        f.release(ip, 5);
+        assert!(f.reserve(ip, 6).is_ok(), "a released slot is free again");
+        assert!(f.check(ip, 7).is_some());
     }
 
     #[test]

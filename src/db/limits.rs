@@ -42,6 +42,23 @@ pub fn clear(conn: &Connection, name: &str, key: &str) -> Result<()> {
     Ok(())
 }
 
+/// Removes one event of `name`/`key` counted at `at` (an attempt that was not a failure).
+pub fn release(conn: &Connection, name: &str, key: &str, at: i64) -> Result<()> {
+    // One row, not every row of that millisecond: another attempt may share it.
+    let row = match conn.backend() {
+        super::Backend::Postgres => "ctid",
+        super::Backend::Sqlite => "rowid",
+    };
+    conn.execute(
+        &format!(
+            "DELETE FROM limit_events WHERE {row} IN (SELECT {row} FROM limit_events
+             WHERE name = $1 AND key = $2 AND at = $3 LIMIT 1)"
+        ),
+        params![name, key, at],
+    )?;
+    Ok(())
+}
+
 /// Drops every event older than `before` (housekeeping of keys never seen again).
 pub fn prune(conn: &Connection, before: i64) -> Result<usize> {
     conn.execute("DELETE FROM limit_events WHERE at < $1", params![before])

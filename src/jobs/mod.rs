@@ -92,8 +92,10 @@ pub fn reconcile(state: &AppState) -> ApiResult<ReconcileReport> {
     Ok(r)
 }
 
-/// Writes buffered last-use data in one transaction.
+/// Writes buffered last-use data in one transaction, and the aggregate audit events of failed
+/// sign-ins of the minutes that have ended (rule 41; per replica, like the usage buffer).
 pub fn flush(state: &AppState) -> ApiResult<usize> {
+    crate::auth::session::write_failure_aggregates(state, false)?;
     let pending = state.usage.drain();
     if pending.is_empty() {
         return Ok(0);

@@ -6,8 +6,7 @@ use actix_web::web;
 use anyhow::anyhow;
 
 use crate::auth::extract::cookie_name;
-use crate::auth::password;
-use crate::auth::session::NewSession;
+use crate::auth::session::{self, NewSession};
 use crate::config::Config;
 use crate::domain::model::Caller;
 use crate::domain::secret::Secret;
@@ -16,31 +15,69 @@ use crate::service::users::{self as users, Reauthenticated, UpdateUser};
 use crate::state::{AppState, Shared};
 
 /// Hashes a password on the blocking pool (argon2 is slow by design), counted in
-/// `password_hashes_total`.
+/// `password_hashes_total`. Rule 40: it first takes a hashing slot (at most 1 s, else 503
+/// `busy`), before the work goes to the blocking pool.
 pub async fn hash_password(state: &AppState, pw: Option<Secret>) -> ApiResult<Option<String>> {
-    if pw.is_some() {
-        state.metrics.password_hashes.inc();
-    }
-    match pw {
-        None => Ok(None),
-        Some(p) => web::block(move || password::hash(p.expose()))
-            .await
-            .map_err(|e| ApiError::Internal(anyhow!("{e}")))?
-            .map(Some)
-            .map_err(ApiError::Internal),
-    }
+    let Some(p) = pw else {
+        return Ok(None);
+    };
+    let mut slot = state.hashing.acquire().await?;
+    state.metrics.password_hashes.inc();
+    web::block(move || slot.hash(p.expose()))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow!("{e}")))?
+        .map(Some)
+        .map_err(ApiError::Internal)
+}
+
+/// Whether `pw` matches the stored hash `phc`, compared on the blocking pool holding a
+/// hashing slot (rule 40), counted in `password_hashes_total`.
+pub async fn verify_password(state: &AppState, pw: Secret, phc: String) -> ApiResult<bool> {
+    let mut slot = state.hashing.acquire().await?;
+    state.metrics.password_hashes.inc();
+    web::block(move || slot.verify(pw.expose(), &phc))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow!("{e}")))
+}
+
+/// A password login, API and console alike: the checks and limits on the blocking pool, then
+/// a hashing slot (rule 40: at most 1 s, else 503 `busy` and the attempt is not counted), then
+/// the comparison and the session on the blocking pool.
+pub async fn password_login(
+    state: &Shared,
+    email: String,
+    pw: Secret,
+    ip: String,
+) -> ApiResult<NewSession> {
+    let check = pw.clone();
+    let attempt = state
+        .blocking(move |st| session::login_begin(st, &email, check.expose(), Some(ip)))
+        .await?;
+    let slot = match state.hashing.acquire().await {
+        Ok(slot) => slot,
+        Err(busy) => {
+            state
+                .blocking(move |st| session::login_abandon(st, attempt))
+                .await?;
+            return Err(busy);
+        }
+    };
+    state
+        .blocking(move |st| session::login_finish(st, attempt, pw.expose(), slot))
+        .await
 }
 
 /// Rule 37: verifies the caller's current password on the blocking pool (counted by the
-/// login throttle of its account).
+/// login throttle of its account), holding a hashing slot like a login (rule 40).
 pub async fn reauthenticate(
     state: &Shared,
     caller: &Caller,
     current: Secret,
 ) -> ApiResult<Reauthenticated> {
     let caller = caller.clone();
+    let slot = state.hashing.acquire().await?;
     state
-        .blocking(move |st| crate::auth::reauth::verify(st, &caller, &current))
+        .blocking(move |st| crate::auth::reauth::verify(st, &caller, &current, slot))
         .await
 }
 

@@ -75,6 +75,22 @@ impl Actor {
     }
 }
 
+/// At most `max` bytes of `text`, cut on a character boundary: what the audit log keeps of
+/// text a visitor without a valid credential supplied (rule 41).
+pub fn clip(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Visitor-supplied text kept per anonymous audit record at most (rule 41).
+pub const ANONYMOUS_TEXT_MAX: usize = 512;
+
 /// One audit record to write.
 pub struct Event<'a> {
     pub action: &'a str,
@@ -169,4 +185,18 @@ pub fn list(
 /// Helper for views: an optional time in ms as RFC 3339.
 pub fn opt_time(ms: Option<i64>) -> Option<String> {
     ms.map(|t| fmt_time(&from_ms(t)))
+}
+
+#[cfg(test)]
+mod clip_tests {
+    use super::clip;
+
+    #[test]
+    fn rule_41_clip_cuts_on_a_character_boundary() {
+        assert_eq!(clip("abc", 128), "abc");
+        assert_eq!(clip(&"a".repeat(200), 128).len(), 128);
+        // 'é' is two bytes: 127 'a' + 'é' would straddle byte 128.
+        let text = format!("{}é", "a".repeat(127));
+        assert_eq!(clip(&text, 128), "a".repeat(127));
+    }
 }

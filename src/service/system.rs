@@ -49,6 +49,13 @@ pub fn limit_clear(tx: &mut Tx, name: &str, key: &str, before: i64) -> ApiResult
     Ok(())
 }
 
+/// Takes back one event of limit `name` counted for `key` at `at`.
+pub fn limit_release(tx: &mut Tx, name: &str, key: &str, at: i64) -> ApiResult<()> {
+    tx.effects.touches_auth = false;
+    db::limits::release(tx, name, key, at)?;
+    Ok(())
+}
+
 /// Writes buffered last-use data: (token id, time, client address) per use.
 pub fn record_uses(tx: &mut Tx, uses: &[(i64, i64, String)]) -> ApiResult<()> {
     tx.effects.touches_auth = false;

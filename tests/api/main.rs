@@ -5,6 +5,7 @@ mod common;
 
 mod auth;
 mod beyond;
+mod bursts;
 mod errors;
 mod escalation;
 mod hardening;

@@ -8,11 +8,13 @@
 //! talks to the provider blocks: call it on the blocking pool. Nothing is fetched before the
 //! first sign-in, so a server without OpenID Connect never touches the network for it.
 //!
-//! A started sign-in lives in a short-lived server-side store keyed by its `state`, which the
-//! browser also holds in an HttpOnly cookie; finishing removes it, so a replayed `state` (and
-//! with it the `code`) fails.
+//! A started sign-in is kept by the browser, not the server (rule 41): its `state`, nonce,
+//! PKCE verifier, redirect URL and expiry are sealed (AES-256-GCM under a key derived for this
+//! purpose, [`crate::crypto::Keys::seal_cookie`]) into an HttpOnly, SameSite=Lax cookie. So
+//! no number of anonymous starts fills anything on the server or refuses the next visitor.
+//! The callback must bring the same `state` as the cookie; finishing clears the cookie, and
+//! the provider accepts each code once.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -26,9 +28,10 @@ use openidconnect::{
     Scope, SignatureVerificationError, SubjectIdentifier, TokenResponse, UserInfoError,
 };
 use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
 
 use crate::config::OidcConfig;
-use crate::crypto::same_secret;
+use crate::crypto::{same_secret, Keys};
 
 mod http;
 pub mod signin;
@@ -40,8 +43,6 @@ use token::Identity;
 
 /// How long a started sign-in may take at the provider.
 pub const FLOW_TTL: Duration = Duration::from_secs(600);
-/// Sign-ins in progress at once (a bound on what anonymous visitors can make the server keep).
-const MAX_PENDING: usize = 10_000;
 /// The discovery document is fetched again after this long.
 const METADATA_TTL: Duration = Duration::from_secs(3600);
 /// After a failed discovery, the next attempt waits this long.
@@ -80,18 +81,40 @@ impl OidcError {
     }
 }
 
-/// A started sign-in, waiting for the browser to come back.
-struct Pending {
-    nonce: Nonce,
-    verifier: PkceCodeVerifier,
+/// A started sign-in, carried by the browser in a sealed cookie until it comes back.
+#[derive(Serialize, Deserialize)]
+pub struct Flow {
+    state: String,
+    nonce: String,
+    verifier: String,
     redirect: String,
     expires_ms: i64,
 }
 
-/// Where to send the browser, and the `state` it must bring back (also set as a cookie).
+/// What the sealed cookie is bound to (the AEAD's associated data).
+const FLOW_PURPOSE: &[u8] = b"tokend oidc flow v1";
+
+impl Flow {
+    /// The `state` the provider must send back.
+    pub fn state(&self) -> &str {
+        &self.state
+    }
+
+    /// The cookie value: the flow encrypted and authenticated under the server's keys.
+    pub fn seal(&self, keys: &Keys) -> String {
+        keys.seal_cookie(&serde_json::to_vec(self).unwrap_or_default(), FLOW_PURPOSE)
+    }
+
+    /// The flow in a cookie value; `None` when it was not sealed by this server (or altered).
+    pub fn open(keys: &Keys, sealed: &str) -> Option<Flow> {
+        serde_json::from_slice(&keys.open_cookie(sealed, FLOW_PURPOSE)?).ok()
+    }
+}
+
+/// Where to send the browser, and the sign-in it must bring back (sealed into a cookie).
 pub struct Started {
     pub url: String,
-    pub state: String,
+    pub flow: Flow,
 }
 
 /// The provider's verified answer: who signed in.
@@ -120,7 +143,6 @@ pub struct OidcClient {
     metadata: Mutex<Option<(CoreProviderMetadata, Instant)>>,
     /// The last failed discovery: when, and why.
     failed: Mutex<Option<(Instant, String)>>,
-    pending: Mutex<HashMap<String, Pending>>,
 }
 
 impl OidcClient {
@@ -137,7 +159,6 @@ impl OidcClient {
             agent,
             metadata: Mutex::new(None),
             failed: Mutex::new(None),
-            pending: Mutex::new(HashMap::new()),
         }
     }
 
@@ -228,62 +249,49 @@ impl OidcClient {
             .add_scope(Scope::new("profile".into()))
             .set_pkce_challenge(challenge)
             .url();
-        let mut pending = self.pending.lock();
-        pending.retain(|_, p| p.expires_ms > now_ms);
-        if pending.len() >= MAX_PENDING {
-            return Err(OidcError::Unavailable(
-                "too many sign-ins in progress".into(),
-            ));
-        }
-        pending.insert(
-            state.secret().clone(),
-            Pending {
-                nonce,
-                verifier,
+        Ok(Started {
+            url: url.to_string(),
+            flow: Flow {
+                state: state.secret().clone(),
+                nonce: nonce.secret().clone(),
+                verifier: verifier.secret().clone(),
                 redirect: redirect.to_string(),
                 expires_ms: now_ms + FLOW_TTL.as_millis() as i64,
             },
-        );
-        Ok(Started {
-            url: url.to_string(),
-            state: state.secret().clone(),
         })
     }
 
-    /// Forgets a started sign-in (the provider answered with an error).
-    pub fn abandon(&self, state: &str) {
-        self.pending.lock().remove(state);
-    }
-
-    /// Finishes a sign-in: `state` must be one this server started, for this browser
-    /// (`browser_state`, from its cookie), not used before and not expired; the code is
-    /// exchanged (with the PKCE verifier) and the ID token verified.
+    /// Finishes a sign-in: `state` must be the one of this browser's sign-in (`flow`, from its
+    /// cookie), not expired; the code is exchanged (with the PKCE verifier) and the ID token
+    /// verified.
     pub fn finish(
         &self,
         state: &str,
-        browser_state: Option<&str>,
+        flow: Option<&Flow>,
         code: &str,
         now: DateTime<Utc>,
     ) -> Result<Verified, OidcError> {
+        let browser_state = flow.map(|f| f.state.as_str());
         if !same_secret(state, browser_state) {
             return Err(OidcError::refused(
                 "state_mismatch",
                 "the state does not belong to this browser's sign-in",
             ));
         }
-        let pending = self.pending.lock().remove(state);
-        let Some(p) = pending.filter(|p| p.expires_ms > now.timestamp_millis()) else {
+        let Some(p) = flow.filter(|f| f.expires_ms > now.timestamp_millis()) else {
             return Err(OidcError::refused(
                 "state_unknown",
-                "no sign-in in progress has this state (expired or already used)",
+                "this sign-in has expired; start again",
             ));
         };
+        let nonce = Nonce::new(p.nonce.clone());
+        let verifier = PkceCodeVerifier::new(p.verifier.clone());
         let m = self.metadata()?;
         let client = self.client(m.clone(), &p.redirect)?;
         let token = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .map_err(|e| OidcError::Unavailable(format!("token endpoint: {e}")))?
-            .set_pkce_verifier(p.verifier)
+            .set_pkce_verifier(verifier)
             .request(&self.http())
             .map_err(|e| match e {
                 RequestTokenError::ServerResponse(r) => {
@@ -297,13 +305,13 @@ impl OidcClient {
             .id_token()
             .ok_or_else(|| OidcError::refused("id_token_missing", "no ID token in the answer"))?;
         let id = &self.config.client_id;
-        let verified = match verify_id_token(id, m.issuer(), m.jwks(), id_token, &p.nonce, now) {
+        let verified = match verify_id_token(id, m.issuer(), m.jwks(), id_token, &nonce, now) {
             Err(ClaimsVerificationError::SignatureVerification(
                 SignatureVerificationError::NoMatchingKey,
             )) => {
                 // Key rotation: a new `kid` appeared; fetch the key set once and try again.
                 let m = self.refresh_keys(m)?;
-                verify_id_token(id, m.issuer(), m.jwks(), id_token, &p.nonce, now)
+                verify_id_token(id, m.issuer(), m.jwks(), id_token, &nonce, now)
             }
             other => other,
         }

@@ -9,9 +9,10 @@ use serde_json::json;
 
 use crate::auth::session::{audit_failure, open_session, NewSession};
 use crate::domain::model::User;
-use crate::domain::names::{parse_person_name, Email, MAX_EMAIL};
+use crate::domain::names::{parse_person_name, Email};
 use crate::domain::roles::Role;
 use crate::error::{ApiError, ApiResult};
+use crate::service::audit::{clip, ANONYMOUS_TEXT_MAX};
 use crate::service::users;
 use crate::state::AppState;
 
@@ -30,15 +31,15 @@ pub fn login_failed(
         Some(e) => state.read_blocking(|c| users::by_email(c, e))?,
         None => None,
     };
-    // The email as the provider sent it when it is no valid address (within bounds only).
-    let email = match parsed {
-        Some(e) => Some(e.as_str().to_string()),
-        None => email
-            .map(str::trim)
-            .filter(|e| e.len() <= MAX_EMAIL)
-            .map(str::to_string),
-    };
-    let details = json!({ "method": "oidc", "reason": reason, "detail": detail, "email": email });
+    // Rule 41/44: an email that does not parse is not stored, only marked; the detail is cut.
+    let invalid = email.is_some() && parsed.is_none();
+    let email = parsed.map(|e| e.as_str().to_string());
+    let detail = detail.map(|d| clip(d, ANONYMOUS_TEXT_MAX));
+    let mut details =
+        json!({ "method": "oidc", "reason": reason, "detail": detail, "email": email });
+    if invalid {
+        details["email_invalid"] = json!(true);
+    }
     audit_failure(state, "sso", email, user.as_ref(), ip, details, now)
 }
 

@@ -256,16 +256,14 @@ fn offline_client() -> super::OidcClient {
     })
 }
 
-fn pend(c: &super::OidcClient, state: &str, expires_ms: i64) {
-    c.pending.lock().insert(
-        state.into(),
-        super::Pending {
-            nonce: Nonce::new("n".into()),
-            verifier: openidconnect::PkceCodeVerifier::new("v".repeat(43)),
-            redirect: "http://127.0.0.1/login/oidc/callback".into(),
-            expires_ms,
-        },
-    );
+fn flow(state: &str, expires_ms: i64) -> super::Flow {
+    super::Flow {
+        state: state.into(),
+        nonce: "n".into(),
+        verifier: "v".repeat(43),
+        redirect: "http://127.0.0.1/login/oidc/callback".into(),
+        expires_ms,
+    }
 }
 
 fn reason(r: Result<super::Verified, super::OidcError>) -> String {
@@ -277,30 +275,39 @@ fn reason(r: Result<super::Verified, super::OidcError>) -> String {
 }
 
 #[test]
-fn a_state_is_bound_to_the_browser_used_once_and_expires() {
+fn a_state_is_bound_to_the_browser_and_expires() {
     let c = offline_client();
     let now = Utc::now();
     let later = now.timestamp_millis() + 60_000;
-    pend(&c, "s-1", later);
+    let f = flow("s-1", later);
     assert_eq!(reason(c.finish("s-1", None, "code", now)), "state_mismatch");
     assert_eq!(
-        reason(c.finish("s-1", Some("s-2"), "code", now)),
+        reason(c.finish("s-2", Some(&f), "code", now)),
         "state_mismatch"
     );
-    // The right browser: the state is spent, then the (unreachable) provider is asked.
+    // The right browser: the (unreachable) provider is asked.
     assert_eq!(
-        reason(c.finish("s-1", Some("s-1"), "code", now)),
+        reason(c.finish("s-1", Some(&f), "code", now)),
         "unavailable"
     );
+    let old = flow("s-3", now.timestamp_millis() - 1);
     assert_eq!(
-        reason(c.finish("s-1", Some("s-1"), "code", now)),
+        reason(c.finish("s-3", Some(&old), "code", now)),
         "state_unknown"
     );
-    pend(&c, "s-3", now.timestamp_millis() - 1);
-    assert_eq!(
-        reason(c.finish("s-3", Some("s-3"), "code", now)),
-        "state_unknown"
-    );
+}
+
+#[test]
+fn rule_41_a_flow_is_sealed_for_this_server_only() {
+    let keys = crate::crypto::Keys::from_master(&[3; 32]);
+    let sealed = flow("s-1", 5).seal(&keys);
+    assert!(!sealed.contains("s-1"));
+    let back = super::Flow::open(&keys, &sealed).expect("opens");
+    assert_eq!(back.state(), "s-1");
+    assert_eq!(back.expires_ms, 5);
+    let other = crate::crypto::Keys::from_master(&[4; 32]);
+    assert!(super::Flow::open(&other, &sealed).is_none());
+    assert!(super::Flow::open(&keys, "s-1").is_none());
 }
 
 #[test]
@@ -308,5 +315,4 @@ fn an_unreachable_provider_is_unavailable_not_a_panic() {
     let c = offline_client();
     let r = c.begin("http://127.0.0.1/login/oidc/callback", 0);
     assert!(matches!(r, Err(super::OidcError::Unavailable(_))));
-    assert!(c.pending.lock().is_empty());
 }

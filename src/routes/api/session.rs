@@ -14,7 +14,7 @@ use crate::domain::model::{AuthMethod, Caller};
 use crate::domain::permissions::Permission;
 use crate::domain::roles::Role;
 use crate::error::{ApiError, ApiResult};
-use crate::routes::shared::{session_cookie, start_session};
+use crate::routes::shared::{password_login, session_cookie};
 use crate::service::companies::{self, CompanyView};
 use crate::service::users::UserView;
 use crate::state::Shared;
@@ -36,7 +36,7 @@ pub struct LoginResponse {
 #[utoipa::path(post, path = "/v1/session", tag = "session", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 429, body = ErrorBody)))]
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn login(
     state: Shared,
     req: HttpRequest,
@@ -48,10 +48,7 @@ pub async fn login(
         ApiError::Unprocessable { .. } => ApiError::InvalidCredentials,
         other => other,
     })?;
-    let s = start_session(&state, move |st| {
-        session::login(st, &email, password.expose(), Some(ip))
-    })
-    .await?;
+    let s = password_login(&state, email, password, ip).await?;
     let ttl = state.config.session_ttl.as_secs() as i64;
     let mut res = secret_json(
         StatusCode::OK,

@@ -1,8 +1,10 @@
 //! *Sign in with SSO* through OpenID Connect (rule 18, docs/SSO.md): `GET /login/oidc` sends
-//! the browser to the provider with a fresh `state` (kept in an HttpOnly cookie too), and
-//! `GET /login/oidc/callback` finishes: the state must match the browser's, the code is
-//! exchanged, the ID token verified, and the service decides whether the user gets a session.
-//! Refusals are 403 pages, an unreachable provider a 502 page; all are audited.
+//! the browser to the provider with a fresh `state`, the sign-in itself sealed into an
+//! HttpOnly cookie (rule 41: nothing is kept on the server), and `GET /login/oidc/callback`
+//! finishes: the state must match the cookie's, the code is exchanged, the ID token verified,
+//! and the service decides whether the user gets a session. Refusals are 403 pages, an
+//! unreachable provider a 502 page; all are audited, the provider's `error` and `iss` texts
+//! cut to 128 bytes.
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
@@ -10,9 +12,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::render::{see_other, PageError, PageResult};
 use crate::auth::client_ip::client_ip;
-use crate::auth::oidc::{Oidc, OidcClient, OidcError, FLOW_TTL};
+use crate::auth::oidc::{Flow, Oidc, OidcClient, OidcError, FLOW_TTL};
+use crate::crypto::same_secret;
 use crate::error::ApiError;
 use crate::routes::shared::session_cookie;
+use crate::service::audit::clip;
 use crate::state::Shared;
 
 fn flow_cookie_name(secure: bool) -> &'static str {
@@ -23,7 +27,10 @@ fn flow_cookie_name(secure: bool) -> &'static str {
     }
 }
 
-/// The started sign-in's `state`, for the callback only. `Lax`: the provider's redirect back
+/// What the audit log keeps of the callback's `error` and `iss` texts (rule 41).
+const CALLBACK_TEXT_MAX: usize = 128;
+
+/// The started sign-in, sealed, for the callback only. `Lax`: the provider's redirect back
 /// is a cross-site top-level navigation.
 fn flow_cookie(secure: bool, value: &str, max_age_secs: i64) -> Cookie<'static> {
     let mut c = Cookie::build(flow_cookie_name(secure), value.to_string())
@@ -55,12 +62,30 @@ fn blocking_failed(e: impl std::fmt::Display) -> PageError {
     ApiError::Internal(anyhow::anyhow!("blocking task failed: {e}")).into()
 }
 
-/// Audits a failed sign-in and returns the page that explains it.
+/// Audits a failed sign-in and answers with the page that explains it; `clear` also ends the
+/// browser's sign-in (its state was the one this answer was about).
 async fn refuse(
     state: &Shared,
     req: &HttpRequest,
     err: OidcError,
+    clear: bool,
 ) -> Result<HttpResponse, PageError> {
+    use actix_web::ResponseError;
+    let page = refusal(state, req, err).await?;
+    if !clear {
+        return Err(page);
+    }
+    let mut res = page.error_response();
+    let _ = res.add_cookie(&flow_cookie(state.config.secure_cookies, "", 0));
+    Ok(res)
+}
+
+/// Audits a failed sign-in; the page that explains it.
+async fn refusal(
+    state: &Shared,
+    req: &HttpRequest,
+    err: OidcError,
+) -> Result<PageError, PageError> {
     let ip = client_ip(req, &state.config.trusted_proxies).to_string();
     let (reason, email, detail, page) = match err {
         OidcError::Unavailable(detail) => {
@@ -101,7 +126,7 @@ async fn refuse(
     })
     .await
     .map_err(blocking_failed)??;
-    Err(page)
+    Ok(page)
 }
 
 /// `GET /login/oidc`: to the provider's sign-in page.
@@ -124,10 +149,11 @@ pub async fn start(state: Shared, oidc: web::Data<Oidc>, req: HttpRequest) -> Pa
         Ok(s) => {
             let mut res = see_other(&s.url);
             let ttl = FLOW_TTL.as_secs() as i64;
-            let _ = res.add_cookie(&flow_cookie(secure, &s.state, ttl));
+            let sealed = s.flow.seal(&state.keys);
+            let _ = res.add_cookie(&flow_cookie(secure, &sealed, ttl));
             Ok(res)
         }
-        Err(e) => refuse(&state, &req, e).await,
+        Err(e) => refuse(&state, &req, e, false).await,
     }
 }
 
@@ -139,24 +165,28 @@ pub async fn callback(state: Shared, oidc: web::Data<Oidc>, req: HttpRequest) ->
         .into_owned()
         .collect();
     let param = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let browser = req
+    let flow = req
         .cookie(flow_cookie_name(secure))
-        .map(|c| c.value().to_string());
-    let (code, flow) = match (param("code"), param("state"), param("error")) {
-        (Some(code), Some(flow), None) => (code, flow),
-        (_, flow, error) => {
-            if let (Some(c), Some(f)) = (oidc.client(), &flow) {
-                if browser.as_deref() == Some(f.as_str()) {
-                    c.abandon(f);
-                }
-            }
-            let detail = error.unwrap_or_else(|| "no code or state".into());
+        .and_then(|c| Flow::open(&state.keys, c.value()));
+    // Whether the answer is about this browser's sign-in: then any outcome ends it. A callback
+    // with another state leaves it alone (it may be forged; the real answer may still come).
+    let ours = |s: &Option<String>| {
+        flow.as_ref()
+            .is_some_and(|f| same_secret(f.state(), s.as_deref()))
+    };
+    let (code, flow_state) = match (param("code"), param("state"), param("error")) {
+        (Some(code), Some(flow_state), None) => (code, flow_state),
+        (_, flow_state, error) => {
+            let detail = match error {
+                Some(e) => clip(&e, CALLBACK_TEXT_MAX).to_string(),
+                None => "no code or state".into(),
+            };
             let err = OidcError::Refused {
                 reason: "provider_error",
                 detail,
                 email: None,
             };
-            return refuse(&state, &req, err).await;
+            return refuse(&state, &req, err, ours(&flow_state)).await;
         }
     };
     // RFC 9207: a provider that names itself must be the configured one (mix-up defence).
@@ -164,23 +194,24 @@ pub async fn callback(state: Shared, oidc: web::Data<Oidc>, req: HttpRequest) ->
         if iss != c.config().issuer {
             let err = OidcError::Refused {
                 reason: "issuer_mismatch",
-                detail: format!("the answer came from {iss}"),
+                detail: format!("the answer came from {}", clip(&iss, CALLBACK_TEXT_MAX)),
                 email: None,
             };
-            return refuse(&state, &req, err).await;
+            return refuse(&state, &req, err, false).await;
         }
     }
+    let clear = ours(&Some(flow_state.clone()));
     let now = state.now();
     let o = oidc.clone();
     let verified = web::block(move || match o.client() {
-        Some(c) => c.finish(&flow, browser.as_deref(), &code, now),
+        Some(c) => c.finish(&flow_state, flow.as_ref(), &code, now),
         None => Err(OidcError::Unavailable("not configured".into())),
     })
     .await
     .map_err(blocking_failed)?;
     let verified = match verified {
         Ok(v) => v,
-        Err(e) => return refuse(&state, &req, e).await,
+        Err(e) => return refuse(&state, &req, e, clear).await,
     };
     let ip = client_ip(&req, &state.config.trusted_proxies).to_string();
     let st = state.0.clone();
@@ -197,11 +228,13 @@ pub async fn callback(state: Shared, oidc: web::Data<Oidc>, req: HttpRequest) ->
             let _ = res.add_cookie(&flow_cookie(secure, "", 0));
             Ok(res)
         }
-        Err(ApiError::Forbidden { message, .. }) => Err(PageError::show(
-            StatusCode::FORBIDDEN,
-            "Sign-in refused",
-            message,
-        )),
+        Err(ApiError::Forbidden { message, .. }) => {
+            use actix_web::ResponseError;
+            let page = PageError::show(StatusCode::FORBIDDEN, "Sign-in refused", message);
+            let mut res = page.error_response();
+            let _ = res.add_cookie(&flow_cookie(secure, "", 0));
+            Ok(res)
+        }
         Err(e) => Err(e.into()),
     }
 }

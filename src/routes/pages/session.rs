@@ -14,8 +14,9 @@ use crate::auth::client_ip::{client_ip, in_nets, peer_ip};
 use crate::auth::extract::cookie_name;
 use crate::auth::session::{self, NewSession};
 use crate::crypto::same_secret;
+use crate::domain::secret::Secret;
 use crate::error::ApiError;
-use crate::routes::shared::{session_cookie, start_session};
+use crate::routes::shared::{password_login, session_cookie, start_session};
 use crate::state::Shared;
 
 const LOGIN_COOKIE: &str = "tokend_login";
@@ -144,14 +145,9 @@ pub async fn login(state: Shared, req: HttpRequest, body: web::Bytes) -> PageRes
             Some("Invalid email or password.".into()),
         );
     }
-    let password = form.text("password");
+    let password = Secret::new(form.text("password"));
     let ip = client_ip(&req, &state.config.trusted_proxies).to_string();
-    let who = email.clone();
-    match start_session(&state, move |st| {
-        session::login(st, &who, &password, Some(ip))
-    })
-    .await
-    {
+    match password_login(&state, email.clone(), password, ip).await {
         Ok(s) => {
             let mut res = signed_in(&state, &s);
             let mut gone = login_cookie(secure, "");
@@ -164,8 +160,9 @@ pub async fn login(state: Shared, req: HttpRequest, body: web::Bytes) -> PageRes
             let message = match &e {
                 ApiError::InvalidCredentials => "Invalid email or password.".to_string(),
                 ApiError::TooManyAttempts { .. } => {
-                    "Too many failed attempts for this account. Try again later.".to_string()
+                    "Too many failed attempts. Try again later.".to_string()
                 }
+                ApiError::Busy { .. } => "The server is busy. Try again in a moment.".to_string(),
                 ApiError::Forbidden {
                     code: "sso_user", ..
                 } => {
@@ -173,7 +170,14 @@ pub async fn login(state: Shared, req: HttpRequest, body: web::Bytes) -> PageRes
                 }
                 other => other.to_string(),
             };
-            login_form(&req, secure, e_status(&e), email, Some(message))
+            let mut res = login_form(&req, secure, e_status(&e), email, Some(message))?;
+            if let Some(secs) = e.retry_after() {
+                res.headers_mut().insert(
+                    actix_web::http::header::RETRY_AFTER,
+                    actix_web::http::header::HeaderValue::from(secs),
+                );
+            }
+            Ok(res)
         }
     }
 }
