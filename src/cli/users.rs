@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::domain::names::{check_password, Email};
 use crate::domain::roles::Role;
 use crate::domain::secret::Secret;
+use crate::error::ApiError;
 use crate::service::bootstrap;
 use crate::service::users::{self, UserView};
 
@@ -155,7 +156,12 @@ fn set_password(config: Config, email: &str) -> Result<i32, Exit> {
     let env = state.env();
     let user = state
         .write_blocking(|tx| bootstrap::set_password(tx, &env, &email, &hash))
-        .map_err(|e| Exit(1, super::refused(e).1))?;
+        .map_err(|e| match e {
+            ApiError::Unprocessable { fields, .. } if !fields.is_empty() => {
+                Exit(1, fields.into_values().collect::<Vec<_>>().join("; "))
+            }
+            e => Exit(1, e.to_string()),
+        })?;
     println!("password set for {} (id {}); their sessions ended", user.email, user.id);
     Ok(0)
 }
