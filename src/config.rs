@@ -49,7 +49,12 @@ pub struct GlobalArgs {
     pub db: Option<PathBuf>,
     /// Master key file, 32 bytes, created with mode 0600 when missing
     /// [default: <db>.key beside an SQLite file; ./tokend.key with PostgreSQL]
-    #[arg(long, env = "TOKEND_MASTER_KEY_FILE", global = true, value_name = "PATH")]
+    #[arg(
+        long,
+        env = "TOKEND_MASTER_KEY_FILE",
+        global = true,
+        value_name = "PATH"
+    )]
     pub master_key_file: Option<PathBuf>,
     /// TOML configuration file; its keys are the long flag names with `_` (print one with
     /// `tokend config`)

@@ -212,7 +212,9 @@ fn owner_of(state: &AppState, id: i64) -> Result<Caller, Exit> {
 fn on_token(id: i64) -> impl Fn(ApiError) -> Exit {
     move |e| match e {
         ApiError::NotFound => Exit(1, format!("ID {id}: no such token")),
-        ApiError::Unprocessable { message, fields, .. } if !fields.is_empty() => Exit(
+        ApiError::Unprocessable {
+            message, fields, ..
+        } if !fields.is_empty() => Exit(
             1,
             format!(
                 "token {id}: {message} ({})",

@@ -162,6 +162,9 @@ fn set_password(config: Config, email: &str) -> Result<i32, Exit> {
             }
             e => Exit(1, e.to_string()),
         })?;
-    println!("password set for {} (id {}); their sessions ended", user.email, user.id);
+    println!(
+        "password set for {} (id {}); their sessions ended",
+        user.email, user.id
+    );
     Ok(0)
 }

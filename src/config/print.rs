@@ -18,7 +18,12 @@ pub fn duration(d: Duration) -> String {
     if d.subsec_nanos() % 1_000_000 != 0 {
         return humantime::format_duration(d).to_string();
     }
-    for (unit, n) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+    for (unit, n) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
         if ms % n == 0 {
             return format!("{}{unit}", ms / n);
         }
@@ -78,7 +83,11 @@ pub fn to_toml(c: &Config) -> String {
             "expiry_interval",
             c.expiry_interval,
         ),
-        ("Interval of the purge job.", "purge_interval", c.purge_interval),
+        (
+            "Interval of the purge job.",
+            "purge_interval",
+            c.purge_interval,
+        ),
         (
             "Interval of the reconcile job.",
             "reconcile_interval",
@@ -168,8 +177,10 @@ pub fn to_toml(c: &Config) -> String {
         "\"tokend\"",
     );
     let secret_note = match o {
-        Some(_) => "OpenID Connect client secret: set, not shown (keep it in \
-                    TOKEND_OIDC_CLIENT_SECRET).",
+        Some(_) => {
+            "OpenID Connect client secret: set, not shown (keep it in \
+                    TOKEND_OIDC_CLIENT_SECRET)."
+        }
         None => "OpenID Connect client secret (better given as TOKEND_OIDC_CLIENT_SECRET).",
     };
     key(secret_note, "oidc_client_secret", None, "\"…\"");

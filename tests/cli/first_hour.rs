@@ -34,7 +34,12 @@ fn flags(text: &str) -> Vec<String> {
             let t = l.trim_start();
             t.strip_prefix("--")
                 .or_else(|| t.strip_prefix("-h, --"))
-                .map(|rest| rest.split([' ', '=', '[', '<']).next().unwrap_or("").to_string())
+                .map(|rest| {
+                    rest.split([' ', '=', '[', '<'])
+                        .next()
+                        .unwrap_or("")
+                        .to_string()
+                })
         })
         .collect()
 }
@@ -133,11 +138,22 @@ fn first_hour_one_shot_commands_log_nothing_below_warn_unless_asked() {
     let w = Workdir::new();
     let out = run(quiet(
         &w,
-        &["user", "create", "--email", "a@example.com", "--role", "global_admin"],
+        &[
+            "user",
+            "create",
+            "--email",
+            "a@example.com",
+            "--role",
+            "global_admin",
+        ],
     ))
     .expect_code(0);
     assert_eq!(out.stderr, "", "nothing on stderr by default");
-    for args in [&["token", "list"][..], &["migrate"], &["maintenance", "run"]] {
+    for args in [
+        &["token", "list"][..],
+        &["migrate"],
+        &["maintenance", "run"],
+    ] {
         let out = run(quiet(&w, args)).expect_code(0);
         assert_eq!(out.stderr, "", "{args:?}: nothing on stderr");
     }
@@ -215,8 +231,11 @@ async fn first_hour_json_logs_are_one_object_per_line() {
     assert_eq!(a["request_id"].as_str().map(str::len), Some(12), "{a}");
     // The command line takes the format as a flag too.
     let w = Workdir::new();
-    let out =
-        run(quiet(&w, &["--log", "info", "--log-format", "json", "migrate"])).expect_code(0);
+    let out = run(quiet(
+        &w,
+        &["--log", "info", "--log-format", "json", "migrate"],
+    ))
+    .expect_code(0);
     for line in out.stderr.lines() {
         serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
     }
@@ -248,7 +267,10 @@ fn first_hour_no_color_turns_colours_off_on_a_terminal() {
         run(c).expect_code(0).stdout
     };
     let coloured = on_tty(None);
-    assert!(coloured.contains("\u{1b}["), "colours on a terminal: {coloured:?}");
+    assert!(
+        coloured.contains("\u{1b}["),
+        "colours on a terminal: {coloured:?}"
+    );
     let plain = on_tty(Some("1"));
     assert!(plain.contains("INFO"), "{plain:?}");
     assert!(!plain.contains("\u{1b}["), "NO_COLOR: {plain:?}");
@@ -289,7 +311,12 @@ async fn first_hour_user_create_works_on_a_fresh_database_and_prints_a_labelled_
     );
     let out = run_with_stdin(c, "the first admin's password\n").expect_code(0);
     let fields = labelled(&out.stdout);
-    assert_eq!(fields.get("id").map(String::as_str), Some("1"), "{}", out.stdout);
+    assert_eq!(
+        fields.get("id").map(String::as_str),
+        Some("1"),
+        "{}",
+        out.stdout
+    );
     assert_eq!(fields["email"], "root@example.com");
     assert_eq!(fields["role"], "global_admin");
     assert_eq!(count(&w.db(), "companies"), 1, "the default company");
@@ -329,7 +356,11 @@ async fn first_hour_user_create_works_on_a_fresh_database_and_prints_a_labelled_
         admin: String::new(),
         http: client(),
     };
-    assert_eq!(r.login("root@example.com", "the first admin's password").await, 200);
+    assert_eq!(
+        r.login("root@example.com", "the first admin's password")
+            .await,
+        200
+    );
     assert_eq!(count(&r.w.db(), "users"), 2);
     assert_eq!(count(&r.w.db(), "companies"), 1);
 }
@@ -340,8 +371,15 @@ async fn first_hour_errors_name_the_flag_and_say_why() {
     r.api_user("ann@example.com", "analyst").await;
     let create = |extra: &[&str]| {
         let mut c = r.w.tokend();
-        c.args(["token", "create", "--owner", "ann@example.com", "--name", "x"])
-            .args(extra);
+        c.args([
+            "token",
+            "create",
+            "--owner",
+            "ann@example.com",
+            "--name",
+            "x",
+        ])
+        .args(extra);
         run(c)
     };
     let out = create(&["--permissions", "users:write"]);
@@ -355,13 +393,18 @@ async fn first_hour_errors_name_the_flag_and_say_why() {
     let out = create(&["--role-template", "admin"]);
     assert_ne!(out.code(), 0);
     assert!(
-        out.stderr.contains("--role-template admin: the owner does not hold"),
+        out.stderr
+            .contains("--role-template admin: the owner does not hold"),
         "{}",
         out.stderr
     );
     let out = create(&["--role-template", "read_only", "--expires-at", "soon"]);
     assert_eq!(out.code(), 2);
-    assert!(out.stderr.contains("--expires-at: `soon` is not a time"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--expires-at: `soon` is not a time"),
+        "{}",
+        out.stderr
+    );
     // Neither a template nor a list: the command says one of them is needed.
     let out = create(&[]);
     assert_eq!(out.code(), 2);
@@ -371,8 +414,15 @@ async fn first_hour_errors_name_the_flag_and_say_why() {
         out.stderr
     );
     let mut c = r.w.tokend();
-    c.args(["token", "create", "--owner", "nobody@example.com", "--name", "x"])
-        .args(["--role-template", "read_only"]);
+    c.args([
+        "token",
+        "create",
+        "--owner",
+        "nobody@example.com",
+        "--name",
+        "x",
+    ])
+    .args(["--role-template", "read_only"]);
     let out = run(c);
     assert_ne!(out.code(), 0);
     assert!(
@@ -388,8 +438,15 @@ async fn first_hour_a_bare_date_means_midnight_utc() {
     let r = running();
     r.api_user("ann@example.com", "analyst").await;
     let mut c = r.w.tokend();
-    c.args(["token", "create", "--owner", "ann@example.com", "--name", "dated"])
-        .args(["--role-template", "read_only", "--expires-at", "2030-01-01"]);
+    c.args([
+        "token",
+        "create",
+        "--owner",
+        "ann@example.com",
+        "--name",
+        "dated",
+    ])
+    .args(["--role-template", "read_only", "--expires-at", "2030-01-01"]);
     let value = run(c).expect_code(0).stdout.trim().to_string();
     let (s, me) = r.get("/v1/me", &value).await;
     assert_eq!(s, 200, "{me}");
@@ -430,7 +487,15 @@ async fn first_hour_token_list_enable_disable_delete_follow_the_api_rules() {
     ] {
         let out = token_cmd(
             &r,
-            &["create", "--owner", owner, "--name", name, "--role-template", template],
+            &[
+                "create",
+                "--owner",
+                owner,
+                "--name",
+                name,
+                "--role-template",
+                template,
+            ],
         )
         .expect_code(0);
         let value = out.stdout.trim().to_string();
@@ -439,7 +504,12 @@ async fn first_hour_token_list_enable_disable_delete_follow_the_api_rules() {
     }
     let table = token_cmd(&r, &["list"]).expect_code(0).stdout;
     assert!(table.starts_with("ID"), "a table with a header:\n{table}");
-    for name in ["ann-reader", "bob-deployer", "bob-leaky", "Bootstrap admin token"] {
+    for name in [
+        "ann-reader",
+        "bob-deployer",
+        "bob-leaky",
+        "Bootstrap admin token",
+    ] {
         assert!(table.contains(name), "{name} in\n{table}");
     }
     assert!(!table.contains("tkd_"), "no values in the list:\n{table}");
@@ -455,7 +525,11 @@ async fn first_hour_token_list_enable_disable_delete_follow_the_api_rules() {
         .iter()
         .filter_map(|t| t["name"].as_str())
         .collect();
-    assert_eq!(names, ["bob-leaky", "bob-deployer"], "newest first, Bob's only");
+    assert_eq!(
+        names,
+        ["bob-leaky", "bob-deployer"],
+        "newest first, Bob's only"
+    );
     // Disable: the value stops working (a change to a known token reaches the running
     // server within its sync interval, 50 ms), audited as the command line.
     let (ann_id, ann_value) = &ids[0];
@@ -472,7 +546,10 @@ async fn first_hour_token_list_enable_disable_delete_follow_the_api_rules() {
     let disabled = token_cmd(&r, &["list", "--status", "disabled"])
         .expect_code(0)
         .stdout;
-    assert!(disabled.contains("ann-reader") && !disabled.contains("bob-deployer"), "{disabled}");
+    assert!(
+        disabled.contains("ann-reader") && !disabled.contains("bob-deployer"),
+        "{disabled}"
+    );
     token_cmd(&r, &["enable", &ann_id.to_string()]).expect_code(0);
     assert_eq!(status_soon(&r, ann_value, 200).await, 200);
     // A leaked value is enabled only by regenerating it: the command says so.
@@ -527,7 +604,15 @@ async fn first_hour_token_create_value_works_at_first_use() {
         let name = format!("first-use-{n}");
         let out = token_cmd(
             &r,
-            &["create", "--owner", "fast@example.com", "--name", &name, "--role-template", "deploy"],
+            &[
+                "create",
+                "--owner",
+                "fast@example.com",
+                "--name",
+                &name,
+                "--role-template",
+                "deploy",
+            ],
         )
         .expect_code(0);
         let value = out.stdout.trim().to_string();
@@ -580,7 +665,10 @@ async fn first_hour_set_password_recovers_a_lost_password_and_ends_sessions() {
     c.args(["user", "set-password", ADMIN_EMAIL, "--password-stdin"]);
     let out = run_with_stdin(c, "a brand new password\n").expect_code(0);
     assert!(out.stdout.contains(ADMIN_EMAIL), "{}", out.stdout);
-    assert!(!out.stdout.contains("brand new"), "the password is not echoed");
+    assert!(
+        !out.stdout.contains("brand new"),
+        "the password is not echoed"
+    );
     assert_eq!(r.login(ADMIN_EMAIL, "a brand new password").await, 200);
     assert_eq!(r.login(ADMIN_EMAIL, &printed).await, 401);
     assert_eq!(me_with_cookie().await, 401, "the old session ended");
@@ -648,7 +736,10 @@ fn first_hour_config_round_trips() {
     assert_eq!(again, printed, "read back unchanged");
     // And the defaults round-trip too, through TOKEND_CONFIG.
     let defaults = run(quiet(&w, &["config"])).expect_code(0).stdout;
-    assert!(defaults.contains("disabled_retention = \"7d\""), "{defaults}");
+    assert!(
+        defaults.contains("disabled_retention = \"7d\""),
+        "{defaults}"
+    );
     std::fs::write(&file, &defaults).expect("write");
     let mut c = quiet(&w, &["config"]);
     c.env("TOKEND_CONFIG", &file);
@@ -667,7 +758,11 @@ fn first_hour_the_administrator_is_created_only_once_the_port_is_bound() {
     let out = run(c).expect_code(1);
     assert!(out.stderr.contains("cannot listen"), "{}", out.stderr);
     if w.db.exists() {
-        assert_eq!(count(&w.db(), "users"), 0, "no administrator without a listener");
+        assert_eq!(
+            count(&w.db(), "users"),
+            0,
+            "no administrator without a listener"
+        );
     }
     drop(taken);
     // The next start creates it and prints its password.

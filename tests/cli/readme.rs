@@ -16,7 +16,11 @@ fn tour() -> String {
         .expect("the tour heading")
         .1;
     let block = after.split_once("```sh\n").expect("an sh block").1;
-    block.split_once("\n```").expect("the block's end").0.to_string()
+    block
+        .split_once("\n```")
+        .expect("the block's end")
+        .0
+        .to_string()
 }
 
 #[test]
@@ -42,9 +46,8 @@ fn first_hour_readme_tour_runs_pasted_as_one_block() {
     };
     let tmp = tempfile::tempdir().expect("temp dir");
     // The server the tour starts in the background is stopped when the script ends.
-    let script = format!(
-        "set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\n{block}\n"
-    );
+    let script =
+        format!("set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\n{block}\n");
     let mut c = Command::new("bash");
     c.env_clear()
         .env("PATH", path)
@@ -64,14 +67,29 @@ fn first_hour_readme_tour_runs_pasted_as_one_block() {
         out.stdout.contains("\"email\":\"ci@example.com\""),
         "the user\n{shown}"
     );
-    assert!(out.stdout.contains("\"value\":\"tkd_"), "the API's value\n{shown}");
+    assert!(
+        out.stdout.contains("\"value\":\"tkd_"),
+        "the API's value\n{shown}"
+    );
     assert!(
         out.stdout.contains("pipeline") && out.stdout.contains("deploy bot"),
         "the token list\n{shown}"
     );
-    assert!(lines.contains(&"200"), "forward-auth with the scope: 200\n{shown}");
-    assert!(lines.contains(&"403"), "forward-auth without it: 403\n{shown}");
-    assert!(lines.contains(&"session: 200"), "the session calls the API\n{shown}");
-    assert!(lines.contains(&"created: 201"), "a change with the CSRF token\n{shown}");
+    assert!(
+        lines.contains(&"200"),
+        "forward-auth with the scope: 200\n{shown}"
+    );
+    assert!(
+        lines.contains(&"403"),
+        "forward-auth without it: 403\n{shown}"
+    );
+    assert!(
+        lines.contains(&"session: 200"),
+        "the session calls the API\n{shown}"
+    );
+    assert!(
+        lines.contains(&"created: 201"),
+        "a change with the CSRF token\n{shown}"
+    );
     assert!(out.stdout.contains("route="), "the access log\n{shown}");
 }

@@ -314,7 +314,14 @@ async fn token_create_rejects_bad_input_and_stores_nothing() {
     let before = r.dump("tokens");
     let past = (Utc::now() - Days::days(1)).to_rfc3339();
     let cases: &[&[&str]] = &[
-        &["--owner", "nobody@example.com", "--name", "x", "--role-template", "read_only"],
+        &[
+            "--owner",
+            "nobody@example.com",
+            "--name",
+            "x",
+            "--role-template",
+            "read_only",
+        ],
         &[
             "--owner",
             "ann@example.com",
@@ -375,9 +382,30 @@ async fn token_create_rejects_bad_input_and_stores_nothing() {
             "--role-template",
             "read_only",
         ],
-        &["--owner", "ann@example.com", "--name", "first", "--role-template", "read_only"],
-        &["--owner", "ann@example.com", "--name", "   ", "--role-template", "read_only"],
-        &["--owner", "sso@example.com", "--name", "x", "--role-template", "read_only"],
+        &[
+            "--owner",
+            "ann@example.com",
+            "--name",
+            "first",
+            "--role-template",
+            "read_only",
+        ],
+        &[
+            "--owner",
+            "ann@example.com",
+            "--name",
+            "   ",
+            "--role-template",
+            "read_only",
+        ],
+        &[
+            "--owner",
+            "sso@example.com",
+            "--name",
+            "x",
+            "--role-template",
+            "read_only",
+        ],
         &[
             "--owner",
             "ann@example.com",
@@ -421,9 +449,18 @@ async fn a_token_made_by_the_command_line_works_on_the_running_server_at_once() 
     let mut delays = Vec::new();
     for n in 0..20 {
         let name = format!("quick-{n}");
-        let out =
-            token_create(&r, &["--owner", "fast@example.com", "--name", &name, "--role-template", "deploy"])
-                .expect_code(0);
+        let out = token_create(
+            &r,
+            &[
+                "--owner",
+                "fast@example.com",
+                "--name",
+                &name,
+                "--role-template",
+                "deploy",
+            ],
+        )
+        .expect_code(0);
         let value = only_value(&out);
         let start = std::time::Instant::now();
         loop {
