@@ -15,7 +15,7 @@ use super::Config;
 /// of `d`, `h`, `m`, `s`, `ms` that divides it (`7d`, `36h`, `90s`, `1500ms`).
 pub fn duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if d.subsec_nanos() % 1_000_000 != 0 {
+    if !d.subsec_nanos().is_multiple_of(1_000_000) {
         return humantime::format_duration(d).to_string();
     }
     for (unit, n) in [
@@ -24,7 +24,7 @@ pub fn duration(d: Duration) -> String {
         ("m", 60_000),
         ("s", 1_000),
     ] {
-        if ms % n == 0 {
+        if ms.is_multiple_of(n) {
             return format!("{}{unit}", ms / n);
         }
     }
