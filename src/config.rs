@@ -1,7 +1,9 @@
 //! Configuration: flags > environment (`TOKEND_*`) > TOML file > defaults.
 //!
-//! One `RawConfig` struct is both the clap argument group (flags and env) and the TOML file
-//! shape, so a setting is declared once. `Config::resolve` merges and validates.
+//! One `RawConfig` struct is both the server's clap argument group (flags and env, under
+//! `serve` and `config`) and the TOML file shape, so a server setting is declared once; the
+//! settings every command takes are `GlobalArgs`. `Config::resolve` merges and validates;
+//! `print` writes the effective configuration back as a file `--config-file` reads.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,93 +16,193 @@ use crate::db::DbTarget;
 use crate::domain::time::parse_duration;
 
 pub mod oidc;
+pub mod print;
 pub use oidc::{OidcConfig, Secret};
 
-/// Settings as given, before defaults and validation.
+/// How log lines are written on stderr.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One human-readable line per event
+    #[default]
+    Text,
+    /// One JSON object per line (for log collectors)
+    Json,
+}
+
+impl LogFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
+/// The settings every command takes (before or after the command name): where the database
+/// and its key are, the configuration file, and logging.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "Global options (any command)")]
+pub struct GlobalArgs {
+    /// SQLite database file, or a PostgreSQL URL
+    /// (postgres://user@host1,host2/db?target_session_attrs=read-write) [default: ./tokend.db]
+    #[arg(
+        long,
+        env = "TOKEND_DB",
+        global = true,
+        value_name = "PATH|URL",
+        hide_env_values = true
+    )]
+    pub db: Option<DbTarget>,
+    /// Master key file, 32 bytes, created with mode 0600 when missing
+    /// [default: <db>.key beside an SQLite file; ./tokend.key with PostgreSQL]
+    #[arg(
+        long,
+        env = "TOKEND_MASTER_KEY_FILE",
+        global = true,
+        value_name = "PATH"
+    )]
+    pub master_key_file: Option<PathBuf>,
+    /// TOML configuration file; its keys are the long flag names with `_` (print one with
+    /// `tokend config`)
+    #[arg(long, env = "TOKEND_CONFIG", global = true, value_name = "PATH")]
+    pub config_file: Option<PathBuf>,
+    /// Log filter: a level (error, warn, info, debug, trace) or directives such as
+    /// `tokend=debug,warn` [default: info for `serve`, warn for every other command]
+    #[arg(long, env = "TOKEND_LOG", global = true, value_name = "FILTER")]
+    pub log: Option<String>,
+    /// Log line format on stderr [default: text]
+    #[arg(long, env = "TOKEND_LOG_FORMAT", global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+/// Settings as given, before defaults and validation: the server's flags (under `serve` and
+/// `config`) and the shape of the TOML file. The global settings (`db`, `master_key_file`,
+/// `log`, `log_format`) are flags of [`GlobalArgs`]; here they are only file keys.
 #[derive(Debug, Clone, Default, clap::Args, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[command(next_help_heading = "Server options (also TOKEND_* variables and --config-file keys)")]
 pub struct RawConfig {
-    /// SQLite database file, or a PostgreSQL URL (postgres://user@host1,host2/db?target_session_attrs=read-write) [default: ./tokend.db]
-    #[arg(long, env = "TOKEND_DB", global = true, hide_env_values = true)]
+    #[arg(skip)]
     pub db: Option<DbTarget>,
-    /// Address to listen on, host:port [default: 127.0.0.1:8080]
-    #[arg(long, env = "TOKEND_BIND", global = true)]
-    pub bind: Option<String>,
-    /// Master key file (created with mode 0600 when missing) [default: <db>.key; ./tokend.key with PostgreSQL]
-    #[arg(long, env = "TOKEND_MASTER_KEY_FILE", global = true)]
+    #[arg(skip)]
     pub master_key_file: Option<PathBuf>,
-    /// How long a disabled token is kept before it is purged [default: 7d]
-    #[arg(long, env = "TOKEND_DISABLED_RETENTION", global = true)]
+    #[arg(skip)]
+    pub log: Option<String>,
+    #[arg(skip)]
+    pub log_format: Option<LogFormat>,
+    /// Address to listen on, IP:PORT [default: 127.0.0.1:8080]
+    #[arg(long, env = "TOKEND_BIND", value_name = "IP:PORT")]
+    pub bind: Option<String>,
+    /// How long a disabled token is kept before it is purged: a duration such as 7d, 36h,
+    /// 30m, 2s [default: 7d]
+    #[arg(long, env = "TOKEND_DISABLED_RETENTION", value_name = "DURATION")]
     pub disabled_retention: Option<String>,
-    /// Interval of the expiry job [default: 60s]
-    #[arg(long, env = "TOKEND_EXPIRY_INTERVAL", global = true)]
+    /// Interval of the expiry job (expiry, idle tokens, warnings, webhook delivery)
+    /// [default: 60s]
+    #[arg(long, env = "TOKEND_EXPIRY_INTERVAL", value_name = "DURATION")]
     pub expiry_interval: Option<String>,
     /// Interval of the purge job [default: 60s]
-    #[arg(long, env = "TOKEND_PURGE_INTERVAL", global = true)]
+    #[arg(long, env = "TOKEND_PURGE_INTERVAL", value_name = "DURATION")]
     pub purge_interval: Option<String>,
     /// Interval of the reconcile job [default: 10m]
-    #[arg(long, env = "TOKEND_RECONCILE_INTERVAL", global = true)]
+    #[arg(long, env = "TOKEND_RECONCILE_INTERVAL", value_name = "DURATION")]
     pub reconcile_interval: Option<String>,
     /// Interval of the last-use flush [default: 5s]
-    #[arg(long, env = "TOKEND_FLUSH_INTERVAL", global = true)]
+    #[arg(long, env = "TOKEND_FLUSH_INTERVAL", value_name = "DURATION")]
     pub flush_interval: Option<String>,
-    /// Behind HTTPS: `__Host-` cookie name and `Secure` [default: false]
-    #[arg(long, env = "TOKEND_SECURE_COOKIES", global = true)]
+    /// Behind HTTPS: name the session cookie `__Host-tokend_session` and mark it `Secure`;
+    /// true or false (the bare flag means true) [default: false]
+    #[arg(
+        long,
+        env = "TOKEND_SECURE_COOKIES",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
     pub secure_cookies: Option<bool>,
-    /// Console session lifetime [default: 12h]
-    #[arg(long, env = "TOKEND_SESSION_TTL", global = true)]
+    /// Console session lifetime, a duration [default: 12h]
+    #[arg(long, env = "TOKEND_SESSION_TTL", value_name = "DURATION")]
     pub session_ttl: Option<String>,
-    /// Header carrying the SSO user's email from an authenticating proxy
-    #[arg(long, env = "TOKEND_SSO_HEADER", global = true)]
+    /// Header carrying the SSO user's email from an authenticating proxy, e.g.
+    /// X-Forwarded-Email (needs --sso-trusted-proxies) [default: none, SSO header off]
+    #[arg(long, env = "TOKEND_SSO_HEADER", value_name = "HEADER")]
     pub sso_header: Option<String>,
-    /// Addresses allowed to send the SSO header (comma-separated IPs/CIDRs)
-    #[arg(long, env = "TOKEND_SSO_TRUSTED_PROXIES", global = true)]
+    /// Addresses allowed to send the SSO header: comma-separated IPs or CIDRs
+    /// [default: none]
+    #[arg(long, env = "TOKEND_SSO_TRUSTED_PROXIES", value_name = "IP|CIDR,...")]
     pub sso_trusted_proxies: Option<String>,
-    /// Reverse proxies whose X-Forwarded-For names the client (comma-separated IPs/CIDRs)
-    #[arg(long, env = "TOKEND_TRUSTED_PROXIES", global = true)]
+    /// Reverse proxies whose X-Forwarded-For names the client: comma-separated IPs or CIDRs
+    /// [default: none, the peer address is the client]
+    #[arg(long, env = "TOKEND_TRUSTED_PROXIES", value_name = "IP|CIDR,...")]
     pub trusted_proxies: Option<String>,
-    /// Addresses allowed to read /metrics [default: 127.0.0.0/8,::1]
-    #[arg(long, env = "TOKEND_METRICS_ALLOW", global = true)]
+    /// Addresses allowed to read /metrics: comma-separated IPs or CIDRs
+    /// [default: 127.0.0.0/8,::1/128]
+    #[arg(long, env = "TOKEND_METRICS_ALLOW", value_name = "IP|CIDR,...")]
     pub metrics_allow: Option<String>,
-    /// HTTP worker threads [default: number of cores]
-    #[arg(long, env = "TOKEND_WORKERS", global = true)]
+    /// HTTP worker threads, 1 to 256 [default: number of cores]
+    #[arg(long, env = "TOKEND_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
     /// Allow webhook targets on loopback, private, link-local or unspecified addresses
-    /// (rule 33; for tests and closed networks) [default: false]
+    /// (rule 33; for tests and closed networks); true or false (the bare flag means true)
+    /// [default: false]
     #[arg(
         long,
         env = "TOKEND_WEBHOOK_ALLOW_PRIVATE",
-        global = true,
+        value_name = "BOOL",
         num_args = 0..=1,
         default_missing_value = "true"
     )]
     pub webhook_allow_private: Option<bool>,
-    /// Tracing filter, e.g. `info` or `tokend=debug` [default: info]
-    #[arg(long, env = "TOKEND_LOG", global = true)]
-    pub log: Option<String>,
-    /// OpenID Connect issuer URL; enables "Sign in with SSO" (see docs/SSO.md)
-    #[arg(long, env = "TOKEND_OIDC_ISSUER", global = true)]
+    /// OpenID Connect issuer URL (https; http only on loopback); enables "Sign in with SSO"
+    /// together with the client id and secret (see docs/SSO.md) [default: none]
+    #[arg(long, env = "TOKEND_OIDC_ISSUER", value_name = "URL")]
     pub oidc_issuer: Option<String>,
-    /// OpenID Connect client id
-    #[arg(long, env = "TOKEND_OIDC_CLIENT_ID", global = true)]
+    /// OpenID Connect client id [default: none]
+    #[arg(long, env = "TOKEND_OIDC_CLIENT_ID", value_name = "ID")]
     pub oidc_client_id: Option<String>,
-    /// OpenID Connect client secret
+    /// OpenID Connect client secret (prefer the environment variable: flags are visible to
+    /// other local users) [default: none]
     #[arg(
         long,
         env = "TOKEND_OIDC_CLIENT_SECRET",
-        global = true,
-        hide_env_values = true
+        hide_env_values = true,
+        value_name = "SECRET"
     )]
     pub oidc_client_secret: Option<Secret>,
     /// Redirect URL registered at the provider [default: <this server>/login/oidc/callback]
-    #[arg(long, env = "TOKEND_OIDC_REDIRECT_URL", global = true)]
+    #[arg(long, env = "TOKEND_OIDC_REDIRECT_URL", value_name = "URL")]
     pub oidc_redirect_url: Option<String>,
-    /// Create unknown users on their first SSO sign-in, with this role
-    #[arg(long, env = "TOKEND_OIDC_AUTO_PROVISION", global = true)]
+    /// Create unknown users on their first SSO sign-in, with this role: global_admin, admin,
+    /// analyst, api_developer, read_only or deploy [default: none, no automatic creation]
+    #[arg(long, env = "TOKEND_OIDC_AUTO_PROVISION", value_name = "ROLE")]
     pub oidc_auto_provision: Option<String>,
 }
 
 impl RawConfig {
+    /// The server settings given by the environment alone (`TOKEND_*`): what commands other
+    /// than `serve` and `config` use, so they agree with a server started in the same
+    /// environment without taking the server's flags.
+    pub fn from_env() -> Result<RawConfig, ConfigError> {
+        use clap::{Args, FromArgMatches};
+        let cmd = RawConfig::augment_args(clap::Command::new("tokend").no_binary_name(true));
+        let matches = cmd
+            .try_get_matches_from(Vec::<String>::new())
+            .map_err(|e| ConfigError(e.to_string().trim().to_string()))?;
+        RawConfig::from_arg_matches(&matches).map_err(|e| ConfigError(e.to_string()))
+    }
+
+    /// These settings with the global ones (`--db`, `--master-key-file`, `--log`,
+    /// `--log-format`) where given.
+    pub fn with_global(self, g: &GlobalArgs) -> RawConfig {
+        RawConfig {
+            db: g.db.clone().or(self.db),
+            master_key_file: g.master_key_file.clone().or(self.master_key_file),
+            log: g.log.clone().or(self.log),
+            log_format: g.log_format.or(self.log_format),
+            ..self
+        }
+    }
     /// `self`'s values where set, else `other`'s.
     fn or(self, other: RawConfig) -> RawConfig {
         RawConfig {
@@ -121,6 +223,7 @@ impl RawConfig {
             workers: self.workers.or(other.workers),
             webhook_allow_private: self.webhook_allow_private.or(other.webhook_allow_private),
             log: self.log.or(other.log),
+            log_format: self.log_format.or(other.log_format),
             oidc_issuer: self.oidc_issuer.or(other.oidc_issuer),
             oidc_client_id: self.oidc_client_id.or(other.oidc_client_id),
             oidc_client_secret: self.oidc_client_secret.or(other.oidc_client_secret),
@@ -131,24 +234,18 @@ impl RawConfig {
 }
 
 /// The effective configuration.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// Shown without its password (`tokend config`, `Debug`).
     pub db: DbTarget,
     pub bind: SocketAddr,
     pub master_key_file: PathBuf,
-    #[serde(with = "humantime_serde_compat")]
     pub disabled_retention: Duration,
-    #[serde(with = "humantime_serde_compat")]
     pub expiry_interval: Duration,
-    #[serde(with = "humantime_serde_compat")]
     pub purge_interval: Duration,
-    #[serde(with = "humantime_serde_compat")]
     pub reconcile_interval: Duration,
-    #[serde(with = "humantime_serde_compat")]
     pub flush_interval: Duration,
     pub secure_cookies: bool,
-    #[serde(with = "humantime_serde_compat")]
     pub session_ttl: Duration,
     pub sso_header: Option<String>,
     pub sso_trusted_proxies: Vec<IpNet>,
@@ -157,19 +254,11 @@ pub struct Config {
     pub workers: usize,
     /// Webhook targets may be loopback/private/link-local/unspecified addresses (rule 33).
     pub webhook_allow_private: bool,
-    pub log: String,
+    /// The log filter as given; `None`: `info` for the server, `warn` for other commands.
+    pub log: Option<String>,
+    pub log_format: LogFormat,
     /// OpenID Connect sign-in; `None` when not configured.
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub oidc: Option<OidcConfig>,
-}
-
-mod humantime_serde_compat {
-    pub fn serialize<S: serde::Serializer>(
-        d: &std::time::Duration,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
-    }
 }
 
 /// A configuration error: printed as is, exit code 2.
@@ -268,6 +357,11 @@ impl Config {
                 )));
             }
         }
+        let log = r.log.filter(|l| !l.trim().is_empty());
+        if let Some(l) = &log {
+            tracing_subscriber::EnvFilter::try_new(l)
+                .map_err(|e| ConfigError(format!("log: `{l}` is not a log filter: {e}")))?;
+        }
         let oidc = oidc::resolve(oidc::RawOidc {
             issuer: r.oidc_issuer,
             client_id: r.oidc_client_id,
@@ -295,7 +389,8 @@ impl Config {
             metrics_allow,
             workers,
             webhook_allow_private: r.webhook_allow_private.unwrap_or(false),
-            log: r.log.unwrap_or_else(|| "info".to_string()),
+            log,
+            log_format: r.log_format.unwrap_or_default(),
             oidc,
         })
     }
@@ -312,7 +407,7 @@ impl Config {
             None,
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        c.log = "warn".into();
+        c.log = Some("warn".into());
         c
     }
 }

@@ -1,5 +1,5 @@
-//! `Application::build` opens the database, bootstraps an empty one, binds the listener
-//! (port 0 allowed), starts the scheduler and returns a server ready to run — exactly as
+//! `Application::build` opens the database, binds the listener (port 0 allowed), bootstraps
+//! an empty database, starts the scheduler and returns a server ready to run — exactly as
 //! production starts, so tests spawn the real thing.
 
 use std::net::TcpListener;
@@ -55,6 +55,19 @@ impl std::fmt::Debug for Bootstrapped {
     }
 }
 
+impl Bootstrapped {
+    /// The line that announces the administrator (with its generated password).
+    pub fn announcement(&self) -> String {
+        match &self.generated_password {
+            Some(p) => format!(
+                "tokend: created global administrator {} with password {p} (shown once)",
+                self.email
+            ),
+            None => format!("tokend: created global administrator {}", self.email),
+        }
+    }
+}
+
 impl Bootstrap {
     pub fn from_env() -> Bootstrap {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
@@ -65,26 +78,34 @@ impl Bootstrap {
         }
     }
 
-    /// On an empty database: one company, a global administrator, and the admin token.
-    pub fn apply(&self, state: &AppState) -> anyhow::Result<Option<Bootstrapped>> {
-        let token = match &self.admin_token {
-            Some(t) => Some(TokenValue::parse(t.trim()).map_err(|e| {
+    /// The given token value, after checking the given settings (before anything is opened,
+    /// so a bad setting stores nothing).
+    pub fn check(&self) -> anyhow::Result<Option<TokenValue>> {
+        if let Some(p) = &self.admin_password {
+            check_password(p).map_err(|m| anyhow::anyhow!("TOKEND_ADMIN_PASSWORD: {m}"))?;
+        }
+        match &self.admin_token {
+            Some(t) => Ok(Some(TokenValue::parse(t.trim()).map_err(|e| {
                 anyhow::anyhow!(
                     "TOKEND_ADMIN_TOKEN is not a well-formed token value ({e}); \
-                     expected tkd_ + 30 base62 characters + 6 checksum characters"
+                     expected tkd_ + 30 base62 characters + 6 checksum characters \
+                     (`tokend token generate` prints one)"
                 )
-            })?),
-            None => None,
-        };
+            })?)),
+            None => Ok(None),
+        }
+    }
+
+    /// On a database without users: the company (unless one exists), a global administrator,
+    /// and the admin token.
+    pub fn apply(&self, state: &AppState) -> anyhow::Result<Option<Bootstrapped>> {
+        let token = self.check()?;
         if !state.read_blocking(bootstrap::needed)? {
             return Ok(None);
         }
         let email = self.admin_email.as_deref().unwrap_or("admin@tokend.local");
         let (password, generated) = match &self.admin_password {
-            Some(p) => {
-                check_password(p).map_err(|m| anyhow::anyhow!("TOKEND_ADMIN_PASSWORD: {m}"))?;
-                (p.clone(), None)
-            }
+            Some(p) => (p.clone(), None),
             None => {
                 let p = crate::crypto::random_token::<15>();
                 (p.clone(), Some(p))
@@ -158,17 +179,35 @@ pub struct Application {
 }
 
 impl Application {
+    /// Opens the database, binds the listener, and only then bootstraps an empty database:
+    /// a start that cannot listen creates no administrator. Should anything fail after the
+    /// administrator was created, its announcement (with a generated password) is printed
+    /// on stderr before the error, so the password is never lost.
     pub fn build(config: Config, boot: &Bootstrap) -> anyhow::Result<Application> {
+        boot.check()?;
         // The blocking PostgreSQL client runs its own small runtime, which cannot start on a
         // thread already driving one: opening the database is done on a plain thread.
-        let (state, bootstrapped) = off_runtime(|| -> anyhow::Result<_> {
-            let state = AppState::open(config, false)?;
-            let bootstrapped = boot.apply(&state)?;
-            Ok((state, bootstrapped))
-        })?;
-        let (server, port) = match http_server(&state) {
+        let state = off_runtime(|| AppState::open(config, false))?;
+        let listener = match bind(&state.config) {
+            Ok(l) => l,
+            Err(e) => {
+                release(state);
+                return Err(e);
+            }
+        };
+        let bootstrapped = match off_runtime(|| boot.apply(&state)) {
+            Ok(b) => b,
+            Err(e) => {
+                release(state);
+                return Err(e);
+            }
+        };
+        let (server, port) = match http_server(&state, listener) {
             Ok(s) => s,
             Err(e) => {
+                if let Some(b) = &bootstrapped {
+                    eprintln!("{}", b.announcement());
+                }
                 release(state);
                 return Err(e);
             }
@@ -216,17 +255,20 @@ impl Application {
     }
 }
 
-/// The listening HTTP server over `state` (not yet running), and its port.
-fn http_server(state: &Arc<AppState>) -> anyhow::Result<(Server, u16)> {
-    let c = &state.config;
-    let listener =
-        TcpListener::bind(c.bind).with_context(|| format!("cannot listen on {}", c.bind))?;
-    let port = listener.local_addr()?.port();
+/// The bound listener of `c.bind`, after the settings the server alone checks.
+fn bind(c: &Config) -> anyhow::Result<TcpListener> {
     if c.sso_header.is_some() && c.sso_trusted_proxies.is_empty() {
         bail!(
             "TOKEND_SSO_HEADER needs TOKEND_SSO_TRUSTED_PROXIES (the proxies allowed to send it)"
         );
     }
+    TcpListener::bind(c.bind).with_context(|| format!("cannot listen on {}", c.bind))
+}
+
+/// The HTTP server over `state` on `listener` (not yet running), and its port.
+fn http_server(state: &Arc<AppState>, listener: TcpListener) -> anyhow::Result<(Server, u16)> {
+    let c = &state.config;
+    let port = listener.local_addr()?.port();
     let data = web::Data::from(state.clone());
     let oidc = web::Data::new(crate::auth::oidc::Oidc::from_config(c.oidc.as_ref()));
     let server = HttpServer::new(move || {

@@ -55,7 +55,13 @@ pub struct AppState {
     pub seen_epoch: parking_lot::Mutex<i64>,
     /// This process's name in change announcements, so it skips its own.
     pub origin: String,
+    /// At most one look at the change counter per [`CATCH_UP_EVERY`] for unknown values.
+    pub catch_up: crate::auth::index::Throttle,
 }
+
+/// How often, at most, a value unknown to the filter makes the server look whether another
+/// process (the command line) has written since the last sync (SQLite).
+pub const CATCH_UP_EVERY: std::time::Duration = std::time::Duration::from_millis(5);
 
 impl AppState {
     /// Opens the database and keys and loads the digest filter.
@@ -84,6 +90,7 @@ impl AppState {
             external_writer,
             seen_epoch: parking_lot::Mutex::new(epoch),
             origin: crate::crypto::random_token::<9>(),
+            catch_up: crate::auth::index::Throttle::new(CATCH_UP_EVERY),
         };
         let start = Instant::now();
         state.reload_index(&conn)?;
@@ -142,6 +149,39 @@ impl AppState {
         let mut seen = self.seen_epoch.lock();
         *seen = (*seen).max(c.epoch);
         Ok(())
+    }
+
+    /// SQLite: notices writes made by another process (the command line) through the shared
+    /// write epoch, and reloads the filter when there were some; `true` then.
+    pub fn sync_external(&self) -> ApiResult<bool> {
+        self.read_blocking(|c| {
+            let epoch = db::read_epoch(c)?;
+            let mut seen = self.seen_epoch.lock();
+            if *seen == epoch {
+                return Ok(false);
+            }
+            *seen = epoch;
+            self.reload_index(c)?;
+            Ok(true)
+        })
+    }
+
+    /// Called for a well-formed value the filter does not know, before refusing it: on
+    /// SQLite, looks (at most once per [`CATCH_UP_EVERY`]) whether the command line has
+    /// written since the last sync, so a value it just printed works at its first use.
+    /// `true` when the filter was reloaded (look again).
+    pub async fn catch_up(self: &Arc<Self>) -> bool {
+        if self.pool.backend() != Backend::Sqlite || !self.catch_up.pass() {
+            return false;
+        }
+        self.metrics.filter_rechecks.inc();
+        match self.blocking(|st| st.sync_external()).await {
+            Ok(reloaded) => reloaded,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look for outside writes");
+                false
+            }
+        }
     }
 
     /// Reloads the filter and remembers the epoch it reflects (start, reconnect, backstop).

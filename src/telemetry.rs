@@ -1,11 +1,14 @@
 //! Logging (tracing) and Prometheus metrics.
 
+use std::io::IsTerminal;
 use std::sync::OnceLock;
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
 };
+
+pub use crate::config::LogFormat;
 
 /// The fixed authentication outcomes, whose counters are looked up once and kept.
 const AUTH_OUTCOMES: [&str; 7] = [
@@ -18,14 +21,30 @@ const AUTH_OUTCOMES: [&str; 7] = [
     "ip_not_allowed",
 ];
 
-/// Installs the global tracing subscriber once (later calls are ignored).
+/// Installs the global tracing subscriber once (later calls are ignored), as text.
 pub fn init(filter: &str) {
+    init_with(filter, LogFormat::Text);
+}
+
+/// Installs the global tracing subscriber once: `filter` (an unreadable filter means `warn`),
+/// lines on stderr in `format`. Text has ANSI colours only on a terminal, and never when
+/// `NO_COLOR` is set to anything but the empty string (no-color.org).
+pub fn init_with(filter: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let ansi = std::io::stderr().is_terminal() && !no_color;
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.with_ansi(ansi).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
+    };
 }
 
 /// The application's metrics, in their own registry.
@@ -40,6 +59,9 @@ pub struct Metrics {
     pub tokens: IntGaugeVec,
     pub pool_wait: HistogramVec,
     pub filter_size: IntGauge,
+    /// Looks at the change counter made for values unknown to the filter (at most one per
+    /// 5 ms, whatever the number of such values).
+    pub filter_rechecks: IntCounter,
     /// Password hashes computed or verified (argon2 runs): rule 28 refuses oversized input
     /// before any of them.
     pub password_hashes: IntCounter,
@@ -109,6 +131,11 @@ impl Metrics {
         );
         let filter_size = IntGauge::new("auth_filter_entries", "Digests in the in-memory filter")
             .expect("valid metric");
+        let filter_rechecks = IntCounter::new(
+            "auth_filter_rechecks_total",
+            "Change-counter reads made for values unknown to the digest filter",
+        )
+        .expect("valid metric");
         let password_hashes = IntCounter::new(
             "password_hashes_total",
             "Argon2 runs (password hashing and login verification)",
@@ -117,6 +144,7 @@ impl Metrics {
         for c in [
             Box::new(tokens.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(filter_size.clone()),
+            Box::new(filter_rechecks.clone()),
             Box::new(password_hashes.clone()),
         ] {
             registry.register(c).expect("metric registered once");
@@ -132,6 +160,7 @@ impl Metrics {
             tokens,
             pool_wait,
             filter_size,
+            filter_rechecks,
             password_hashes,
             auth_handles: Default::default(),
         }

@@ -221,6 +221,12 @@ fn audit_ip_refusal(state: &AppState, row: &AuthRow, ip: IpAddr) {
     });
 }
 
+/// Whether the filter may know `digest`; for a digest it does not know, after looking once
+/// for writes the command line made since the last sync (a value it just printed).
+async fn known(state: &Arc<AppState>, digest: &TokenDigest) -> bool {
+    state.index.might_exist(digest) || (state.catch_up().await && state.index.might_exist(digest))
+}
+
 /// Authenticates an API token value.
 pub async fn authenticate_token(state: &Arc<AppState>, raw: &str, ip: IpAddr) -> ApiResult<Caller> {
     let row = token_row(state, raw).await?;
@@ -231,7 +237,7 @@ pub async fn authenticate_token(state: &Arc<AppState>, raw: &str, ip: IpAddr) ->
 pub(super) async fn token_row(state: &Arc<AppState>, raw: &str) -> ApiResult<Arc<Cached>> {
     let value = TokenValue::parse(raw).map_err(|_| invalid(state, "malformed"))?;
     let digest = value.digest();
-    if !state.index.might_exist(&digest) {
+    if !known(state, &digest).await {
         return Err(invalid(state, "unknown"));
     }
     if value.kind() == ValueKind::Node {
@@ -308,7 +314,7 @@ async fn legacy_match(state: &Arc<AppState>, uuid: &str, secret: &str) -> ApiRes
     let Some(key) = legacy_cache_key(uuid, secret) else {
         return Err(invalid(state, "malformed"));
     };
-    if !state.index.might_exist(&legacy_key(uuid)) {
+    if !known(state, &legacy_key(uuid)).await {
         return Err(invalid(state, "unknown"));
     }
     // The cache key covers the secret, so a hit proves the secret was verified before.

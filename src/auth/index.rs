@@ -153,6 +153,38 @@ impl AuthIndex {
     }
 }
 
+/// Lets one caller through per period: the check of the database's change counter made for
+/// a value unknown to the filter, so a flood of forged values costs at most one cheap read
+/// per period (one atomic load and a clock read per request otherwise).
+pub struct Throttle {
+    base: Instant,
+    /// Microseconds after `base` (plus one) of the last pass; 0: never.
+    last_us: AtomicU64,
+    every_us: u64,
+}
+
+impl Throttle {
+    pub fn new(every: Duration) -> Throttle {
+        Throttle {
+            base: Instant::now(),
+            last_us: AtomicU64::new(0),
+            every_us: every.as_micros() as u64,
+        }
+    }
+
+    /// `true` for the one caller that may check now.
+    pub fn pass(&self) -> bool {
+        let now = self.base.elapsed().as_micros() as u64 + 1;
+        let last = self.last_us.load(Ordering::Relaxed);
+        if last != 0 && now.saturating_sub(last) < self.every_us {
+            return false;
+        }
+        self.last_us
+            .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    }
+}
+
 /// Last-use data waiting to be written: token id → (time in ms, client ip). The address is
 /// kept as an `IpAddr` (no text per request) and rendered when the buffer is drained.
 #[derive(Default)]
@@ -176,5 +208,22 @@ impl UsageBuffer {
             .into_iter()
             .map(|(id, (at, ip))| (id, at, ip.to_string()))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Throttle;
+    use std::time::Duration;
+
+    #[test]
+    fn a_throttle_lets_one_caller_through_per_period() {
+        let t = Throttle::new(Duration::from_millis(50));
+        assert!(t.pass(), "the first check is allowed");
+        let passed = (0..10_000).filter(|_| t.pass()).count();
+        assert_eq!(passed, 0, "none more within the period");
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(t.pass(), "one more after the period");
+        assert!(!t.pass());
     }
 }

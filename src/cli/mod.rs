@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, RawConfig};
+use crate::config::{Config, GlobalArgs, RawConfig};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::telemetry;
@@ -23,13 +23,16 @@ pub use tokens::TokenCommand;
 pub use users::UserCommand;
 
 #[derive(Parser, Debug)]
-#[command(name = "tokend", version, about = "Self-hosted API token service")]
+#[command(
+    name = "tokend",
+    version,
+    about = "Self-hosted API token service",
+    after_help = "Every setting of `serve` can also come from a TOKEND_* variable or a TOML file \
+                  (--config-file); see `tokend serve --help` and `tokend config`."
+)]
 pub struct Cli {
     #[command(flatten)]
-    pub config: RawConfig,
-    /// TOML configuration file
-    #[arg(long, env = "TOKEND_CONFIG", global = true)]
-    pub config_file: Option<PathBuf>,
+    pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -37,21 +40,36 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the server (API, console, scheduler)
+    ///
+    /// On an empty database the first start creates the company and a global administrator
+    /// (TOKEND_ADMIN_EMAIL, TOKEND_ADMIN_PASSWORD or a random password printed once,
+    /// TOKEND_ADMIN_TOKEN), once the listener is bound.
     Serve {
-        /// Port to listen on (overrides the port of --bind; 0 picks a free one)
-        #[arg(long)]
+        #[command(flatten)]
+        server: RawConfig,
+        /// Port to listen on, overriding the port of --bind; 0 picks a free port (the
+        /// address is printed)
+        #[arg(long, value_name = "N")]
         port: Option<u16>,
     },
     /// Apply database migrations and exit
     Migrate,
-    /// Print the effective configuration
-    Config,
-    /// Manage users
+    /// Print the effective server configuration as a TOML file
+    ///
+    /// Takes the same settings as `serve` (flags, TOKEND_* variables, --config-file) and
+    /// prints the result in a form `--config-file` reads back unchanged: durations as 7d or
+    /// 36h, address lists as one comma-separated string, unset keys as comments. The OpenID
+    /// Connect client secret is never printed.
+    Config {
+        #[command(flatten)]
+        server: RawConfig,
+    },
+    /// Manage users: create, set-password
     User {
         #[command(subcommand)]
         command: UserCommand,
     },
-    /// Manage tokens
+    /// Manage tokens: create, list, enable, disable, delete, generate
     Token {
         #[command(subcommand)]
         command: TokenCommand,
@@ -61,8 +79,9 @@ pub enum Command {
         #[command(subcommand)]
         command: MaintenanceCommand,
     },
-    /// Online backup of the database to FILE (safe while the server runs)
+    /// Online backup of the SQLite database to FILE (safe while the server runs)
     Backup {
+        /// The backup file to write
         file: PathBuf,
         /// Overwrite FILE if it exists
         #[arg(long)]
@@ -94,6 +113,7 @@ pub enum Command {
     },
     /// Find token values with valid checksums in files (exit 1 when any is found)
     Scan {
+        /// Files or directories (searched recursively)
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
@@ -127,11 +147,6 @@ pub fn run() -> i32 {
     }
 }
 
-fn config(cli: &Cli) -> Result<Config, Exit> {
-    Config::resolve(cli.config.clone(), cli.config_file.as_deref())
-        .map_err(|e| Exit(2, e.to_string()))
-}
-
 pub(crate) fn open(config: Config) -> Result<std::sync::Arc<AppState>, Exit> {
     AppState::open(config, true).map_err(|e| Exit(1, format!("{e:#}")))
 }
@@ -159,6 +174,21 @@ pub(crate) fn failed(e: ApiError) -> Exit {
     Exit(1, refused(e).1)
 }
 
+/// A time as the command line takes it: a bare date (`2030-01-01`, midnight UTC), or what the
+/// API takes (`2030-01-01 12:00:00` in UTC, RFC 3339).
+pub(crate) fn parse_cli_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
+        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    crate::domain::time::parse_time(s).map_err(|_| {
+        format!(
+            "`{}` is not a time: use a date (2030-01-31, midnight UTC), \
+             2030-01-31 12:00:00 (UTC) or RFC 3339 (2030-01-31T12:00:00+02:00)",
+            s.trim()
+        )
+    })
+}
+
 pub(crate) fn split_list(s: &Option<String>) -> Option<Vec<String>> {
     s.as_ref().map(|s| {
         s.split(',')
@@ -169,17 +199,35 @@ pub(crate) fn split_list(s: &Option<String>) -> Option<Vec<String>> {
 }
 
 fn execute(cli: Cli) -> Result<i32, Exit> {
-    let mut config = config(&cli)?;
-    telemetry::init(&config.log);
-    match cli.command {
-        Command::Serve { port } => {
+    let Cli { global, command } = cli;
+    // The server's settings: its flags under `serve` and `config`; for every other command
+    // the same TOKEND_* variables and file, so they agree with the server.
+    let (server, serving) = match &command {
+        Command::Serve { server, .. } => (server.clone(), true),
+        Command::Config { server } => (server.clone(), false),
+        _ => (
+            RawConfig::from_env().map_err(|e| Exit(2, e.to_string()))?,
+            false,
+        ),
+    };
+    let mut config = Config::resolve(server.with_global(&global), global.config_file.as_deref())
+        .map_err(|e| Exit(2, e.to_string()))?;
+    // Only the server logs `info` by default; a one-shot command prints its result and
+    // nothing else unless asked (`--log`, TOKEND_LOG).
+    let default_filter = if serving { "info" } else { "warn" };
+    telemetry::init_with(
+        config.log.as_deref().unwrap_or(default_filter),
+        config.log_format,
+    );
+    match command {
+        Command::Serve { port, .. } => {
             if let Some(p) = port {
                 config.bind.set_port(p);
             }
             ops::serve(config)
         }
         Command::Migrate => ops::migrate(&config),
-        Command::Config => ops::print_config(&config),
+        Command::Config { .. } => ops::print_config(&config),
         Command::User { command } => users::run(config, command),
         Command::Token { command } => tokens::run(config, command),
         Command::Maintenance { command } => ops::maintenance(config, command),

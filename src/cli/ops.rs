@@ -23,13 +23,7 @@ pub fn serve(config: Config) -> Result<i32, Exit> {
         let app = Application::build(config, &Bootstrap::from_env())
             .map_err(|e| Exit(1, format!("{e:#}")))?;
         if let Some(b) = &app.bootstrapped {
-            match &b.generated_password {
-                Some(p) => println!(
-                    "tokend: created global administrator {} with password {p} (shown once)",
-                    b.email
-                ),
-                None => println!("tokend: created global administrator {}", b.email),
-            }
+            println!("{}", b.announcement());
         }
         let addr = app.state().config.bind;
         println!("tokend listening on http://{}:{}", addr.ip(), app.port());
@@ -50,10 +44,7 @@ pub fn migrate(config: &Config) -> Result<i32, Exit> {
 }
 
 pub fn print_config(config: &Config) -> Result<i32, Exit> {
-    print!(
-        "{}",
-        toml::to_string(config).map_err(|e| Exit(1, e.to_string()))?
-    );
+    print!("{}", crate::config::print::to_toml(config));
     Ok(0)
 }
 

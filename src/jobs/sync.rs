@@ -20,8 +20,8 @@ use crate::error::ApiResult;
 use crate::service::system::{self, Change, Listener};
 use crate::state::AppState;
 
-/// How often an SQLite server looks for writes made by the command line: a value it creates
-/// works here within about this long.
+/// How often an SQLite server looks for writes made by the command line. A value it creates
+/// works at once anyway: an unknown value makes the server look first (`AppState::catch_up`).
 pub const SYNC_EVERY: Duration = Duration::from_millis(50);
 
 /// How often a PostgreSQL replica checks that it has heard every announcement.
@@ -91,16 +91,7 @@ impl Drop for Watch {
 
 /// SQLite: notices writes made by another process (the CLI) and refreshes the index.
 pub fn sync_external(state: &AppState) -> ApiResult<bool> {
-    state.read_blocking(|c| {
-        let epoch = system::epoch(c)?;
-        let mut seen = state.seen_epoch.lock();
-        if *seen == epoch {
-            return Ok(false);
-        }
-        *seen = epoch;
-        state.reload_index(c)?;
-        Ok(true)
-    })
+    state.sync_external()
 }
 
 /// PostgreSQL: hears announcements until `stop`, reconnecting (and reloading) whenever the

@@ -1,5 +1,5 @@
-//! One middleware for every response: request id, security headers, metrics, and
-//! logging of server errors with their request id.
+//! One middleware for every response: request id, security headers, metrics, the access log
+//! (`tokend::access`, at info), and logging of server errors with their request id.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -107,6 +107,18 @@ pub async fn common(
     // Rule 31: a bounded label set — standard methods by name, anything else `OTHER`; the
     // route is its template (or `unmatched`), never the raw path.
     let method = crate::telemetry::method_label(res.request().method());
+    let elapsed = start.elapsed();
+    // The access log: the route template (never the raw path, whose query string or path
+    // segments could carry a value), the method label, status, duration and request id.
+    tracing::info!(
+        target: "tokend::access",
+        method,
+        route = %route,
+        status = status.as_u16(),
+        ms = (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+        request_id = std::str::from_utf8(&request_id).unwrap_or_default(),
+        "request"
+    );
     if status.is_server_error() {
         let request_id = std::str::from_utf8(&request_id).unwrap_or_default();
         let path = res.request().path();
@@ -119,7 +131,7 @@ pub async fn common(
             .inc();
         m.http_duration
             .with_label_values(&[&route, method])
-            .observe(start.elapsed().as_secs_f64());
+            .observe(elapsed.as_secs_f64());
         if let Some(v) = res.headers().get(header::WWW_AUTHENTICATE) {
             if v.as_bytes().ends_with(b"\"insufficient_scope\"") && !route.ends_with("/verify") {
                 m.auth("insufficient_scope");

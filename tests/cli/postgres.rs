@@ -385,7 +385,7 @@ async fn serve_on_postgresql_stops_cleanly_and_reports_startup_errors() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let bind = taken.local_addr().expect("address").to_string();
     let mut cmd = on_url(&url, &w);
-    cmd.args(["--bind", &bind, "serve"]);
+    cmd.args(["serve", "--bind", &bind]);
     let out = run(cmd).expect_code(1);
     assert!(out.stderr.contains("cannot listen"), "{}", out.stderr);
 }

@@ -137,6 +137,8 @@ async fn coherence_a_token_made_by_the_command_line_works_on_every_replica_at_on
             crate::proc::ADMIN_EMAIL,
             "--name",
             "from-cli",
+            "--role-template",
+            "admin",
         ]);
         c
     })
