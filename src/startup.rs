@@ -200,12 +200,14 @@ fn http_server(state: &Arc<AppState>) -> anyhow::Result<(Server, u16)> {
             "TOKEND_SSO_HEADER needs TOKEND_SSO_TRUSTED_PROXIES (the proxies allowed to send it)"
         );
     }
+    crate::telemetry::install_panic_hook();
     let data = web::Data::from(state.clone());
     let oidc = web::Data::new(crate::auth::oidc::Oidc::from_config(c.oidc.as_ref()));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .app_data(oidc.clone())
+            .wrap(from_fn(routes::middleware::catch_panics))
             .wrap(from_fn(routes::middleware::common))
             .configure(routes::configure)
     })
