@@ -1,5 +1,6 @@
 //! `tokend token create`: the command line acting as the owner, with the owner's full
-//! permissions, through the same `service::tokens::create` as the API.
+//! permissions as its bound, through the same `service::tokens::create` as the API; the
+//! token's own permissions are chosen explicitly (`--role-template` or `--permissions`).
 
 use clap::Subcommand;
 
@@ -42,6 +43,14 @@ pub fn run(config: Config, command: TokenCommand) -> Result<i32, Exit> {
         expires_at,
         description,
     } = command;
+    if role_template.is_none() && permissions.is_none() {
+        return Err(Exit(
+            2,
+            "choose the token's permissions: --role-template (admin, analyst, api_developer, \
+             read_only, deploy) or --permissions a,b,c; a token gets nothing by default"
+                .into(),
+        ));
+    }
     let expires_at = expires_at
         .as_deref()
         .map(parse_time)

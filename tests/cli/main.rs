@@ -8,6 +8,7 @@ mod proc;
 mod backup;
 mod bootstrap;
 mod config;
+mod first_hour;
 mod legacy;
 mod maintenance;
 mod migrate;

@@ -433,8 +433,18 @@ async fn a_token_made_by_the_command_line_works_on_the_running_server_at_once() 
     let mut delays = Vec::new();
     for n in 0..20 {
         let name = format!("quick-{n}");
-        let out =
-            token_create(&r, &["--owner", "fast@example.com", "--name", &name]).expect_code(0);
+        let out = token_create(
+            &r,
+            &[
+                "--owner",
+                "fast@example.com",
+                "--name",
+                &name,
+                "--role-template",
+                "deploy",
+            ],
+        )
+        .expect_code(0);
         let value = only_value(&out);
         let start = std::time::Instant::now();
         loop {
