@@ -86,6 +86,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(owner_picker::select)),
         )
         .route("/console/owners", web::get().to(owner_picker::suggest))
+        .route("/tokens/value/{id}", web::get().to(token_value::show))
         .route("/tokens/bulk", web::post().to(token_actions::bulk))
         .service(
             web::resource("/tokens/{id}")
@@ -122,6 +123,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(nodes::list))
                 .route(web::post().to(nodes::create)),
         )
+        .route("/nodes/value/{id}", web::get().to(token_value::show))
         .route("/nodes/{id}/delete", web::post().to(nodes::delete))
         .service(
             web::resource("/settings")
