@@ -387,6 +387,10 @@ async fn sign_in(app: &TestApp, label: &'static str, email: &str) -> Who {
     }
 }
 
+/// Requests answered by a redirect to the login page (the session ended): counted, so the
+/// test can tell that the pages themselves were reached.
+static TO_LOGIN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Sends one request; a dropped connection or a 5xx is a failure (returned as text).
 async fn probe(
     app: &TestApp,
@@ -420,6 +424,11 @@ async fn probe(
         .chars()
         .take(300)
         .collect();
+    if let Ok(r) = &res {
+        if r.headers().get("location").is_some_and(|l| l == "/login") {
+            TO_LOGIN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
     match res {
         Err(e) => Some(format!("{}: {shown}: no answer: {e}", who.label)),
         Ok(r) if r.status().is_server_error() => {
@@ -528,7 +537,11 @@ async fn fuzz_console_pages_never_5xx() {
         );
     }
     let took = start.elapsed();
-    eprintln!("console fuzz: {sent} requests as {PEOPLE} people in {took:.1?} (seed {seed})");
+    let to_login = TO_LOGIN.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!(
+        "console fuzz: {sent} requests as {PEOPLE} people in {took:.1?} (seed {seed}), \
+         {to_login} sent to the login page"
+    );
     assert!(
         failures.is_empty(),
         "{} of {sent} requests failed (seed {seed}):\n{}",
@@ -541,5 +554,9 @@ async fn fuzz_console_pages_never_5xx() {
             .join("\n")
     );
     assert!(sent > 1000, "the fuzz ran: {sent} requests");
+    assert!(
+        to_login * 5 < sent,
+        "most requests reached a page, not the login redirect: {to_login} of {sent}"
+    );
     assert!(took < Duration::from_secs(120), "bounded: {took:?}");
 }
