@@ -269,12 +269,14 @@ fn bind(c: &Config) -> anyhow::Result<TcpListener> {
 fn http_server(state: &Arc<AppState>, listener: TcpListener) -> anyhow::Result<(Server, u16)> {
     let c = &state.config;
     let port = listener.local_addr()?.port();
+    crate::telemetry::install_panic_hook();
     let data = web::Data::from(state.clone());
     let oidc = web::Data::new(crate::auth::oidc::Oidc::from_config(c.oidc.as_ref()));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .app_data(oidc.clone())
+            .wrap(from_fn(routes::middleware::catch_panics))
             .wrap(from_fn(routes::middleware::common))
             .configure(routes::configure)
     })

@@ -313,7 +313,8 @@ impl AppState {
         F: FnOnce(&AppState) -> ApiResult<T> + Send + 'static,
     {
         let state = self.clone();
-        actix_web::web::block(move || f(&state))
+        let request_id = crate::telemetry::current_request_id();
+        actix_web::web::block(move || crate::telemetry::with_request_id(request_id, || f(&state)))
             .await
             .map_err(|e| ApiError::Internal(anyhow!("blocking task failed: {e}")))?
     }

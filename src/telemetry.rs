@@ -1,7 +1,10 @@
-//! Logging (tracing) and Prometheus metrics.
+//! Logging (tracing) and Prometheus metrics, the request id of the work in progress (for log
+//! lines written far from the request, such as a panic's), and the panic hook.
 
+use std::cell::RefCell;
+use std::future::Future;
 use std::io::IsTerminal;
-use std::sync::OnceLock;
+use std::sync::{Once, OnceLock};
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
@@ -45,6 +48,82 @@ pub fn init_with(filter: &str, format: LogFormat) {
             .with_current_span(false)
             .try_init(),
     };
+}
+
+tokio::task_local! {
+    /// The id of the request whose future is being polled (set by the common middleware).
+    static REQUEST_ID: Box<str>;
+}
+
+thread_local! {
+    /// The id of the request a blocking-pool closure works for (set around the closure).
+    static BLOCKING_REQUEST_ID: RefCell<Option<Box<str>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` (a request's handling) with `id` as the current request id.
+pub async fn in_request<F: Future>(id: &str, f: F) -> F::Output {
+    REQUEST_ID.scope(id.into(), f).await
+}
+
+/// The id of the request being handled on this thread, if any: in its future, or in a
+/// closure it sent to the blocking pool.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID
+        .try_with(|id| id.to_string())
+        .ok()
+        .or_else(|| BLOCKING_REQUEST_ID.with(|c| c.borrow().as_deref().map(str::to_string)))
+}
+
+/// Runs `f` (blocking work of a request, on another thread) with `id` as the current request
+/// id, so a panic inside it is logged with the request it belongs to.
+pub fn with_request_id<T>(id: Option<String>, f: impl FnOnce() -> T) -> T {
+    struct Reset(Option<Box<str>>);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            let old = self.0.take();
+            BLOCKING_REQUEST_ID.with(|c| *c.borrow_mut() = old);
+        }
+    }
+    let previous = BLOCKING_REQUEST_ID.with(|c| c.replace(id.map(String::into_boxed_str)));
+    let _reset = Reset(previous);
+    f()
+}
+
+/// The text of a panic's payload (`panic!("…")` gives a `&str` or a `String`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
+/// Once logging is set up, a panic is one error line — its message, where it happened, and
+/// the request id when it happened while serving a request — instead of the default hook's
+/// text (and backtrace) on stderr for every request that hits it. The request itself is
+/// answered 500 by `routes::middleware::catch_panics`. Without a log subscriber (library use,
+/// tests) the previous hook runs, so test failures still print as usual.
+pub fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !tracing::dispatcher::has_been_set() {
+                return previous(info);
+            }
+            let message = panic_message(info.payload());
+            let location = info
+                .location()
+                .map(|l| format!("{}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            match current_request_id() {
+                Some(request_id) => {
+                    tracing::error!(%request_id, %location, "panic: {message}")
+                }
+                None => tracing::error!(%location, "panic: {message}"),
+            }
+        }));
+    });
 }
 
 /// The application's metrics, in their own registry.

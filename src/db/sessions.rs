@@ -49,3 +49,32 @@ pub fn delete_for_user(conn: &Connection, user_id: i64) -> Result<usize> {
 pub fn delete_expired(conn: &Connection, now: i64) -> Result<usize> {
     conn.execute("DELETE FROM sessions WHERE expires_at <= $1", params![now])
 }
+
+/// Keeps `sealed` (a value page waiting for its one view) in the session of `user_id` whose
+/// CSRF token is `csrf`, replacing any earlier one. Returns whether the session exists.
+pub fn set_pending(conn: &Connection, user_id: i64, csrf: &str, sealed: &[u8]) -> Result<bool> {
+    let n = conn.execute(
+        "UPDATE sessions SET pending_value = $1 WHERE user_id = $2 AND csrf_token = $3",
+        params![sealed, user_id, csrf],
+    )?;
+    Ok(n > 0)
+}
+
+/// The value page waiting in that session, if any.
+pub fn pending(conn: &Connection, user_id: i64, csrf: &str) -> Result<Option<Vec<u8>>> {
+    let sealed: Option<Option<Vec<u8>>> = conn.query_opt(
+        "SELECT pending_value FROM sessions WHERE user_id = $1 AND csrf_token = $2",
+        params![user_id, csrf],
+        |r| r.get(0),
+    )?;
+    Ok(sealed.flatten())
+}
+
+/// Forgets the value page waiting in that session.
+pub fn clear_pending(conn: &Connection, user_id: i64, csrf: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE sessions SET pending_value = NULL WHERE user_id = $1 AND csrf_token = $2",
+        params![user_id, csrf],
+    )?;
+    Ok(())
+}

@@ -1,15 +1,20 @@
 //! One middleware for every response: request id, security headers, metrics, the access log
-//! (`tokend::access`, at info), and logging of server errors with their request id.
+//! (`tokend::access`, at info), and logging of server errors with their request id; and,
+//! inside it, `catch_panics`, which answers a request whose handler panicked with a 500 (the
+//! worker keeps serving).
 
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
+use std::task::Poll;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::web;
+use actix_web::{web, HttpResponse};
 
 use crate::state::AppState;
 
@@ -92,7 +97,10 @@ pub async fn common(
             actix_web::ResponseError::error_response(&crate::error::ApiError::PayloadTooLarge);
         req.into_response(refusal).map_into_right_body()
     } else {
-        next.call(req).await?.map_into_left_body()
+        let id = std::str::from_utf8(&request_id).unwrap_or_default();
+        crate::telemetry::in_request(id, next.call(req))
+            .await?
+            .map_into_left_body()
     };
     let route = res
         .request()
@@ -141,6 +149,84 @@ pub async fn common(
     Ok(res)
 }
 
+/// Answers a request whose handler panicked with a 500 in the shape its caller expects (the
+/// JSON error envelope under `/v1`, the console's error page elsewhere) carrying its
+/// `X-Request-Id`, instead of dropping the connection; the worker serves the next request as
+/// usual. The panic is logged once, by `telemetry::install_panic_hook`.
+///
+/// The answer travels as an error (`PanicAnswer`), which actix turns into the response: a
+/// middleware cannot keep a copy of the request to build a `ServiceResponse` from, as routing
+/// needs the only reference to it.
+pub async fn catch_panics(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let api = is_api(req.path());
+    let mut call = Box::pin(next.call(req));
+    let outcome = std::future::poll_fn(|cx| {
+        match catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(cx))) {
+            Ok(Poll::Ready(r)) => Poll::Ready(Some(r)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(_) => Poll::Ready(None),
+        }
+    })
+    .await;
+    match outcome {
+        Some(res) => res,
+        None => Err(PanicAnswer {
+            api,
+            request_id: crate::telemetry::current_request_id(),
+        }
+        .into()),
+    }
+}
+
+/// Whether a path belongs to the JSON side (the API and the probes).
+fn is_api(path: &str) -> bool {
+    path == "/v1"
+        || path.starts_with("/v1/")
+        || matches!(path, "/healthz" | "/readyz" | "/metrics" | "/openapi.json")
+}
+
+/// The 500 for a request whose handler panicked.
+#[derive(Debug)]
+struct PanicAnswer {
+    api: bool,
+    request_id: Option<String>,
+}
+
+impl std::fmt::Display for PanicAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("internal error (the request handler panicked)")
+    }
+}
+
+impl actix_web::ResponseError for PanicAnswer {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        actix_web::http::StatusCode::INTERNAL_SERVER_ERROR
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = if self.api {
+            HttpResponse::InternalServerError().json(serde_json::json!({
+                "error": {"code": "internal", "message": "internal error; see the server log"}
+            }))
+        } else {
+            crate::routes::pages::internal_error_page()
+        };
+        let h = res.headers_mut();
+        if let Some(v) = self
+            .request_id
+            .as_deref()
+            .and_then(|id| HeaderValue::from_str(id).ok())
+        {
+            h.insert(header::HeaderName::from_static("x-request-id"), v);
+        }
+        security_headers(h, false, false);
+        res
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::request_id;
@@ -153,6 +239,83 @@ mod tests {
             assert!(id
                 .iter()
                 .all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_'));
+        }
+    }
+}
+
+#[cfg(test)]
+mod panic_tests {
+    use std::net::TcpListener;
+
+    use actix_web::middleware::from_fn;
+    use actix_web::{web, App, HttpResponse, HttpServer};
+
+    async fn boom() -> HttpResponse {
+        let empty: Vec<u8> = Vec::new();
+        let per_page = empty.len();
+        HttpResponse::Ok().body(format!("{}", 10 / per_page))
+    }
+
+    async fn fine() -> HttpResponse {
+        HttpResponse::Ok().body("fine")
+    }
+
+    /// A tiny server with the production middleware stack, one worker, and handlers that
+    /// panic (a division by zero, as the token list once did) or answer.
+    fn serve() -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server = HttpServer::new(|| {
+            App::new()
+                .wrap(from_fn(super::catch_panics))
+                .wrap(from_fn(super::common))
+                .route("/v1/boom", web::get().to(boom))
+                .route("/boom", web::get().to(boom))
+                .route("/fine", web::get().to(fine))
+        })
+        .workers(1)
+        .listen(listener)
+        .expect("listen")
+        .run();
+        actix_web::rt::spawn(server);
+        format!("http://127.0.0.1:{port}")
+    }
+
+    #[actix_web::test]
+    async fn a_panicking_handler_answers_500_with_a_request_id_and_the_worker_keeps_serving() {
+        let base = serve();
+        let client = reqwest::Client::new();
+        for round in 0..3 {
+            let res = client
+                .get(format!("{base}/v1/boom"))
+                .send()
+                .await
+                .expect("an answer, not a dropped connection");
+            assert_eq!(res.status().as_u16(), 500);
+            let id = res.headers().get("x-request-id").expect("X-Request-Id");
+            assert_eq!(id.len(), 12);
+            let body: serde_json::Value = res.json().await.expect("the API's error envelope");
+            assert_eq!(body["error"]["code"], "internal");
+
+            let res = client
+                .get(format!("{base}/boom"))
+                .send()
+                .await
+                .expect("an answer");
+            assert_eq!(res.status().as_u16(), 500);
+            assert!(res.headers().contains_key("x-request-id"));
+            let ct = res.headers()["content-type"].to_str().unwrap().to_string();
+            assert!(ct.starts_with("text/html"), "{ct}");
+            let html = res.text().await.expect("html");
+            assert!(html.contains("Something went wrong"), "{html}");
+
+            let res = client
+                .get(format!("{base}/fine"))
+                .send()
+                .await
+                .expect("the same single worker serves the next request");
+            assert_eq!(res.status().as_u16(), 200, "round {round}");
+            assert_eq!(res.text().await.unwrap(), "fine");
         }
     }
 }

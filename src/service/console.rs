@@ -136,6 +136,82 @@ pub fn find_user(conn: &Connection, caller: &Caller, email: &str) -> ApiResult<U
         .ok_or(ApiError::NotFound)
 }
 
+/// What a typed "User" field names: one user, several (how many), or nobody.
+#[derive(Debug, Clone)]
+pub enum UserMatch {
+    One(UserView),
+    Many(usize),
+    Nobody,
+}
+
+/// The most candidates a typed name is compared with (a count past it is shown as this).
+const MATCH_SCAN: usize = 1000;
+
+/// A user of the caller's reach named by what a person typed: an email (exactly, any case),
+/// else a name (exactly, any case); when `partial` (list filters, which only read), a text
+/// contained in exactly one user's email or name also names that user. Several exact names,
+/// or several partial matches, are `Many`; the caller chooses. Callers without `users:read`
+/// can only name themselves.
+pub fn match_user(
+    conn: &Connection,
+    caller: &Caller,
+    typed: &str,
+    partial: bool,
+) -> ApiResult<UserMatch> {
+    let typed = typed.trim();
+    if typed.is_empty() {
+        return Ok(UserMatch::Nobody);
+    }
+    let lower = typed.to_lowercase();
+    let me = &caller.user;
+    let is_me = me.email.to_lowercase() == lower || me.name.to_lowercase() == lower;
+    if !caller.has(Permission::UsersRead) {
+        return Ok(if is_me {
+            UserMatch::One(UserView::from(me))
+        } else {
+            UserMatch::Nobody
+        });
+    }
+    if let Ok(email) = Email::parse(typed) {
+        if let Some(u) =
+            db::users::by_email(conn, &email)?.filter(|u| caller.reaches_company(u.company_id))
+        {
+            return Ok(UserMatch::One(UserView::from(&u)));
+        }
+    }
+    let rows = db::users::search(conn, caller.company_scope(), typed, 0, MATCH_SCAN)?;
+    let rows: Vec<_> = rows
+        .into_iter()
+        .filter(|u| caller.reaches_company(u.company_id))
+        .collect();
+    let named: Vec<_> = rows
+        .iter()
+        .filter(|u| u.name.to_lowercase() == lower)
+        .collect();
+    Ok(match (named.as_slice(), rows.len()) {
+        ([u], _) => UserMatch::One(UserView::from(*u)),
+        ([], 0) => UserMatch::Nobody,
+        ([], 1) if partial => UserMatch::One(UserView::from(&rows[0])),
+        ([], n) => UserMatch::Many(n),
+        (several, _) => UserMatch::Many(several.len()),
+    })
+}
+
+impl UserMatch {
+    /// The sentence a form shows beside a field that does not name exactly one user.
+    pub fn problem(&self) -> Option<String> {
+        match self {
+            UserMatch::One(_) => None,
+            UserMatch::Many(1) => Some("1 user matches — choose one".into()),
+            UserMatch::Many(n) if *n >= MATCH_SCAN => {
+                Some(format!("{n}+ users match — choose one"))
+            }
+            UserMatch::Many(n) => Some(format!("{n} users match — choose one")),
+            UserMatch::Nobody => Some("no such user".into()),
+        }
+    }
+}
+
 /// The permissions a user holds (the bound of a token form's checkboxes for that owner).
 pub fn user_permissions(conn: &Connection, caller: &Caller, id: i64) -> ApiResult<PermissionSet> {
     if id == caller.user.id {

@@ -8,6 +8,7 @@ pub mod console;
 pub mod legacy;
 pub mod lifecycle;
 pub mod nodes;
+pub mod pending;
 pub mod policy;
 pub mod revoke;
 pub mod system;

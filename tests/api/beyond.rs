@@ -340,7 +340,11 @@ async fn max_lifetime_policy_refuses_longer_or_missing_expiry() {
         .await;
     assert_eq!(res.status(), 200);
     let res = app
-        .post("/v1/tokens", &app.admin_token, json!({ "name": "forever" }))
+        .post(
+            "/v1/tokens",
+            &app.admin_token,
+            json!({ "name": "forever", "role_template": "read_only" }),
+        )
         .await;
     assert_error(res, 422, "lifetime_exceeds_policy").await;
     let far = (chrono::Utc::now() + Duration::days(31)).to_rfc3339();
@@ -348,7 +352,7 @@ async fn max_lifetime_policy_refuses_longer_or_missing_expiry() {
         .post(
             "/v1/tokens",
             &app.admin_token,
-            json!({ "name": "far", "expires_at": far }),
+            json!({ "name": "far", "role_template": "read_only", "expires_at": far }),
         )
         .await;
     assert_error(res, 422, "lifetime_exceeds_policy").await;
@@ -357,7 +361,7 @@ async fn max_lifetime_policy_refuses_longer_or_missing_expiry() {
         .post(
             "/v1/tokens",
             &app.admin_token,
-            json!({ "name": "near", "expires_at": near }),
+            json!({ "name": "near", "role_template": "read_only", "expires_at": near }),
         )
         .await;
     assert_eq!(res.status(), 201);

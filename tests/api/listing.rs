@@ -730,7 +730,11 @@ async fn audit_log_of_a_company_admin_is_limited_to_its_company() {
 async fn responses_carrying_a_value_are_not_cached() {
     let app = spawn_app().await;
     let res = app
-        .post("/v1/tokens", &app.admin_token, json!({ "name": "n" }))
+        .post(
+            "/v1/tokens",
+            &app.admin_token,
+            json!({ "name": "n", "role_template": "read_only" }),
+        )
         .await;
     assert_eq!(header(&res, "cache-control"), "no-store");
     let t = body(res).await;

@@ -8,6 +8,7 @@ mod beyond;
 mod bursts;
 mod errors;
 mod escalation;
+mod first_hour;
 mod hardening;
 mod helpers;
 mod inputs;

@@ -107,7 +107,7 @@ fn concrete(path: &str, w: &World) -> String {
 /// A body that passes extraction for each route (so the checks reach authorization).
 fn payload(method: &str, path: &str) -> Option<Value> {
     match (method, path) {
-        ("POST", "/v1/tokens") => Some(json!({ "name": "matrix" })),
+        ("POST", "/v1/tokens") => Some(json!({ "name": "matrix", "permissions": ["tokens:read"] })),
         ("POST", "/v1/tokens/bulk") => Some(json!({ "ids": [1], "action": "disable" })),
         ("POST", "/v1/users") => Some(json!({ "email": "m@example.com", "role": "read_only" })),
         ("POST", "/v1/companies") => Some(json!({ "name": "Matrix" })),

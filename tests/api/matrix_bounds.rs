@@ -47,7 +47,9 @@ fn concrete(path: &str, t: &Targets) -> String {
 /// the change delegated tokens and weaker users must not make.
 fn payload(m: &str, p: &str, t: &Targets) -> Option<Value> {
     match (m, p) {
-        ("POST", "/v1/tokens") => Some(json!({ "name": format!("m-{}", rand_suffix()) })),
+        ("POST", "/v1/tokens") => Some(json!({
+            "name": format!("m-{}", rand_suffix()), "permissions": ["tokens:read"]
+        })),
         ("POST", "/v1/tokens/bulk") => Some(json!({ "ids": [t.token_id], "action": "disable" })),
         ("POST", "/v1/users") => Some(json!({
             "email": format!("m-{}@example.com", rand_suffix()), "role": "read_only"
@@ -162,8 +164,8 @@ async fn rule_25_matrix_a_delegated_token_on_every_route() {
 fn narrow_global(m: &str, p: &str) -> Want {
     match (m, p) {
         ("GET", "/v1/me" | "/v1/permissions" | "/v1/roles" | "/v1/tokens") => OK,
-        // its own token defaults to the owner's permissions, wider than this credential
-        ("POST", "/v1/tokens") => (422, Some("permissions_exceed_caller")),
+        // a token for itself, within this credential (nothing is granted by default)
+        ("POST", "/v1/tokens") => CREATED,
         ("POST", "/v1/tokens/bulk") => OK, // per-id results: not found
         ("GET" | "PATCH" | "DELETE", "/v1/tokens/{id}") => NOT_FOUND,
         ("POST", "/v1/tokens/{id}/renew" | "/v1/tokens/{id}/reveal") => NOT_FOUND,

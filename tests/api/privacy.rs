@@ -400,7 +400,7 @@ async fn rule_12_nobody_but_the_owner_sees_a_private_tokens_value() {
         .post(
             "/v1/tokens",
             &admin,
-            json!({ "name": "for ann", "owner_id": owner }),
+            json!({ "name": "for ann", "owner_id": owner, "role_template": "read_only" }),
         )
         .await;
     assert_eq!(res.status(), 201);

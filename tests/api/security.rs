@@ -515,7 +515,9 @@ async fn secrets_never_print_in_debug_output() {
             let owner = tokend::db::users::get(tx, user)?.unwrap();
             let caller = tokend::domain::model::Caller::session(owner, "127.0.0.1".into());
             let env = state.env();
-            let input = serde_json::from_value(json!({ "name": "t" })).unwrap();
+            let input =
+                serde_json::from_value(json!({ "name": "t", "permissions": ["tokens:read"] }))
+                    .unwrap();
             let token = tokend::service::tokens::create(tx, &env, &caller, input)?;
             let node_input = serde_json::from_value(json!({ "name": "n" })).unwrap();
             let node = tokend::service::nodes::create(tx, &env, &caller, node_input)?;

@@ -19,8 +19,13 @@ async fn with_cookie(
     if let Some(c) = csrf {
         headers.push(("x-csrf-token", c));
     }
-    let payload = (method != Method::GET && method != Method::DELETE)
-        .then(|| json!({ "name": "via session" }));
+    let payload = (method != Method::GET && method != Method::DELETE).then(|| {
+        if path == "/v1/tokens" {
+            json!({ "name": "via session", "role_template": "read_only" })
+        } else {
+            json!({ "name": "via session" })
+        }
+    });
     app.send_with(method, path, &headers, payload).await
 }
 
@@ -163,9 +168,13 @@ async fn cookie_authenticated_unsafe_requests_need_the_csrf_header() {
     );
     // token requests need no CSRF header (no ambient credential)
     assert_eq!(
-        app.post("/v1/tokens", &app.admin_token, json!({ "name": "t" }))
-            .await
-            .status(),
+        app.post(
+            "/v1/tokens",
+            &app.admin_token,
+            json!({ "name": "t", "role_template": "read_only" })
+        )
+        .await
+        .status(),
         201
     );
 }

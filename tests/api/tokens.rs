@@ -325,7 +325,7 @@ async fn rule_3_past_expiry_at_creation_is_refused() {
             app.post(
                 "/v1/tokens",
                 &token,
-                json!({ "name": "p", "expires_at": past }),
+                json!({ "name": "p", "role_template": "read_only", "expires_at": past }),
             )
             .await,
             422,
@@ -581,7 +581,7 @@ async fn rule_7_name_is_trimmed_and_1_to_128_characters() {
         .post(
             "/v1/tokens",
             &token,
-            json!({ "name": format!("  {}  ", "y".repeat(128)) }),
+            json!({ "name": format!("  {}  ", "y".repeat(128)), "role_template": "read_only" }),
         )
         .await;
     assert_eq!(res.status(), 201, "128 after trimming");
@@ -616,15 +616,23 @@ async fn rule_7_name_is_unique_among_one_owners_tokens() {
     let (_, b_token) = app.quick_user_with_token("b@example.com", "analyst").await;
     app.create_token(&a_token, json!({ "name": "ci" })).await;
     assert_error(
-        app.post("/v1/tokens", &a_token, json!({ "name": "ci" }))
-            .await,
+        app.post(
+            "/v1/tokens",
+            &a_token,
+            json!({ "name": "ci", "role_template": "read_only" }),
+        )
+        .await,
         409,
         "name_taken",
     )
     .await;
     assert_error(
-        app.post("/v1/tokens", &a_token, json!({ "name": "  ci " }))
-            .await,
+        app.post(
+            "/v1/tokens",
+            &a_token,
+            json!({ "name": "  ci ", "role_template": "read_only" }),
+        )
+        .await,
         409,
         "name_taken",
     )
@@ -634,7 +642,7 @@ async fn rule_7_name_is_unique_among_one_owners_tokens() {
         app.post(
             "/v1/tokens",
             &app.admin_token,
-            json!({ "name": "ci", "owner_id": a }),
+            json!({ "name": "ci", "owner_id": a, "role_template": "read_only" }),
         )
         .await,
         409,

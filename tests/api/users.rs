@@ -375,8 +375,12 @@ async fn settings_can_be_read_and_changed_by_administrators() {
     );
     let now = app.server_now();
     assert_error(
-        app.post("/v1/tokens", &analyst, json!({ "name": "a" }))
-            .await,
+        app.post(
+            "/v1/tokens",
+            &analyst,
+            json!({ "name": "a", "role_template": "read_only" }),
+        )
+        .await,
         422,
         "lifetime_exceeds_policy",
     )
@@ -385,7 +389,7 @@ async fn settings_can_be_read_and_changed_by_administrators() {
         .post(
             "/v1/tokens",
             &analyst,
-            json!({ "name": "a", "expires_at": rfc3339_after(now, 40 * 86_400) }),
+            json!({ "name": "a", "role_template": "read_only", "expires_at": rfc3339_after(now, 40 * 86_400) }),
         )
         .await;
     assert_error(res, 422, "lifetime_exceeds_policy").await;

@@ -780,3 +780,27 @@ fn first_hour_the_administrator_is_created_only_once_the_port_is_bound() {
         server.banner
     );
 }
+#[tokio::test]
+async fn first_hour_cli_token_create_without_permissions_refuses_and_says_how() {
+    let r = running();
+    r.api_user("ann@example.com", "analyst").await;
+    let before = r.dump("tokens");
+    let mut cmd = r.w.tokend();
+    cmd.args([
+        "token",
+        "create",
+        "--owner",
+        "ann@example.com",
+        "--name",
+        "no-perms",
+    ]);
+    let out = run(cmd);
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "no value printed: {}", out.stdout);
+    assert!(
+        out.stderr.contains("--role-template") && out.stderr.contains("--permissions"),
+        "the message names both ways: {}",
+        out.stderr
+    );
+    assert_eq!(r.dump("tokens"), before, "nothing stored");
+}

@@ -125,9 +125,11 @@ impl TestApp {
 
     /// Creates a token owned and made by `owner_id` from a create-token JSON `body`, as the
     /// owner does in the console: a session of the owner, through the same service function
-    /// as the API. The token is not delegated. Returns (id, value).
+    /// as the API. The token is not delegated. Returns (id, value). A body naming neither
+    /// `role_template` nor `permissions` asks for every permission of the owner (see
+    /// [`owner_permissions_body`]): the API itself has no default.
     pub async fn own_token(&self, owner_id: i64, body: Value) -> (i64, String) {
-        let input: tokend::service::tokens::CreateToken =
+        let mut input: tokend::service::tokens::CreateToken =
             serde_json::from_value(body).expect("a CreateToken body");
         let st = self.state.clone();
         let created = self
@@ -135,12 +137,46 @@ impl TestApp {
             .write(move |tx| {
                 let owner = tokend::db::users::get(tx, owner_id)?
                     .ok_or(tokend::error::ApiError::NotFound)?;
+                if input.role_template.is_none() && input.permissions.is_none() {
+                    let all = owner_permissions_body(&owner);
+                    input.role_template = all["role_template"].as_str().map(str::to_string);
+                    input.permissions = all["permissions"].as_array().map(|a| {
+                        a.iter()
+                            .filter_map(|p| p.as_str().map(str::to_string))
+                            .collect()
+                    });
+                }
                 let caller = tokend::domain::model::Caller::session(owner, "127.0.0.1".into());
                 tokend::service::tokens::create(tx, &st.env(), &caller, input)
             })
             .await
             .expect("own token created");
         (created.token.id, created.value.expose().to_string())
+    }
+
+    /// The create-token fields asking for every permission `owner_id` holds (for tests that
+    /// want a token as wide as its owner; the API has no default).
+    pub async fn all_permissions_of(&self, owner_id: i64) -> Value {
+        let owner = self
+            .state
+            .read(move |c| Ok(tokend::db::users::get(c, owner_id)?))
+            .await
+            .expect("read the owner")
+            .expect("the owner exists");
+        owner_permissions_body(&owner)
+    }
+
+    /// `body` with every permission of `owner_id` asked for, unless it names
+    /// `role_template` or `permissions` itself.
+    pub async fn with_all_permissions(&self, owner_id: i64, mut body: Value) -> Value {
+        let asks = body.get("role_template").is_some() || body.get("permissions").is_some();
+        if !asks {
+            let all = self.all_permissions_of(owner_id).await;
+            if let (Some(b), Some(a)) = (body.as_object_mut(), all.as_object()) {
+                b.extend(a.clone());
+            }
+        }
+        body
     }
 
     /// Moves the server's clock forward.
@@ -208,5 +244,14 @@ impl Store {
         f: impl FnMut(&tokend::db::Row) -> DbResult<T> + Send,
     ) -> DbResult<Vec<T>> {
         self.run(|c| c.query_map(sql, params, f))
+    }
+}
+
+/// The create-token fields for every permission `owner` holds: the owner's role as the
+/// template when it is one, else the explicit list (a global administrator, a custom role).
+pub fn owner_permissions_body(owner: &tokend::domain::model::User) -> Value {
+    match tokend::domain::roles::parse_template(owner.role.name()) {
+        Some(r) if r != tokend::domain::roles::Role::Custom => json!({ "role_template": r.name() }),
+        _ => json!({ "permissions": owner.permissions().names() }),
     }
 }

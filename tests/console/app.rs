@@ -24,12 +24,14 @@ impl TestApp {
         serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 
-    /// Creates a token for `owner_id` as the admin; returns (id, value).
+    /// Creates a token for `owner_id` as the admin; returns (id, value). Without
+    /// `role_template` or `permissions` in `extra`, it gets every permission of its owner.
     pub async fn create_token(&self, owner_id: i64, name: &str, extra: Value) -> (i64, String) {
         let mut body = json!({ "name": name, "owner_id": owner_id });
         if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
             b.extend(e.clone());
         }
+        let body = self.with_all_permissions(owner_id, body).await;
         let v = self.admin_post("/v1/tokens", body, 201).await;
         (
             v["id"].as_i64().expect("id"),

@@ -37,8 +37,18 @@ pub async fn post_form(
         .await
 }
 
+/// Follows the 303 a form answers with (post/redirect/get) and returns the page it names.
+pub async fn follow(app: &TestApp, c: &Client, res: reqwest::Response) -> reqwest::Response {
+    assert_eq!(res.status(), 303, "a form answers with a redirect");
+    let to = res.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    c.get(app.url(&to)).send().await.expect("the page")
+}
+
 /// A cookie-keeping client signed in as the bootstrap administrator.
-async fn signed_in(app: &TestApp) -> Client {
+pub async fn signed_in(app: &TestApp) -> Client {
     let c = signed_in_as(app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let home = c.get(app.url("/")).send().await.expect("home");
     assert_eq!(home.status(), 200, "the administrator lands on the list");
@@ -117,6 +127,7 @@ async fn forms_are_plain_posts_with_csrf_tokens_and_value_pages_are_not_cached()
     )
     .await
     .expect("post");
+    let res = follow(&app, &c, res).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()[CACHE_CONTROL], "no-store");
     let html = res.text().await.expect("html");
@@ -325,6 +336,7 @@ async fn the_value_page_closes_only_to_a_path_on_this_site() {
         )
         .await
         .expect("post");
+        let res = follow(&app, &c, res).await;
         assert_eq!(res.status(), 200, "{back:?}");
         let html = res.text().await.expect("html");
         assert!(html.contains("API token created"), "{back:?}");

@@ -10,6 +10,8 @@ mod browser;
 
 mod admin;
 mod beyond;
+mod first_hour;
+mod fuzz;
 mod http;
 mod list;
 mod login;

@@ -17,10 +17,10 @@ async fn core_flows_work_without_javascript() {
     b.permission("tokens:read", true).await;
     b.check("Set expiration date and time", true).await;
     b.fill("Expires at (UTC)", "").await;
-    b.click("Add").await;
+    b.click("Create").await;
     b.sees("enter a date and time").await;
     b.check("Set expiration date and time", false).await;
-    b.click("Add").await;
+    b.click("Create").await;
     b.sees("API token created").await;
     let first = b.value_of("token-value").await;
     assert!(

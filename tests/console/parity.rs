@@ -20,7 +20,8 @@ async fn value_page_shows_how_to_send_the_value_and_closes_back(javascript: bool
     let list = b.path().await;
     b.click("Create API token").await;
     b.fill("Name", "curl-demo").await;
-    b.click("Add").await;
+    b.select("Role template", "Read only").await;
+    b.click("Create").await;
     b.sees("API token created").await;
     let value = b.value_of("token-value").await;
     let curl = b.value_of("curl-example").await;
@@ -121,7 +122,8 @@ async fn expiry_defaults_to_the_company_setting_and_takes_typed_seconds(javascri
     // Typed with seconds, kept to the second.
     b.fill("Name", "typed-expiry").await;
     b.fill("Expires at (UTC)", "2031-05-06 07:08:09").await;
-    b.click("Add").await;
+    b.select("Role template", "Read only").await;
+    b.click("Create").await;
     b.sees("API token created").await;
     let list = app
         .client

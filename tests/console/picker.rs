@@ -120,7 +120,8 @@ async fn the_select_page_works_without_javascript_and_templates_follow_the_owner
     b.fill("User", ADMIN_EMAIL).await;
     b.click("Apply").await;
     b.does_not_see("Administrator is unavailable").await;
-    b.click("Add").await;
+    b.select("Role template", "Read only").await;
+    b.click("Create").await;
     b.sees("API token created").await;
     b.finish().await;
 }

@@ -164,7 +164,7 @@ async fn a_company_shared_token_is_listed_for_members_but_managed_by_administrat
     b.select("Kind", "Shared").await;
     b.select("Shared with", "Everyone in the company").await;
     b.select("Role template", "Read only").await;
-    b.click("Add").await;
+    b.click("Create").await;
     b.sees("API token created").await;
     let value = b.value_of("token-value").await;
     b.click("team-token").await;

@@ -91,7 +91,8 @@ async fn screenshots_of_the_main_pages() {
     both(&b, "token-create").await;
     b.check("Set expiration date and time", true).await;
     b.fill("Expires at (UTC)", "2031-12-31 23:59:00").await;
-    b.click("Add").await;
+    b.select("Role template", "Read only").await;
+    b.click("Create").await;
     both(&b, "token-value").await;
     // Used once (recent address) and rotated with a day's overlap.
     let value = b.value_of("token-value").await;

@@ -4,13 +4,15 @@
 use crate::app::{spawn_app, ADMIN_EMAIL, ADMIN_PASSWORD};
 use crate::browser::{Browser, Options};
 
-/// Creates a token through the form with the defaults; returns its value from the value page.
+/// Creates a token through the form with the Read only template (the form preselects none);
+/// returns its value from the value page.
 pub async fn create_token(b: &Browser, name: &str) -> String {
     b.goto("/").await;
     b.click("Create API token").await;
     assert_eq!(b.heading().await, "Create API token");
     b.fill("Name", name).await;
-    b.click("Add").await;
+    b.select("Role template", "Read only").await;
+    b.click("Create").await;
     b.sees("API token created").await;
     let value = b.value_of("token-value").await;
     assert!(
@@ -26,7 +28,8 @@ async fn create_copy_filter_toggle_and_mass_actions() {
     let b = Browser::start(&app.address, Options::default()).await;
     b.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
 
-    // Create with the defaults: User = me, template = my role, Enabled checked.
+    // Create with the defaults (User = me, Enabled checked) and a chosen template: none is
+    // preselected.
     b.goto("/tokens/new").await;
     assert_eq!(
         b.field("User")
@@ -47,7 +50,8 @@ async fn create_copy_filter_toggle_and_mass_actions() {
     );
     b.fill("Name", "ci-deploy").await;
     b.fill("Description", "Deploys from CI").await;
-    b.click("Add").await;
+    b.select("Role template", "Administrator").await;
+    b.click("Create").await;
     b.sees("API token created").await;
     b.sees("you can reveal it again later").await;
     let value = b.value_of("token-value").await;
@@ -70,7 +74,7 @@ async fn create_copy_filter_toggle_and_mass_actions() {
     b.permission("attacks:read", true).await;
     b.check("Set expiration date and time", true).await;
     b.set_value("Expires at (UTC)", "2031-05-01T10:30").await;
-    b.click("Add").await;
+    b.click("Create").await;
     b.sees("API token created").await;
     b.click("Close").await;
 
@@ -232,7 +236,8 @@ async fn validation_messages_beside_fields_keep_the_input() {
     b.goto("/tokens/new").await;
     b.fill("Name", "   ").await;
     b.fill("Description", "keep me").await;
-    b.click("Add").await;
+    b.select("Role template", "Read only").await;
+    b.click("Create").await;
     b.sees("Please correct the highlighted fields.").await;
     b.sees("name is required").await;
     assert_eq!(
@@ -248,7 +253,7 @@ async fn validation_messages_beside_fields_keep_the_input() {
     b.fill("Name", "expiring").await;
     b.check("Set expiration date and time", true).await;
     b.set_value("Expires at (UTC)", "2001-01-01T00:00").await;
-    b.click("Add").await;
+    b.click("Create").await;
     b.sees("must be in the future").await;
     assert_eq!(
         b.field("Name")
@@ -265,7 +270,8 @@ async fn validation_messages_beside_fields_keep_the_input() {
     create_token(&b, "dup").await;
     b.goto("/tokens/new").await;
     b.fill("Name", "dup").await;
-    b.click("Add").await;
+    b.select("Role template", "Read only").await;
+    b.click("Create").await;
     b.sees("already has a token with this name").await;
 
     // Permissions the owner lacks are refused (rule 2): a read-only user with an admin template.
@@ -291,7 +297,7 @@ async fn validation_messages_beside_fields_keep_the_input() {
     )
     .await
     .expect("script");
-    b.click("Add").await;
+    b.click("Create").await;
     b.sees("the owner does not hold").await;
     b.finish().await;
 }

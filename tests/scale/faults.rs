@@ -17,13 +17,22 @@ async fn database_down_answers_503_storage_unavailable_and_service_resumes_by_it
     let setup = Setup::start();
     let a = setup.replica(&[]);
     let admin = &setup.admin;
-    let (_, value) = a.token(admin, json!({ "name": "before" })).await;
+    let (_, value) = a
+        .token(
+            admin,
+            json!({ "name": "before", "role_template": "read_only" }),
+        )
+        .await;
     setup.cluster.stop();
     let (status, body) = a.get("/v1/tokens", admin).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["code"], "storage_unavailable", "{body}");
     let (status, body) = a
-        .post("/v1/tokens", admin, json!({ "name": "during" }))
+        .post(
+            "/v1/tokens",
+            admin,
+            json!({ "name": "during", "role_template": "read_only" }),
+        )
         .await;
     assert_eq!(
         (status, &body["error"]["code"]),
@@ -43,7 +52,11 @@ async fn database_down_answers_503_storage_unavailable_and_service_resumes_by_it
     .expect("service resumes without a restart");
     eprintln!("service resumed {back:?} after the database came back");
     assert_eq!(a.me(&value).await, 200);
-    a.token(admin, json!({ "name": "after" })).await;
+    a.token(
+        admin,
+        json!({ "name": "after", "role_template": "read_only" }),
+    )
+    .await;
 }
 
 /// Writes tokens through the replica at `base` until `stop`, keeping those answered 201.
@@ -56,7 +69,7 @@ async fn write_until(base: String, admin: String, stop: Arc<AtomicBool>) -> Vec<
         let res = http
             .post(format!("{base}/v1/tokens"))
             .bearer_auth(&admin)
-            .json(&json!({ "name": format!("w{n}") }))
+            .json(&json!({ "name": format!("w{n}"), "role_template": "read_only" }))
             .timeout(Duration::from_secs(15))
             .send()
             .await;
@@ -79,7 +92,7 @@ async fn reconnected(r: &Replica, admin: &str) -> Duration {
         r.post(
             "/v1/tokens",
             admin,
-            json!({ "name": format!("probe-{}", crate::proc::new_value()) }),
+            json!({ "name": format!("probe-{}", crate::proc::new_value()), "role_template": "read_only" }),
         )
         .await
         .0 == 201

@@ -69,7 +69,7 @@ async fn jobs_run_once_across_replicas_no_double_expiry_and_each_webhook_once() 
     let mut ids = Vec::new();
     for i in 0..6 {
         let replica = if i % 2 == 0 { &a } else { &b };
-        let body = json!({ "name": format!("expiring-{i}"), "expires_at": soon });
+        let body = json!({ "name": format!("expiring-{i}"), "role_template": "read_only", "expires_at": soon });
         ids.push(replica.token(admin, body).await.0);
     }
     // Both replicas run the expiry job every second; each token is disabled once.

@@ -26,9 +26,40 @@ mod user_actions;
 mod users;
 mod view;
 
-use actix_web::web;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use render::{error_page, Layout, Section};
+
+/// The 500 page for a request whose handler panicked (`middleware::catch_panics`): the site's
+/// layout without a session lookup (the failure may lie there).
+pub fn internal_error_page() -> HttpResponse {
+    error_page(
+        Layout::anonymous("Something went wrong"),
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "An internal error occurred; it has been logged with the request id of this answer.",
+    )
+}
+
+/// Any URL outside `/v1` that names no page: the console's 404 page, with the navigation for
+/// a signed-in user and *Sign in* for anyone else (`/v1/…` keeps the API's JSON 404).
+async fn not_found(req: HttpRequest) -> HttpResponse {
+    let title = "Page not found";
+    let (layout, message) = match auth::PageUser::load(&req).await {
+        Ok(user) => (
+            user.layout(title, Section::None),
+            "There is no page at this address. Check the link, or use the navigation above.",
+        ),
+        Err(_) => (
+            Layout::anonymous(title),
+            "There is no page at this address. Check the link, or sign in to use the console.",
+        ),
+    };
+    error_page(layout, StatusCode::NOT_FOUND, message)
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.default_service(web::to(not_found));
     cfg.route("/static/{file}", web::get().to(assets::serve))
         .service(
             web::resource("/login")
@@ -55,6 +86,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(owner_picker::select)),
         )
         .route("/console/owners", web::get().to(owner_picker::suggest))
+        .route("/tokens/value/{id}", web::get().to(token_value::show))
         .route("/tokens/bulk", web::post().to(token_actions::bulk))
         .service(
             web::resource("/tokens/{id}")
@@ -91,6 +123,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(nodes::list))
                 .route(web::post().to(nodes::create)),
         )
+        .route("/nodes/value/{id}", web::get().to(token_value::show))
         .route("/nodes/{id}/delete", web::post().to(nodes::delete))
         .service(
             web::resource("/settings")

@@ -8,7 +8,7 @@ use askama::Template;
 use super::auth::{PageUser, SignedForm};
 use super::confirm::confirm;
 use super::render::{Flash, Layout, PageError, PageResult, Section};
-use super::token_value::curl_example_at;
+use super::token_value::{remember_value, ValuePage};
 use super::view;
 use crate::domain::permissions::Permission;
 use crate::error::ApiError;
@@ -97,16 +97,7 @@ pub async fn list(state: Shared, user: PageUser) -> PageResult {
     render_list(&state, &user, String::new(), None).await
 }
 
-#[derive(Template)]
-#[template(path = "nodes/created.html")]
-struct CreatedPage<'a> {
-    layout: Layout,
-    name: &'a str,
-    value: &'a str,
-    curl: String,
-}
-
-/// `POST /nodes`: creates a node and shows its node token once.
+/// `POST /nodes`: creates a node and sends to the page showing its node token once.
 pub async fn create(state: Shared, sf: SignedForm) -> PageResult {
     let SignedForm { user, form } = sf;
     ensure_can_read(&user)?;
@@ -118,12 +109,10 @@ pub async fn create(state: Shared, sf: SignedForm) -> PageResult {
         .write(move |tx| svc::create(tx, &env, &caller, input))
         .await
     {
-        Ok(created) => user.page(&CreatedPage {
-            layout: user.layout("Node created", Section::Nodes),
-            name: &created.node.name,
-            value: created.token.value.expose(),
-            curl: curl_example_at(&user.origin, created.token.value.expose(), "/v1/nodes/self"),
-        }),
+        Ok(created) => {
+            let page = ValuePage::of_node(&created.node.name, created.token.value.expose());
+            Ok(remember_value(&state, &user, page).await?)
+        }
         Err(e @ (ApiError::Internal(_) | ApiError::Forbidden { .. })) => Err(e.into()),
         Err(e) => {
             let message = e

@@ -236,17 +236,22 @@ impl ResponseError for PageError {
                 status,
                 title,
                 message,
-            } => {
-                let page = ErrorPage {
-                    layout: Layout::anonymous(*title),
-                    status: status.as_u16(),
-                    message,
-                };
-                match page.render() {
-                    Ok(body) => html(*status, body),
-                    Err(_) => HttpResponse::build(*status).body(format!("{title}: {message}")),
-                }
-            }
+            } => error_page(Layout::anonymous(*title), *status, message),
         }
+    }
+}
+
+/// An error page in the site's layout: `layout` carries the title, and the navigation when
+/// someone is signed in (an anonymous layout offers *Sign in* instead).
+pub fn error_page(layout: Layout, status: StatusCode, message: &str) -> HttpResponse {
+    let title = layout.title.clone();
+    let page = ErrorPage {
+        layout,
+        status: status.as_u16(),
+        message,
+    };
+    match page.render() {
+        Ok(body) => html(status, body),
+        Err(_) => HttpResponse::build(status).body(format!("{title}: {message}")),
     }
 }

@@ -9,7 +9,7 @@ use super::auth::SignedForm;
 use super::confirm::{confirm, confirm_choosing, Choice};
 use super::render::{Flash, PageResult};
 use super::token_page::load;
-use super::token_value::{revealed_page, value_page};
+use super::token_value::{remember_value, revealed_page, ValuePage};
 use super::tokens::parse_id;
 use super::view::grace_options;
 use crate::domain::model::TokenKind;
@@ -195,12 +195,11 @@ pub async fn regenerate(state: Shared, path: web::Path<String>, sf: SignedForm) 
         .write(move |tx| svc::renew(tx, &env, &caller, id, input))
         .await
     {
-        Ok(renewed) => value_page(
-            &user,
-            "Token value regenerated",
-            &renewed,
-            &format!("/tokens/{id}"),
-        ),
+        Ok(renewed) => {
+            let back = format!("/tokens/{id}");
+            let page = ValuePage::of_token("Token value regenerated", &renewed, &back);
+            Ok(remember_value(&state, &user, page).await?)
+        }
         Err(e @ (ApiError::Internal(_) | ApiError::NotFound)) => Err(e.into()),
         Err(e) => Ok(user.redirect(&format!("/tokens/{id}"), Flash::error(e.to_string()))),
     }

@@ -1,5 +1,9 @@
-//! Creating an API token: the form (`GET /tokens/new`), its submission (`POST /tokens`) and
-//! the one-time value page shown after create, regenerate and reveal.
+//! Creating an API token: the form (`GET /tokens/new`) and its submission (`POST /tokens`),
+//! which redirects to the one-time value page (post/redirect/get, `token_value.rs`).
+//!
+//! Least privilege by default: no role template is preselected and no permission is ticked,
+//! so the person creating the token chooses what it may do. The *User* field takes an email
+//! or a name: one match selects that user; several ask to choose one (*Select*); none says so.
 
 use actix_web::http::StatusCode;
 use actix_web::HttpRequest;
@@ -7,13 +11,14 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use super::auth::{PageUser, SignedForm};
-use super::form::{explain, time_field, FieldErrors, FormData};
+use super::form::{explain, time_field, with_query, FieldErrors, FormData};
 use super::render::{Layout, PageError, PageResult, Section};
-use super::token_value::value_page;
+use super::token_value::{remember_value, ValuePage};
 use super::view::{self, options, perm_boxes, template_options, Opt, PermBox, UserOption};
 use crate::domain::permissions::{Permission, PermissionSet};
 use crate::domain::roles::{parse_template, Role};
 use crate::error::ApiError;
+use crate::service::console::UserMatch;
 use crate::service::tokens::{self as svc, CreateToken};
 use crate::service::{companies, console};
 use crate::state::Shared;
@@ -46,7 +51,7 @@ impl TokenForm {
             description: f.text("description"),
             kind: f.opt("kind").unwrap_or_else(|| "private".into()),
             audience: f.opt("audience").unwrap_or_else(|| "administrators".into()),
-            template: f.opt("role_template").unwrap_or_else(|| "custom".into()),
+            template: f.opt("role_template").unwrap_or_default(),
             permissions: PermissionSet::from_storage(&f.all("permissions").join(" ")),
             set_expiry: f.checked("set_expiry"),
             expires_at: f.text("expires_at"),
@@ -56,10 +61,12 @@ impl TokenForm {
         }
     }
 
-    /// The permission part of a request: a template, or Custom with the checked boxes.
+    /// The permission part of a request: a template, or Custom with the checked boxes; nothing
+    /// when no template is chosen and no box is ticked (the service then asks for one).
     pub fn requested(&self) -> (Option<String>, Option<Vec<String>>) {
         match parse_template(&self.template) {
             Some(r) if r != Role::Custom => (Some(r.name().to_string()), None),
+            None if self.permissions.is_empty() => (None, None),
             _ => (
                 Some("custom".into()),
                 Some(
@@ -114,9 +121,19 @@ impl TokenForm {
 struct Context {
     users: Vec<UserOption>,
     owner_permissions: PermissionSet,
-    owner_role: Role,
+    /// The user the *User* field names, or why it names none (several, or nobody).
+    owner: UserMatch,
     /// The expiry proposed for a new token of the owner's company, as the field shows it.
     default_expiry: String,
+    /// How long a disabled token is kept before it is purged, in words ("7 days").
+    retention: String,
+}
+
+impl Context {
+    /// The *User* field's problem, if it does not name exactly one user.
+    fn owner_problem(&self) -> Option<String> {
+        self.owner.problem()
+    }
 }
 
 async fn context(state: &Shared, user: &PageUser, owner: &str) -> Result<Context, PageError> {
@@ -124,28 +141,48 @@ async fn context(state: &Shared, user: &PageUser, owner: &str) -> Result<Context
     let caller = user.caller.clone();
     let list = user.is_token_admin() && user.has(Permission::UsersRead);
     let owner = owner.to_string();
+    let retention = view::duration_words(state.config.disabled_retention);
     Ok(state
         .read(move |c| {
             let users = console::user_choices(c, &env, &caller, list)?;
-            let (owner_permissions, owner_role, company) =
-                match console::find_user(c, &caller, &owner) {
-                    Ok(u) => (u.permissions, u.role, u.company_id),
-                    Err(e @ ApiError::Internal(_)) => return Err(e),
-                    Err(_) => (
-                        caller.user.permissions(),
-                        caller.user.role,
-                        caller.user.company_id,
-                    ),
-                };
+            let found = console::match_user(c, &caller, &owner, false)?;
+            let (owner_permissions, company) = match &found {
+                UserMatch::One(u) => (u.permissions, u.company_id),
+                _ => (caller.user.permissions(), caller.user.company_id),
+            };
             let expiry = companies::default_expiry(c, company, env.now)?;
             Ok(Context {
                 users: users.iter().map(UserOption::from).collect(),
                 owner_permissions,
-                owner_role,
+                owner: found,
                 default_expiry: view::input_time_of(expiry),
+                retention,
             })
         })
         .await?)
+}
+
+/// The *Select* page searching for what was typed in *User*, carrying the rest of the form.
+fn select_url(form: &TokenForm) -> String {
+    let perms = form.permissions.names();
+    let mut pairs: Vec<(&str, &str)> = vec![
+        ("q", form.owner.as_str()),
+        ("name", form.name.as_str()),
+        ("description", form.description.as_str()),
+        ("kind", form.kind.as_str()),
+        ("audience", form.audience.as_str()),
+        ("role_template", form.template.as_str()),
+        ("expires_at", form.expires_at.as_str()),
+        ("back", form.back.as_str()),
+    ];
+    pairs.extend(perms.iter().map(|p| ("permissions", *p)));
+    if form.set_expiry {
+        pairs.push(("set_expiry", "1"));
+    }
+    if form.enabled {
+        pairs.push(("enabled", "1"));
+    }
+    with_query("/tokens/new/owner", &pairs)
 }
 
 #[derive(Template)]
@@ -161,6 +198,10 @@ struct NewPage {
     perms: Vec<PermBox>,
     errors: FieldErrors,
     error: Option<String>,
+    /// The *Select* link shown beside a *User* field that names several users or nobody.
+    owner_select: String,
+    /// How long a disabled token is kept before it is purged ("7 days").
+    retention: String,
 }
 
 /// Who may use a shared token besides administrators (rule 9).
@@ -192,13 +233,17 @@ fn render_new(
     errors: FieldErrors,
     error: Option<String>,
 ) -> PageResult {
+    let owner_select = if errors.get("owner").is_some() && user.has(Permission::UsersRead) {
+        select_url(&form)
+    } else {
+        String::new()
+    };
     let page = NewPage {
+        owner_select,
+        retention: ctx.retention.clone(),
         layout: user.layout("Create API token", Section::Tokens),
         admin: user.is_token_admin(),
-        templates: template_options(
-            &form.template,
-            (&form.owner, ctx.owner_permissions, &user.caller),
-        ),
+        templates: new_template_options(&form, &ctx, user),
         kinds: options(&[("private", "Private"), ("shared", "Shared")], &form.kind),
         audiences: audience_options(&form.audience),
         perms: perm_boxes(
@@ -214,16 +259,37 @@ fn render_new(
     user.page_status(status, &page)
 }
 
-/// The create form as first shown: no errors yet.
-fn render_fresh(user: &PageUser, form: TokenForm, ctx: Context) -> PageResult {
-    render_new(
-        user,
-        StatusCode::OK,
-        form,
-        ctx,
-        FieldErrors::default(),
-        None,
-    )
+/// The templates of the create form, after a first "Choose a template" entry selected
+/// until the user picks one (no template is preselected).
+fn new_template_options(form: &TokenForm, ctx: &Context, user: &PageUser) -> Vec<Opt> {
+    let mut templates = vec![Opt {
+        value: String::new(),
+        label: "Choose a template…".into(),
+        selected: parse_template(&form.template).is_none(),
+        ..Opt::default()
+    }];
+    templates.extend(template_options(
+        &form.template,
+        (&form.owner, ctx.owner_permissions, &user.caller),
+    ));
+    templates
+}
+
+/// The create form as first shown, or again for a newly typed owner: no errors but the
+/// *User* field's, when it names several users or nobody.
+fn render_fresh(user: &PageUser, mut form: TokenForm, ctx: Context) -> PageResult {
+    let mut errors = FieldErrors::default();
+    match (&ctx.owner, ctx.owner_problem()) {
+        (UserMatch::One(u), _) => form.owner = u.email.clone(),
+        (_, Some(problem)) if user.is_token_admin() => errors.set("owner", problem),
+        _ => {}
+    }
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    render_new(user, status, form, ctx, errors, None)
 }
 
 /// `GET /tokens/new`: the create form with the console's defaults.
@@ -235,13 +301,13 @@ pub async fn new_form(state: Shared, user: PageUser, req: HttpRequest) -> PageRe
         .filter(|_| user.is_token_admin())
         .unwrap_or_else(|| user.email().to_string());
     let ctx = context(&state, &user, &owner).await?;
-    let template = view::default_template(ctx.owner_role);
+    // Least privilege: no template chosen and no permission ticked; the user chooses.
     let form = TokenForm {
         owner,
         kind: "private".into(),
         audience: "administrators".into(),
-        template: template.into(),
-        permissions: ctx.owner_permissions,
+        template: String::new(),
+        permissions: PermissionSet::EMPTY,
         enabled: true,
         set_expiry: true,
         expires_at: ctx.default_expiry.clone(),
@@ -266,7 +332,7 @@ pub async fn refresh(state: Shared, sf: SignedForm) -> PageResult {
     let fits = parse_template(&form.template)
         .is_none_or(|r| r.permissions().is_subset_of(ctx.owner_permissions));
     if !fits {
-        form.template = view::default_template(ctx.owner_role).into();
+        form.template = String::new();
     }
     render_fresh(&user, form, ctx)
 }
@@ -313,16 +379,21 @@ pub async fn create(state: Shared, sf: SignedForm) -> PageResult {
     let result = state
         .write(move |tx| {
             let mut input = input;
-            let owner = console::find_user(tx, &caller, &owner).map_err(|e| match e {
-                ApiError::Internal(_) => e,
-                _ => ApiError::field("owner_id", "no user with this email"),
-            })?;
+            let owner = match console::match_user(tx, &caller, &owner, false)? {
+                UserMatch::One(u) => u,
+                other => {
+                    let problem = other.problem().unwrap_or_default();
+                    return Err(ApiError::field("owner_id", problem));
+                }
+            };
             input.owner_id = Some(owner.id);
             svc::create(tx, &env, &caller, input)
         })
         .await;
     match result {
-        Ok(created) => value_page(&user, "API token created", &created, &form.back),
+        Ok(created) => {
+            Ok(remember_value(&state, &user, ValuePage::created(&created, &form.back)).await?)
+        }
         Err(e @ ApiError::Internal(_)) => Err(e.into()),
         Err(e) => {
             let (errors, banner) = explain(&e, &[("owner_id", "owner")]);

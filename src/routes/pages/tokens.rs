@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use actix_web::http::StatusCode;
 use actix_web::HttpRequest;
 use askama::Template;
 use chrono::{DateTime, Utc};
@@ -15,8 +16,7 @@ use super::render::{see_other, Layout, PageError, PageResult, Section};
 use super::view::{self, options, Opt, UserOption};
 use crate::domain::listing::{TokenFilter, TokenFilterText, TokenSort};
 use crate::domain::permissions::Permission;
-use crate::error::ApiError;
-use crate::service::console::{self, Controls};
+use crate::service::console::{self, Controls, UserMatch};
 use crate::service::tokens::{self as svc, ListPage, TokenView};
 use crate::state::Shared;
 
@@ -199,14 +199,24 @@ pub fn parse_id(s: &str) -> Result<i64, PageError> {
     s.parse::<i64>().map_err(|_| PageError::not_found())
 }
 
-/// What the list shows: the user choices for the filters, the page (none when a filter is
-/// wrong), its controls, and a message when a typed email names nobody.
+/// What the list shows: the user choices for the filters, the page (empty when a filter is
+/// wrong), its controls, and the messages for User and Creator fields that name nobody or
+/// several users.
 type Loaded = (
     Vec<UserOption>,
     ListPage,
     HashMap<i64, Controls>,
-    Option<String>,
+    FieldErrors,
 );
+
+/// An empty list (a filter could not be understood): page 1 of nothing.
+fn empty_page(per_page: usize) -> ListPage {
+    ListPage {
+        page: 1,
+        per_page,
+        ..ListPage::default()
+    }
+}
 
 async fn load(
     state: &Shared,
@@ -219,43 +229,34 @@ async fn load(
     let env = state.env();
     let caller = user.caller.clone();
     let list_users = user.has(Permission::UsersRead);
-    let emails = [
-        Some(f.user.trim().to_string()).filter(|e| !e.is_empty()),
-        Some(f.creator.trim().to_string()).filter(|e| !e.is_empty()),
-    ];
-    // Shown when the filters name no user or cannot be read: no rows, but a real page size
-    // (the page count divides by it).
-    let empty = ListPage {
-        page: 1,
-        per_page,
-        ..ListPage::default()
-    };
+    let typed = [("user", f.user.clone()), ("creator", f.creator.clone())];
     Ok(state
         .read(move |c| {
             let users = console::user_choices(c, &env, &caller, list_users)?;
             let users = users.iter().map(UserOption::from).collect();
             let mut filter = filter;
             let mut ids = [None, None];
-            for (slot, email) in ids.iter_mut().zip(emails) {
-                if let Some(e) = email {
-                    match console::find_user(c, &caller, &e) {
-                        Ok(u) => *slot = Some(u.id),
-                        Err(ApiError::Internal(x)) => return Err(ApiError::Internal(x)),
-                        Err(_) => {
-                            let missing = format!("No user with email {e}.");
-                            return Ok((users, empty, HashMap::new(), Some(missing)));
-                        }
+            let mut problems = FieldErrors::default();
+            for (slot, (field, text)) in ids.iter_mut().zip(typed) {
+                if text.trim().is_empty() {
+                    continue;
+                }
+                match console::match_user(c, &caller, &text, true)? {
+                    UserMatch::One(u) => *slot = Some(u.id),
+                    other => {
+                        let why = other.problem().unwrap_or_default();
+                        problems.set(field, format!("{why} (type an email or a name)"));
                     }
                 }
             }
-            [filter.owner_id, filter.creator_id] = ids;
-            if !valid {
-                return Ok((users, empty, HashMap::new(), None));
+            if !problems.is_empty() || !valid {
+                return Ok((users, empty_page(per_page), HashMap::new(), problems));
             }
+            [filter.owner_id, filter.creator_id] = ids;
             let list = svc::list_page(c, &env, &caller, &filter, sort, page, per_page)?;
             let ids: Vec<i64> = list.items.iter().map(|t| t.id).collect();
             let controls = console::controls(c, &caller, &ids)?;
-            Ok((users, list, controls, None))
+            Ok((users, list, controls, problems))
         })
         .await?)
 }
@@ -271,8 +272,14 @@ pub async fn index(state: Shared, user: PageUser, req: HttpRequest) -> PageResul
     let parsed = f.parse(&mut errors);
     let sort = parsed.1;
     let page = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
-    let (users, list, controls, missing) =
+    let (users, list, controls, problems) =
         load(&state, &user, &f, errors.is_empty(), parsed, page).await?;
+    errors.0.extend(problems.0);
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     let now = state.clock.now();
     let rows: Vec<TokenItem> = list
         .items
@@ -288,40 +295,44 @@ pub async fn index(state: Shared, user: PageUser, req: HttpRequest) -> PageResul
         qs => format!("{path}?{qs}"),
     };
     let layout = user.layout("API tokens", Section::Tokens);
-    user.page(&ListTemplate {
-        layout,
-        statuses: options(
-            &[
-                ("", "Any"),
-                ("enabled", "Enabled"),
-                ("disabled", "Disabled"),
-            ],
-            &f.status,
-        ),
-        kinds: options(
-            &[
-                ("", "Any"),
-                ("private", "Private"),
-                ("shared", "Shared"),
-                ("legacy", "Legacy"),
-            ],
-            &f.kind,
-        ),
-        page_sizes: options(&PAGE_SIZES.map(|s| (s, s)), &list.per_page.to_string()),
-        columns: columns(&path, &f, sort),
-        f,
-        show_user_filters: user.has(Permission::UsersRead),
-        users,
-        can_create: user.has(Permission::TokensWrite),
-        create_url: with_query("/tokens/new", &[("back", back.as_str())]),
-        any_manage: rows.iter().any(|r| r.manage),
-        rows,
-        back,
-        total: list.total,
-        pages,
-        prev_url,
-        next_url,
-        error: missing,
-        errors,
-    })
+    user.page_status(
+        status,
+        &ListTemplate {
+            layout,
+            statuses: options(
+                &[
+                    ("", "Any"),
+                    ("enabled", "Enabled"),
+                    ("disabled", "Disabled"),
+                ],
+                &f.status,
+            ),
+            kinds: options(
+                &[
+                    ("", "Any"),
+                    ("private", "Private"),
+                    ("shared", "Shared"),
+                    ("legacy", "Legacy"),
+                ],
+                &f.kind,
+            ),
+            page_sizes: options(&PAGE_SIZES.map(|s| (s, s)), &list.per_page.to_string()),
+            columns: columns(&path, &f, sort),
+            f,
+            show_user_filters: user.has(Permission::UsersRead),
+            users,
+            can_create: user.has(Permission::TokensWrite),
+            create_url: with_query("/tokens/new", &[("back", back.as_str())]),
+            any_manage: rows.iter().any(|r| r.manage),
+            rows,
+            back,
+            total: list.total,
+            pages,
+            prev_url,
+            next_url,
+            error: (!errors.is_empty())
+                .then(|| "Please correct the highlighted filters.".to_string()),
+            errors,
+        },
+    )
 }

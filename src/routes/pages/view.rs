@@ -197,13 +197,17 @@ pub fn role_options(selected: &str, caller: &Caller) -> Vec<Opt> {
         .collect()
 }
 
-/// The default template for a token of `owner_role` (the console's rule: the owner's role; a global
-/// administrator's tokens default to the Administrator template).
-pub fn default_template(owner_role: Role) -> &'static str {
-    match owner_role {
-        Role::GlobalAdmin => Role::Admin.name(),
-        r => r.name(),
-    }
+/// A duration in the words the console uses: whole days ("7 days"), hours ("36 hours"),
+/// minutes, or seconds.
+pub fn duration_words(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    let (n, unit) = match secs {
+        s if s >= 86_400 && s % 86_400 == 0 => (s / 86_400, "day"),
+        s if s >= 3_600 && s % 3_600 == 0 => (s / 3_600, "hour"),
+        s if s >= 60 && s % 60 == 0 => (s / 60, "minute"),
+        s => (s, "second"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 /// One permission checkbox. `hidden` when the token's owner does not hold it.
@@ -253,6 +257,15 @@ impl From<&UserView> for UserOption {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_words() {
+        use std::time::Duration;
+        assert_eq!(duration_words(Duration::from_secs(7 * 86_400)), "7 days");
+        assert_eq!(duration_words(Duration::from_secs(86_400)), "1 day");
+        assert_eq!(duration_words(Duration::from_secs(36 * 3_600)), "36 hours");
+        assert_eq!(duration_words(Duration::from_secs(90)), "90 seconds");
+    }
 
     #[test]
     fn times_render_in_utc() {

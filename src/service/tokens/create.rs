@@ -13,7 +13,6 @@ use crate::db::{self, Tx};
 use crate::domain::model::{Audience, Caller, TokenKind, User};
 use crate::domain::names::{parse_description, TokenName};
 use crate::domain::permissions::{Permission, PermissionSet};
-use crate::domain::roles::parse_template;
 use crate::domain::token_value::{TokenValue, ValueKind};
 use crate::error::{ApiError, ApiResult};
 use crate::service::audit::{opt_time, record, Actor, Event};
@@ -49,7 +48,7 @@ pub fn create_with_value(
     let name = TokenName::parse(&input.name).map_err(|m| ApiError::field("name", m))?;
     let description = parse_description(input.description.as_deref().unwrap_or(""))
         .map_err(|m| ApiError::field("description", m))?;
-    let (permissions, template) = permissions_for(&input, &owner)?;
+    let (permissions, template) = permissions_for(&input)?;
     check_bounds(permissions, &owner, caller)?;
     let company = company(tx, owner.company_id)?;
     let expires_at = input.expires_at.map(|t| t.timestamp_millis());
@@ -143,19 +142,24 @@ fn kind_and_audience(caller: &Caller, input: &CreateToken) -> ApiResult<(TokenKi
     Ok((kind, audience))
 }
 
-/// The permissions asked for; when neither a template nor a list is given, the owner's own
-/// (as the console's default template).
-fn permissions_for(
-    input: &CreateToken,
-    owner: &User,
-) -> ApiResult<(PermissionSet, Option<String>)> {
-    Ok(
-        match requested_permissions(input.role_template.as_deref(), input.permissions.as_deref())? {
-            Some(p) => p,
-            None => (
-                owner.permissions(),
-                parse_template(owner.role.name()).map(|r| r.name().to_string()),
-            ),
-        },
-    )
+/// The permissions asked for. Least privilege by default: a token gets nothing it was not
+/// asked for, so a request naming neither a template nor a list is refused
+/// (`permissions_required`) instead of copying the owner's whole role.
+fn permissions_for(input: &CreateToken) -> ApiResult<(PermissionSet, Option<String>)> {
+    requested_permissions(input.role_template.as_deref(), input.permissions.as_deref())?
+        .ok_or_else(permissions_required)
+}
+
+/// 422 `permissions_required`, naming the `permissions` field.
+fn permissions_required() -> ApiError {
+    ApiError::Unprocessable {
+        code: "permissions_required",
+        message: "choose the token's permissions: give `role_template` (admin, analyst, \
+                  api_developer, read_only, deploy) or an explicit `permissions` list"
+            .into(),
+        fields: std::collections::BTreeMap::from([(
+            "permissions".to_string(),
+            "choose a role template or at least one permission".to_string(),
+        )]),
+    }
 }

@@ -53,9 +53,10 @@ impl ListPage {
     }
 }
 
-/// How many pages `total` rows fill at `per_page` a page (an empty list is one page).
+/// How many pages `total` rows fill at `per_page` a page (an empty list is one page; a
+/// page size of 0, as in `ListPage::default()`, counts as 1).
 fn page_count(total: i64, per_page: usize) -> usize {
-    (total.max(0) as usize).div_ceil(per_page).max(1)
+    (total.max(0) as usize).div_ceil(per_page.max(1)).max(1)
 }
 
 /// The console's list: sorted by `sort`, page `page` (1-based) of `per_page` rows (at most
@@ -99,4 +100,17 @@ fn views(
         items.push(view(t, caller, &companies[&t.company_id], env));
     }
     Ok(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_default_page_counts_one_page_without_dividing_by_zero() {
+        assert_eq!(ListPage::default().pages(), 1);
+        assert_eq!(page_count(5, 0), 5);
+        assert_eq!(page_count(-3, 10), 1);
+        assert_eq!(page_count(101, 50), 3);
+    }
 }

@@ -35,9 +35,12 @@ pub struct CreateToken {
     /// For shared tokens: `administrators` (default) or `company`.
     #[serde(default)]
     pub audience: Option<String>,
-    /// `admin`, `analyst`, `api_developer`, `read_only`, `deploy` or `custom`.
+    /// `admin`, `analyst`, `api_developer`, `read_only`, `deploy` or `custom` (with
+    /// `permissions`). A token gets only what is named: without `role_template` and
+    /// `permissions` the request is refused (422 `permissions_required`).
     #[serde(default)]
     pub role_template: Option<String>,
+    /// The token's permissions, when no template (or `custom`) is given.
     #[serde(default)]
     pub permissions: Option<Vec<String>>,
     #[serde(default, deserialize_with = "de_opt_time")]

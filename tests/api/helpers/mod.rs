@@ -110,6 +110,7 @@ impl TestApp {
                 b.insert(k.clone(), v.clone());
             }
         }
+        let body = self.with_all_permissions(owner_id, body).await;
         let res = self.post("/v1/tokens", &self.admin_token, body).await;
         assert_eq!(
             res.status(),

@@ -59,8 +59,17 @@ impl TestApp {
         body(res).await["id"].as_i64().expect("company id")
     }
 
-    /// Creates a token with `token`'s credentials; asserts 201 and returns the answer.
+    /// Creates a token with `token`'s credentials; asserts 201 and returns the answer. A body
+    /// naming neither `role_template` nor `permissions` asks for every permission of the
+    /// token's owner (`owner_id`, else the caller): the API itself has no default.
     pub async fn create_token(&self, token: &str, body_json: Value) -> Value {
+        let owner = match body_json["owner_id"].as_i64() {
+            Some(id) => id,
+            None => self.get_ok("/v1/me", token).await["user"]["id"]
+                .as_i64()
+                .expect("the caller's user id"),
+        };
+        let body_json = self.with_all_permissions(owner, body_json).await;
         let res = self.post("/v1/tokens", token, body_json).await;
         let status = res.status();
         let b = body(res).await;
