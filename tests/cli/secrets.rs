@@ -88,8 +88,8 @@ fn rule_48_auto_provisioning_cannot_name_global_admin() {
         c.env("TOKEND_OIDC_ISSUER", "https://idp.example.com")
             .env("TOKEND_OIDC_CLIENT_ID", "tokend")
             .env("TOKEND_OIDC_CLIENT_SECRET", "s3cret")
-            .args(["--oidc-auto-provision", "global_admin"])
-            .args(command);
+            .args(command)
+            .args(["--oidc-auto-provision", "global_admin"]);
         let out = run(c).expect_code(2);
         assert!(
             out.stderr.contains("oidc_auto_provision") && out.stderr.contains("global_admin"),
