@@ -50,7 +50,7 @@ impl AuditQuery {
 pub async fn audit_list(
     state: Shared,
     caller: Caller,
-    q: web::Query<AuditQuery>,
+    q: super::common::Query<AuditQuery>,
 ) -> ApiResult<HttpResponse> {
     let page = Page::parse(&state.keys, q.limit, q.cursor.as_deref())?;
     let filter = q.filter()?;
@@ -78,7 +78,7 @@ pub struct CompanyQuery {
 pub async fn settings_get(
     state: Shared,
     caller: Caller,
-    q: web::Query<CompanyQuery>,
+    q: super::common::Query<CompanyQuery>,
 ) -> ApiResult<HttpResponse> {
     let company = q.company_id;
     let s = state
@@ -96,7 +96,7 @@ pub async fn settings_get(
 pub async fn settings_update(
     state: Shared,
     caller: Caller,
-    q: web::Query<CompanyQuery>,
+    q: super::common::Query<CompanyQuery>,
     body: super::common::JsonBody<UpdateSettings>,
 ) -> ApiResult<HttpResponse> {
     let env = state.env();
@@ -124,7 +124,7 @@ pub struct PageQuery {
 pub async fn companies_list(
     state: Shared,
     caller: Caller,
-    q: web::Query<PageQuery>,
+    q: super::common::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let page = Page::parse(&state.keys, q.limit, q.cursor.as_deref())?;
     let env = state.env();
@@ -181,7 +181,7 @@ pub struct DeliveryList {
 pub async fn webhook_deliveries(
     state: Shared,
     caller: Caller,
-    q: web::Query<PageQuery>,
+    q: super::common::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let page = Page::parse(&state.keys, q.limit, q.cursor.as_deref())?;
     let keys = state.keys.clone();

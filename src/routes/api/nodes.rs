@@ -19,7 +19,7 @@ use crate::state::Shared;
 pub async fn list(
     state: Shared,
     caller: Caller,
-    q: web::Query<PageQuery>,
+    q: super::common::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let page = Page::parse(&state.keys, q.limit, q.cursor.as_deref())?;
     let env = state.env();

@@ -44,10 +44,7 @@ pub async fn login(
 ) -> ApiResult<HttpResponse> {
     let ip = client_ip(&req, &state.config.trusted_proxies).to_string();
     // Rule 28: an out-of-bounds field at login is a failed login, not a validation error.
-    let LoginRequest { email, password } = body.into_inner().map_err(|e| match e {
-        ApiError::Unprocessable { .. } => ApiError::InvalidCredentials,
-        other => other,
-    })?;
+    let LoginRequest { email, password } = body.into_login()?;
     let s = start_session(&state, move |st| {
         session::login(st, &email, password.expose(), Some(ip))
     })

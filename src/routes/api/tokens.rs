@@ -60,7 +60,7 @@ impl TokenQuery {
 pub async fn list(
     state: Shared,
     caller: Caller,
-    q: web::Query<TokenQuery>,
+    q: super::common::Query<TokenQuery>,
 ) -> ApiResult<HttpResponse> {
     let page = Page::parse(&state.keys, q.limit, q.cursor.as_deref())?;
     let filter = q.filter()?;

@@ -32,7 +32,7 @@ pub struct UserQuery {
 pub async fn list(
     state: Shared,
     caller: Caller,
-    q: web::Query<UserQuery>,
+    q: super::common::Query<UserQuery>,
 ) -> ApiResult<HttpResponse> {
     let page = Page::parse(&state.keys, q.limit, q.cursor.as_deref())?;
     let env = state.env();
