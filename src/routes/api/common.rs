@@ -158,9 +158,11 @@ fn human(text: &str, input: Input) -> String {
             || text.contains("empty string"));
     let bool_text = input == Input::Query && text.contains("provided string was not `true`");
     if let Some(e) = expected.filter(|_| serde_words) {
-        let plain = if ["i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "usize", "isize"]
-            .iter()
-            .any(|t| e == *t || e.starts_with(&format!("{t} ")))
+        let plain = if [
+            "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "usize", "isize",
+        ]
+        .iter()
+        .any(|t| e == *t || e.starts_with(&format!("{t} ")))
             || e.contains("integer")
         {
             "must be an integer"
@@ -283,13 +285,15 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for JsonBo
             };
             let body = match value.await {
                 Err(e) => Err(body_error(e).into()),
-                Ok(web::Json(v)) if !v.is_object() => Err(ApiError::BadRequest(
-                    "invalid JSON body: expected an object".into(),
-                )
-                .into()),
+                Ok(web::Json(v)) if !v.is_object() => {
+                    Err(ApiError::BadRequest("invalid JSON body: expected an object".into()).into())
+                }
                 Ok(web::Json(v)) => {
                     if let Some(field) = first_string(&v, "", &|s| s.len() > MAX_TEXT_BYTES) {
-                        Err(bounds(ApiError::field(&field, "must be at most 4096 bytes")))
+                        Err(bounds(ApiError::field(
+                            &field,
+                            "must be at most 4096 bytes",
+                        )))
                     } else if let Some(field) =
                         first_string(&v, "", &|s| multiline_text(s).is_err())
                     {

@@ -33,8 +33,9 @@ pub struct LoginResponse {
     pub user: UserView,
 }
 
-#[utoipa::path(post, path = "/v1/session", tag = "session", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 400, body = ErrorBody),
+/// Sign in with email and password (browser session).
+#[utoipa::path(post, path = "/v1/session", operation_id = "login", tag = "session", request_body = LoginRequest,
+    responses((status = 200, description = "Signed in: the session cookie is set; send `csrf_token` as `X-CSRF-Token` on unsafe methods", body = LoginResponse), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 429, body = ErrorBody)))]
 pub async fn login(
@@ -62,7 +63,8 @@ pub async fn login(
     Ok(res)
 }
 
-#[utoipa::path(delete, path = "/v1/session", tag = "session", responses((status = 204)))]
+/// Sign out (ends the browser session).
+#[utoipa::path(delete, path = "/v1/session", operation_id = "logout", tag = "session", responses((status = 204, description = "Signed out")))]
 pub async fn logout(state: Shared, req: HttpRequest) -> ApiResult<HttpResponse> {
     if let Some(c) = req.cookie(cookie_name(state.config.secure_cookies)) {
         let value = c.value().to_string();
@@ -89,8 +91,9 @@ pub struct Me {
     pub delegated: bool,
 }
 
-#[utoipa::path(get, path = "/v1/me", tag = "session",
-    responses((status = 200, body = Me), (status = 401, body = ErrorBody)),
+/// Who is calling: user, company, effective permissions, token.
+#[utoipa::path(get, path = "/v1/me", operation_id = "getMe", tag = "session",
+    responses((status = 200, description = "The caller", body = Me), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn me(state: Shared, caller: Caller) -> ApiResult<HttpResponse> {
     let who = caller.clone();
@@ -121,8 +124,9 @@ pub struct PermissionList {
     pub items: Vec<PermissionInfo>,
 }
 
-#[utoipa::path(get, path = "/v1/permissions", tag = "session",
-    responses((status = 200, body = PermissionList), (status = 401, body = ErrorBody)),
+/// The permission catalogue.
+#[utoipa::path(get, path = "/v1/permissions", operation_id = "listPermissions", tag = "session",
+    responses((status = 200, description = "Every permission with its description", body = PermissionList), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn permissions(_caller: Caller) -> HttpResponse {
     HttpResponse::Ok().json(PermissionList {
@@ -147,8 +151,9 @@ pub struct RoleList {
     pub items: Vec<RoleInfo>,
 }
 
-#[utoipa::path(get, path = "/v1/roles", tag = "session",
-    responses((status = 200, body = RoleList), (status = 401, body = ErrorBody)),
+/// Roles and the permissions each grants.
+#[utoipa::path(get, path = "/v1/roles", operation_id = "listRoles", tag = "session",
+    responses((status = 200, description = "Every role with its permissions", body = RoleList), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn roles(_caller: Caller) -> HttpResponse {
     HttpResponse::Ok().json(RoleList {
