@@ -144,8 +144,8 @@ fn common_codes(status: u16, authenticated: bool) -> &'static [&'static str] {
 
 /// Codes beyond the common ones, by operation and status.
 const CODES: &[(&str, u16, &[&str])] = &[
-    ("login", 401, &["invalid_credentials"]),
-    ("login", 403, &["sso_user", "forbidden"]),
+    ("createSession", 401, &["invalid_credentials"]),
+    ("createSession", 403, &["sso_user", "forbidden"]),
     (
         "createToken",
         403,

@@ -34,7 +34,7 @@ pub struct LoginResponse {
 }
 
 /// Sign in with email and password (browser session).
-#[utoipa::path(post, path = "/v1/session", operation_id = "login", tag = "session", request_body = LoginRequest,
+#[utoipa::path(post, path = "/v1/session", operation_id = "createSession", tag = "session", request_body = LoginRequest,
     responses((status = 200, description = "Signed in: the session cookie is set; send `csrf_token` as `X-CSRF-Token` on unsafe methods", body = LoginResponse), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 429, body = ErrorBody)))]
@@ -64,7 +64,7 @@ pub async fn login(
 }
 
 /// Sign out (ends the browser session).
-#[utoipa::path(delete, path = "/v1/session", operation_id = "logout", tag = "session", responses((status = 204, description = "Signed out")))]
+#[utoipa::path(delete, path = "/v1/session", operation_id = "deleteSession", tag = "session", responses((status = 204, description = "Signed out")))]
 pub async fn logout(state: Shared, req: HttpRequest) -> ApiResult<HttpResponse> {
     if let Some(c) = req.cookie(cookie_name(state.config.secure_cookies)) {
         let value = c.value().to_string();

@@ -97,7 +97,7 @@ fn identity_slow(caller: &Forwarded) -> HttpResponse {
 }
 
 /// Liveness: the process answers.
-#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "system", responses((status = 200, description = "alive")))]
+#[utoipa::path(get, path = "/healthz", operation_id = "checkLiveness", tag = "system", responses((status = 200, description = "alive")))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/plain"))
@@ -105,7 +105,7 @@ pub async fn healthz() -> HttpResponse {
 }
 
 /// Readiness: the database answers.
-#[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "system",
+#[utoipa::path(get, path = "/readyz", operation_id = "checkReadiness", tag = "system",
     responses((status = 200, description = "database answers"), (status = 503, body = ErrorBody)))]
 pub async fn readyz(state: Shared) -> ApiResult<HttpResponse> {
     state
