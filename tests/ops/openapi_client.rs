@@ -14,7 +14,9 @@ use serde_json::Value;
 use crate::proc::*;
 
 fn venv_tool(name: &str) -> PathBuf {
-    let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin").join(name);
+    let tool = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".venv/bin")
+        .join(name);
     assert!(
         tool.exists(),
         "{} is missing: run scripts/install-test-deps (the OpenAPI tests need it)",
@@ -117,7 +119,13 @@ async fn first_hour_openapi_validates_and_a_generated_client_manages_a_token() {
     }
     let dups: Vec<_> = ids.iter().filter(|(_, at)| at.len() > 1).collect();
     assert!(dups.is_empty(), "operationIds used twice: {dups:?}");
-    for id in ["createToken", "listTokens", "renewToken", "deleteToken", "listUsers"] {
+    for id in [
+        "createToken",
+        "listTokens",
+        "renewToken",
+        "deleteToken",
+        "listUsers",
+    ] {
         assert!(ids.contains_key(id), "no operation `{id}`");
     }
     // Enums, formats, required fields, security schemes.
@@ -125,7 +133,14 @@ async fn first_hour_openapi_validates_and_a_generated_client_manages_a_token() {
     let props = |s: &str| schemas[s]["properties"].clone();
     assert_eq!(
         schemas["RoleTemplate"]["enum"],
-        serde_json::json!(["admin", "analyst", "api_developer", "read_only", "deploy", "custom"])
+        serde_json::json!([
+            "admin",
+            "analyst",
+            "api_developer",
+            "read_only",
+            "deploy",
+            "custom"
+        ])
     );
     let create = props("CreateToken");
     assert!(create["role_template"].to_string().contains("RoleTemplate"));

@@ -54,7 +54,16 @@ impl<T> std::ops::Deref for Query<T> {
 
 impl<T: serde::de::DeserializeOwned> Query<T> {
     pub fn parse(query: &str) -> Result<T, ApiError> {
-        let de = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(query.as_bytes()));
+        let pairs = url::form_urlencoded::parse(query.as_bytes());
+        // A time parameter (the document says `format: date-time`) that is left empty is not
+        // a time, where elsewhere an empty filter means "any".
+        if let Some((k, _)) = pairs
+            .clone()
+            .find(|(k, v)| super::doc::is_time(k) && v.trim().is_empty())
+        {
+            return Err(ApiError::field(&k, crate::domain::listing::TIME_HINT));
+        }
+        let de = serde_urlencoded::Deserializer::new(pairs);
         serde_path_to_error::deserialize(de).map_err(|e| shape_error(e, Input::Query))
     }
 }

@@ -431,7 +431,8 @@ fn string_kind(schema: &Schema) -> (bool, bool) {
     }
 }
 
-fn is_time(field: &str) -> bool {
+/// Whether a field or query parameter holds a time (`format: date-time`).
+pub fn is_time(field: &str) -> bool {
     field.ends_with("_at") || TIME_NAMES.contains(&field)
 }
 

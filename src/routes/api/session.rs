@@ -37,7 +37,7 @@ pub struct LoginResponse {
 #[utoipa::path(post, path = "/v1/session", operation_id = "createSession", tag = "session", request_body = LoginRequest,
     responses((status = 200, description = "Signed in: the session cookie is set; send `csrf_token` as `X-CSRF-Token` on unsafe methods", body = LoginResponse), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 429, body = ErrorBody)))]
+              (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn login(
     state: Shared,
     req: HttpRequest,
