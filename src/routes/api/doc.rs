@@ -154,6 +154,8 @@ const CODES: &[(&str, u16, &[&str])] = &[
             "shared_requires_admin",
             "delegated_token",
             "token_exceeds_caller",
+            "owner_exceeds_caller",
+            "sso_user",
         ],
     ),
     ("createToken", 409, &["name_taken", "owner_inactive"]),
@@ -203,13 +205,27 @@ const CODES: &[(&str, u16, &[&str])] = &[
     (
         "updateUser",
         403,
-        &["forbidden", "sso_user", "current_password_wrong"],
+        &[
+            "forbidden",
+            "user_exceeds_caller",
+            "sso_user",
+            "current_password_wrong",
+        ],
     ),
     ("updateUser", 409, &["email_taken"]),
     ("updateUser", 422, &["current_password_required"]),
-    ("deleteUser", 403, &["forbidden"]),
+    ("deleteUser", 403, &["forbidden", "user_exceeds_caller"]),
     ("deleteUser", 409, &["owns_shared_tokens"]),
-    ("issueLegacyCredentials", 403, &["forbidden", "sso_user"]),
+    (
+        "issueLegacyCredentials",
+        403,
+        &[
+            "forbidden",
+            "owner_exceeds_caller",
+            "user_exceeds_caller",
+            "sso_user",
+        ],
+    ),
     (
         "issueLegacyCredentials",
         409,
@@ -219,6 +235,11 @@ const CODES: &[(&str, u16, &[&str])] = &[
     ("updateSettings", 403, &["forbidden"]),
     ("updateSettings", 422, &["webhook_target_forbidden"]),
     ("createCompany", 403, &["forbidden"]),
+    (
+        "createNode",
+        403,
+        &["owner_exceeds_caller", "delegated_token"],
+    ),
     ("getOwnNode", 403, &["forbidden"]),
     ("nodeHeartbeat", 403, &["forbidden"]),
 ];
