@@ -39,7 +39,12 @@ pub enum ApiError {
     #[error("method not allowed on this path")]
     MethodNotAllowed,
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict {
+        code: &'static str,
+        message: String,
+        /// The field the conflict is about (`name_taken` → `name`), for forms and clients.
+        fields: BTreeMap<String, String>,
+    },
     #[error("request body too large (limit 64 KiB)")]
     PayloadTooLarge,
     #[error("{message}")]
@@ -79,10 +84,20 @@ impl ApiError {
         }
     }
 
+    /// A 409. `name_taken` and `email_taken` name their field in `fields`.
     pub fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
+        let message = message.into();
+        let field = match code {
+            "name_taken" => Some("name"),
+            "email_taken" => Some("email"),
+            _ => None,
+        };
         ApiError::Conflict {
             code,
-            message: message.into(),
+            fields: field
+                .map(|f| BTreeMap::from([(f.to_string(), message.clone())]))
+                .unwrap_or_default(),
+            message,
         }
     }
 
@@ -133,10 +148,15 @@ impl ApiError {
         }
     }
 
-    /// The field messages of a validation error, for forms that show them beside fields.
+    /// The field messages of a validation error or a conflict, for forms that show them
+    /// beside fields.
     pub fn fields(&self) -> Option<&BTreeMap<String, String>> {
         match self {
-            ApiError::Unprocessable { fields, .. } if !fields.is_empty() => Some(fields),
+            ApiError::Unprocessable { fields, .. } | ApiError::Conflict { fields, .. }
+                if !fields.is_empty() =>
+            {
+                Some(fields)
+            }
             _ => None,
         }
     }
@@ -257,14 +277,20 @@ impl From<crate::db::Error> for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// A list filter that cannot be understood is a bad request naming what to enter; one that
-/// holds a control character is invalid input like any other (rule 44: 422).
+/// A list filter that cannot be understood (a status, kind or time that names nothing) or
+/// that holds a control character (rule 44) is invalid input naming its parameter: 422
+/// `validation_failed` with `fields.<parameter>`, like a wrongly typed query value.
 impl From<crate::domain::listing::FieldError> for ApiError {
     fn from(e: crate::domain::listing::FieldError) -> ApiError {
-        if e.invalid_text {
-            ApiError::field(e.field, e.message)
-        } else {
-            ApiError::BadRequest(e.message)
+        // "status must be …" reads as the message; beside the field, "must be …".
+        let (message, beside) = match e.message.strip_prefix(&format!("{} ", e.field)) {
+            Some(rest) => (e.message.clone(), rest.to_string()),
+            None => (format!("{}: {}", e.field, e.message), e.message),
+        };
+        ApiError::Unprocessable {
+            code: "validation_failed",
+            fields: BTreeMap::from([(e.field.to_string(), beside)]),
+            message,
         }
     }
 }

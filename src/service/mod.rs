@@ -60,23 +60,23 @@ pub struct Page {
 pub const MAX_LIMIT: usize = 500;
 
 impl Page {
-    /// Validates raw paging input; bad values answer 400.
+    /// Validates raw paging input; bad values answer 422 naming `limit` or `cursor`.
     pub fn parse(keys: &Keys, limit: Option<i64>, cursor: Option<&str>) -> ApiResult<Page> {
         let limit = match limit {
             None => 50,
             Some(n) if (1..=MAX_LIMIT as i64).contains(&n) => n as usize,
             Some(_) => {
-                return Err(ApiError::BadRequest(format!(
-                    "limit must be between 1 and {MAX_LIMIT}"
-                )))
+                return Err(ApiError::field(
+                    "limit",
+                    format!("must be between 1 and {MAX_LIMIT}"),
+                ))
             }
         };
         let before = match cursor.filter(|c| !c.is_empty()) {
             None => None,
-            Some(c) => Some(
-                keys.parse_cursor(c)
-                    .ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))?,
-            ),
+            Some(c) => Some(keys.parse_cursor(c).ok_or_else(|| {
+                ApiError::field("cursor", "is not a cursor this server handed out")
+            })?),
         };
         Ok(Page { before, limit })
     }

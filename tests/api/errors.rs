@@ -157,8 +157,31 @@ async fn malformed_bodies_get_a_4xx_envelope_and_change_nothing() {
                     Some(wrong.clone()),
                 )
                 .await;
-            let (status, _) = envelope(res, &format!("{method} {path} {wrong}")).await;
-            assert_eq!(status, 400, "{method} {path} {wrong}");
+            // A field the endpoint takes, of the wrong type: 422 naming it (SPEC §17); a
+            // field it does not take: 400 naming it.
+            let what = format!("{method} {path} {wrong}");
+            let text = res.text().await.unwrap();
+            let b: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{what}: {text}"));
+            match b["error"]["code"].as_str() {
+                Some("validation_failed") => assert!(
+                    b["error"]["fields"]
+                        .as_object()
+                        .is_some_and(|f| !f.is_empty()),
+                    "{what}: {b}"
+                ),
+                Some("bad_request") => assert!(
+                    b["error"]["message"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("unknown field"),
+                    "{what}: {b}"
+                ),
+                _ => panic!("{what}: {b}"),
+            }
+            assert!(
+                !text.contains("invalid type"),
+                "{what}: serde's words: {text}"
+            );
         }
     }
     assert_eq!(before, snapshot(&app), "nothing stored changed");
@@ -271,7 +294,7 @@ async fn bad_ids_and_unknown_routes_get_4xx_never_5xx() {
             res.status()
         );
     }
-    // bad query strings
+    // bad query values: 422 naming the parameter (SPEC §17); an unknown parameter: 400
     for q in [
         "/v1/tokens?limit=%FF",
         "/v1/tokens?owner_id=1&owner_id=2",
@@ -279,9 +302,12 @@ async fn bad_ids_and_unknown_routes_get_4xx_never_5xx() {
         "/v1/users?limit=9999",
     ] {
         let res = app.get(q, t).await;
-        let (status, _) = envelope(res, q).await;
-        assert_eq!(status, 400, "{q}");
+        let (status, code) = envelope(res, q).await;
+        assert_eq!((status, code.as_str()), (422, "validation_failed"), "{q}");
     }
+    let res = app.get("/v1/tokens?bogus=1", t).await;
+    let (status, _) = envelope(res, "unknown parameter").await;
+    assert_eq!(status, 400);
     // odd header values never break authentication
     let long = format!("Bearer tkd_{}", "a".repeat(4000));
     let res = app

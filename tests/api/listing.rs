@@ -134,11 +134,15 @@ async fn list_filters_by_name_owner_creator_status_kind_and_expiry() {
         "expires_after=2030-13-01",
         "owner_id=abc",
         "creator_id=1.5",
-        "unknown=1",
     ] {
+        // SPEC §17: a bad query value is 422 naming the parameter
         let res = app.get(&format!("/v1/tokens?{bad}"), &admin_tok).await;
-        assert_error(res, 400, "bad_request").await;
+        let b = assert_error(res, 422, "validation_failed").await;
+        let field = bad.split('=').next().unwrap();
+        assert!(b["error"]["fields"][field].is_string(), "{bad}: {b}");
     }
+    let res = app.get("/v1/tokens?unknown=1", &admin_tok).await;
+    assert_error(res, 400, "bad_request").await;
 }
 
 #[tokio::test]
@@ -158,7 +162,8 @@ async fn list_limit_is_1_to_500_and_cursor_paging_returns_every_token_once() {
         let res = app
             .get(&format!("/v1/tokens?limit={bad}"), &app.admin_token)
             .await;
-        assert_error(res, 400, "bad_request").await;
+        let b = assert_error(res, 422, "validation_failed").await;
+        assert!(b["error"]["fields"]["limit"].is_string(), "{b}");
     }
     let page = app.get_ok("/v1/tokens?limit=500", &app.admin_token).await;
     assert!(page["next_cursor"].is_null());
@@ -223,13 +228,13 @@ async fn list_limit_is_1_to_500_and_cursor_paging_returns_every_token_once() {
         let res = app
             .get(&format!("/v1/tokens?cursor={bad}"), &app.admin_token)
             .await;
-        assert_error(res, 400, "bad_request").await;
+        assert_error(res, 422, "validation_failed").await;
     }
     let other = spawn_app().await;
     let res = other
         .get(&format!("/v1/tokens?cursor={c}"), &other.admin_token)
         .await;
-    assert_error(res, 400, "bad_request").await;
+    assert_error(res, 422, "validation_failed").await;
 }
 
 fn plan(app: &TestApp, sql: &str) -> String {
@@ -513,7 +518,7 @@ async fn bulk_enable_disable_delete_report_per_id_results() {
         (json!({ "ids": [a2], "action": "explode" }), 422),
         (json!({ "ids": [], "action": "disable" }), 422),
         (json!({ "ids": [a2], "action": "disable", "extra": 1 }), 400),
-        (json!({ "ids": "all", "action": "disable" }), 400),
+        (json!({ "ids": "all", "action": "disable" }), 422),
     ] {
         let res = app.post("/v1/tokens/bulk", &a_tok, bad.clone()).await;
         assert_eq!(res.status(), status, "{bad}");

@@ -9,6 +9,7 @@ mod bursts;
 mod errors;
 mod escalation;
 mod first_hour;
+mod first_hour_errors;
 mod hardening;
 mod helpers;
 mod inputs;

@@ -261,7 +261,7 @@ async fn wrong_password_and_unknown_email_get_the_same_401() {
         bodies.push(text);
     }
     assert!(bodies.windows(2).all(|w| w[0] == w[1]), "{bodies:?}");
-    // a malformed login body is a 400, not a 5xx
+    // a login body without a password is a 422 naming it (SPEC §17), not a 5xx
     let res = app
         .send(
             Method::POST,
@@ -270,7 +270,7 @@ async fn wrong_password_and_unknown_email_get_the_same_401() {
             Some(json!({ "email": "x" })),
         )
         .await;
-    assert_eq!(res.status(), 400);
+    assert_eq!(res.status(), 422);
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@ mod app;
 mod durability;
 mod fuzz;
 mod metrics;
+mod openapi_client;
 mod proxy;
 mod schemathesis;
 mod shutdown;

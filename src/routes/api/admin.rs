@@ -43,14 +43,16 @@ impl AuditQuery {
     }
 }
 
-#[utoipa::path(get, path = "/v1/audit", tag = "admin", params(AuditQuery),
-    responses((status = 200, body = AuditList), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+/// List audit events.
+#[utoipa::path(get, path = "/v1/audit", operation_id = "listAuditEvents", tag = "admin", params(AuditQuery),
+    responses((status = 200, description = "A page of audit events, newest first", body = AuditList), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn audit_list(
     state: Shared,
     caller: Caller,
-    q: web::Query<AuditQuery>,
+    q: super::common::Query<AuditQuery>,
 ) -> ApiResult<HttpResponse> {
     let page = Page::parse(&state.keys, q.limit, q.cursor.as_deref())?;
     let filter = q.filter()?;
@@ -70,15 +72,17 @@ pub struct CompanyQuery {
     pub company_id: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/v1/settings", tag = "admin", params(CompanyQuery),
-    responses((status = 200, body = SettingsView), (status = 400, body = ErrorBody),
+/// Get the company token policy.
+#[utoipa::path(get, path = "/v1/settings", operation_id = "getSettings", tag = "admin", params(CompanyQuery),
+    responses((status = 200, description = "The policy", body = SettingsView), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 422, body = ErrorBody),
               (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn settings_get(
     state: Shared,
     caller: Caller,
-    q: web::Query<CompanyQuery>,
+    q: super::common::Query<CompanyQuery>,
 ) -> ApiResult<HttpResponse> {
     let company = q.company_id;
     let s = state
@@ -87,16 +91,17 @@ pub async fn settings_get(
     Ok(HttpResponse::Ok().json(s))
 }
 
-#[utoipa::path(patch, path = "/v1/settings", tag = "admin", params(CompanyQuery),
+/// Change the company token policy.
+#[utoipa::path(patch, path = "/v1/settings", operation_id = "updateSettings", tag = "admin", params(CompanyQuery),
     request_body = UpdateSettings,
-    responses((status = 200, body = SettingsView), (status = 400, body = ErrorBody),
+    responses((status = 200, description = "The policy as changed", body = SettingsView), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn settings_update(
     state: Shared,
     caller: Caller,
-    q: web::Query<CompanyQuery>,
+    q: super::common::Query<CompanyQuery>,
     body: super::common::JsonBody<UpdateSettings>,
 ) -> ApiResult<HttpResponse> {
     let env = state.env();
@@ -117,14 +122,16 @@ pub struct PageQuery {
     pub cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/companies", tag = "admin", params(PageQuery),
-    responses((status = 200, body = CompanyList), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+/// List companies (global administrators).
+#[utoipa::path(get, path = "/v1/companies", operation_id = "listCompanies", tag = "admin", params(PageQuery),
+    responses((status = 200, description = "A page of companies", body = CompanyList), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn companies_list(
     state: Shared,
     caller: Caller,
-    q: web::Query<PageQuery>,
+    q: super::common::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let page = Page::parse(&state.keys, q.limit, q.cursor.as_deref())?;
     let env = state.env();
@@ -134,8 +141,9 @@ pub async fn companies_list(
     Ok(CompanyList::respond(items, next))
 }
 
-#[utoipa::path(post, path = "/v1/companies", tag = "admin", request_body = CreateCompany,
-    responses((status = 201, body = CompanyView), (status = 400, body = ErrorBody),
+/// Create a company (global administrators).
+#[utoipa::path(post, path = "/v1/companies", operation_id = "createCompany", tag = "admin", request_body = CreateCompany,
+    responses((status = 201, description = "The company", body = CompanyView), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -152,8 +160,9 @@ pub async fn companies_create(
     Ok(HttpResponse::Created().json(c))
 }
 
-#[utoipa::path(post, path = "/v1/maintenance/run", tag = "admin",
-    responses((status = 200, body = MaintenanceReport), (status = 401, body = ErrorBody),
+/// Run the scheduler's jobs now.
+#[utoipa::path(post, path = "/v1/maintenance/run", operation_id = "runMaintenance", tag = "admin",
+    responses((status = 200, description = "What each job did", body = MaintenanceReport), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn maintenance(state: Shared, caller: Caller) -> ApiResult<HttpResponse> {
@@ -174,14 +183,16 @@ pub struct DeliveryList {
     pub next_cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/webhooks/deliveries", tag = "admin", params(PageQuery),
-    responses((status = 200, body = DeliveryList), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+/// List webhook deliveries.
+#[utoipa::path(get, path = "/v1/webhooks/deliveries", operation_id = "listWebhookDeliveries", tag = "admin", params(PageQuery),
+    responses((status = 200, description = "A page of deliveries", body = DeliveryList), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn webhook_deliveries(
     state: Shared,
     caller: Caller,
-    q: web::Query<PageQuery>,
+    q: super::common::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let page = Page::parse(&state.keys, q.limit, q.cursor.as_deref())?;
     let keys = state.keys.clone();

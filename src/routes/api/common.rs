@@ -40,6 +40,168 @@ pub fn query_config() -> web::QueryConfig {
     })
 }
 
+/// A query string read into `T`, like `web::Query`, but a value of the wrong type names its
+/// parameter: `?limit=abc` → 422 `validation_failed` with `fields.limit` ("must be an
+/// integer"); a parameter given twice is the same; an unknown parameter stays 400 and is named.
+pub struct Query<T>(pub T);
+
+impl<T> std::ops::Deref for Query<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> Query<T> {
+    pub fn parse(query: &str) -> Result<T, ApiError> {
+        let pairs = url::form_urlencoded::parse(query.as_bytes());
+        // A time parameter (the document says `format: date-time`) that is left empty is not
+        // a time, where elsewhere an empty filter means "any".
+        if let Some((k, _)) = pairs
+            .clone()
+            .find(|(k, v)| super::doc::is_time(k) && v.trim().is_empty())
+        {
+            return Err(ApiError::field(&k, crate::domain::listing::TIME_HINT));
+        }
+        let de = serde_urlencoded::Deserializer::new(pairs);
+        serde_path_to_error::deserialize(de).map_err(|e| shape_error(e, Input::Query))
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> actix_web::FromRequest for Query<T> {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(
+            Query::<T>::parse(req.query_string())
+                .map(Query)
+                .map_err(Into::into),
+        )
+    }
+}
+
+/// Where a value that does not fit its type came from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Input {
+    Body,
+    Query,
+}
+
+/// Maps a serde error at a known path to the interface's answer, never serde's own words:
+/// an unknown field or parameter → 400 naming it; a missing field, a wrong type or format, or a
+/// repeated parameter → 422 `validation_failed` with `fields.<path>` and a plain message.
+fn shape_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>, input: Input) -> ApiError {
+    use serde_path_to_error::Segment;
+    let mut path: Vec<String> = e
+        .path()
+        .iter()
+        .filter_map(|s| match s {
+            Segment::Seq { index } => Some(index.to_string()),
+            Segment::Map { key } | Segment::Enum { variant: key } => Some(key.clone()),
+            Segment::Unknown => None,
+        })
+        .collect();
+    let text = e.inner().to_string();
+    let quoted = |prefix: &str| {
+        text.strip_prefix(prefix)
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(name, _)| name.to_string())
+    };
+    // The field itself, under the path of the object that holds it (which, for an unknown
+    // field, may already end with its name).
+    let named = |path: &[String], name: String| {
+        let mut p = path.to_vec();
+        if p.last() != Some(&name) {
+            p.push(name);
+        }
+        p.join(".")
+    };
+    if let Some(name) = quoted("unknown field `") {
+        let accepted = text
+            .split_once("expected ")
+            .map(|(_, list)| list.replace("one of ", "").replace('`', ""))
+            .filter(|l| !l.contains("no fields"))
+            .map(|l| format!(" (accepted: {l})"))
+            .unwrap_or_default();
+        let field = named(&path, name);
+        return ApiError::BadRequest(match input {
+            Input::Body => format!("unknown field `{field}`{accepted}"),
+            Input::Query => format!("unknown query parameter `{field}`{accepted}"),
+        });
+    }
+    if let Some(name) = quoted("missing field `") {
+        return ApiError::field(&named(&path, name), "is required");
+    }
+    if let Some(name) = quoted("duplicate field `") {
+        return ApiError::field(&named(&path, name), "must be given once");
+    }
+    let field = if path.is_empty() {
+        "body".to_string()
+    } else {
+        std::mem::take(&mut path).join(".")
+    };
+    ApiError::field(&field, human(&text, input))
+}
+
+/// A plain message for a value of the wrong type or format. serde's "invalid type: string
+/// \"2\", expected i64" becomes "must be an integer"; messages our own deserializers wrote
+/// (a time that is not a time, an unknown permission) are already plain and stay.
+fn human(text: &str, input: Input) -> String {
+    let expected = text.rsplit_once(", expected ").map(|(_, e)| e);
+    if let Some(variants) = text
+        .strip_prefix("unknown variant `")
+        .and_then(|r| r.split_once("expected "))
+        .map(|(_, v)| v.replace("one of ", "").replace('`', ""))
+    {
+        return format!("must be one of {variants}");
+    }
+    let serde_words = text.starts_with("invalid type: ")
+        || text.starts_with("invalid value: ")
+        || text.starts_with("invalid length ");
+    // What the standard parsers say about text in a query string.
+    let integer_text = input == Input::Query
+        && (text.contains("invalid digit")
+            || text.contains("too large to fit")
+            || text.contains("too small to fit")
+            || text.contains("empty string"));
+    let bool_text = input == Input::Query && text.contains("provided string was not `true`");
+    if let Some(e) = expected.filter(|_| serde_words) {
+        let plain = if [
+            "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "usize", "isize",
+        ]
+        .iter()
+        .any(|t| e == *t || e.starts_with(&format!("{t} ")))
+            || e.contains("integer")
+        {
+            "must be an integer"
+        } else if e == "f64" || e == "f32" || e.contains("number") {
+            "must be a number"
+        } else if e.contains("bool") {
+            "must be true or false"
+        } else if e.contains("sequence") || e.contains("array") || e.contains("tuple") {
+            "must be a list"
+        } else if e.contains("string") || e.contains("char") {
+            "must be a string"
+        } else if e.contains("struct") || e.contains("map") {
+            "must be an object"
+        } else {
+            "has the wrong type"
+        };
+        return plain.to_string();
+    }
+    if integer_text {
+        return "must be an integer".into();
+    }
+    if bool_text {
+        return "must be true or false".into();
+    }
+    if serde_words {
+        return "has the wrong type".into();
+    }
+    text.to_string()
+}
+
 pub fn path_config() -> web::PathConfig {
     // A malformed id names no object: 404, like an unknown one.
     web::PathConfig::default().error_handler(|_err: PathError, _req| ApiError::NotFound.into())
@@ -58,14 +220,38 @@ pub fn payload_config() -> web::PayloadConfig {
 /// so a failing body extractor could otherwise answer 400 before the credentials were
 /// checked — a request without valid credentials must get 401/403 whatever its body.
 pub struct JsonBody<T> {
-    body: Result<T, ApiError>,
+    body: Result<T, BodyError>,
     sent: bool,
 }
 
+/// Why a body was refused; `bounds`: a text field out of bounds, not a wrong shape.
+struct BodyError {
+    error: ApiError,
+    bounds: bool,
+}
+
+impl From<ApiError> for BodyError {
+    fn from(error: ApiError) -> BodyError {
+        BodyError {
+            error,
+            bounds: false,
+        }
+    }
+}
+
 impl<T> JsonBody<T> {
-    /// The body, or its 400/413.
+    /// The body, or its 400/413/422.
     pub fn into_inner(self) -> Result<T, ApiError> {
-        self.body
+        self.body.map_err(|e| e.error)
+    }
+
+    /// For the login body: a field out of bounds (too long, a control character) is a failed
+    /// login (rule 28: 401), while a body of the wrong shape keeps its 400/422.
+    pub fn into_login(self) -> Result<T, ApiError> {
+        self.body.map_err(|e| match e.error {
+            ApiError::Unprocessable { .. } if e.bounds => ApiError::InvalidCredentials,
+            other => other,
+        })
     }
 
     /// For optional bodies: no body at all → `T::default()`; a body that is present but
@@ -77,7 +263,7 @@ impl<T> JsonBody<T> {
     {
         match self.body {
             Err(_) if !self.sent => Ok(T::default()),
-            other => other,
+            other => other.map_err(|e| e.error),
         }
     }
 }
@@ -102,21 +288,30 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for JsonBo
                 .is_some_and(|v| v.as_bytes() != b"0");
         let value = web::Json::<serde_json::Value>::from_request(req, payload);
         Box::pin(async move {
+            let bounds = |error| BodyError {
+                error,
+                bounds: true,
+            };
             let body = match value.await {
-                Err(e) => Err(body_error(e)),
-                Ok(web::Json(v)) if !v.is_object() => Err(ApiError::BadRequest(
-                    "invalid JSON body: expected an object".into(),
-                )),
+                Err(e) => Err(body_error(e).into()),
+                Ok(web::Json(v)) if !v.is_object() => {
+                    Err(ApiError::BadRequest("invalid JSON body: expected an object".into()).into())
+                }
                 Ok(web::Json(v)) => {
                     if let Some(field) = first_string(&v, "", &|s| s.len() > MAX_TEXT_BYTES) {
-                        Err(ApiError::field(&field, "must be at most 4096 bytes"))
+                        Err(bounds(ApiError::field(
+                            &field,
+                            "must be at most 4096 bytes",
+                        )))
                     } else if let Some(field) =
                         first_string(&v, "", &|s| multiline_text(s).is_err())
                     {
-                        Err(ApiError::field(&field, NO_CONTROLS))
+                        Err(bounds(ApiError::field(&field, NO_CONTROLS)))
                     } else {
-                        serde_json::from_value(v)
-                            .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+                        // The path of a value that does not fit (`owner_id`, `ids.2`), which
+                        // serde_json alone reports only as a line and column.
+                        serde_path_to_error::deserialize(v)
+                            .map_err(|e| shape_error(e, Input::Body).into())
                     }
                 }
             };

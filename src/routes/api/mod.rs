@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod common;
+pub mod doc;
 pub mod nodes;
 pub mod session;
 pub mod system;
@@ -10,8 +11,9 @@ pub mod tokens;
 pub mod users;
 
 use actix_web::web;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::OpenApi;
+
+use doc::{ErrorResponses, Fields, Security};
 
 /// Every API route: (method, path, what it needs). `—` = no credentials.
 pub const ROUTES: &[(&str, &str, &str)] = &[
@@ -139,22 +141,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-struct Security;
-
-impl Modify for Security {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-        components.add_security_scheme(
-            "api_token",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Token"))),
-        );
-    }
-}
-
 #[derive(OpenApi)]
 #[openapi(
     info(title = "tokend", description = "Self-hosted API token service"),
@@ -168,7 +154,15 @@ impl Modify for Security {
         system::verify, nodes::list, nodes::create, nodes::delete, nodes::me,
         nodes::heartbeat, admin::maintenance, system::revoke, admin::webhook_deliveries,
     ),
-    modifiers(&Security),
-    tags((name = "tokens", description = "API tokens (rules 1–14)"))
+    modifiers(&Security, &ErrorResponses, &Fields),
+    tags(
+        (name = "tokens", description = "API tokens: create, list, edit, renew, reveal, delete"),
+        (name = "users", description = "Users of a company and their legacy credentials"),
+        (name = "session", description = "Browser sign-in and who is calling"),
+        (name = "admin", description = "Audit log, company settings, companies, maintenance, webhooks"),
+        (name = "nodes", description = "Filtering nodes and their own endpoints"),
+        (name = "auth", description = "Forward authentication for reverse proxies, public revocation"),
+        (name = "system", description = "Liveness and readiness"),
+    )
 )]
 pub struct ApiDoc;

@@ -12,14 +12,16 @@ use crate::service::nodes::{self as svc, CreateNode, Heartbeat, NodeCreated, Nod
 use crate::service::Page;
 use crate::state::Shared;
 
-#[utoipa::path(get, path = "/v1/nodes", tag = "nodes", params(PageQuery),
-    responses((status = 200, body = NodeList), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+/// List filtering nodes.
+#[utoipa::path(get, path = "/v1/nodes", operation_id = "listNodes", tag = "nodes", params(PageQuery),
+    responses((status = 200, description = "A page of nodes", body = NodeList), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
     state: Shared,
     caller: Caller,
-    q: web::Query<PageQuery>,
+    q: super::common::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let page = Page::parse(&state.keys, q.limit, q.cursor.as_deref())?;
     let env = state.env();
@@ -29,8 +31,9 @@ pub async fn list(
     Ok(NodeList::respond(items, next))
 }
 
-#[utoipa::path(post, path = "/v1/nodes", tag = "nodes", request_body = CreateNode,
-    responses((status = 201, body = NodeCreated), (status = 400, body = ErrorBody),
+/// Register a filtering node.
+#[utoipa::path(post, path = "/v1/nodes", operation_id = "createNode", tag = "nodes", request_body = CreateNode,
+    responses((status = 201, description = "The node and its node token (value shown once)", body = NodeCreated), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -47,8 +50,9 @@ pub async fn create(
     Ok(secret_json(StatusCode::CREATED, &created))
 }
 
-#[utoipa::path(delete, path = "/v1/nodes/{id}", tag = "nodes", params(("id" = i64, Path)),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+/// Delete a node (its token stops working).
+#[utoipa::path(delete, path = "/v1/nodes/{id}", operation_id = "deleteNode", tag = "nodes", params(("id" = i64, Path)),
+    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn delete(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
@@ -60,17 +64,19 @@ pub async fn delete(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiRes
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(get, path = "/v1/nodes/self", tag = "nodes",
-    responses((status = 200, body = NodeView), (status = 401, body = ErrorBody),
+/// The calling node's own view (node token).
+#[utoipa::path(get, path = "/v1/nodes/self", operation_id = "getOwnNode", tag = "nodes",
+    responses((status = 200, description = "The node", body = NodeView), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn me(node: NodeCaller) -> HttpResponse {
     HttpResponse::Ok().json(NodeView::from(&node.node))
 }
 
-#[utoipa::path(post, path = "/v1/nodes/self/heartbeat", tag = "nodes",
+/// Report that the calling node is alive (node token).
+#[utoipa::path(post, path = "/v1/nodes/self/heartbeat", operation_id = "nodeHeartbeat", tag = "nodes",
     request_body(content = Option<Heartbeat>),
-    responses((status = 200, body = NodeView), (status = 400, body = ErrorBody),
+    responses((status = 200, description = "The node", body = NodeView), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]

@@ -33,10 +33,12 @@ pub struct LoginResponse {
     pub user: UserView,
 }
 
-#[utoipa::path(post, path = "/v1/session", tag = "session", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 400, body = ErrorBody),
+/// Sign in with email and password (browser session).
+#[utoipa::path(post, path = "/v1/session", operation_id = "createSession", tag = "session", request_body = LoginRequest,
+    responses((status = 200, description = "Signed in: the session cookie is set; send `csrf_token` as `X-CSRF-Token` on unsafe methods", body = LoginResponse), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+              (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
+              (status = 503, body = ErrorBody)))]
 pub async fn login(
     state: Shared,
     req: HttpRequest,
@@ -44,10 +46,7 @@ pub async fn login(
 ) -> ApiResult<HttpResponse> {
     let ip = client_ip(&req, &state.config.trusted_proxies).to_string();
     // Rule 28: an out-of-bounds field at login is a failed login, not a validation error.
-    let LoginRequest { email, password } = body.into_inner().map_err(|e| match e {
-        ApiError::Unprocessable { .. } => ApiError::InvalidCredentials,
-        other => other,
-    })?;
+    let LoginRequest { email, password } = body.into_login()?;
     let s = password_login(&state, email, password, ip).await?;
     let ttl = state.config.session_ttl.as_secs() as i64;
     let mut res = secret_json(
@@ -62,7 +61,8 @@ pub async fn login(
     Ok(res)
 }
 
-#[utoipa::path(delete, path = "/v1/session", tag = "session", responses((status = 204)))]
+/// Sign out (ends the browser session).
+#[utoipa::path(delete, path = "/v1/session", operation_id = "deleteSession", tag = "session", responses((status = 204, description = "Signed out")))]
 pub async fn logout(state: Shared, req: HttpRequest) -> ApiResult<HttpResponse> {
     if let Some(c) = req.cookie(cookie_name(state.config.secure_cookies)) {
         let value = c.value().to_string();
@@ -89,8 +89,9 @@ pub struct Me {
     pub delegated: bool,
 }
 
-#[utoipa::path(get, path = "/v1/me", tag = "session",
-    responses((status = 200, body = Me), (status = 401, body = ErrorBody)),
+/// Who is calling: user, company, effective permissions, token.
+#[utoipa::path(get, path = "/v1/me", operation_id = "getMe", tag = "session",
+    responses((status = 200, description = "The caller", body = Me), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn me(state: Shared, caller: Caller) -> ApiResult<HttpResponse> {
     let who = caller.clone();
@@ -121,8 +122,9 @@ pub struct PermissionList {
     pub items: Vec<PermissionInfo>,
 }
 
-#[utoipa::path(get, path = "/v1/permissions", tag = "session",
-    responses((status = 200, body = PermissionList), (status = 401, body = ErrorBody)),
+/// The permission catalogue.
+#[utoipa::path(get, path = "/v1/permissions", operation_id = "listPermissions", tag = "session",
+    responses((status = 200, description = "Every permission with its description", body = PermissionList), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn permissions(_caller: Caller) -> HttpResponse {
     HttpResponse::Ok().json(PermissionList {
@@ -147,8 +149,9 @@ pub struct RoleList {
     pub items: Vec<RoleInfo>,
 }
 
-#[utoipa::path(get, path = "/v1/roles", tag = "session",
-    responses((status = 200, body = RoleList), (status = 401, body = ErrorBody)),
+/// Roles and the permissions each grants.
+#[utoipa::path(get, path = "/v1/roles", operation_id = "listRoles", tag = "session",
+    responses((status = 200, description = "Every role with its permissions", body = RoleList), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn roles(_caller: Caller) -> HttpResponse {
     HttpResponse::Ok().json(RoleList {

@@ -49,7 +49,8 @@ fn scope_pair(set: &mut PermissionSet, k: &str, v: &str) -> ApiResult<()> {
     }
 }
 
-#[utoipa::path(get, path = "/v1/auth/verify", tag = "auth",
+/// Forward authentication: does this token hold these scopes?
+#[utoipa::path(get, path = "/v1/auth/verify", operation_id = "verifyToken", tag = "auth",
     params(("scope" = Option<Vec<String>>, Query, description = "A permission the token must hold; may repeat")),
     responses(
         (status = 200, description = "Allowed; identity in X-Auth-* headers",
@@ -95,14 +96,16 @@ fn identity_slow(caller: &Forwarded) -> HttpResponse {
         .finish()
 }
 
-#[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, description = "alive")))]
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", operation_id = "checkLiveness", tag = "system", responses((status = 200, description = "alive")))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/plain"))
         .body("ok")
 }
 
-#[utoipa::path(get, path = "/readyz", tag = "system",
+/// Readiness: the database answers.
+#[utoipa::path(get, path = "/readyz", operation_id = "checkReadiness", tag = "system",
     responses((status = 200, description = "database answers"), (status = 503, body = ErrorBody)))]
 pub async fn readyz(state: Shared) -> ApiResult<HttpResponse> {
     state
@@ -140,12 +143,14 @@ pub async fn metrics(state: Shared, req: HttpRequest) -> ApiResult<HttpResponse>
         .body(state.metrics.render()))
 }
 
-#[utoipa::path(post, path = "/v1/revoke", tag = "auth",
+/// Revoke leaked token values (public, rate limited)
+///
+/// Public revocation of leaked values: no credentials, rate limited per client address.
+#[utoipa::path(post, path = "/v1/revoke", operation_id = "revokeLeakedValues", tag = "auth",
     request_body = crate::service::revoke::RevokeRequest,
-    responses((status = 202, body = crate::service::revoke::RevokeAccepted),
+    responses((status = 202, description = "Accepted for processing", body = crate::service::revoke::RevokeAccepted),
               (status = 400, body = ErrorBody), (status = 413, body = ErrorBody),
               (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
-/// Public revocation of leaked values: no credentials, rate limited per client address.
 pub async fn revoke(
     state: Shared,
     req: HttpRequest,

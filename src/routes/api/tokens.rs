@@ -53,14 +53,16 @@ impl TokenQuery {
     }
 }
 
-#[utoipa::path(get, path = "/v1/tokens", tag = "tokens", params(TokenQuery),
-    responses((status = 200, body = TokenList), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+/// List the tokens the caller may see.
+#[utoipa::path(get, path = "/v1/tokens", operation_id = "listTokens", tag = "tokens", params(TokenQuery),
+    responses((status = 200, description = "A page of tokens", body = TokenList), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
     state: Shared,
     caller: Caller,
-    q: web::Query<TokenQuery>,
+    q: super::common::Query<TokenQuery>,
 ) -> ApiResult<HttpResponse> {
     let page = Page::parse(&state.keys, q.limit, q.cursor.as_deref())?;
     let filter = q.filter()?;
@@ -71,8 +73,9 @@ pub async fn list(
     Ok(TokenList::respond(items, next))
 }
 
-#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = CreateToken,
-    responses((status = 201, body = TokenWithValue), (status = 400, body = ErrorBody),
+/// Create a token.
+#[utoipa::path(post, path = "/v1/tokens", operation_id = "createToken", tag = "tokens", request_body = CreateToken,
+    responses((status = 201, description = "The token with its `value` (shown once unless the company allows reveal)", body = TokenWithValue), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
               (status = 422, body = ErrorBody)),
@@ -90,8 +93,9 @@ pub async fn create(
     Ok(secret_json(StatusCode::CREATED, &created))
 }
 
-#[utoipa::path(get, path = "/v1/tokens/{id}", tag = "tokens", params(("id" = i64, Path)),
-    responses((status = 200, body = TokenView), (status = 401, body = ErrorBody),
+/// Get one token.
+#[utoipa::path(get, path = "/v1/tokens/{id}", operation_id = "getToken", tag = "tokens", params(("id" = i64, Path)),
+    responses((status = 200, description = "The token", body = TokenView), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
@@ -101,9 +105,10 @@ pub async fn get(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult
     Ok(HttpResponse::Ok().json(t))
 }
 
-#[utoipa::path(patch, path = "/v1/tokens/{id}", tag = "tokens", params(("id" = i64, Path)),
+/// Edit a token (name, description, expiry, enabled, permissions).
+#[utoipa::path(patch, path = "/v1/tokens/{id}", operation_id = "updateToken", tag = "tokens", params(("id" = i64, Path)),
     request_body = UpdateToken,
-    responses((status = 200, body = TokenView), (status = 400, body = ErrorBody),
+    responses((status = 200, description = "The token as changed", body = TokenView), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
               (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)),
@@ -123,8 +128,9 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(t))
 }
 
-#[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "tokens", params(("id" = i64, Path)),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+/// Delete a token.
+#[utoipa::path(delete, path = "/v1/tokens/{id}", operation_id = "deleteToken", tag = "tokens", params(("id" = i64, Path)),
+    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn delete(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
@@ -136,9 +142,10 @@ pub async fn delete(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiRes
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(post, path = "/v1/tokens/{id}/renew", tag = "tokens", params(("id" = i64, Path)),
+/// Regenerate a token's value (renew).
+#[utoipa::path(post, path = "/v1/tokens/{id}/renew", operation_id = "renewToken", tag = "tokens", params(("id" = i64, Path)),
     request_body(content = Option<RenewToken>),
-    responses((status = 200, body = TokenWithValue), (status = 400, body = ErrorBody),
+    responses((status = 200, description = "The token with its new `value`", body = TokenWithValue), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
               (status = 422, body = ErrorBody)),
@@ -163,8 +170,9 @@ pub struct Revealed {
     pub value: String,
 }
 
-#[utoipa::path(post, path = "/v1/tokens/{id}/reveal", tag = "tokens", params(("id" = i64, Path)),
-    responses((status = 200, body = Revealed), (status = 401, body = ErrorBody),
+/// Reveal a token's value (owner only; audited).
+#[utoipa::path(post, path = "/v1/tokens/{id}/reveal", operation_id = "revealToken", tag = "tokens", params(("id" = i64, Path)),
+    responses((status = 200, description = "The value", body = Revealed), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -182,8 +190,9 @@ pub struct BulkResponse {
     pub results: Vec<BulkResult>,
 }
 
-#[utoipa::path(post, path = "/v1/tokens/bulk", tag = "tokens", request_body = BulkRequest,
-    responses((status = 200, body = BulkResponse), (status = 400, body = ErrorBody),
+/// Enable, disable or delete several tokens.
+#[utoipa::path(post, path = "/v1/tokens/bulk", operation_id = "bulkTokens", tag = "tokens", request_body = BulkRequest,
+    responses((status = 200, description = "One result per id", body = BulkResponse), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]

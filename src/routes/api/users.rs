@@ -25,14 +25,16 @@ pub struct UserQuery {
     pub cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/users", tag = "users", params(UserQuery),
-    responses((status = 200, body = UserList), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+/// List users.
+#[utoipa::path(get, path = "/v1/users", operation_id = "listUsers", tag = "users", params(UserQuery),
+    responses((status = 200, description = "A page of users", body = UserList), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
     state: Shared,
     caller: Caller,
-    q: web::Query<UserQuery>,
+    q: super::common::Query<UserQuery>,
 ) -> ApiResult<HttpResponse> {
     let page = Page::parse(&state.keys, q.limit, q.cursor.as_deref())?;
     let env = state.env();
@@ -43,8 +45,9 @@ pub async fn list(
     Ok(UserList::respond(items, next))
 }
 
-#[utoipa::path(post, path = "/v1/users", tag = "users", request_body = CreateUser,
-    responses((status = 201, body = UserView), (status = 400, body = ErrorBody),
+/// Create a user.
+#[utoipa::path(post, path = "/v1/users", operation_id = "createUser", tag = "users", request_body = CreateUser,
+    responses((status = 201, description = "The user", body = UserView), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -62,8 +65,9 @@ pub async fn create(
     Ok(HttpResponse::Created().json(user))
 }
 
-#[utoipa::path(get, path = "/v1/users/{id}", tag = "users", params(("id" = i64, Path)),
-    responses((status = 200, body = UserView), (status = 401, body = ErrorBody),
+/// Get one user.
+#[utoipa::path(get, path = "/v1/users/{id}", operation_id = "getUser", tag = "users", params(("id" = i64, Path)),
+    responses((status = 200, description = "The user", body = UserView), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
@@ -72,9 +76,10 @@ pub async fn get(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult
     Ok(HttpResponse::Ok().json(u))
 }
 
-#[utoipa::path(patch, path = "/v1/users/{id}", tag = "users", params(("id" = i64, Path)),
+/// Edit a user.
+#[utoipa::path(patch, path = "/v1/users/{id}", operation_id = "updateUser", tag = "users", params(("id" = i64, Path)),
     request_body = UpdateUser,
-    responses((status = 200, body = UserView), (status = 400, body = ErrorBody),
+    responses((status = 200, description = "The user as changed", body = UserView), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
               (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)),
@@ -95,8 +100,9 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(u))
 }
 
-#[utoipa::path(delete, path = "/v1/users/{id}", tag = "users", params(("id" = i64, Path)),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+/// Delete a user.
+#[utoipa::path(delete, path = "/v1/users/{id}", operation_id = "deleteUser", tag = "users", params(("id" = i64, Path)),
+    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn delete(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
@@ -108,11 +114,12 @@ pub async fn delete(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiRes
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(post, path = "/v1/users/{id}/legacy-credentials", tag = "users",
+/// Issue or import legacy UUID + secret credentials.
+#[utoipa::path(post, path = "/v1/users/{id}/legacy-credentials", operation_id = "issueLegacyCredentials", tag = "users",
     params(("id" = i64, Path)),
     request_body(content = Option<legacy::ImportCredentials>,
                  description = "Omit to issue fresh credentials; give uuid + secret to import"),
-    responses((status = 201, body = LegacyCredentials), (status = 400, body = ErrorBody),
+    responses((status = 201, description = "The credentials (the secret is shown once)", body = LegacyCredentials), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
               (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)),
