@@ -7,6 +7,7 @@ mod auth;
 mod beyond;
 mod errors;
 mod escalation;
+mod first_hour_list;
 mod hardening;
 mod helpers;
 mod inputs;
