@@ -10,6 +10,8 @@ mod browser;
 
 mod admin;
 mod beyond;
+mod first_hour_http;
+mod first_hour_layout;
 mod http;
 mod list;
 mod login;

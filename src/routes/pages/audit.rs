@@ -87,7 +87,9 @@ impl Names {
                     });
                 }
             }
-            if let Some(id) = e.user_id.filter(|_| detail_str(&e.details, "email").is_none()) {
+            let subject = e.user_id.filter(|_| detail_str(&e.details, "email").is_none());
+            let owner = e.details.get("owner_id").and_then(Value::as_i64);
+            for id in [subject, owner].into_iter().flatten() {
                 if let std::collections::hash_map::Entry::Vacant(slot) = n.users.entry(id) {
                     slot.insert(match users::get(conn, caller, id) {
                         Ok(u) => Some(u.email),
@@ -199,10 +201,21 @@ fn value_text(v: &Value) -> String {
     }
 }
 
-/// The details as labelled fields.
-fn fields(details: &Value) -> Vec<(String, String)> {
+/// The details as labelled fields; an owner's id reads as the owner's email when the caller
+/// may see that user.
+fn fields(details: &Value, names: &Names) -> Vec<(String, String)> {
+    let owner = |v: &Value| {
+        let email = v.as_i64().and_then(|id| names.users.get(&id).cloned().flatten());
+        email.map(|e| ("Owner".to_string(), e))
+    };
     match details {
-        Value::Object(o) => o.iter().map(|(k, v)| (label(k), value_text(v))).collect(),
+        Value::Object(o) => o
+            .iter()
+            .map(|(k, v)| match k.as_str() {
+                "owner_id" => owner(v).unwrap_or_else(|| (label(k), value_text(v))),
+                _ => (label(k), value_text(v)),
+            })
+            .collect(),
         Value::Null => Vec::new(),
         other => vec![("Details".into(), value_text(other))],
     }
@@ -224,7 +237,7 @@ impl AuditRow {
             tail,
             via: e.via.clone(),
             ip: e.ip.clone().unwrap_or_default(),
-            fields: fields(&e.details),
+            fields: fields(&e.details, names),
         }
     }
 }
