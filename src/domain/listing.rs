@@ -375,10 +375,19 @@ mod tests {
         assert_eq!(of(true, None, Some(now + 1), now), TokenStatus::Enabled);
         // Past its expiry while still flagged enabled: the scheduler has not run yet.
         assert_eq!(of(true, None, Some(now), now), TokenStatus::Expired);
-        assert_eq!(of(false, Some("expired"), Some(now - 5), now), TokenStatus::Expired);
-        assert_eq!(of(false, Some("manual"), Some(now - 5), now), TokenStatus::Expired);
+        assert_eq!(
+            of(false, Some("expired"), Some(now - 5), now),
+            TokenStatus::Expired
+        );
+        assert_eq!(
+            of(false, Some("manual"), Some(now - 5), now),
+            TokenStatus::Expired
+        );
         assert_eq!(of(false, Some("manual"), None, now), TokenStatus::Disabled);
-        assert_eq!(of(false, Some("owner_disabled"), None, now), TokenStatus::Disabled);
+        assert_eq!(
+            of(false, Some("owner_disabled"), None, now),
+            TokenStatus::Disabled
+        );
         for s in TokenStatus::ALL {
             let f = TokenFilter::parse(TokenFilterText {
                 status: Some(s.as_str()),
@@ -400,7 +409,11 @@ mod tests {
         assert_eq!(parse("7").unwrap().expires_within_days, Some(7));
         assert_eq!(parse(" ").unwrap().expires_within_days, None);
         for bad in ["0", "-1", "1.5", "x", "36501", "99999999999"] {
-            assert_eq!(parse(bad).unwrap_err().field, "expires_within_days", "{bad}");
+            assert_eq!(
+                parse(bad).unwrap_err().field,
+                "expires_within_days",
+                "{bad}"
+            );
         }
     }
 

@@ -37,8 +37,11 @@ async fn make(app: &TestApp, owner: i64, name: &str, expires_in: Option<Duration
 /// The `fh-` tokens a query lists.
 async fn listed(app: &TestApp, query: &str) -> BTreeSet<String> {
     names(
-        &app.get_ok(&format!("/v1/tokens?limit=500&name=fh-&{query}"), &app.admin_token)
-            .await,
+        &app.get_ok(
+            &format!("/v1/tokens?limit=500&name=fh-&{query}"),
+            &app.admin_token,
+        )
+        .await,
     )
 }
 
@@ -78,9 +81,13 @@ async fn seed(app: &TestApp) {
 async fn first_hour_status_expired_is_apart_from_disabled() {
     let app = spawn_app().await;
     seed(&app).await;
-    let flagged = &app.get_ok("/v1/tokens?name=fh-flagged", &app.admin_token).await["items"][0];
+    let flagged = &app
+        .get_ok("/v1/tokens?name=fh-flagged", &app.admin_token)
+        .await["items"][0];
     assert_eq!(flagged["enabled"], true, "stored as enabled: {flagged}");
-    let marked = &app.get_ok("/v1/tokens?name=fh-marked", &app.admin_token).await["items"][0];
+    let marked = &app
+        .get_ok("/v1/tokens?name=fh-marked", &app.admin_token)
+        .await["items"][0];
     assert_eq!(marked["disabled_reason"], "expired", "{marked}");
 
     let expired = listed(&app, "status=expired").await;
@@ -104,7 +111,11 @@ async fn first_hour_status_expired_is_apart_from_disabled() {
     // The three statuses split the list: each token is in exactly one.
     let all = listed(&app, "").await;
     assert_eq!(all.len(), expired.len() + enabled.len() + disabled.len());
-    let union: BTreeSet<String> = expired.union(&enabled).chain(disabled.iter()).cloned().collect();
+    let union: BTreeSet<String> = expired
+        .union(&enabled)
+        .chain(disabled.iter())
+        .cloned()
+        .collect();
     assert_eq!(union, all);
 
     // A moved clock moves the statuses: two days on, `fh-soon`'s three days are not over.
@@ -143,7 +154,10 @@ async fn first_hour_expires_within_days_lists_tokens_about_to_expire() {
     );
     for bad in ["0", "-1", "36501", "seven", "1.5", "", "%00"] {
         let res = app
-            .get(&format!("/v1/tokens?expires_within_days={bad}"), &app.admin_token)
+            .get(
+                &format!("/v1/tokens?expires_within_days={bad}"),
+                &app.admin_token,
+            )
             .await;
         let status = res.status().as_u16();
         let b = body(res).await;
@@ -161,23 +175,39 @@ async fn first_hour_expires_within_days_lists_tokens_about_to_expire() {
         let status = res.status().as_u16();
         let b = body(res).await;
         assert!(status == 400 || status == 422, "{bad}: {status} {b}");
-        assert!(b.to_string().contains("expired"), "the message names `expired`: {b}");
+        assert!(
+            b.to_string().contains("expired"),
+            "the message names `expired`: {b}"
+        );
     }
 }
 
 #[tokio::test]
 async fn first_hour_regenerate_is_the_word_and_renew_its_alias() {
     let app = spawn_app().await;
-    let (owner, owner_tok) = app.quick_user_with_token("fh-owner@example.com", "analyst").await;
+    let (owner, owner_tok) = app
+        .quick_user_with_token("fh-owner@example.com", "analyst")
+        .await;
     let (id, old) = app.token_for(owner, json!({ "name": "deploy-bot" })).await;
 
     let res = app
-        .post(&format!("/v1/tokens/{id}/regenerate"), &owner_tok, json!({}))
+        .post(
+            &format!("/v1/tokens/{id}/regenerate"),
+            &owner_tok,
+            json!({}),
+        )
         .await;
     assert_eq!(res.status(), 200);
-    let new = body(res).await["value"].as_str().expect("value").to_string();
+    let new = body(res).await["value"]
+        .as_str()
+        .expect("value")
+        .to_string();
     assert_ne!(new, old);
-    assert_eq!(app.me_status(&old).await, 401, "the old value stops working");
+    assert_eq!(
+        app.me_status(&old).await,
+        401,
+        "the old value stops working"
+    );
     assert_eq!(app.me_status(&new).await, 200);
 
     // The old path stays, with the same answer and rules.
@@ -202,9 +232,14 @@ async fn first_hour_regenerate_is_the_word_and_renew_its_alias() {
     // Both are documented; both are one audit action, filtered by either name.
     let doc = body(app.get("/openapi.json", "").await).await;
     for p in ["/v1/tokens/{id}/regenerate", "/v1/tokens/{id}/renew"] {
-        assert!(doc["paths"][p]["post"].is_object(), "{p} is in the OpenAPI document");
+        assert!(
+            doc["paths"][p]["post"].is_object(),
+            "{p} is in the OpenAPI document"
+        );
     }
-    let stored = app.audit_events(&format!("action=token.renewed&token_id={id}")).await;
+    let stored = app
+        .audit_events(&format!("action=token.renewed&token_id={id}"))
+        .await;
     let alias = app
         .audit_events(&format!("action=token.regenerated&token_id={id}"))
         .await;

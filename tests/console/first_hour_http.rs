@@ -88,21 +88,61 @@ async fn seed(app: &TestApp) {
         }
         b
     };
-    app.create_token(alice, "fh-marked", mk("fh-marked", json!({ "expires_at": exp(Duration::hours(1)) })))
+    app.create_token(
+        alice,
+        "fh-marked",
+        mk(
+            "fh-marked",
+            json!({ "expires_at": exp(Duration::hours(1)) }),
+        ),
+    )
+    .await;
+    app.create_token(
+        alice,
+        "fh-manual",
+        mk("fh-manual", json!({ "enabled": false })),
+    )
+    .await;
+    app.create_token(bob, "fh-owner-off", mk("fh-owner-off", json!({})))
         .await;
-    app.create_token(alice, "fh-manual", mk("fh-manual", json!({ "enabled": false })))
-        .await;
-    app.create_token(bob, "fh-owner-off", mk("fh-owner-off", json!({}))).await;
-    api(app, reqwest::Method::PATCH, &format!("/v1/users/{bob}"), &app.admin_token, json!({ "enabled": false })).await;
+    api(
+        app,
+        reqwest::Method::PATCH,
+        &format!("/v1/users/{bob}"),
+        &app.admin_token,
+        json!({ "enabled": false }),
+    )
+    .await;
     app.advance(Duration::hours(2));
     app.admin_post("/v1/maintenance/run", json!({}), 200).await;
-    app.create_token(alice, "fh-flagged", mk("fh-flagged", json!({ "expires_at": exp(Duration::hours(1)) })))
-        .await;
+    app.create_token(
+        alice,
+        "fh-flagged",
+        mk(
+            "fh-flagged",
+            json!({ "expires_at": exp(Duration::hours(1)) }),
+        ),
+    )
+    .await;
     app.advance(Duration::hours(2));
-    app.create_token(alice, "fh-soon", mk("fh-soon", json!({ "expires_at": exp(Duration::days(3) + Duration::hours(1)) })))
-        .await;
-    app.create_token(alice, "fh-later", mk("fh-later", json!({ "expires_at": exp(Duration::days(30) + Duration::hours(1)) })))
-        .await;
+    app.create_token(
+        alice,
+        "fh-soon",
+        mk(
+            "fh-soon",
+            json!({ "expires_at": exp(Duration::days(3) + Duration::hours(1)) }),
+        ),
+    )
+    .await;
+    app.create_token(
+        alice,
+        "fh-later",
+        mk(
+            "fh-later",
+            json!({ "expires_at": exp(Duration::days(30) + Duration::hours(1)) }),
+        ),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -114,22 +154,37 @@ async fn first_hour_list_shows_expired_apart_from_disabled_and_times_in_words() 
 
     for expired in ["fh-marked", "fh-flagged"] {
         let r = row(&html, expired);
-        assert!(r.contains("badge-expired") && text(r).contains("Expired"), "{expired}: {r}");
+        assert!(
+            r.contains("badge-expired") && text(r).contains("Expired"),
+            "{expired}: {r}"
+        );
         assert!(!text(r).contains("Disabled"), "{expired}: {r}");
     }
     // Disabled, with the reason in view (not only in a tooltip).
     let manual = text(row(&html, "fh-manual"));
     assert!(manual.contains("Disabled · by hand"), "{manual}");
     let owner_off = text(row(&html, "fh-owner-off"));
-    assert!(owner_off.contains("Disabled · owner disabled"), "{owner_off}");
+    assert!(
+        owner_off.contains("Disabled · owner disabled"),
+        "{owner_off}"
+    );
     // Expiring within 7 days is marked; later is not.
     let soon = text(row(&html, "fh-soon"));
-    assert!(soon.contains("expires soon") && soon.contains("in 3 days"), "{soon}");
+    assert!(
+        soon.contains("expires soon") && soon.contains("in 3 days"),
+        "{soon}"
+    );
     let later = text(row(&html, "fh-later"));
-    assert!(!later.contains("expires soon") && later.contains("in 30 days"), "{later}");
+    assert!(
+        !later.contains("expires soon") && later.contains("in 30 days"),
+        "{later}"
+    );
     // Relative times beside the UTC ones, from the server's (moved) clock.
     let marked = text(row(&html, "fh-marked"));
-    assert!(marked.contains("UTC") && marked.contains("4 h ago") && marked.contains("3 h ago"), "created 4 h ago, expired 3 h ago: {marked}");
+    assert!(
+        marked.contains("UTC") && marked.contains("4 h ago") && marked.contains("3 h ago"),
+        "created 4 h ago, expired 3 h ago: {marked}"
+    );
     assert!(soon.contains("just now"), "created just now: {soon}");
     assert!(html.contains("<time datetime=\""), "machine-readable times");
 
@@ -145,13 +200,25 @@ async fn first_hour_list_shows_expired_apart_from_disabled_and_times_in_words() 
             n
         }
     };
-    assert_eq!(only("/?name=fh-&status=expired").await, ["fh-flagged", "fh-marked"]);
-    assert_eq!(only("/?name=fh-&status=disabled").await, ["fh-manual", "fh-owner-off"]);
-    assert_eq!(only("/?name=fh-&status=enabled").await, ["fh-later", "fh-soon"]);
+    assert_eq!(
+        only("/?name=fh-&status=expired").await,
+        ["fh-flagged", "fh-marked"]
+    );
+    assert_eq!(
+        only("/?name=fh-&status=disabled").await,
+        ["fh-manual", "fh-owner-off"]
+    );
+    assert_eq!(
+        only("/?name=fh-&status=enabled").await,
+        ["fh-later", "fh-soon"]
+    );
     // "Expires in less than N days": a number field.
     assert!(html.contains("name=\"expires_within_days\" type=\"number\""));
     assert_eq!(only("/?expires_within_days=7").await, ["fh-soon"]);
-    assert_eq!(only("/?expires_within_days=31&name=fh-").await, ["fh-later", "fh-soon"]);
+    assert_eq!(
+        only("/?expires_within_days=31&name=fh-").await,
+        ["fh-later", "fh-soon"]
+    );
     let bad = c
         .get(app.url("/?expires_within_days=soon"))
         .send()
@@ -159,7 +226,10 @@ async fn first_hour_list_shows_expired_apart_from_disabled_and_times_in_words() 
         .expect("page");
     assert!(bad.status().as_u16() < 500);
     let bad = bad.text().await.expect("html");
-    assert!(text(&bad).contains("whole number of days"), "the field says what to type");
+    assert!(
+        text(&bad).contains("whole number of days"),
+        "the field says what to type"
+    );
 
     // The token page shows the status and relative times too.
     let id = row(&html, "fh-soon")
@@ -169,7 +239,10 @@ async fn first_hour_list_shows_expired_apart_from_disabled_and_times_in_words() 
         .expect("id")
         .to_string();
     let detail = text(&page(&c, &app, &format!("/tokens/{id}")).await);
-    assert!(detail.contains("(in 3 days)") && detail.contains("(just now)"), "{detail}");
+    assert!(
+        detail.contains("(in 3 days)") && detail.contains("(just now)"),
+        "{detail}"
+    );
 }
 
 #[tokio::test]
@@ -199,18 +272,48 @@ async fn first_hour_audit_reads_as_sentences_with_names() {
     let app = spawn_app().await;
     let alice = app.create_user("alice@example.com", "analyst").await;
     let (bot, alice_value) = app
-        .own_token(alice, json!({ "name": "deploy-bot", "role_template": "read_only" }))
+        .own_token(
+            alice,
+            json!({ "name": "deploy-bot", "role_template": "read_only" }),
+        )
         .await;
     let (old, _) = app
-        .own_token(alice, json!({ "name": "old-token", "role_template": "read_only" }))
+        .own_token(
+            alice,
+            json!({ "name": "old-token", "role_template": "read_only" }),
+        )
         .await;
     let (gone, _) = app
-        .own_token(alice, json!({ "name": "gone-token", "role_template": "read_only" }))
+        .own_token(
+            alice,
+            json!({ "name": "gone-token", "role_template": "read_only" }),
+        )
         .await;
     let _ = bot;
-    api(&app, reqwest::Method::POST, &format!("/v1/tokens/{bot}/regenerate"), &alice_value, json!({ "grace_seconds": 3600 })).await;
-    api(&app, reqwest::Method::POST, "/v1/tokens/bulk", &app.admin_token, json!({ "ids": [old], "action": "disable" })).await;
-    api(&app, reqwest::Method::DELETE, &format!("/v1/tokens/{gone}"), &app.admin_token, json!({})).await;
+    api(
+        &app,
+        reqwest::Method::POST,
+        &format!("/v1/tokens/{bot}/regenerate"),
+        &alice_value,
+        json!({ "grace_seconds": 3600 }),
+    )
+    .await;
+    api(
+        &app,
+        reqwest::Method::POST,
+        "/v1/tokens/bulk",
+        &app.admin_token,
+        json!({ "ids": [old], "action": "disable" }),
+    )
+    .await;
+    api(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/v1/tokens/{gone}"),
+        &app.admin_token,
+        json!({}),
+    )
+    .await;
     // Past the retention, the scheduler purges the disabled token.
     app.advance(Duration::days(400));
     app.admin_post("/v1/maintenance/run", json!({}), 200).await;
@@ -233,27 +336,46 @@ async fn first_hour_audit_reads_as_sentences_with_names() {
         assert!(!t.contains(&format!("#{id} ")), "names, not ids: {t}");
     }
     // Details as labelled fields, never raw JSON; times to the second with words.
-    assert!(html.contains("<dt>Grace seconds</dt><dd>3600</dd>"), "labelled details");
+    assert!(
+        html.contains("<dt>Grace seconds</dt><dd>3600</dd>"),
+        "labelled details"
+    );
     assert!(
         html.contains("<dt>Owner</dt><dd>alice@example.com</dd>"),
         "an owner's id reads as the owner's email"
     );
-    assert!(!html.contains("{&quot;") && !html.contains("{\"name"), "no raw JSON");
+    assert!(
+        !html.contains("{&quot;") && !html.contains("{\"name"),
+        "no raw JSON"
+    );
     let secs = t
         .split(" UTC")
         .filter(|s| {
-            let tail: String = s.chars().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect();
+            let tail: String = s
+                .chars()
+                .rev()
+                .take(8)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
             tail.len() == 8 && tail.as_bytes()[2] == b':' && tail.as_bytes()[5] == b':'
         })
         .count();
     assert!(secs >= 6, "times to the second: {t}");
-    assert!(t.contains("400 days ago") || t.contains("13 months ago"), "relative times: {t}");
+    assert!(
+        t.contains("400 days ago") || t.contains("13 months ago"),
+        "relative times: {t}"
+    );
     // One word: the console never says "renewed"; the filter offers "regenerated".
     assert!(!t.to_lowercase().contains("renew"), "{t}");
     assert!(html.contains("<option value=\"token.regenerated\">Token regenerated</option>"));
     for action in ["token.regenerated", "token.renewed"] {
         let t = text(&page(&c, &app, &format!("/audit?action={action}")).await);
-        assert!(t.contains("alice@example.com regenerated deploy-bot"), "{action}: {t}");
+        assert!(
+            t.contains("alice@example.com regenerated deploy-bot"),
+            "{action}: {t}"
+        );
         assert!(!t.contains("created deploy-bot"), "{action}: {t}");
     }
 }

@@ -13,7 +13,15 @@ use crate::browser::{Browser, Options, DESKTOP, PHONE};
 /// A name of exactly `n` characters that reads like one (words joined by dashes).
 fn long_name(prefix: &str, n: usize) -> String {
     let mut s = prefix.to_string();
-    let words = ["production", "deploy", "pipeline", "eu", "west", "replica", "reporting"];
+    let words = [
+        "production",
+        "deploy",
+        "pipeline",
+        "eu",
+        "west",
+        "replica",
+        "reporting",
+    ];
     let mut i = 0;
     while s.len() < n {
         s.push('-');
@@ -60,14 +68,18 @@ return [document.documentElement.scrollWidth, out, Math.max(0, ...heights)];
 "#;
 
 async fn measure(b: &Browser, rows: &str) -> (i64, Vec<String>, f64) {
-    let v = b
-        .c
-        .execute(MEASURE, vec![json!(rows)])
-        .await
-        .expect("measure");
+    let v =
+        b.c.execute(MEASURE, vec![json!(rows)])
+            .await
+            .expect("measure");
     let problems = v[1]
         .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default();
     (
         v[0].as_i64().unwrap_or(i64::MAX),
@@ -108,8 +120,12 @@ async fn seed(app: &TestApp) -> String {
     let at = |d: Duration| {
         (app.state.clock.now() + d).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     };
-    app.create_token(alice, "nightly-export", ro(json!({ "expires_at": at(Duration::hours(1)) })))
-        .await;
+    app.create_token(
+        alice,
+        "nightly-export",
+        ro(json!({ "expires_at": at(Duration::hours(1)) })),
+    )
+    .await;
     app.advance(Duration::hours(2));
     app.admin_post("/v1/maintenance/run", json!({}), 200).await;
     for (i, extra) in [
@@ -125,7 +141,10 @@ async fn seed(app: &TestApp) -> String {
         app.create_token(alice, &name, ro(extra)).await;
     }
     let (id, value) = app
-        .own_token(alice, json!({ "name": "deploy-bot", "role_template": "read_only" }))
+        .own_token(
+            alice,
+            json!({ "name": "deploy-bot", "role_template": "read_only" }),
+        )
         .await;
     let res = app
         .client
@@ -154,12 +173,16 @@ async fn first_hour_long_names_keep_the_list_inside_1280_px_and_nothing_overlaps
     b.screenshot("tokens-long-names-1280").await;
     assert!(width <= 1280, "the list is {width} px wide at 1280 px");
     assert!(problems.is_empty(), "at 1280 px: {problems:#?}");
-    assert!(tallest <= 64.0, "rows stay compact: the tallest is {tallest} px");
+    assert!(
+        tallest <= 64.0,
+        "rows stay compact: the tallest is {tallest} px"
+    );
     // The whole name is there on hover (title) and for screen readers (the text itself).
     let name = long_name("api-customer-facing", 100);
-    let link = b
-        .c
-        .find(fantoccini::Locator::Css(&format!("td.col-name a[title='{name}']")))
+    let link =
+        b.c.find(fantoccini::Locator::Css(&format!(
+            "td.col-name a[title='{name}']"
+        )))
         .await
         .expect("the name's link carries the whole name");
     assert_eq!(link.text().await.expect("text"), name);
@@ -167,18 +190,23 @@ async fn first_hour_long_names_keep_the_list_inside_1280_px_and_nothing_overlaps
     b.resize(PHONE).await;
     b.goto("/").await;
     let (width, problems, _) = measure(&b, "table.token-list tbody tr").await;
-    assert!(width <= PHONE.0 as i64, "the list is {width} px wide at 390 px");
+    assert!(
+        width <= PHONE.0 as i64,
+        "the list is {width} px wide at 390 px"
+    );
     assert!(problems.is_empty(), "at 390 px: {problems:#?}");
-    let v = b
-        .c
-        .execute(CHECKBOX_VS_NAME, vec![])
-        .await
-        .expect("measure");
+    let v =
+        b.c.execute(CHECKBOX_VS_NAME, vec![])
+            .await
+            .expect("measure");
     assert!(v[0].as_i64().unwrap_or(0) >= 4, "rows with checkboxes: {v}");
     assert_eq!(v[1], json!([]), "a checkbox overlaps a name at 390 px");
-    b.c.execute("document.querySelector('.table-card').scrollIntoView();", vec![])
-        .await
-        .expect("scroll");
+    b.c.execute(
+        "document.querySelector('.table-card').scrollIntoView();",
+        vec![],
+    )
+    .await
+    .expect("scroll");
     b.screenshot("tokens-long-names-390").await;
 
     // The expired state, filtered.
@@ -191,15 +219,24 @@ async fn first_hour_long_names_keep_the_list_inside_1280_px_and_nothing_overlaps
     b.goto("/audit").await;
     b.sees(&format!("{email} regenerated deploy-bot")).await;
     let (width, problems, _) = measure(&b, "table.audit tbody tr").await;
-    assert!(width <= 1280 && problems.is_empty(), "{width}: {problems:#?}");
+    assert!(
+        width <= 1280 && problems.is_empty(),
+        "{width}: {problems:#?}"
+    );
     b.screenshot("audit-sentences-1280").await;
     b.resize(PHONE).await;
     b.goto("/audit").await;
     let (width, _, _) = measure(&b, "table.audit tbody tr").await;
-    assert!(width <= PHONE.0 as i64, "the audit log is {width} px wide at 390 px");
-    b.c.execute("document.querySelector('.table-card').scrollIntoView();", vec![])
-        .await
-        .expect("scroll");
+    assert!(
+        width <= PHONE.0 as i64,
+        "the audit log is {width} px wide at 390 px"
+    );
+    b.c.execute(
+        "document.querySelector('.table-card').scrollIntoView();",
+        vec![],
+    )
+    .await
+    .expect("scroll");
     b.screenshot("audit-sentences-390").await;
     b.finish().await;
 }
@@ -237,6 +274,9 @@ async fn first_hour_profile_token_list_keeps_its_status_column_whole() {
     b.resize(PHONE).await;
     b.goto("/profile").await;
     let (width, problems, _) = measure(&b, "table.token-list tbody tr").await;
-    assert!(width <= PHONE.0 as i64 && problems.is_empty(), "{width}: {problems:#?}");
+    assert!(
+        width <= PHONE.0 as i64 && problems.is_empty(),
+        "{width}: {problems:#?}"
+    );
     b.finish().await;
 }

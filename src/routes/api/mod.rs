@@ -92,7 +92,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::patch().to(tokens::update))
                         .route(web::delete().to(tokens::delete)),
                 )
-                .route("/tokens/{id}/regenerate", web::post().to(tokens::regenerate))
+                .route(
+                    "/tokens/{id}/regenerate",
+                    web::post().to(tokens::regenerate),
+                )
                 .route("/tokens/{id}/renew", web::post().to(tokens::renew))
                 .route("/tokens/{id}/reveal", web::post().to(tokens::reveal))
                 .service(

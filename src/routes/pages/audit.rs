@@ -78,7 +78,10 @@ impl Names {
     ) -> ApiResult<Names> {
         let mut n = Names::default();
         for e in events {
-            if let Some(id) = e.token_id.filter(|_| detail_str(&e.details, "name").is_none()) {
+            if let Some(id) = e
+                .token_id
+                .filter(|_| detail_str(&e.details, "name").is_none())
+            {
                 if let std::collections::hash_map::Entry::Vacant(slot) = n.tokens.entry(id) {
                     slot.insert(match tokens::get(conn, env, caller, id) {
                         Ok(t) => Some(t.name),
@@ -87,7 +90,9 @@ impl Names {
                     });
                 }
             }
-            let subject = e.user_id.filter(|_| detail_str(&e.details, "email").is_none());
+            let subject = e
+                .user_id
+                .filter(|_| detail_str(&e.details, "email").is_none());
             let owner = e.details.get("owner_id").and_then(Value::as_i64);
             for id in [subject, owner].into_iter().flatten() {
                 if let std::collections::hash_map::Entry::Vacant(slot) = n.users.entry(id) {
@@ -135,7 +140,12 @@ fn sentence(e: &AuditView, names: &Names) -> (String, String, String) {
         (names.token(e), href)
     };
     let user = || (names.user(e), String::new());
-    let named = || (detail_str(&e.details, "name").unwrap_or_default(), String::new());
+    let named = || {
+        (
+            detail_str(&e.details, "name").unwrap_or_default(),
+            String::new(),
+        )
+    };
     let (verb, (object, href)) = match e.action.as_str() {
         "token.created" => ("created", token()),
         "token.updated" => ("edited", token()),
@@ -151,10 +161,22 @@ fn sentence(e: &AuditView, names: &Names) -> (String, String, String) {
         "user.updated" => ("changed user", user()),
         "user.disabled" => ("disabled user", user()),
         "user.deleted" => ("deleted user", user()),
-        "user.reauth_failed" => ("entered a wrong current password", (String::new(), String::new())),
+        "user.reauth_failed" => (
+            "entered a wrong current password",
+            (String::new(), String::new()),
+        ),
         "session.login" => ("signed in", (String::new(), String::new())),
-        "session.login_failed" => ("failed to sign in as", (detail_str(&e.details, "email").unwrap_or_default(), String::new())),
-        "settings.updated" => ("changed the company settings", (String::new(), String::new())),
+        "session.login_failed" => (
+            "failed to sign in as",
+            (
+                detail_str(&e.details, "email").unwrap_or_default(),
+                String::new(),
+            ),
+        ),
+        "settings.updated" => (
+            "changed the company settings",
+            (String::new(), String::new()),
+        ),
         "company.created" => ("created company", named()),
         "node.created" => ("created node", named()),
         "node.deleted" => ("deleted node", named()),
@@ -205,7 +227,9 @@ fn value_text(v: &Value) -> String {
 /// may see that user.
 fn fields(details: &Value, names: &Names) -> Vec<(String, String)> {
     let owner = |v: &Value| {
-        let email = v.as_i64().and_then(|id| names.users.get(&id).cloned().flatten());
+        let email = v
+            .as_i64()
+            .and_then(|id| names.users.get(&id).cloned().flatten());
         email.map(|e| ("Owner".to_string(), e))
     };
     match details {
