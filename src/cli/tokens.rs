@@ -7,7 +7,7 @@ use clap::{ArgGroup, Subcommand, ValueEnum};
 use super::{open, split_list, Exit};
 use crate::config::Config;
 use crate::db;
-use crate::domain::listing::TokenFilter;
+use crate::domain::listing::{TokenFilter, TokenStatus};
 use crate::domain::model::Caller;
 use crate::domain::names::Email;
 use crate::domain::token_value::{TokenValue, ValueKind};
@@ -264,12 +264,11 @@ fn list(
     let state = open(config)?;
     let env = state.env();
     let mut filter = TokenFilter::default();
-    match status {
-        Some(Status::Enabled) => filter.enabled = Some(true),
-        Some(Status::Disabled) => filter.enabled = Some(false),
-        Some(Status::Expired) => filter.expires_before = Some(env.now_ms()),
-        None => {}
-    }
+    filter.status = status.map(|s| match s {
+        Status::Enabled => TokenStatus::Enabled,
+        Status::Disabled => TokenStatus::Disabled,
+        Status::Expired => TokenStatus::Expired,
+    });
     let items = state.read_blocking(|c| {
         // The operator sees every token: the list is read as the first global administrator
         // (who sees every company's), or as the named owner when there is none.

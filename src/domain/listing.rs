@@ -37,6 +37,55 @@ pub enum Scope {
     Own { user_id: i64, company_id: i64 },
 }
 
+/// A token's status as lists show and filter it. *Expired* is told apart from *Disabled*:
+/// a token is expired when its expiry time has passed (whatever its stored flag says: the
+/// scheduler that marks it may not have run yet) or when it was disabled because it expired.
+/// *Disabled* is every other disabled token; *Enabled* is enabled and not expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenStatus {
+    Enabled,
+    Disabled,
+    Expired,
+}
+
+impl TokenStatus {
+    pub const ALL: [TokenStatus; 3] = [
+        TokenStatus::Enabled,
+        TokenStatus::Disabled,
+        TokenStatus::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenStatus::Enabled => "enabled",
+            TokenStatus::Disabled => "disabled",
+            TokenStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TokenStatus> {
+        TokenStatus::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The status of a token: its stored flag, its disabled reason, its expiry (ms) and now.
+    pub fn of(enabled: bool, reason: Option<&str>, expires_at: Option<i64>, now: i64) -> Self {
+        let past = expires_at.is_some_and(|e| e <= now);
+        if past || (!enabled && reason == Some("expired")) {
+            TokenStatus::Expired
+        } else if enabled {
+            TokenStatus::Enabled
+        } else {
+            TokenStatus::Disabled
+        }
+    }
+}
+
+/// Tokens expiring within this many days are marked "expires soon".
+pub const EXPIRES_SOON_DAYS: i64 = 7;
+
+/// The largest `expires_within_days` accepted (100 years).
+pub const MAX_WITHIN_DAYS: u32 = 36_500;
+
 /// The filters of a token list. Owner and creator are ids here; the console resolves the
 /// emails people type before filling them in.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -44,10 +93,15 @@ pub struct TokenFilter {
     pub name: Option<String>,
     pub owner_id: Option<i64>,
     pub creator_id: Option<i64>,
-    pub enabled: Option<bool>,
+    pub status: Option<TokenStatus>,
     pub kind: Option<TokenKind>,
     pub expires_before: Option<i64>,
     pub expires_after: Option<i64>,
+    /// "Expires in less than N days": not expired yet, and expiring before now + N days.
+    pub expires_within_days: Option<u32>,
+    /// The time (ms) `status` and `expires_within_days` are measured against; the service
+    /// sets it from its clock ([`TokenFilter::at`]).
+    pub now: i64,
 }
 
 /// The text filters of a token list as they arrive (query string or form).
@@ -58,6 +112,7 @@ pub struct TokenFilterText<'a> {
     pub kind: Option<&'a str>,
     pub expires_before: Option<&'a str>,
     pub expires_after: Option<&'a str>,
+    pub expires_within_days: Option<&'a str>,
 }
 
 /// A value with surrounding blanks removed; nothing left means "not given".
@@ -72,16 +127,11 @@ impl TokenFilter {
             name: text_filter(t.name, "name")?,
             owner_id: None,
             creator_id: None,
-            enabled: match blank(t.status) {
+            status: match blank(t.status) {
                 None => None,
-                Some("enabled") => Some(true),
-                Some("disabled") => Some(false),
-                Some(_) => {
-                    return Err(FieldError::new(
-                        "status",
-                        "status must be `enabled` or `disabled`",
-                    ))
-                }
+                Some(s) => Some(TokenStatus::parse(s).ok_or_else(|| {
+                    FieldError::new("status", "status must be `enabled`, `disabled` or `expired`")
+                })?),
             },
             kind: match blank(t.kind) {
                 None => None,
@@ -94,7 +144,30 @@ impl TokenFilter {
             },
             expires_before: time_filter(blank(t.expires_before), "expires_before")?,
             expires_after: time_filter(blank(t.expires_after), "expires_after")?,
+            expires_within_days: match blank(t.expires_within_days) {
+                None => None,
+                Some(n) => Some(
+                    n.parse::<u32>()
+                        .ok()
+                        .filter(|n| (1..=MAX_WITHIN_DAYS).contains(n))
+                        .ok_or_else(|| {
+                            FieldError::new(
+                                "expires_within_days",
+                                "expires_within_days must be a whole number of days from 1 to 36500",
+                            )
+                        })?,
+                ),
+            },
+            now: 0,
         })
+    }
+
+    /// The filter measured at `now` (ms): the moment that tells expired tokens apart.
+    pub fn at(&self, now: i64) -> TokenFilter {
+        TokenFilter {
+            now,
+            ..self.clone()
+        }
     }
 }
 
@@ -219,10 +292,19 @@ pub struct AuditFilter {
     pub until: Option<i64>,
 }
 
+/// The stored audit code of regenerating a token's value. The console and the API call the
+/// action *regenerate*; the code stays `token.renewed` so stored events, webhook consumers and
+/// saved filters keep working, and `token.regenerated` is accepted as its filter alias.
+pub const REGENERATED_CODE: &str = "token.renewed";
+
 impl AuditFilter {
     /// The `action` filter (a dotted name such as `token.created`; blank means any).
+    /// `token.regenerated` means the stored code `token.renewed`.
     pub fn action(v: Option<&str>) -> Result<Option<String>, FieldError> {
-        text_filter(v, "action")
+        Ok(text_filter(v, "action")?.map(|a| match a.as_str() {
+            "token.regenerated" => REGENERATED_CODE.to_string(),
+            _ => a,
+        }))
     }
 }
 
@@ -283,6 +365,68 @@ mod tests {
             Some("token.created".to_string())
         );
         assert_eq!(AuditFilter::action(Some("")).unwrap(), None);
+    }
+
+    #[test]
+    fn first_hour_status_expired_is_apart_from_disabled() {
+        let now = 1_000_000;
+        let of = TokenStatus::of;
+        assert_eq!(of(true, None, None, now), TokenStatus::Enabled);
+        assert_eq!(of(true, None, Some(now + 1), now), TokenStatus::Enabled);
+        // Past its expiry while still flagged enabled: the scheduler has not run yet.
+        assert_eq!(of(true, None, Some(now), now), TokenStatus::Expired);
+        assert_eq!(
+            of(false, Some("expired"), Some(now - 5), now),
+            TokenStatus::Expired
+        );
+        assert_eq!(
+            of(false, Some("manual"), Some(now - 5), now),
+            TokenStatus::Expired
+        );
+        assert_eq!(of(false, Some("manual"), None, now), TokenStatus::Disabled);
+        assert_eq!(
+            of(false, Some("owner_disabled"), None, now),
+            TokenStatus::Disabled
+        );
+        for s in TokenStatus::ALL {
+            let f = TokenFilter::parse(TokenFilterText {
+                status: Some(s.as_str()),
+                ..TokenFilterText::default()
+            })
+            .unwrap();
+            assert_eq!(f.status, Some(s));
+        }
+    }
+
+    #[test]
+    fn first_hour_expires_within_days_is_a_bounded_whole_number() {
+        let parse = |v: &str| {
+            TokenFilter::parse(TokenFilterText {
+                expires_within_days: Some(v),
+                ..TokenFilterText::default()
+            })
+        };
+        assert_eq!(parse("7").unwrap().expires_within_days, Some(7));
+        assert_eq!(parse(" ").unwrap().expires_within_days, None);
+        for bad in ["0", "-1", "1.5", "x", "36501", "99999999999"] {
+            assert_eq!(
+                parse(bad).unwrap_err().field,
+                "expires_within_days",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn first_hour_regenerated_is_an_alias_of_the_stored_code() {
+        assert_eq!(
+            AuditFilter::action(Some("token.regenerated")).unwrap(),
+            Some("token.renewed".to_string())
+        );
+        assert_eq!(
+            AuditFilter::action(Some("token.renewed")).unwrap(),
+            Some("token.renewed".to_string())
+        );
     }
 
     #[test]

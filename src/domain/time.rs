@@ -91,9 +91,61 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(s.trim()).map_err(|e| format!("`{s}` is not a duration: {e}"))
 }
 
+/// How far `t` is from `now`, in words: "just now", "in 3 days", "2 h ago", "in 5 min".
+/// Whole units, rounded down: under a minute is "just now", then minutes, hours (under a
+/// day), days (under 60), months of 30 days (under 24) and years of 365 days.
+pub fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (t - now).num_seconds();
+    let future = secs > 0;
+    let s = secs.unsigned_abs();
+    if s < 60 {
+        return "just now".to_string();
+    }
+    let plural = |n: u64, one: &str, many: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    let amount = match s {
+        s if s < 3_600 => format!("{} min", s / 60),
+        s if s < 86_400 => format!("{} h", s / 3_600),
+        s if s < 60 * 86_400 => plural(s / 86_400, "day", "days"),
+        s if s < 730 * 86_400 => plural(s / (30 * 86_400), "month", "months"),
+        s => plural(s / (365 * 86_400), "year", "years"),
+    };
+    if future {
+        format!("in {amount}")
+    } else {
+        format!("{amount} ago")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn first_hour_relative_times_read_as_words() {
+        let now = parse_time("2030-01-31T12:00:00Z").unwrap();
+        let at = |secs: i64| relative(now + chrono::Duration::seconds(secs), now);
+        assert_eq!(at(0), "just now");
+        assert_eq!(at(59), "just now");
+        assert_eq!(at(-59), "just now");
+        assert_eq!(at(60), "in 1 min");
+        assert_eq!(at(-150), "2 min ago");
+        assert_eq!(at(-2 * 3600 - 59), "2 h ago");
+        assert_eq!(at(23 * 3600), "in 23 h");
+        assert_eq!(at(86_400), "in 1 day");
+        assert_eq!(at(3 * 86_400 + 5), "in 3 days");
+        assert_eq!(at(-3 * 86_400), "3 days ago");
+        assert_eq!(at(59 * 86_400), "in 59 days");
+        assert_eq!(at(60 * 86_400), "in 2 months");
+        assert_eq!(at(-400 * 86_400), "13 months ago");
+        assert_eq!(at(800 * 86_400), "in 2 years");
+        assert_eq!(at(-365 * 86_400 * 30), "30 years ago");
+    }
 
     #[test]
     fn accepts_both_input_forms() {

@@ -10,6 +10,7 @@ mod errors;
 mod escalation;
 mod first_hour;
 mod first_hour_errors;
+mod first_hour_list;
 mod hardening;
 mod helpers;
 mod inputs;

@@ -121,7 +121,10 @@ fn delegated(m: &str, p: &str) -> Want {
         ("POST", "/v1/tokens/bulk") => OK,
         ("GET" | "PATCH", "/v1/tokens/{id}") => OK,
         ("DELETE", "/v1/tokens/{id}") => GONE,
-        ("POST", "/v1/tokens/{id}/renew" | "/v1/tokens/{id}/reveal") => DELEGATED,
+        (
+            "POST",
+            "/v1/tokens/{id}/regenerate" | "/v1/tokens/{id}/renew" | "/v1/tokens/{id}/reveal",
+        ) => DELEGATED,
         ("GET", "/v1/users" | "/v1/users/{id}") => OK,
         ("POST", "/v1/users") => CREATED,
         ("PATCH", "/v1/users/{id}") => DELEGATED,
@@ -168,7 +171,10 @@ fn narrow_global(m: &str, p: &str) -> Want {
         ("POST", "/v1/tokens") => CREATED,
         ("POST", "/v1/tokens/bulk") => OK, // per-id results: not found
         ("GET" | "PATCH" | "DELETE", "/v1/tokens/{id}") => NOT_FOUND,
-        ("POST", "/v1/tokens/{id}/renew" | "/v1/tokens/{id}/reveal") => NOT_FOUND,
+        (
+            "POST",
+            "/v1/tokens/{id}/regenerate" | "/v1/tokens/{id}/renew" | "/v1/tokens/{id}/reveal",
+        ) => NOT_FOUND,
         ("GET", "/v1/users") => OK,
         ("POST", "/v1/users") => CREATED, // in its own company
         ("GET" | "PATCH" | "DELETE", "/v1/users/{id}") => NOT_FOUND,

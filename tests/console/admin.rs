@@ -118,12 +118,12 @@ async fn settings_show_once_and_audit_log() {
 
     // The audit log, filtered by action.
     b.click("Audit log").await;
-    b.select("Action", "settings.updated").await;
+    b.select("Action", "Settings changed").await;
     b.click("Apply").await;
     assert!(b.path().await.contains("action=settings.updated"));
     let mut actions = Vec::new();
     for cell in
-        b.c.find_all(fantoccini::Locator::Css("td[data-label=Action]"))
+        b.c.find_all(fantoccini::Locator::Css("td[data-label=Event]"))
             .await
             .expect("cells")
     {
@@ -131,8 +131,8 @@ async fn settings_show_once_and_audit_log() {
     }
     assert_eq!(
         actions,
-        vec!["settings.updated"],
-        "only the filtered action"
+        vec![format!("{ADMIN_EMAIL} changed the company settings")],
+        "only the filtered action, as a sentence"
     );
     b.fill("Actor", "nobody@example.com").await;
     b.click("Apply").await;

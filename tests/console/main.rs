@@ -11,6 +11,8 @@ mod browser;
 mod admin;
 mod beyond;
 mod first_hour;
+mod first_hour_http;
+mod first_hour_layout;
 mod fuzz;
 mod http;
 mod list;

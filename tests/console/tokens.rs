@@ -150,7 +150,7 @@ async fn create_copy_filter_toggle_and_mass_actions() {
     assert_eq!(b.row_names().await, vec!["report-reader", "ci-deploy"]);
     b.fill("Name", "nothing-matches").await;
     b.click("Apply").await;
-    b.sees("No API tokens to show.").await;
+    b.sees("No tokens match these filters.").await;
     b.click("Reset").await;
 
     // Select all + Enable.

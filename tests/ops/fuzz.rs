@@ -173,7 +173,9 @@ fn base_body(method: &str, path: &str, fx: &Fixtures) -> Value {
         }
         ("PATCH", "/v1/tokens/{id}") => json!({ "name": "renamed", "enabled": true }),
         ("POST", "/v1/tokens/bulk") => json!({ "ids": [fx.tokens[0]], "action": "enable" }),
-        ("POST", "/v1/tokens/{id}/renew") => json!({ "grace_seconds": 0 }),
+        ("POST", "/v1/tokens/{id}/renew" | "/v1/tokens/{id}/regenerate") => {
+            json!({ "grace_seconds": 0 })
+        }
         ("POST", "/v1/users") => {
             json!({ "email": "fz@example.com", "role": "analyst", "password": "password-123" })
         }

@@ -4,7 +4,7 @@
 use crate::db::{args, Arg as Value, Connection, Result};
 
 use super::{from_row, TokenRow, SELECT};
-use crate::domain::listing::{Scope, SortKey, TokenFilter, TokenSort};
+use crate::domain::listing::{Scope, SortKey, TokenFilter, TokenSort, TokenStatus};
 
 /// A `WHERE` clause with numbered placeholders and their values.
 struct Where {
@@ -53,8 +53,31 @@ impl Where {
         if let Some(v) = f.creator_id {
             w.push(" AND t.creator_id = ?", v.into());
         }
-        if let Some(v) = f.enabled {
-            w.push(" AND t.enabled = ?", (v as i64).into());
+        // Expired: past its expiry (whatever the stored flag), or disabled because it expired.
+        match f.status {
+            None => {}
+            Some(TokenStatus::Expired) => {
+                w.push(
+                    " AND ((t.expires_at IS NOT NULL AND t.expires_at <= ?)",
+                    f.now.into(),
+                );
+                w.sql
+                    .push_str(" OR (t.enabled = 0 AND t.disabled_reason = 'expired'))");
+            }
+            Some(TokenStatus::Enabled) => {
+                w.push(
+                    " AND t.enabled = 1 AND (t.expires_at IS NULL OR t.expires_at > ?)",
+                    f.now.into(),
+                );
+            }
+            Some(TokenStatus::Disabled) => {
+                w.push(
+                    " AND t.enabled = 0 AND (t.expires_at IS NULL OR t.expires_at > ?)",
+                    f.now.into(),
+                );
+                w.sql
+                    .push_str(" AND (t.disabled_reason IS NULL OR t.disabled_reason <> 'expired')");
+            }
         }
         if let Some(k) = f.kind {
             w.push(" AND t.kind = ?", k.as_str().to_string().into());
@@ -64,6 +87,11 @@ impl Where {
         }
         if let Some(v) = f.expires_after {
             w.push(" AND t.expires_at > ?", v.into());
+        }
+        if let Some(days) = f.expires_within_days {
+            w.push(" AND t.expires_at > ?", f.now.into());
+            let until = f.now.saturating_add(i64::from(days) * 86_400_000);
+            w.push(" AND t.expires_at < ?", until.into());
         }
         w
     }

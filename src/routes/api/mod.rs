@@ -30,6 +30,7 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/v1/tokens/{id}", "tokens:read"),
     ("PATCH", "/v1/tokens/{id}", "tokens:write"),
     ("DELETE", "/v1/tokens/{id}", "tokens:write"),
+    ("POST", "/v1/tokens/{id}/regenerate", "tokens:write"),
     ("POST", "/v1/tokens/{id}/renew", "tokens:write"),
     ("POST", "/v1/tokens/{id}/reveal", "tokens:read"),
     ("GET", "/v1/users", "users:read"),
@@ -93,6 +94,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::patch().to(tokens::update))
                         .route(web::delete().to(tokens::delete)),
                 )
+                .route(
+                    "/tokens/{id}/regenerate",
+                    web::post().to(tokens::regenerate),
+                )
                 .route("/tokens/{id}/renew", web::post().to(tokens::renew))
                 .route("/tokens/{id}/reveal", web::post().to(tokens::reveal))
                 .service(
@@ -147,7 +152,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     paths(
         system::healthz, system::readyz, session::login, session::logout, session::me,
         session::permissions, session::roles, tokens::list, tokens::create, tokens::bulk,
-        tokens::get, tokens::update, tokens::delete, tokens::renew, tokens::reveal,
+        tokens::get, tokens::update, tokens::delete, tokens::regenerate, tokens::renew, tokens::reveal,
         users::list, users::create, users::get, users::update, users::delete,
         users::legacy_credentials, admin::audit_list, admin::settings_get,
         admin::settings_update, admin::companies_list, admin::companies_create,

@@ -25,13 +25,20 @@ pub struct TokenQuery {
     pub name: Option<String>,
     pub owner_id: Option<i64>,
     pub creator_id: Option<i64>,
-    /// `enabled` or `disabled`.
+    /// `enabled` (enabled and not expired), `disabled` (disabled for a reason other than
+    /// expiry, and not past its expiry) or `expired` (past its expiry time, or disabled
+    /// because it expired).
     pub status: Option<String>,
     /// `private`, `shared` or `legacy`.
     pub kind: Option<String>,
     /// RFC 3339 or `YYYY-MM-DD hh:mm:ss` (UTC).
     pub expires_before: Option<String>,
     pub expires_after: Option<String>,
+    /// "Expires in less than N days" (1–36500): not expired yet, and expiring before now
+    /// plus N days. Read as text, so a value that is not a number is refused naming this
+    /// field.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 36500)]
+    pub expires_within_days: Option<String>,
     /// 1–500, default 50.
     pub limit: Option<i64>,
     pub cursor: Option<String>,
@@ -46,6 +53,7 @@ impl TokenQuery {
             kind: self.kind.as_deref(),
             expires_before: self.expires_before.as_deref(),
             expires_after: self.expires_after.as_deref(),
+            expires_within_days: self.expires_within_days.as_deref(),
         })?;
         f.owner_id = self.owner_id;
         f.creator_id = self.creator_id;
@@ -142,7 +150,24 @@ pub async fn delete(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiRes
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Regenerate a token's value (renew).
+/// Regenerate a token's value (the console's *Regenerate*; `/renew` is its alias).
+#[utoipa::path(post, path = "/v1/tokens/{id}/regenerate", operation_id = "regenerateToken", tag = "tokens", params(("id" = i64, Path)),
+    request_body(content = Option<RenewToken>),
+    responses((status = 200, description = "The token with its new `value`", body = TokenWithValue), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn regenerate(
+    state: Shared,
+    caller: Caller,
+    id: web::Path<i64>,
+    body: super::common::JsonBody<RenewToken>,
+) -> ApiResult<HttpResponse> {
+    renew(state, caller, id, body).await
+}
+
+/// Regenerate a token's value (`/renew`, the older name of `/regenerate`, kept as an alias).
 #[utoipa::path(post, path = "/v1/tokens/{id}/renew", operation_id = "renewToken", tag = "tokens", params(("id" = i64, Path)),
     request_body(content = Option<RenewToken>),
     responses((status = 200, description = "The token with its new `value`", body = TokenWithValue), (status = 400, body = ErrorBody),

@@ -1,47 +1,269 @@
 //! The audit log with filters (action, actor, token, time range) and paging.
 
+use std::collections::HashMap;
+
 use actix_web::HttpRequest;
 use askama::Template;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
 
 use super::auth::PageUser;
 use super::form::{time_field, with_query, FieldErrors, FormData};
 use super::render::{Layout, PageResult, Section};
-use super::view::{self, options, Opt};
-use crate::domain::listing::AuditFilter;
-use crate::error::ApiError;
-use crate::service::console;
-use crate::service::{audit, Page};
+use super::view::{self, options, Opt, When};
+use crate::db::Connection;
+use crate::domain::listing::{AuditFilter, REGENERATED_CODE};
+use crate::domain::model::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::service::audit::AuditView;
+use crate::service::{audit, console, tokens, users, Env, Page};
 use crate::state::Shared;
 
-/// The audit actions offered in the filter.
-const ACTIONS: &[&str] = &[
-    "token.created",
-    "token.updated",
-    "token.enabled",
-    "token.disabled",
-    "token.renewed",
-    "token.revealed",
-    "token.deleted",
-    "token.purged",
-    "user.created",
-    "user.updated",
-    "user.disabled",
-    "user.deleted",
-    "session.login",
-    "session.login_failed",
-    "user.reauth_failed",
-    "settings.updated",
-    "company.created",
+/// The audit actions offered in the filter: the value and the words. Regenerating a value is
+/// stored as `token.renewed` (see docs/DECISIONS.md) and offered as `token.regenerated`, the
+/// alias the filter accepts.
+const ACTIONS: &[(&str, &str)] = &[
+    ("token.created", "Token created"),
+    ("token.updated", "Token edited"),
+    ("token.enabled", "Token enabled"),
+    ("token.disabled", "Token disabled"),
+    ("token.regenerated", "Token regenerated"),
+    ("token.revealed", "Token value revealed"),
+    ("token.deleted", "Token deleted"),
+    ("token.purged", "Token purged"),
+    ("token.leaked", "Token reported as leaked"),
+    ("user.created", "User created"),
+    ("user.updated", "User changed"),
+    ("user.disabled", "User disabled"),
+    ("user.deleted", "User deleted"),
+    ("session.login", "Signed in"),
+    ("session.login_failed", "Sign-in failed"),
+    ("user.reauth_failed", "Wrong current password"),
+    ("settings.updated", "Settings changed"),
+    ("company.created", "Company created"),
+    ("node.created", "Node created"),
+    ("node.deleted", "Node deleted"),
 ];
 
+/// One event as a sentence: "alice@example.com regenerated deploy-bot".
 struct AuditRow {
-    time: String,
+    time: When,
     actor: String,
-    action: String,
-    token_id: Option<i64>,
-    user_id: Option<i64>,
+    verb: String,
+    /// What the action was done to (a token's or user's name), possibly empty.
+    object: String,
+    /// Where the object's name links (its other events), possibly empty.
+    object_href: String,
+    /// The rest of the sentence, e.g. "(reason: manual)".
+    tail: String,
+    via: String,
     ip: String,
-    details: String,
+    fields: Vec<(String, String)>,
+}
+
+/// The names an event's ids stand for, looked up among what the caller may see.
+#[derive(Default)]
+struct Names {
+    tokens: HashMap<i64, Option<String>>,
+    users: HashMap<i64, Option<String>>,
+}
+
+impl Names {
+    /// Fills in the token and user names the events do not carry in their details.
+    fn resolve(
+        conn: &Connection,
+        env: &Env,
+        caller: &Caller,
+        events: &[AuditView],
+    ) -> ApiResult<Names> {
+        let mut n = Names::default();
+        for e in events {
+            if let Some(id) = e
+                .token_id
+                .filter(|_| detail_str(&e.details, "name").is_none())
+            {
+                if let std::collections::hash_map::Entry::Vacant(slot) = n.tokens.entry(id) {
+                    slot.insert(match tokens::get(conn, env, caller, id) {
+                        Ok(t) => Some(t.name),
+                        Err(ApiError::Internal(x)) => return Err(ApiError::Internal(x)),
+                        Err(_) => None,
+                    });
+                }
+            }
+            let subject = e
+                .user_id
+                .filter(|_| detail_str(&e.details, "email").is_none());
+            let owner = e.details.get("owner_id").and_then(Value::as_i64);
+            for id in [subject, owner].into_iter().flatten() {
+                if let std::collections::hash_map::Entry::Vacant(slot) = n.users.entry(id) {
+                    slot.insert(match users::get(conn, caller, id) {
+                        Ok(u) => Some(u.email),
+                        Err(ApiError::Internal(x)) => return Err(ApiError::Internal(x)),
+                        Err(_) => None,
+                    });
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    fn token(&self, e: &AuditView) -> String {
+        let id = e.token_id.unwrap_or_default();
+        detail_str(&e.details, "name")
+            .or_else(|| self.tokens.get(&id).cloned().flatten())
+            .unwrap_or_else(|| format!("token #{id}"))
+    }
+
+    fn user(&self, e: &AuditView) -> String {
+        let id = e.user_id.unwrap_or_default();
+        detail_str(&e.details, "email")
+            .or_else(|| self.users.get(&id).cloned().flatten())
+            .unwrap_or_else(|| format!("user #{id}"))
+    }
+}
+
+fn detail_str(details: &Value, key: &str) -> Option<String> {
+    details
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// The verb of an action and what it was done to: `(verb, object, object link)`.
+fn sentence(e: &AuditView, names: &Names) -> (String, String, String) {
+    let token = || {
+        let href = e
+            .token_id
+            .map(|id| format!("/audit?token={id}"))
+            .unwrap_or_default();
+        (names.token(e), href)
+    };
+    let user = || (names.user(e), String::new());
+    let named = || {
+        (
+            detail_str(&e.details, "name").unwrap_or_default(),
+            String::new(),
+        )
+    };
+    let (verb, (object, href)) = match e.action.as_str() {
+        "token.created" => ("created", token()),
+        "token.updated" => ("edited", token()),
+        "token.enabled" => ("enabled", token()),
+        "token.disabled" => ("disabled", token()),
+        REGENERATED_CODE => ("regenerated", token()),
+        "token.revealed" => ("revealed the value of", token()),
+        "token.deleted" => ("deleted", token()),
+        "token.purged" => ("purged", token()),
+        "token.leaked" => ("reported as leaked", token()),
+        "token.ip_refused" => ("was refused, from an address not allowed, with", token()),
+        "user.created" => ("created user", user()),
+        "user.updated" => ("changed user", user()),
+        "user.disabled" => ("disabled user", user()),
+        "user.deleted" => ("deleted user", user()),
+        "user.reauth_failed" => (
+            "entered a wrong current password",
+            (String::new(), String::new()),
+        ),
+        "session.login" => ("signed in", (String::new(), String::new())),
+        "session.login_failed" => (
+            "failed to sign in as",
+            (
+                detail_str(&e.details, "email").unwrap_or_default(),
+                String::new(),
+            ),
+        ),
+        "settings.updated" => (
+            "changed the company settings",
+            (String::new(), String::new()),
+        ),
+        "company.created" => ("created company", named()),
+        "node.created" => ("created node", named()),
+        "node.deleted" => ("deleted node", named()),
+        "node.token_leaked" => ("reported as leaked the token of node", named()),
+        other => {
+            let (object, href) = if e.token_id.is_some() {
+                token()
+            } else if e.user_id.is_some() {
+                user()
+            } else {
+                (String::new(), String::new())
+            };
+            return (other.to_string(), object, href);
+        }
+    };
+    (verb.to_string(), object, href)
+}
+
+/// A detail's key as a label: `grace_seconds` → `Grace seconds`.
+fn label(key: &str) -> String {
+    let words = key.replace('_', " ");
+    let mut c = words.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// A detail's value as text, whole: lists joined, nested objects as `key: value` pairs.
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::Null => "—".into(),
+        Value::Bool(true) => "yes".into(),
+        Value::Bool(false) => "no".into(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        Value::Array(a) if a.is_empty() => "none".into(),
+        Value::Array(a) => a.iter().map(value_text).collect::<Vec<_>>().join(", "),
+        Value::Object(o) => o
+            .iter()
+            .map(|(k, v)| format!("{}: {}", label(k), value_text(v)))
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
+/// The details as labelled fields; an owner's id reads as the owner's email when the caller
+/// may see that user.
+fn fields(details: &Value, names: &Names) -> Vec<(String, String)> {
+    let owner = |v: &Value| {
+        let email = v
+            .as_i64()
+            .and_then(|id| names.users.get(&id).cloned().flatten());
+        email.map(|e| ("Owner".to_string(), e))
+    };
+    match details {
+        Value::Object(o) => o
+            .iter()
+            .map(|(k, v)| match k.as_str() {
+                "owner_id" => owner(v).unwrap_or_else(|| (label(k), value_text(v))),
+                _ => (label(k), value_text(v)),
+            })
+            .collect(),
+        Value::Null => Vec::new(),
+        other => vec![("Details".into(), value_text(other))],
+    }
+}
+
+impl AuditRow {
+    fn new(e: AuditView, names: &Names, now: DateTime<Utc>) -> AuditRow {
+        let (verb, object, object_href) = sentence(&e, names);
+        let tail = match (e.action.as_str(), detail_str(&e.details, "reason")) {
+            ("token.disabled" | "token.updated", Some(r)) => format!("(reason: {r})"),
+            _ => String::new(),
+        };
+        AuditRow {
+            time: When::of(&e.created_at, now, view::time_secs),
+            actor: e.actor_email.clone().unwrap_or_else(|| "system".into()),
+            verb,
+            object,
+            object_href,
+            tail,
+            via: e.via.clone(),
+            ip: e.ip.clone().unwrap_or_default(),
+            fields: fields(&e.details, names),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -98,20 +320,27 @@ pub async fn audit_log(state: Shared, user: PageUser, req: HttpRequest) -> PageR
     let caller = user.caller.clone();
     let actor = q.opt("actor");
     let valid = errors.is_empty();
-    let (rows, missing) = state
+    let env = state.env();
+    let now = env.now;
+    let (rows, names, missing) = state
         .read(move |c| {
             let mut filter = filter;
             if let Some(e) = actor {
                 match console::find_user(c, &caller, &e) {
                     Ok(u) => filter.actor_id = Some(u.id),
                     Err(ApiError::Internal(x)) => return Err(ApiError::Internal(x)),
-                    Err(_) => return Ok((Vec::new(), Some(format!("No user with email {e}.")))),
+                    Err(_) => {
+                        let missing = Some(format!("No user with email {e}."));
+                        return Ok((Vec::new(), Names::default(), missing));
+                    }
                 }
             }
             if !valid {
-                return Ok((Vec::new(), None));
+                return Ok((Vec::new(), Names::default(), None));
             }
-            Ok((audit::list(c, &caller, filter, page)?, None))
+            let events = audit::list(c, &caller, filter, page)?;
+            let names = Names::resolve(c, &env, &caller, &events)?;
+            Ok((events, names, None))
         })
         .await?;
     let next = page.next_cursor(&state.keys, rows.last().map(|e| e.id), rows.len());
@@ -136,10 +365,12 @@ pub async fn audit_log(state: Shared, user: PageUser, req: HttpRequest) -> PageR
         )
     });
     let mut actions = options(&[("", "Any")], &action);
-    actions.extend(options(
-        &ACTIONS.iter().map(|a| (*a, *a)).collect::<Vec<_>>(),
-        &action,
-    ));
+    // `token.renewed` in the URL selects its alias `token.regenerated`.
+    let shown = match action.as_str() {
+        REGENERATED_CODE => "token.regenerated",
+        a => a,
+    };
+    actions.extend(options(ACTIONS, shown));
     user.page(&AuditPage {
         layout: user.layout("Audit log", Section::Audit),
         actions,
@@ -149,15 +380,7 @@ pub async fn audit_log(state: Shared, user: PageUser, req: HttpRequest) -> PageR
         until,
         rows: rows
             .into_iter()
-            .map(|e| AuditRow {
-                time: view::time(&e.created_at),
-                actor: e.actor_email.unwrap_or_else(|| "system".into()),
-                action: e.action,
-                token_id: e.token_id,
-                user_id: e.user_id,
-                ip: e.ip.unwrap_or_default(),
-                details: e.details.to_string(),
-            })
+            .map(|e| AuditRow::new(e, &names, now))
             .collect(),
         next_url,
         errors,

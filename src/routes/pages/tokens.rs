@@ -13,8 +13,10 @@ use super::auth::PageUser;
 use super::form::{with_query, FieldErrors, FormData};
 use super::list_view::{columns, page_links, page_url, Column, PageLink};
 use super::render::{see_other, Layout, PageError, PageResult, Section};
-use super::view::{self, options, Opt, UserOption};
-use crate::domain::listing::{TokenFilter, TokenFilterText, TokenSort};
+use super::view::{self, options, Opt, UserOption, When};
+use crate::domain::listing::{
+    TokenFilter, TokenFilterText, TokenSort, TokenStatus, EXPIRES_SOON_DAYS,
+};
 use crate::domain::permissions::Permission;
 use crate::service::console::{self, Controls, UserMatch};
 use crate::service::tokens::{self as svc, ListPage, TokenView};
@@ -29,14 +31,18 @@ pub struct TokenItem {
     pub kind: &'static str,
     pub perms: String,
     pub perms_title: String,
-    pub expires: String,
-    pub last_used: String,
-    pub created: String,
+    pub expires: When,
+    /// Enabled and expiring within [`EXPIRES_SOON_DAYS`].
+    pub expires_soon: bool,
+    pub last_used: When,
+    pub created: When,
     pub enabled: bool,
     /// `Enabled`, `Disabled` or `Expired`.
     pub status: &'static str,
     /// CSS suffix of the badge: `on`, `off`, `expired`.
     pub badge: &'static str,
+    /// Why a disabled token is disabled, shown beside the badge (empty otherwise).
+    pub reason: &'static str,
     pub status_title: String,
     pub manage: bool,
 }
@@ -44,23 +50,31 @@ pub struct TokenItem {
 impl TokenItem {
     pub fn new(v: &TokenView, c: Controls, now: DateTime<Utc>) -> TokenItem {
         let (perms, perms_title) = view::permission_summary(v);
-        let expired = v
+        let expires_at = v
             .expires_at
             .as_deref()
             .and_then(|e| DateTime::parse_from_rfc3339(e).ok())
-            .is_some_and(|e| e <= now);
-        let (status, badge, status_title) = if !v.enabled {
-            let why = view::reason_label(v.disabled_reason.as_deref());
-            ("Disabled", "off", format!("Disabled: {why}"))
-        } else if expired {
-            (
+            .map(|e| e.timestamp_millis());
+        let reason = v.disabled_reason.as_deref();
+        let now_ms = now.timestamp_millis();
+        let state = TokenStatus::of(v.enabled, reason, expires_at, now_ms);
+        let (status, badge, status_title, shown_reason) = match state {
+            TokenStatus::Expired => (
                 "Expired",
                 "expired",
                 "The expiry date has passed".to_string(),
-            )
-        } else {
-            ("Enabled", "on", String::new())
+                "",
+            ),
+            TokenStatus::Disabled => (
+                "Disabled",
+                "off",
+                format!("Disabled: {}", view::reason_label(reason)),
+                view::reason_short(reason),
+            ),
+            TokenStatus::Enabled => ("Enabled", "on", String::new(), ""),
         };
+        let expires_soon = state == TokenStatus::Enabled
+            && expires_at.is_some_and(|e| e - now_ms <= EXPIRES_SOON_DAYS * 86_400_000);
         let title = if c.manage {
             let act = if v.enabled { "disable" } else { "enable" };
             format!(
@@ -82,12 +96,14 @@ impl TokenItem {
             kind: view::kind_label(v),
             perms,
             perms_title,
-            expires: view::opt_time(&v.expires_at, "Never"),
-            last_used: view::opt_time(&v.last_used_at, "Never"),
-            created: view::time(&v.created_at),
+            expires: When::opt(&v.expires_at, "Never", now),
+            expires_soon,
+            last_used: When::opt(&v.last_used_at, "Never", now),
+            created: When::of(&v.created_at, now, view::time),
             enabled: v.enabled,
             status,
             badge,
+            reason: shown_reason,
             status_title: title,
             manage: c.manage,
         }
@@ -104,6 +120,7 @@ pub struct Filters {
     kind: String,
     expires_after: String,
     expires_before: String,
+    expires_within_days: String,
     sort: String,
     order: String,
     per_page: String,
@@ -123,6 +140,7 @@ impl Filters {
             kind: q.text("kind"),
             expires_after: q.text("expires_after"),
             expires_before: q.text("expires_before"),
+            expires_within_days: q.text("expires_within_days"),
             sort: q.text("sort"),
             order: q.text("order"),
             per_page: q.text("per_page"),
@@ -139,12 +157,20 @@ impl Filters {
             ("kind", self.kind.as_str()),
             ("expires_after", self.expires_after.as_str()),
             ("expires_before", self.expires_before.as_str()),
+            ("expires_within_days", self.expires_within_days.as_str()),
             ("per_page", self.per_page.as_str()),
         ];
         if with_sort {
             pairs.extend([("sort", self.sort.as_str()), ("order", self.order.as_str())]);
         }
         pairs
+    }
+
+    /// Whether any filter is set (the empty list then says that nothing matches).
+    fn any(&self) -> bool {
+        self.pairs(false)
+            .iter()
+            .any(|(k, v)| *k != "per_page" && !v.trim().is_empty())
     }
 
     /// The filters as the service takes them, or the field errors to show.
@@ -155,6 +181,7 @@ impl Filters {
             kind: Some(&self.kind),
             expires_before: Some(&self.expires_before),
             expires_after: Some(&self.expires_after),
+            expires_within_days: Some(&self.expires_within_days),
         })
         .unwrap_or_else(|e| {
             errors.set(e.field, e.message);
@@ -185,6 +212,8 @@ struct ListTemplate {
     columns: Vec<Column>,
     rows: Vec<TokenItem>,
     any_manage: bool,
+    /// A filter is set: an empty list says "no tokens match" rather than "none yet".
+    filtered: bool,
     back: String,
     total: i64,
     pages: Vec<PageLink>,
@@ -295,6 +324,7 @@ pub async fn index(state: Shared, user: PageUser, req: HttpRequest) -> PageResul
         qs => format!("{path}?{qs}"),
     };
     let layout = user.layout("API tokens", Section::Tokens);
+    let filtered = f.any() || !errors.is_empty();
     user.page_status(
         status,
         &ListTemplate {
@@ -304,6 +334,7 @@ pub async fn index(state: Shared, user: PageUser, req: HttpRequest) -> PageResul
                     ("", "Any"),
                     ("enabled", "Enabled"),
                     ("disabled", "Disabled"),
+                    ("expired", "Expired"),
                 ],
                 &f.status,
             ),
@@ -324,6 +355,7 @@ pub async fn index(state: Shared, user: PageUser, req: HttpRequest) -> PageResul
             can_create: user.has(Permission::TokensWrite),
             create_url: with_query("/tokens/new", &[("back", back.as_str())]),
             any_manage: rows.iter().any(|r| r.manage),
+            filtered,
             rows,
             back,
             total: list.total,

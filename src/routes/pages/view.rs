@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::model::Caller;
 use crate::domain::permissions::{Permission, PermissionSet};
 use crate::domain::roles::{Role, TEMPLATES};
+use crate::domain::time::relative;
 use crate::service::tokens::TokenView;
 use crate::service::users::UserView;
 
@@ -18,6 +19,66 @@ pub fn time(rfc: &str) -> String {
                 .to_string()
         })
         .unwrap_or_else(|_| rfc.to_string())
+}
+
+/// An RFC 3339 time to the second: `2030-01-31 12:00:07 UTC` (the audit log).
+pub fn time_secs(rfc: &str) -> String {
+    DateTime::parse_from_rfc3339(rfc)
+        .map(|t| {
+            t.with_timezone(&Utc)
+                .format("%Y-%m-%d %H:%M:%S UTC")
+                .to_string()
+        })
+        .unwrap_or_else(|_| rfc.to_string())
+}
+
+/// A time as lists show it: the UTC time and, beside it, how far it is from the server's
+/// clock ("in 3 days", "2 h ago"). `iso` is empty for "never".
+#[derive(Debug, Clone, Default)]
+pub struct When {
+    pub iso: String,
+    /// The UTC time, or the word for "none" (`Never`).
+    pub text: String,
+    /// The whole time to the second, for the title.
+    pub full: String,
+    pub rel: String,
+}
+
+impl When {
+    /// `fmt` renders the UTC time (`time` or `time_secs`).
+    pub fn of(rfc: &str, now: DateTime<Utc>, fmt: fn(&str) -> String) -> When {
+        match DateTime::parse_from_rfc3339(rfc) {
+            Ok(t) => When {
+                iso: rfc.to_string(),
+                text: fmt(rfc),
+                full: time_secs(rfc),
+                rel: relative(t.with_timezone(&Utc), now),
+            },
+            Err(_) => When {
+                text: rfc.to_string(),
+                ..When::default()
+            },
+        }
+    }
+
+    pub fn opt(rfc: &Option<String>, none: &str, now: DateTime<Utc>) -> When {
+        match rfc {
+            Some(r) => When::of(r, now, time),
+            None => When {
+                text: none.to_string(),
+                ..When::default()
+            },
+        }
+    }
+
+    /// One line: `2030-01-31 12:00 UTC (in 3 days)`.
+    pub fn line(&self) -> String {
+        if self.rel.is_empty() {
+            self.text.clone()
+        } else {
+            format!("{} ({})", self.text, self.rel)
+        }
+    }
 }
 
 /// An optional time, or `none` when absent.
@@ -58,6 +119,20 @@ pub fn reason_label(reason: Option<&str>) -> &'static str {
         Some("leaked") => "reported as leaked",
         Some("idle") => "unused for too long",
         _ => "disabled",
+    }
+}
+
+/// A disabled reason in a few words, shown beside the *Disabled* badge (empty: none known).
+pub fn reason_short(reason: Option<&str>) -> &'static str {
+    match reason {
+        Some("manual") => "by hand",
+        Some("expired") => "expired",
+        Some("owner_disabled") => "owner disabled",
+        Some("owner_sso") => "owner uses SSO",
+        Some("no_permissions") => "no permissions",
+        Some("leaked") => "leaked",
+        Some("idle") => "unused",
+        _ => "",
     }
 }
 
@@ -272,5 +347,12 @@ mod tests {
         assert_eq!(time("2030-01-31T12:00:00Z"), "2030-01-31 12:00 UTC");
         assert_eq!(input_time("2030-01-31T12:00:07Z"), "2030-01-31 12:00:07");
         assert_eq!(opt_time(&None, "never"), "never");
+        assert_eq!(time_secs("2030-01-31T12:00:07Z"), "2030-01-31 12:00:07 UTC");
+        let now = DateTime::parse_from_rfc3339("2030-01-28T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let w = When::of("2030-01-31T12:00:00Z", now, time);
+        assert_eq!(w.line(), "2030-01-31 12:00 UTC (in 3 days)");
+        assert_eq!(When::opt(&None, "Never", now).line(), "Never");
     }
 }

@@ -31,6 +31,7 @@ pub fn list(
 ) -> ApiResult<(Vec<TokenView>, Option<String>)> {
     ensure_not_sso(caller)?;
     require(caller, Permission::TokensRead)?;
+    let filter = &filter.at(env.now_ms());
     let rows = db::tokens::list(conn, list_scope(caller), filter, page.before, page.limit)?;
     let items = views(conn, env, caller, &rows)?;
     let next = page.next_cursor(&env.keys, rows.last().map(|t| t.id), rows.len());
@@ -73,6 +74,7 @@ pub fn list_page(
     ensure_not_sso(caller)?;
     require(caller, Permission::TokensRead)?;
     let scope = list_scope(caller);
+    let filter = &filter.at(env.now_ms());
     let per_page = per_page.clamp(1, MAX_PAGE_SIZE);
     let total = db::tokens::count(conn, scope, filter)?;
     let page = page.clamp(1, page_count(total, per_page));
