@@ -84,6 +84,11 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
         ],
     ),
     ("GET", "/profile", &[]),
+    (
+        "POST",
+        "/profile/password",
+        &["current_password", "password", "password_confirm"],
+    ),
     // Last: a valid one ends the session.
     ("POST", "/logout", &[]),
 ];
@@ -96,6 +101,7 @@ const LIST: &[&str] = &[
     "kind",
     "expires_after",
     "expires_before",
+    "expires_within_days",
     "sort",
     "order",
     "per_page",
@@ -124,6 +130,7 @@ const USER_FORM: &[&str] = &[
     "enabled",
     "sso",
     "password",
+    "current_password",
     "confirmed",
 ];
 
