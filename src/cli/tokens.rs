@@ -263,12 +263,14 @@ fn list(
 ) -> Result<i32, Exit> {
     let state = open(config)?;
     let env = state.env();
-    let mut filter = TokenFilter::default();
-    filter.status = status.map(|s| match s {
-        Status::Enabled => TokenStatus::Enabled,
-        Status::Disabled => TokenStatus::Disabled,
-        Status::Expired => TokenStatus::Expired,
-    });
+    let mut filter = TokenFilter {
+        status: status.map(|s| match s {
+            Status::Enabled => TokenStatus::Enabled,
+            Status::Disabled => TokenStatus::Disabled,
+            Status::Expired => TokenStatus::Expired,
+        }),
+        ..TokenFilter::default()
+    };
     let items = state.read_blocking(|c| {
         // The operator sees every token: the list is read as the first global administrator
         // (who sees every company's), or as the named owner when there is none.
