@@ -303,7 +303,7 @@ async fn first_hour_list_filters_take_names_partial_emails_and_bad_dates_without
         ("/?user=Alice", 200, "alice-token"),
         ("/?user=alice%40", 200, "alice-token"),
         ("/?user=ALICE%40EXAMPLE.COM", 200, "alice-token"),
-        ("/?creator=Alice", 200, "No API tokens to show"),
+        ("/?creator=Alice", 200, "No tokens match these filters"),
         ("/?user=nobody%40example.com", 422, "no such user"),
         ("/?creator=nobody", 422, "no such user"),
         ("/?user=Bob", 422, "2 users match — choose one"),
