@@ -61,7 +61,7 @@ fn covered(op: Op) -> (u16, Option<&'static str>) {
 
 /// A fresh target in the state each operation needs: bound to 127.0.0.0/8 (so loosening is
 /// possible while the test client still reaches it), expiring in 10 days, and disabled for
-/// `Enable`. Returns its id. `make` creates the token and returns (id, value).
+/// `Enable`.
 async fn prepare(app: &TestApp, id: i64, op: Op) {
     let expires = app.server_time_plus(chrono::Duration::days(10));
     let res = app
