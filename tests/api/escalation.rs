@@ -652,8 +652,10 @@ async fn run_case(app: &TestApp, case: usize, steps: &[(usize, Op)]) -> Result<(
 
 #[test]
 fn rule_36_property_no_operation_yields_more_than_the_credential_performing_it() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // A current-thread runtime, as `#[tokio::test]` uses: the server task (and with it the
+    // last reference to a PostgreSQL pool) is dropped on this thread when the test ends, not
+    // on a runtime worker, where the blocking PostgreSQL client cannot close its connections.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");

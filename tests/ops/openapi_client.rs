@@ -165,7 +165,7 @@ async fn first_hour_openapi_validates_and_a_generated_client_manages_a_token() {
     };
     assert_eq!(
         param("status")["schema"]["enum"],
-        serde_json::json!(["enabled", "disabled"])
+        serde_json::json!(["enabled", "disabled", "expired"])
     );
     assert_eq!(param("expires_before")["schema"]["format"], "date-time");
     let schemes = &doc["components"]["securitySchemes"];
