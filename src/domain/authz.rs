@@ -47,6 +47,13 @@ pub struct Grant {
     pub delegated_by: Option<i64>,
 }
 
+/// The networks of a stored `allowed_cidrs` column (space-separated, validated when written).
+pub fn stored_nets(s: &str) -> Vec<IpNet> {
+    s.split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect()
+}
+
 /// Token permissions ∩ the owner's current permissions; a legacy token always has exactly
 /// its owner's (rule 19).
 pub fn effective_permissions(

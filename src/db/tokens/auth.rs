@@ -3,6 +3,7 @@
 use crate::db::{params, Connection, Result, Row};
 
 use crate::db::{parse_column, users};
+use crate::domain::authz::stored_nets;
 use crate::domain::model::{TokenKind, User};
 use crate::domain::permissions::PermissionSet;
 use crate::domain::token_value::TokenDigest;
@@ -37,11 +38,7 @@ fn auth_row(r: &Row) -> Result<AuthRow> {
         expires_at: r.get(4)?,
         prev_valid_until: if current { None } else { Some(r.get(6)?) },
         ip_bound: !r.get::<String>(7)?.trim().is_empty(),
-        allowed_nets: r
-            .get::<String>(7)?
-            .split_whitespace()
-            .filter_map(|c| c.parse().ok())
-            .collect(),
+        allowed_nets: stored_nets(&r.get::<String>(7)?),
         owner: users::from_row_at(r, 8)?,
         creator_id: r.get(20)?,
     })

@@ -14,6 +14,7 @@ use super::types::{view, TokenView, UpdateToken};
 use crate::db::companies::Company;
 use crate::db::tokens::TokenRow;
 use crate::db::{self, Tx};
+use crate::domain::authz::stored_nets;
 use crate::domain::model::{expired, Audience, Caller, DisabledReason, TokenKind, User};
 use crate::domain::names::{parse_description, TokenName};
 use crate::domain::permissions::Permission;
@@ -166,12 +167,7 @@ fn raises_power(before: &TokenRow, after: &TokenRow) -> bool {
 
 /// Whether the binding `after` admits an address `before` did not (no binding admits all).
 fn binding_loosened(before: &str, after: &str) -> bool {
-    let nets = |s: &str| -> Vec<ipnet::IpNet> {
-        s.split_whitespace()
-            .filter_map(|n| n.parse().ok())
-            .collect()
-    };
-    let (old, new) = (nets(before), nets(after));
+    let (old, new) = (stored_nets(before), stored_nets(after));
     if old.is_empty() {
         return false;
     }
