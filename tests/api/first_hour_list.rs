@@ -6,22 +6,10 @@
 use std::collections::BTreeSet;
 
 use chrono::Duration;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::helpers::*;
-
-fn names(list: &Value) -> BTreeSet<String> {
-    list["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|t| t["name"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn set(v: &[&str]) -> BTreeSet<String> {
-    v.iter().map(|s| s.to_string()).collect()
-}
+use crate::listing::{names, set};
 
 /// Creates `name` for `owner` as the admin, expiring `expires_in` from the server's now.
 async fn make(app: &TestApp, owner: i64, name: &str, expires_in: Option<Duration>) -> i64 {

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-fn names(list: &Value) -> BTreeSet<String> {
+pub(crate) fn names(list: &Value) -> BTreeSet<String> {
     list["items"]
         .as_array()
         .expect("items")
@@ -17,7 +17,7 @@ fn names(list: &Value) -> BTreeSet<String> {
         .collect()
 }
 
-fn set(v: &[&str]) -> BTreeSet<String> {
+pub(crate) fn set(v: &[&str]) -> BTreeSet<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
