@@ -121,13 +121,15 @@ impl AppState {
 
     /// Rebuilds the digest filter from the database.
     pub fn reload_index(&self, conn: &Connection) -> db::Result<()> {
-        let mut digests = db::tokens::all_digests(conn)?;
-        digests.extend(
-            db::legacy::all_uuids(conn)?
-                .iter()
-                .map(|u| crate::domain::token_value::legacy_key(u)),
-        );
-        self.index.reload(&digests);
+        self.index.reload(|| {
+            let mut digests = db::tokens::all_digests(conn)?;
+            digests.extend(
+                db::legacy::all_uuids(conn)?
+                    .iter()
+                    .map(|u| crate::domain::token_value::legacy_key(u)),
+            );
+            Ok::<_, db::Error>(digests)
+        })?;
         self.metrics.filter_size.set(self.index.filter_len() as i64);
         Ok(())
     }
@@ -169,14 +171,15 @@ impl AppState {
     /// Called for a well-formed value the filter does not know, before refusing it: on
     /// SQLite, looks (at most once per [`CATCH_UP_EVERY`]) whether the command line has
     /// written since the last sync, so a value it just printed works at its first use.
-    /// `true` when the filter was reloaded (look again).
+    /// `true` when it looked: the filter is now at least as new as the change counter (it may
+    /// have been the sync job that reloaded it meanwhile), so it is worth asking again.
     pub async fn catch_up(self: &Arc<Self>) -> bool {
         if self.pool.backend() != Backend::Sqlite || !self.catch_up.pass() {
             return false;
         }
         self.metrics.filter_rechecks.inc();
         match self.blocking(|st| st.sync_external()).await {
-            Ok(reloaded) => reloaded,
+            Ok(_) => true,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot look for outside writes");
                 false

@@ -84,6 +84,11 @@ pub struct AuthIndex {
     filter: RwLock<DigestMap<u64, u32>>,
     cache: Mutex<DigestMap<TokenDigest, (Arc<Cached>, Instant)>>,
     generation: AtomicU64,
+    /// While a reload reads the database: the digests added meanwhile, replayed onto the
+    /// fresh filter (a write that committed after the read began would otherwise be lost).
+    journal: Mutex<Option<Vec<u64>>>,
+    /// One reload at a time (each owns the journal from its read to its swap).
+    reloading: Mutex<()>,
 }
 
 impl AuthIndex {
@@ -93,6 +98,10 @@ impl AuthIndex {
     }
 
     pub fn add(&self, d: &TokenDigest) {
+        let mut journal = self.journal.lock();
+        if let Some(added) = journal.as_mut() {
+            added.push(d.short());
+        }
         *self.filter.write().entry(d.short()).or_insert(0) += 1;
     }
 
@@ -106,14 +115,33 @@ impl AuthIndex {
         }
     }
 
-    /// Replaces the filter with exactly `digests` and drops the cache.
-    pub fn reload(&self, digests: &[TokenDigest]) {
+    /// Replaces the filter with the digests `read` returns and drops the cache. A digest added
+    /// while `read` runs is kept even when the read did not see it (its write committed after
+    /// the read began): a filter may err towards knowing a digest (one database read), never
+    /// towards forgetting one (a valid value refused). Removals made meanwhile are not replayed,
+    /// so a digest removed then may stay known until the next reload.
+    pub fn reload<E>(&self, read: impl FnOnce() -> Result<Vec<TokenDigest>, E>) -> Result<(), E> {
+        let _one_at_a_time = self.reloading.lock();
+        *self.journal.lock() = Some(Vec::new());
+        let digests = match read() {
+            Ok(d) => d,
+            Err(e) => {
+                *self.journal.lock() = None;
+                return Err(e);
+            }
+        };
         let mut fresh = DigestMap::with_capacity_and_hasher(digests.len(), Default::default());
-        for d in digests {
+        for d in &digests {
             *fresh.entry(d.short()).or_insert(0u32) += 1;
         }
+        let mut journal = self.journal.lock();
+        for short in journal.take().unwrap_or_default() {
+            *fresh.entry(short).or_insert(0) += 1;
+        }
         *self.filter.write() = fresh;
+        drop(journal);
         self.invalidate();
+        Ok(())
     }
 
     pub fn filter_len(&self) -> usize {
@@ -213,8 +241,46 @@ impl UsageBuffer {
 
 #[cfg(test)]
 mod tests {
-    use super::Throttle;
+    use super::{AuthIndex, Throttle};
+    use crate::domain::token_value::TokenDigest;
     use std::time::Duration;
+
+    fn digest(n: u8) -> TokenDigest {
+        TokenDigest([n; 32])
+    }
+
+    /// A write that commits while a reload reads the database (so the read misses it) and
+    /// adds its digest before the reload swaps the filter in: the digest stays known.
+    #[test]
+    fn a_digest_added_during_a_reload_is_not_forgotten() {
+        let index = AuthIndex::default();
+        index.add(&digest(1));
+        let Ok(()) = index.reload(|| {
+            index.add(&digest(2));
+            Ok::<_, std::convert::Infallible>(vec![digest(1)])
+        });
+        assert!(index.might_exist(&digest(1)));
+        assert!(index.might_exist(&digest(2)), "added during the read");
+        let Ok(()) = index.reload(|| Ok::<_, std::convert::Infallible>(vec![digest(1)]));
+        assert!(
+            !index.might_exist(&digest(2)),
+            "the journal ends with its reload"
+        );
+    }
+
+    #[test]
+    fn a_failed_reload_keeps_the_filter() {
+        let index = AuthIndex::default();
+        index.add(&digest(1));
+        assert!(index.reload(|| Err("database gone")).is_err());
+        assert!(index.might_exist(&digest(1)));
+        index.add(&digest(3));
+        let Ok(()) = index.reload(|| Ok::<_, std::convert::Infallible>(vec![]));
+        assert!(
+            !index.might_exist(&digest(3)),
+            "no journal left behind by the failure"
+        );
+    }
 
     #[test]
     fn a_throttle_lets_one_caller_through_per_period() {
