@@ -175,9 +175,24 @@ mod tests {
         );
     }
 
+    /// Every named lock the scheduler takes is distinct from the others and from the
+    /// migrations and write locks (a shared key would make one job wait on another, or on
+    /// every write).
     #[test]
-    fn job_lock_keys_differ_per_job() {
-        assert_ne!(job_lock_key("expire"), job_lock_key("purge"));
-        assert!(job_lock_key("webhooks") >= 0);
+    fn job_lock_keys_differ_per_job_and_from_the_fixed_locks() {
+        let writes: i64 = LOCK_WRITES_SQL
+            .trim_start_matches("SELECT pg_advisory_xact_lock(")
+            .trim_end_matches(')')
+            .parse()
+            .expect("the write lock's key");
+        let mut keys: Vec<i64> = ["expiry", "purge", "reconcile", "webhooks"]
+            .iter()
+            .map(|n| job_lock_key(n))
+            .chain([LOCK_MIGRATIONS, writes])
+            .collect();
+        let all = keys.len();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), all, "{keys:?}");
     }
 }
