@@ -13,6 +13,7 @@ pub mod nodes;
 pub mod pg;
 pub mod sessions;
 mod target;
+mod tls;
 pub mod tokens;
 pub mod users;
 mod value;
@@ -30,6 +31,7 @@ pub use conn::{Backend, Connection, PgConn, Row};
 pub use error::{Error, Result};
 pub use pg::JobLock;
 pub use target::{is_keyword_string, is_postgres_url, shown, without_password, DbTarget};
+pub use tls::SslMode;
 pub use value::{args, Arg, Col, FromCol, Param, Value};
 
 use crate::domain::token_value::TokenDigest;

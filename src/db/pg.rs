@@ -6,12 +6,25 @@ use std::time::Duration;
 
 use super::conn::PgConn;
 use super::error::{Error, Result};
+use super::tls::{SslMode, Tls};
 
 /// The r2d2 manager: connects with the URL's settings (several hosts and
-/// `target_session_attrs=read-write` included), and drops a connection whose socket closed.
-#[derive(Debug, Clone)]
+/// `target_session_attrs=read-write` included, TLS as [`super::tls`] reads it), and drops a
+/// connection whose socket closed.
+#[derive(Clone)]
 pub struct PgManager {
     config: postgres::Config,
+    tls: Tls,
+    connector: tokio_postgres_rustls::MakeRustlsConnect,
+}
+
+impl std::fmt::Debug for PgManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgManager")
+            .field("config", &self.config)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How long a connection attempt may take before the request answers 503.
@@ -19,7 +32,8 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 impl PgManager {
     pub fn new(url: &str) -> Result<PgManager> {
-        let mut config = postgres::Config::from_str(url)
+        let (url, tls) = super::tls::split(url)?;
+        let mut config = postgres::Config::from_str(&url)
             .map_err(|e| Error::Other(format!("invalid PostgreSQL URL: {e}")))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
@@ -27,13 +41,40 @@ impl PgManager {
         config
             .keepalives(true)
             .keepalives_idle(Duration::from_secs(5))
-            .application_name("tokend");
-        Ok(PgManager { config })
+            .application_name("tokend")
+            .ssl_mode(tls.crate_mode());
+        let connector = tls.connector()?;
+        Ok(PgManager {
+            config,
+            tls,
+            connector,
+        })
+    }
+
+    /// The URL's `sslmode`.
+    pub fn ssl_mode(&self) -> SslMode {
+        self.tls.mode
     }
 
     pub fn connect(&self) -> Result<PgConn> {
-        let client = self.config.connect(postgres::NoTls)?;
+        let client = self
+            .config
+            .connect(self.connector.clone())
+            .map_err(|e| self.explain(e))?;
         Ok(PgConn::new(client))
+    }
+
+    /// A failed TLS handshake says so, with the mode and why (an unknown CA, a certificate not
+    /// naming the host, a server without TLS); the database is then unavailable (503).
+    fn explain(&self, e: postgres::Error) -> Error {
+        let e = Error::from(e);
+        match &e {
+            Error::Unavailable(text) if text.contains("TLS") => Error::Unavailable(format!(
+                "TLS connection to PostgreSQL failed (sslmode={}): {text}",
+                self.tls.mode
+            )),
+            _ => e,
+        }
     }
 }
 

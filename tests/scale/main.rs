@@ -11,6 +11,7 @@ mod proc;
 mod coherence;
 mod faults;
 mod shared;
+mod tls;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
