@@ -117,6 +117,9 @@ fn open_postgres(url: &str, max_connections: u32) -> anyhow::Result<Pool> {
         .connection_timeout(pg::CONNECT_TIMEOUT)
         .build(manager.clone())
         .with_context(|| format!("cannot connect to {}", shown(Path::new(url))))?;
+    manager
+        .check_sessions_kept()
+        .context("cannot use this PostgreSQL connection")?;
     let pool = Pool::Postgres(pool, Box::new(manager));
     migrate(&mut pool.get()?)?;
     Ok(pool)

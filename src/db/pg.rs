@@ -78,6 +78,44 @@ impl PgManager {
     }
 }
 
+/// What a connection pooler sharing server sessions between clients is told to do.
+pub const SHARED_SESSIONS: &str = "PostgreSQL sessions are shared between connections here \
+     (a pooler in transaction or statement mode, such as PgBouncer with pool_mode = transaction): \
+     tokend needs each connection to keep its session, since its replicas hear each other's \
+     changes through LISTEN and its jobs and migrations are held by session advisory locks, \
+     and both stop working silently when sessions are shared. Set pool_mode = session for \
+     tokend's database in the pooler (in PgBouncer: `tokend = host=... pool_mode=session` \
+     under [databases]), or give tokend a URL straight to PostgreSQL";
+
+impl PgManager {
+    /// Refuses a pooler that hands one client's session to another (transaction or statement
+    /// pooling): a setting made on one new connection must not be visible on a second one,
+    /// and must still be there on the first. A pooler reuses the server session a client just
+    /// released first (PgBouncer's default, LIFO), so a shared session shows at once.
+    pub fn check_sessions_kept(&self) -> Result<()> {
+        let mut first = self.connect()?;
+        let mut second = self.connect()?;
+        let mark = format!("p{}", uuid::Uuid::new_v4().simple());
+        first
+            .client
+            .batch_execute(&format!("SET tokend.session_probe = '{mark}'"))?;
+        let read = |c: &mut PgConn| -> Result<Option<String>> {
+            let sql = "SELECT current_setting('tokend.session_probe', true)";
+            let rows = c.client.simple_query(sql)?;
+            Ok(rows.iter().find_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                _ => None,
+            }))
+        };
+        let elsewhere = read(&mut second)?;
+        let here = read(&mut first)?;
+        if elsewhere.as_deref() == Some(mark.as_str()) || here.as_deref() != Some(mark.as_str()) {
+            return Err(Error::Other(SHARED_SESSIONS.to_string()));
+        }
+        Ok(())
+    }
+}
+
 impl r2d2::ManageConnection for PgManager {
     type Connection = PgConn;
     type Error = Error;

@@ -98,10 +98,7 @@ fn free_port() -> u16 {
 /// temp dir), retrying if another process takes the port first.
 async fn start_caddy(tokend: u16, upstream: u16) -> Caddy {
     // Test-only global options: no admin endpoint (port 2019 may be taken), nothing persisted.
-    let caddyfile = format!(
-        "{{\n\tadmin off\n}}\n\n{}",
-        documented_caddyfile()
-    );
+    let caddyfile = format!("{{\n\tadmin off\n}}\n\n{}", documented_caddyfile());
     let mut last = String::new();
     for _ in 0..5 {
         let dir = tempfile::tempdir().expect("caddy dir");
