@@ -391,7 +391,7 @@ fn is_root() -> bool {
 }
 
 /// The newest `/usr/lib/postgresql/VERSION/bin` with a pg_ctl, else `pg_config --bindir`.
-fn bin_dir() -> &'static Path {
+pub fn bin_dir() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let version = |dir: &Path| -> Vec<u32> {

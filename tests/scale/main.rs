@@ -10,6 +10,7 @@ mod proc;
 
 mod coherence;
 mod faults;
+mod patroni;
 mod pgbouncer;
 mod shared;
 mod tls;
