@@ -8,8 +8,7 @@
 //! As in libpq: `prefer` and `require` encrypt without checking the server's certificate,
 //! unless a root certificate file is given (or `~/.postgresql/root.crt` exists), in which case
 //! `require` checks it as `verify-ca` does; `verify-ca` checks that the certificate chains to a
-//! trusted CA; `verify-full` also checks that it names the host connected to. Unix-socket
-//! connections never use TLS.
+//! trusted CA; `verify-full` also checks that it names the host connected to.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
