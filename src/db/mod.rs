@@ -111,15 +111,21 @@ pub fn open(target: &Path, max_connections: u32) -> anyhow::Result<Pool> {
 
 fn open_postgres(url: &str, max_connections: u32) -> anyhow::Result<Pool> {
     let manager = pg::PgManager::new(url)?;
+    // Two direct connections first: a refused connection or a failed TLS handshake is
+    // reported at once with its reason (the pool would retry it for its whole timeout), and a
+    // pooler sharing sessions is refused.
+    manager.check_sessions_kept().map_err(|e| match e {
+        Error::Other(why) if why == pg::SHARED_SESSIONS => {
+            anyhow::anyhow!(why).context("cannot use this PostgreSQL connection")
+        }
+        e => anyhow::Error::new(e).context(format!("cannot connect to {}", shown(Path::new(url)))),
+    })?;
     let pool = r2d2::Pool::builder()
         .max_size(max_connections)
         .min_idle(Some(1))
         .connection_timeout(pg::CONNECT_TIMEOUT)
         .build(manager.clone())
         .with_context(|| format!("cannot connect to {}", shown(Path::new(url))))?;
-    manager
-        .check_sessions_kept()
-        .context("cannot use this PostgreSQL connection")?;
     let pool = Pool::Postgres(pool, Box::new(manager));
     migrate(&mut pool.get()?)?;
     Ok(pool)
