@@ -13,6 +13,7 @@ pub mod nodes;
 pub mod pg;
 pub mod sessions;
 mod target;
+mod tls;
 pub mod tokens;
 pub mod users;
 mod value;
@@ -30,6 +31,7 @@ pub use conn::{Backend, Connection, PgConn, Row};
 pub use error::{Error, Result};
 pub use pg::JobLock;
 pub use target::{is_keyword_string, is_postgres_url, shown, without_password, DbTarget};
+pub use tls::SslMode;
 pub use value::{args, Arg, Col, FromCol, Param, Value};
 
 use crate::domain::token_value::TokenDigest;
@@ -109,6 +111,15 @@ pub fn open(target: &Path, max_connections: u32) -> anyhow::Result<Pool> {
 
 fn open_postgres(url: &str, max_connections: u32) -> anyhow::Result<Pool> {
     let manager = pg::PgManager::new(url)?;
+    // Two direct connections first: a refused connection or a failed TLS handshake is
+    // reported at once with its reason (the pool would retry it for its whole timeout), and a
+    // pooler sharing sessions is refused.
+    manager.check_sessions_kept().map_err(|e| match e {
+        Error::Other(why) if why == pg::SHARED_SESSIONS => {
+            anyhow::anyhow!(why).context("cannot use this PostgreSQL connection")
+        }
+        e => anyhow::Error::new(e).context(format!("cannot connect to {}", shown(Path::new(url)))),
+    })?;
     let pool = r2d2::Pool::builder()
         .max_size(max_connections)
         .min_idle(Some(1))

@@ -6,12 +6,25 @@ use std::time::Duration;
 
 use super::conn::PgConn;
 use super::error::{Error, Result};
+use super::tls::{SslMode, Tls};
 
 /// The r2d2 manager: connects with the URL's settings (several hosts and
-/// `target_session_attrs=read-write` included), and drops a connection whose socket closed.
-#[derive(Debug, Clone)]
+/// `target_session_attrs=read-write` included, TLS as [`super::tls`] reads it), and drops a
+/// connection whose socket closed.
+#[derive(Clone)]
 pub struct PgManager {
     config: postgres::Config,
+    tls: Tls,
+    connector: tokio_postgres_rustls::MakeRustlsConnect,
+}
+
+impl std::fmt::Debug for PgManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgManager")
+            .field("config", &self.config)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How long a connection attempt may take before the request answers 503.
@@ -19,7 +32,8 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 impl PgManager {
     pub fn new(url: &str) -> Result<PgManager> {
-        let mut config = postgres::Config::from_str(url)
+        let (url, tls) = super::tls::split(url)?;
+        let mut config = postgres::Config::from_str(&url)
             .map_err(|e| Error::Other(format!("invalid PostgreSQL URL: {e}")))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
@@ -27,13 +41,78 @@ impl PgManager {
         config
             .keepalives(true)
             .keepalives_idle(Duration::from_secs(5))
-            .application_name("tokend");
-        Ok(PgManager { config })
+            .application_name("tokend")
+            .ssl_mode(tls.crate_mode());
+        let connector = tls.connector()?;
+        Ok(PgManager {
+            config,
+            tls,
+            connector,
+        })
+    }
+
+    /// The URL's `sslmode`.
+    pub fn ssl_mode(&self) -> SslMode {
+        self.tls.mode
     }
 
     pub fn connect(&self) -> Result<PgConn> {
-        let client = self.config.connect(postgres::NoTls)?;
+        let client = self
+            .config
+            .connect(self.connector.clone())
+            .map_err(|e| self.explain(e))?;
         Ok(PgConn::new(client))
+    }
+
+    /// A failed TLS handshake says so, with the mode and why (an unknown CA, a certificate not
+    /// naming the host, a server without TLS); the database is then unavailable (503).
+    fn explain(&self, e: postgres::Error) -> Error {
+        let e = Error::from(e);
+        match &e {
+            Error::Unavailable(text) if text.contains("TLS") => Error::Unavailable(format!(
+                "TLS connection to PostgreSQL failed (sslmode={}): {text}",
+                self.tls.mode
+            )),
+            _ => e,
+        }
+    }
+}
+
+/// What a connection pooler sharing server sessions between clients is told to do.
+pub const SHARED_SESSIONS: &str = "PostgreSQL sessions are shared between connections here \
+     (a pooler in transaction or statement mode, such as PgBouncer with pool_mode = transaction): \
+     tokend needs each connection to keep its session, since its replicas hear each other's \
+     changes through LISTEN and its jobs and migrations are held by session advisory locks, \
+     and both stop working silently when sessions are shared. Set pool_mode = session for \
+     tokend's database in the pooler (in PgBouncer: `tokend = host=... pool_mode=session` \
+     under [databases]), or give tokend a URL straight to PostgreSQL";
+
+impl PgManager {
+    /// Refuses a pooler that hands one client's session to another (transaction or statement
+    /// pooling): a setting made on one new connection must not be visible on a second one,
+    /// and must still be there on the first. A pooler reuses the server session a client just
+    /// released first (PgBouncer's default, LIFO), so a shared session shows at once.
+    pub fn check_sessions_kept(&self) -> Result<()> {
+        let mut first = self.connect()?;
+        let mut second = self.connect()?;
+        let mark = format!("p{}", uuid::Uuid::new_v4().simple());
+        first
+            .client
+            .batch_execute(&format!("SET tokend.session_probe = '{mark}'"))?;
+        let read = |c: &mut PgConn| -> Result<Option<String>> {
+            let sql = "SELECT current_setting('tokend.session_probe', true)";
+            let rows = c.client.simple_query(sql)?;
+            Ok(rows.iter().find_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                _ => None,
+            }))
+        };
+        let elsewhere = read(&mut second)?;
+        let here = read(&mut first)?;
+        if elsewhere.as_deref() == Some(mark.as_str()) || here.as_deref() != Some(mark.as_str()) {
+            return Err(Error::Other(SHARED_SESSIONS.to_string()));
+        }
+        Ok(())
     }
 }
 

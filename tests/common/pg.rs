@@ -82,6 +82,35 @@ impl PgCluster {
         pg
     }
 
+    /// A fresh primary like [`PgCluster::start`], with `settings` added to postgresql.conf,
+    /// `hba` as pg_hba.conf, and `files` (name, contents) written into the data dir first with
+    /// mode 0600 (a server certificate and key for `ssl = on`, a CA file).
+    pub fn start_with(settings: &str, hba: &str, files: &[(&str, &[u8])]) -> PgCluster {
+        let mut pg = PgCluster::new_dir();
+        let data = pg.data.to_str().unwrap().to_string();
+        pg.run("initdb", &[&["-D", &data][..], INITDB_OPTIONS].concat());
+        fs::write(pg.data.join("pg_hba.conf"), hba).expect("write pg_hba.conf");
+        append(&pg.data.join("postgresql.conf"), SETTINGS);
+        append(&pg.data.join("postgresql.conf"), settings);
+        for (name, contents) in files {
+            pg.put_file(name, contents);
+        }
+        pg.boot();
+        pg
+    }
+
+    /// Writes `contents` to `name` in the data dir, mode 0600, owned by `postgres` when root
+    /// (for a certificate or key the server reads; reload the configuration to use it).
+    pub fn put_file(&self, name: &str, contents: &[u8]) {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.data.join(name);
+        fs::write(&path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+        if is_root() {
+            check(Command::new("chown").arg("postgres:").arg(&path), "chown");
+        }
+    }
+
     /// A streaming standby of `primary` (pg_basebackup -R) on its own free port. When
     /// `synchronous`, sets `synchronous_standby_names = '*'` on the primary and waits until the
     /// primary reports this standby as 'sync' (with several synchronous standbys only the first
@@ -362,7 +391,7 @@ fn is_root() -> bool {
 }
 
 /// The newest `/usr/lib/postgresql/VERSION/bin` with a pg_ctl, else `pg_config --bindir`.
-fn bin_dir() -> &'static Path {
+pub fn bin_dir() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let version = |dir: &Path| -> Vec<u32> {

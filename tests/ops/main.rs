@@ -9,6 +9,7 @@ mod common;
 mod proc;
 
 mod app;
+mod caddy;
 mod durability;
 mod fuzz;
 mod metrics;

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::{p95_max, until, Replica, Setup};
 
-const BOUND: Duration = Duration::from_millis(100);
+pub const BOUND: Duration = Duration::from_millis(100);
 
 /// The changes measured, in turn.
 #[derive(Debug, Clone, Copy)]
@@ -66,18 +66,20 @@ async fn make(a: &Replica, admin: &str, change: Change, id: i64, owner: i64) {
     assert!((200..300).contains(&status), "{change:?}: {status} {body}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn coherence_a_change_on_one_replica_is_honoured_by_the_other_within_100_ms() {
-    let _serial = crate::serial();
-    let setup = Setup::start();
-    let a = setup.replica(&[]);
-    let b = setup.replica(&[]);
-    let admin = &setup.admin;
+/// `n` trials, cycling through [`CHANGES`]: a token created through `a` until `b` accepts it,
+/// then a change made through `a` until `b` honours it. The two delays of each trial.
+pub async fn trials(
+    a: &Replica,
+    b: &Replica,
+    admin: &str,
+    n: usize,
+) -> (Vec<Duration>, Vec<Duration>) {
     let (mut created, mut changed) = (Vec::new(), Vec::new());
-    for trial in 0..25 {
+    let tag = crate::proc::new_value()[4..12].to_lowercase();
+    for trial in 0..n {
         let change = CHANGES[trial % CHANGES.len()];
         let owner = a
-            .user(admin, &format!("u{trial}@example.com"), "analyst")
+            .user(admin, &format!("u{trial}-{tag}@example.com"), "analyst")
             .await;
         let mut body = json!({
             "name": format!("trial-{trial}"),
@@ -96,15 +98,25 @@ async fn coherence_a_change_on_one_replica_is_honoured_by_the_other_within_100_m
         .unwrap_or_else(|| panic!("trial {trial}: replica B never accepted the new token"));
         created.push(took);
         // The other replica has the row cached now; the change must reach its cache too.
-        assert!(still_honoured(&b, change, &value).await);
-        make(&a, admin, change, id, owner).await;
+        assert!(still_honoured(b, change, &value).await);
+        make(a, admin, change, id, owner).await;
         let took = until(Duration::from_secs(5), || async {
-            !still_honoured(&b, change, &value).await
+            !still_honoured(b, change, &value).await
         })
         .await
         .unwrap_or_else(|| panic!("trial {trial}: replica B still honours {change:?}"));
         changed.push(took);
     }
+    (created, changed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coherence_a_change_on_one_replica_is_honoured_by_the_other_within_100_ms() {
+    let _serial = crate::serial();
+    let setup = Setup::start();
+    let a = setup.replica(&[]);
+    let b = setup.replica(&[]);
+    let (mut created, mut changed) = trials(&a, &b, &setup.admin, 25).await;
     let (c95, cmax) = p95_max(&mut created);
     let (p95, max) = p95_max(&mut changed);
     eprintln!(

@@ -60,7 +60,7 @@ async fn database_down_answers_503_storage_unavailable_and_service_resumes_by_it
 }
 
 /// Writes tokens through the replica at `base` until `stop`, keeping those answered 201.
-async fn write_until(base: String, admin: String, stop: Arc<AtomicBool>) -> Vec<(i64, String)> {
+pub async fn write_until(base: String, admin: String, stop: Arc<AtomicBool>) -> Vec<(i64, String)> {
     let http = reqwest::Client::new();
     let mut acked = Vec::new();
     let mut n = 0;
@@ -87,7 +87,7 @@ async fn write_until(base: String, admin: String, stop: Arc<AtomicBool>) -> Vec<
 }
 
 /// How long after now until `r` acknowledges a write again.
-async fn reconnected(r: &Replica, admin: &str) -> Duration {
+pub async fn reconnected(r: &Replica, admin: &str) -> Duration {
     until(Duration::from_secs(30), || async {
         r.post(
             "/v1/tokens",

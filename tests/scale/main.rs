@@ -10,7 +10,10 @@ mod proc;
 
 mod coherence;
 mod faults;
+mod patroni;
+mod pgbouncer;
 mod shared;
+mod tls;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
