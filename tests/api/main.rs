@@ -16,6 +16,7 @@ mod helpers;
 mod inputs;
 mod legacy;
 mod lifecycle;
+mod limits;
 mod listing;
 mod matrix;
 mod matrix_bounds;

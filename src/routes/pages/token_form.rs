@@ -372,6 +372,8 @@ pub async fn create(state: Shared, sf: SignedForm) -> PageResult {
         expires_at,
         enabled: Some(form.enabled),
         allowed_cidrs: None,
+        rate_limit: None,
+        quota: None,
     };
     let owner = form.owner.clone();
     let env = state.env();
