@@ -77,6 +77,12 @@ pub fn purge(state: &AppState) -> ApiResult<usize> {
             break;
         }
     }
+    // Hourly usage roll-ups older than 90 days (and those of deleted tokens).
+    let before = now - crate::service::tokens::USAGE_RETENTION_MS;
+    state.write_blocking(|tx| {
+        tx.effects.touches_auth = false;
+        Ok(crate::db::tokens::limits::purge_usage(tx, before)?)
+    })?;
     count(state, "purge", total);
     Ok(total)
 }

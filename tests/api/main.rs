@@ -17,6 +17,7 @@ mod inputs;
 mod legacy;
 mod lifecycle;
 mod limits;
+mod limits_usage;
 mod listing;
 mod matrix;
 mod matrix_bounds;

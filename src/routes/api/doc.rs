@@ -171,6 +171,7 @@ const CODES: &[(&str, u16, &[&str])] = &[
         ],
     ),
     ("getToken", 403, &["forbidden"]),
+    ("getTokenUsage", 403, &["forbidden"]),
     (
         "updateToken",
         403,
