@@ -10,6 +10,7 @@ mod proc;
 
 mod coherence;
 mod faults;
+mod limits;
 mod shared;
 
 use std::path::{Path, PathBuf};
