@@ -261,11 +261,14 @@ fn de_present_value<'de, D: serde::Deserializer<'de>>(
     serde_json::Value::deserialize(d).map(Some)
 }
 
+/// The `rate_limit` and `quota` of a request: absent (`None`), removed (`Some(None)`) or set.
+pub(super) type LimitsInput = (Option<Option<RateLimit>>, Option<Option<Quota>>);
+
 /// Parses the `rate_limit` and `quota` inputs of a create or edit (422 naming the field).
 pub(super) fn parse_limits(
     rate: Option<&serde_json::Value>,
     quota: Option<&serde_json::Value>,
-) -> crate::error::ApiResult<(Option<Option<RateLimit>>, Option<Option<Quota>>)> {
+) -> crate::error::ApiResult<LimitsInput> {
     use crate::domain::limits::{parse_quota, parse_rate_limit};
     let err = |(f, m): (String, String)| crate::error::ApiError::field(&f, m);
     Ok((
