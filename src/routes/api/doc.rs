@@ -172,6 +172,7 @@ const CODES: &[(&str, u16, &[&str])] = &[
     ),
     ("getToken", 403, &["forbidden"]),
     ("getTokenUsage", 403, &["forbidden"]),
+    ("verifyToken", 429, &["rate_limited", "quota_exhausted"]),
     (
         "updateToken",
         403,
