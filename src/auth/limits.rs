@@ -40,6 +40,8 @@ struct Count {
     used: i64,
     /// This process's uses not yet written.
     pending: i64,
+    /// This process has asked for the `token.quota_low` warning of this window.
+    low_warned: bool,
 }
 
 /// A `day`/`month` quota count to write: (token, reset_at, window, uses).
@@ -82,14 +84,18 @@ impl Limiters {
         g.take(now)
     }
 
-    /// One use of a `day`/`month` quota; `None` when it is used up.
-    fn count(&self, token_id: i64, l: &Limits, limit: i64, window: i64) -> Option<i64> {
+    /// One use of a `day`/`month` quota: what is left, and whether this use is the first
+    /// (here) to leave less than 10 % — the count can jump when a flush brings other
+    /// replicas' uses, so the crossing is remembered rather than matched exactly. `None` when
+    /// the quota is used up.
+    fn count(&self, token_id: i64, l: &Limits, limit: i64, window: i64) -> Option<(i64, bool)> {
         let mut counts = self.counts.lock();
         let fresh = Count {
             reset_at: l.reset_at,
             window,
             used: if l.window == window { l.used } else { 0 },
             pending: 0,
+            low_warned: false,
         };
         let c = counts.entry(token_id).or_insert(fresh);
         if c.reset_at < l.reset_at || c.window != window {
@@ -100,7 +106,10 @@ impl Limiters {
         }
         c.used += 1;
         c.pending += 1;
-        Some(limit - c.used)
+        let remaining = limit - c.used;
+        let low = remaining * 10 < limit && !c.low_warned;
+        c.low_warned |= low;
+        Some((remaining, low))
     }
 }
 
@@ -211,17 +220,22 @@ async fn take_quota(state: &Arc<AppState>, row: &AuthRow) -> ApiResult<()> {
             state
                 .read(move |c| Ok(crate::db::tokens::limits::take_total(c, id, reset_at)?))
                 .await?
-                .map(|used| (q.limit - used, 0))
+                .map(|used| {
+                    let remaining = q.limit - used;
+                    // Each use sees its own count: exactly one sees the crossing.
+                    let low = remaining * 10 < q.limit && (remaining + 1) * 10 >= q.limit;
+                    (remaining, 0, low)
+                })
         }
         period => {
             let window = period.window(now);
             state
                 .limiters
                 .count(row.token_id, l, q.limit, window)
-                .map(|remaining| (remaining, window))
+                .map(|(remaining, low)| (remaining, window, low))
         }
     };
-    let Some((remaining, window)) = taken else {
+    let Some((remaining, window, low)) = taken else {
         refused(state, "quota_exhausted");
         return Err(ApiError::Limited {
             code: "quota_exhausted",
@@ -230,8 +244,8 @@ async fn take_quota(state: &Arc<AppState>, row: &AuthRow) -> ApiResult<()> {
         });
     };
     // The use that leaves less than 10 % for the first time (the stored flag makes it once
-    // per period and quota setting).
-    if remaining * 10 < q.limit && (remaining + 1) * 10 >= q.limit {
+    // per period and quota setting, across replicas).
+    if low {
         warn_quota_low(state, row.token_id, window, remaining, now);
     }
     Ok(())

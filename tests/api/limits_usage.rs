@@ -259,6 +259,14 @@ async fn limits_webhooks_quota_low_once_and_rate_limited_at_most_hourly() {
     );
     // Exactly one quota_low all along.
     assert_eq!(queued(&app, "token.quota_low", 1).await.len(), 1);
+    // A daily quota (counted in memory) warns the same way, once.
+    let (did, dvalue) = limited(&app, json!({ "quota": { "limit": 20, "period": "day" } })).await;
+    for _ in 0..20 {
+        assert_eq!(app.get("/v1/auth/verify", &dvalue).await.status(), 200);
+    }
+    let lows = queued(&app, "token.quota_low", 2).await;
+    assert_eq!(lows.len(), 2, "{lows:?}");
+    assert!(lows.iter().any(|e| e["token_id"] == did), "{lows:?}");
 
     app.maintenance().await;
     let bodies = seen.lock().expect("lock").clone();
