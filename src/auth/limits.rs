@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
@@ -47,8 +46,8 @@ struct Count {
 /// A `day`/`month` quota count to write: (token, reset_at, window, uses).
 pub type PendingQuota = (i64, i64, i64, i64);
 
+#[derive(Default)]
 pub struct Limiters {
-    base: Instant,
     rates: Mutex<HashMap<i64, Gcra>>,
     counts: Mutex<HashMap<i64, Count>>,
     /// Authentications per (token, hour start): (allowed, refused), written by the flush.
@@ -57,23 +56,17 @@ pub struct Limiters {
     warned: Mutex<HashMap<i64, i64>>,
 }
 
-impl Default for Limiters {
-    fn default() -> Limiters {
-        Limiters {
-            base: Instant::now(),
-            rates: Mutex::default(),
-            counts: Mutex::default(),
-            warned: Mutex::default(),
-            usage: Mutex::default(),
-        }
-    }
-}
-
 impl Limiters {
-    /// One request against a token's rate limit (GCRA; the state restarts when the limit
-    /// changes).
-    pub fn rate(&self, token_id: i64, limit: crate::domain::limits::RateLimit) -> RateDecision {
-        let now = self.base.elapsed().as_micros() as u64;
+    /// One request at `now_us` (µs on the server's clock) against a token's rate limit
+    /// (GCRA; the state restarts when the limit changes). A clock that steps back only
+    /// makes the limit stricter for that long, never looser.
+    pub fn rate(
+        &self,
+        token_id: i64,
+        limit: crate::domain::limits::RateLimit,
+        now_us: u64,
+    ) -> RateDecision {
+        let now = now_us;
         let mut rates = self.rates.lock();
         let g = rates
             .entry(token_id)
@@ -194,7 +187,10 @@ pub async fn enforce(
     row: &AuthRow,
 ) -> (Option<RateDecision>, ApiResult<()>) {
     let l = &row.limits;
-    let rate = l.rate.map(|limit| state.limiters.rate(row.token_id, limit));
+    let now_us = state.clock.now().timestamp_micros().max(0) as u64;
+    let rate = l
+        .rate
+        .map(|limit| state.limiters.rate(row.token_id, limit, now_us));
     if let Some(d) = rate.filter(|d| !d.allowed) {
         refused(state, "rate_limited");
         warn_rate_limited(state, row.token_id);

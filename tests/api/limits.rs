@@ -162,6 +162,12 @@ async fn limits_rate_limit_refuses_with_429_retry_after_and_ratelimit_headers() 
         assert_eq!(h(&res, "ratelimit-remaining").as_deref(), Some("0"));
         assert_error(res, 429, "rate_limited").await;
     }
+    // The server's clock moves on by the Retry-After: exactly one more passes.
+    app.advance(chrono::Duration::seconds(20));
+    let res = verify(&app, &value).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(h(&res, "ratelimit-remaining").as_deref(), Some("0"));
+    assert_eq!(verify(&app, &value).await.status(), 429);
     // A token without a limit carries no RateLimit headers.
     let plain = app
         .create_token(
