@@ -55,6 +55,13 @@ pub enum ApiError {
     },
     #[error("too many failed attempts; try again later")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// A token's rate limit or quota (SPEC §16): `rate_limited`, `quota_exhausted`.
+    #[error("{message}")]
+    Limited {
+        code: &'static str,
+        message: &'static str,
+        retry_after_secs: Option<u64>,
+    },
     /// Every password-hashing slot stayed taken for the whole wait (rule 40).
     #[error("the server is busy; try again shortly")]
     Busy { retry_after_secs: u64 },
@@ -132,6 +139,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::Unprocessable { code, .. } => code,
             ApiError::TooManyAttempts { .. } => "too_many_attempts",
+            ApiError::Limited { code, .. } => code,
             ApiError::Busy { .. } => "busy",
             ApiError::Unavailable => "unavailable",
             ApiError::StorageUnavailable => "storage_unavailable",
@@ -144,6 +152,9 @@ impl ApiError {
         match self {
             ApiError::TooManyAttempts { retry_after_secs }
             | ApiError::Busy { retry_after_secs } => Some(*retry_after_secs),
+            ApiError::Limited {
+                retry_after_secs, ..
+            } => *retry_after_secs,
             _ => None,
         }
     }
@@ -181,7 +192,9 @@ impl ResponseError for ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyAttempts { .. } | ApiError::Limited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Busy { .. } | ApiError::Unavailable | ApiError::StorageUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }

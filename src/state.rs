@@ -29,6 +29,8 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     pub index: AuthIndex,
     pub usage: UsageBuffer,
+    /// Rate-limit states, in-memory quota counts and usage counts (SPEC §16).
+    pub limiters: Arc<crate::auth::limits::Limiters>,
     /// Failed logins per account.
     pub throttle: SlidingWindow,
     /// Failed logins per client address (rule 40).
@@ -73,6 +75,7 @@ impl AppState {
         let state = AppState {
             index: AuthIndex::default(),
             usage: UsageBuffer::default(),
+            limiters: Default::default(),
             throttle: login_throttle(),
             login_addresses: login_address_limit(),
             sign_in_failures: SignInFailures::default(),
@@ -112,6 +115,7 @@ impl AppState {
             keys: self.keys.clone(),
             now: self.clock.now(),
             retention_ms: self.config.disabled_retention.as_millis() as i64,
+            live_quota: Some(self.limiters.clone()),
         }
     }
 

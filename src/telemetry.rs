@@ -14,7 +14,7 @@ use prometheus::{
 pub use crate::config::LogFormat;
 
 /// The fixed authentication outcomes, whose counters are looked up once and kept.
-const AUTH_OUTCOMES: [&str; 7] = [
+const AUTH_OUTCOMES: [&str; 9] = [
     "ok",
     "malformed",
     "unknown",
@@ -22,6 +22,8 @@ const AUTH_OUTCOMES: [&str; 7] = [
     "disabled",
     "insufficient_scope",
     "ip_not_allowed",
+    "rate_limited",
+    "quota_exhausted",
 ];
 
 /// Installs the global tracing subscriber once (later calls are ignored), as text.
@@ -144,6 +146,9 @@ pub struct Metrics {
     /// Password hashes computed or verified (argon2 runs): rule 28 refuses oversized input
     /// before any of them.
     pub password_hashes: IntCounter,
+    /// Authentications refused for a token's limits, by reason (`rate_limited`,
+    /// `quota_exhausted`: two values, never a token id).
+    pub limit_refusals: IntCounterVec,
     /// Handles of `auth_outcomes` for [`AUTH_OUTCOMES`], created on first use (so a series
     /// appears in the exposition exactly when it first counts, as with `with_label_values`).
     auth_handles: [OnceLock<IntCounter>; AUTH_OUTCOMES.len()],
@@ -208,6 +213,12 @@ impl Metrics {
             .buckets(vec![0.00001, 0.0001, 0.001, 0.01, 0.1, 1.0, 5.0]),
             &["kind"],
         );
+        let limit_refusals = counters(
+            r,
+            "token_limit_refusals_total",
+            "Authentications refused for a token's rate limit or quota, by reason",
+            &["reason"],
+        );
         let filter_size = IntGauge::new("auth_filter_entries", "Digests in the in-memory filter")
             .expect("valid metric");
         let filter_rechecks = IntCounter::new(
@@ -241,6 +252,7 @@ impl Metrics {
             filter_size,
             filter_rechecks,
             password_hashes,
+            limit_refusals,
             auth_handles: Default::default(),
         }
     }

@@ -15,10 +15,11 @@ use std::sync::Arc;
 use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderName, AUTHORIZATION};
 use actix_web::http::Method;
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
 use super::client_ip::client_ip;
 use super::index::Cached;
+use super::limits::{self, Presented};
 use super::node::node_lookup;
 use crate::auth::session;
 use crate::crypto::same_secret;
@@ -145,8 +146,14 @@ where
 }
 
 /// Checks a looked-up token at `now` and turns it into a caller.
-fn admit(state: &AppState, row: &AuthRow, method: AuthMethod, ip: IpAddr) -> ApiResult<Caller> {
-    let grant = check(state, row, ip)?;
+async fn admit(
+    state: &Arc<AppState>,
+    req: Option<&HttpRequest>,
+    row: &AuthRow,
+    method: AuthMethod,
+    ip: IpAddr,
+) -> ApiResult<Caller> {
+    let grant = check(state, req, row, ip).await?;
     Ok(Caller {
         user: row.owner.clone(),
         permissions: grant.permissions,
@@ -157,25 +164,55 @@ fn admit(state: &AppState, row: &AuthRow, method: AuthMethod, ip: IpAddr) -> Api
     })
 }
 
-/// Asks the authorization core about a looked-up token at `now`, and turns its refusal into
-/// the HTTP answer. Records the last use (buffered) and the outcome.
-pub(super) fn check(state: &AppState, row: &AuthRow, ip: IpAddr) -> ApiResult<Grant> {
+/// Asks the authorization core about a looked-up token at `now`, then applies its rate limit
+/// and quota (only for a row that has one), and turns a refusal into the HTTP answer.
+/// Records the last use (buffered) and the outcome, and marks the request as presenting this
+/// token (usage counts and `RateLimit-*` headers, written by the response middleware).
+pub(super) async fn check(
+    state: &Arc<AppState>,
+    req: Option<&HttpRequest>,
+    row: &AuthRow,
+    ip: IpAddr,
+) -> ApiResult<Grant> {
     let now = state.now_ms();
-    match authz::admit(&row.credential(), now, ip) {
-        Ok(grant) => {
-            state.usage.record(row.token_id, now, ip);
-            state.metrics.auth("ok");
-            Ok(grant)
+    let presented = |rate| {
+        if let Some(req) = req {
+            req.extensions_mut().insert(Presented {
+                token_id: row.token_id,
+                rate,
+            });
         }
-        Err(Refusal::Expired) => Err(invalid(state, "expired")),
-        Err(Refusal::Disabled) => Err(invalid(state, "disabled")),
-        Err(Refusal::IpNotAllowed) => {
+    };
+    let grant = match authz::admit(&row.credential(), now, ip) {
+        Ok(grant) => grant,
+        Err(refusal) => {
+            presented(None);
+            return Err(refuse(state, row, ip, refusal));
+        }
+    };
+    if row.limits.any() {
+        let (rate, outcome) = limits::enforce(state, row).await;
+        presented(rate);
+        outcome?;
+    } else {
+        presented(None);
+    }
+    state.usage.record(row.token_id, now, ip);
+    state.metrics.auth("ok");
+    Ok(grant)
+}
+
+fn refuse(state: &AppState, row: &AuthRow, ip: IpAddr, refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::Expired => invalid(state, "expired"),
+        Refusal::Disabled => invalid(state, "disabled"),
+        Refusal::IpNotAllowed => {
             state.metrics.auth("ip_not_allowed");
             audit_ip_refusal(state, row, ip);
-            Err(ApiError::forbidden(
+            ApiError::forbidden(
                 "ip_not_allowed",
                 "this token may not be used from your address",
-            ))
+            )
         }
     }
 }
@@ -229,8 +266,18 @@ async fn known(state: &Arc<AppState>, digest: &TokenDigest) -> bool {
 
 /// Authenticates an API token value.
 pub async fn authenticate_token(state: &Arc<AppState>, raw: &str, ip: IpAddr) -> ApiResult<Caller> {
+    token_caller(state, None, raw, ip).await
+}
+
+/// Authenticates an API token value, marking `req` as presenting it (when given).
+async fn token_caller(
+    state: &Arc<AppState>,
+    req: Option<&HttpRequest>,
+    raw: &str,
+    ip: IpAddr,
+) -> ApiResult<Caller> {
     let row = token_row(state, raw).await?;
-    admit(state, &row, AuthMethod::Token, ip)
+    admit(state, req, &row, AuthMethod::Token, ip).await
 }
 
 /// The stored row of an API token value (not yet checked): parse, filter, cache, one read.
@@ -264,8 +311,18 @@ pub async fn authenticate_legacy(
     secret: &str,
     ip: IpAddr,
 ) -> ApiResult<Caller> {
+    legacy_caller(state, None, uuid, secret, ip).await
+}
+
+async fn legacy_caller(
+    state: &Arc<AppState>,
+    req: Option<&HttpRequest>,
+    uuid: &str,
+    secret: &str,
+    ip: IpAddr,
+) -> ApiResult<Caller> {
     let row = legacy_row(state, uuid, secret, ip).await?;
-    admit(state, &row, AuthMethod::Legacy, ip)
+    admit(state, req, &row, AuthMethod::Legacy, ip).await
 }
 
 /// The stored row of legacy credentials (not yet checked). Rule 29: an address with 20
@@ -353,9 +410,9 @@ async fn authenticate_session(
 pub async fn authenticate(state: Arc<AppState>, req: &HttpRequest) -> ApiResult<Caller> {
     let ip = client_ip(req, &state.config.trusted_proxies);
     match credential(req, state.config.secure_cookies) {
-        Credential::Token(v) => authenticate_token(&state, &v, ip).await,
+        Credential::Token(v) => token_caller(&state, Some(req), &v, ip).await,
         Credential::Legacy { uuid, secret } => {
-            authenticate_legacy(&state, &uuid, &secret, ip).await
+            legacy_caller(&state, Some(req), &uuid, &secret, ip).await
         }
         Credential::Session(cookie) => {
             let unsafe_method =

@@ -89,6 +89,6 @@ pub async fn authenticate_forward(
             return Err(ApiError::Unauthenticated(Challenge::Missing));
         }
     };
-    let permissions = check(state, &row, ip)?.permissions;
+    let permissions = check(state, Some(req), &row, ip).await?.permissions;
     Ok(Forwarded { row, permissions })
 }

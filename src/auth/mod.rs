@@ -4,6 +4,7 @@ pub mod client_ip;
 pub mod extract;
 pub mod forward;
 pub mod index;
+pub mod limits;
 pub mod node;
 pub mod oidc;
 pub mod password;

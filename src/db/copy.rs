@@ -45,6 +45,7 @@ const TABLES: &[Table] = &[
     table("users", "id", true),
     table("tokens", "id", true),
     table("token_recent_ips", "token_id, ip", false),
+    table("token_usage", "token_id, hour", false),
     table("legacy_credentials", "token_id", false),
     table("token_warnings", "token_id, warning, expires_at", false),
     table("nodes", "id", true),

@@ -46,6 +46,7 @@ const FILES: &[&str] = &[
     include_str!("../../migrations/0005_default_token_lifetime.sql"),
     include_str!("../../migrations/0006_shared_limits.sql"),
     include_str!("../../migrations/0007_session_pending_value.sql"),
+    include_str!("../../migrations/0009_token_limits.sql"),
 ];
 
 /// Durability pragmas, set on every connection the pool opens. `busy_timeout` comes first:

@@ -135,3 +135,20 @@ pub fn company_target(
         "SELECT webhook_url, webhook_secret FROM companies WHERE id = $1 AND webhook_url IS NOT NULL", params![company_id],
         |r| Ok((r.get(0)?, r.get(1)?)))
 }
+
+/// Whether an event `event_type` about `token_id` was queued at or after `since`.
+pub fn queued_since(
+    conn: &Connection,
+    token_id: i64,
+    event_type: &str,
+    since: i64,
+) -> Result<bool> {
+    Ok(conn
+        .query_opt(
+            "SELECT 1 FROM webhook_outbox WHERE token_id = $1 AND event_type = $2
+               AND created_at >= $3 LIMIT 1",
+            params![token_id, event_type, since],
+            |r| r.get::<i64>(0),
+        )?
+        .is_some())
+}

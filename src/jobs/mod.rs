@@ -77,6 +77,12 @@ pub fn purge(state: &AppState) -> ApiResult<usize> {
             break;
         }
     }
+    // Hourly usage roll-ups older than 90 days (and those of deleted tokens).
+    let before = now - crate::service::tokens::USAGE_RETENTION_MS;
+    state.write_blocking(|tx| {
+        tx.effects.touches_auth = false;
+        Ok(crate::db::tokens::limits::purge_usage(tx, before)?)
+    })?;
     count(state, "purge", total);
     Ok(total)
 }
@@ -96,6 +102,7 @@ pub fn reconcile(state: &AppState) -> ApiResult<ReconcileReport> {
 /// sign-ins of the minutes that have ended (rule 41; per replica, like the usage buffer).
 pub fn flush(state: &AppState) -> ApiResult<usize> {
     crate::auth::session::write_failure_aggregates(state, false)?;
+    flush_limits(state)?;
     let pending = state.usage.drain();
     if pending.is_empty() {
         return Ok(0);
@@ -104,6 +111,21 @@ pub fn flush(state: &AppState) -> ApiResult<usize> {
     state.write_blocking(|tx| system::record_uses(tx, &pending))?;
     count(state, "flush", n);
     Ok(n)
+}
+
+/// Writes the `day`/`month` quota counts of this replica and its hourly usage counts, and
+/// takes back the stored quota counts (which include other replicas' uses).
+pub fn flush_limits(state: &AppState) -> ApiResult<()> {
+    let quotas = state.limiters.drain();
+    let usage = state.limiters.drain_usage();
+    if quotas.is_empty() && usage.is_empty() {
+        return Ok(());
+    }
+    let stored = state.write_blocking(|tx| system::record_limits(tx, &quotas, &usage))?;
+    for (id, reset_at, window, used) in stored {
+        state.limiters.stored(id, reset_at, window, used);
+    }
+    Ok(())
 }
 
 pub fn sessions(state: &AppState) -> ApiResult<usize> {

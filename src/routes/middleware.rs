@@ -14,7 +14,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpMessage, HttpResponse};
 
 use crate::state::AppState;
 
@@ -107,7 +107,15 @@ pub async fn common(
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_string());
     let status = res.status();
+    let presented = res
+        .request()
+        .extensions()
+        .get::<crate::auth::limits::Presented>()
+        .copied();
     let h = res.headers_mut();
+    if let Some(p) = presented {
+        crate::auth::limits::answered(state.as_ref().map(|s| &***s), &p, status, h);
+    }
     if let Ok(v) = HeaderValue::from_bytes(&request_id) {
         h.insert(header::HeaderName::from_static("x-request-id"), v);
     }

@@ -72,6 +72,8 @@ pub struct TokenPage {
     pub token: TokenView,
     pub controls: Controls,
     pub owner_permissions: PermissionSet,
+    /// The last 7 UTC days' usage: (day start ms, allowed, refused), days with traffic.
+    pub usage: Vec<(i64, i64, i64)>,
 }
 
 pub fn token_page(conn: &Connection, env: &Env, caller: &Caller, id: i64) -> ApiResult<TokenPage> {
@@ -80,10 +82,19 @@ pub fn token_page(conn: &Connection, env: &Env, caller: &Caller, id: i64) -> Api
     let owner_permissions = db::users::get(conn, row.owner_id)?
         .map(|u| u.permissions())
         .unwrap_or_default();
+    let now = env.now_ms();
+    let usage = super::tokens::usage_counts(
+        conn,
+        caller,
+        id,
+        super::tokens::Bucket::Day,
+        (now - 6 * 86_400_000, now),
+    )?;
     Ok(TokenPage {
         token,
         controls: Controls::of(caller, access(caller, &row), row.kind),
         owner_permissions,
+        usage,
     })
 }
 

@@ -33,6 +33,20 @@ pub struct Env {
     pub keys: Arc<Keys>,
     pub now: DateTime<Utc>,
     pub retention_ms: i64,
+    /// The quota counts this process holds that the database may not have yet (`day` and
+    /// `month` quotas are written by the flush), so token objects show what is left now.
+    pub live_quota: Option<Arc<dyn LiveQuota>>,
+}
+
+/// Quota counts kept in memory (SPEC §16).
+pub trait LiveQuota: Send + Sync {
+    /// What is left of a token's quota by this process's count, when it has one.
+    fn remaining(
+        &self,
+        token_id: i64,
+        l: &crate::db::tokens::limits::Limits,
+        now_ms: i64,
+    ) -> Option<i64>;
 }
 
 impl Env {

@@ -65,6 +65,26 @@ pub fn record_uses(tx: &mut Tx, uses: &[(i64, i64, String)]) -> ApiResult<()> {
     Ok(())
 }
 
+/// Writes buffered quota counts (token, reset_at, window, uses) and hourly usage counts
+/// (token, hour, allowed, refused); answers the stored quota counts after the addition.
+pub fn record_limits(
+    tx: &mut Tx,
+    quotas: &[(i64, i64, i64, i64)],
+    usage: &[(i64, i64, i64, i64)],
+) -> ApiResult<Vec<(i64, i64, i64, i64)>> {
+    tx.effects.touches_auth = false;
+    let mut stored = Vec::with_capacity(quotas.len());
+    for &(id, reset_at, window, n) in quotas {
+        if let Some(used) = db::tokens::limits::add_used(tx, id, reset_at, window, n)? {
+            stored.push((id, reset_at, window, used));
+        }
+    }
+    for &(id, hour, allowed, refused) in usage {
+        db::tokens::limits::add_usage(tx, id, hour, allowed, refused)?;
+    }
+    Ok(stored)
+}
+
 /// Deletes console sessions that ended before `now`.
 pub fn end_expired_sessions(tx: &mut Tx, now: i64) -> ApiResult<usize> {
     tx.effects.touches_auth = false;

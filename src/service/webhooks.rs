@@ -157,3 +157,36 @@ pub fn deliveries(conn: &Connection, caller: &Caller, page: Page) -> ApiResult<V
         .map(DeliveryView::from)
         .collect())
 }
+
+/// `token.quota_low`: the token's remaining quota first fell below 10 % in the period
+/// starting `window` (once per period and quota setting).
+pub fn quota_low(tx: &mut Tx, id: i64, window: i64, remaining: i64, now: i64) -> ApiResult<bool> {
+    tx.effects.touches_auth = false;
+    let Some(t) = db::tokens::get(tx, id)? else {
+        return Ok(false);
+    };
+    let Some(q) = t.limits.quota else {
+        return Ok(false);
+    };
+    if !db::tokens::limits::mark_quota_low(tx, id, window)? {
+        return Ok(false);
+    }
+    let extra = json!({ "quota": q, "quota_remaining": remaining });
+    enqueue(tx, "token.quota_low", &t, extra, now)?;
+    Ok(true)
+}
+
+/// `token.rate_limited`: the token was refused for its rate limit; at most one an hour per
+/// token (across replicas: the outbox is asked under the write lock).
+pub fn rate_limited(tx: &mut Tx, id: i64, now: i64) -> ApiResult<bool> {
+    tx.effects.touches_auth = false;
+    if db::webhooks::queued_since(tx, id, "token.rate_limited", now - 3_600_000)? {
+        return Ok(false);
+    }
+    let Some(t) = db::tokens::get(tx, id)? else {
+        return Ok(false);
+    };
+    let extra = json!({ "rate_limit": t.limits.rate });
+    enqueue(tx, "token.rate_limited", &t, extra, now)?;
+    Ok(true)
+}

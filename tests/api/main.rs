@@ -16,6 +16,8 @@ mod helpers;
 mod inputs;
 mod legacy;
 mod lifecycle;
+mod limits;
+mod limits_usage;
 mod listing;
 mod matrix;
 mod matrix_bounds;

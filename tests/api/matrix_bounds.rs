@@ -120,6 +120,7 @@ fn delegated(m: &str, p: &str) -> Want {
         ("POST", "/v1/tokens") => DELEGATED,
         ("POST", "/v1/tokens/bulk") => OK,
         ("GET" | "PATCH", "/v1/tokens/{id}") => OK,
+        ("GET", "/v1/tokens/{id}/usage") => OK,
         ("DELETE", "/v1/tokens/{id}") => GONE,
         (
             "POST",
@@ -171,6 +172,7 @@ fn narrow_global(m: &str, p: &str) -> Want {
         ("POST", "/v1/tokens") => CREATED,
         ("POST", "/v1/tokens/bulk") => OK, // per-id results: not found
         ("GET" | "PATCH" | "DELETE", "/v1/tokens/{id}") => NOT_FOUND,
+        ("GET", "/v1/tokens/{id}/usage") => NOT_FOUND,
         (
             "POST",
             "/v1/tokens/{id}/regenerate" | "/v1/tokens/{id}/renew" | "/v1/tokens/{id}/reveal",

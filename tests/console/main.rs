@@ -15,6 +15,7 @@ mod first_hour_http;
 mod first_hour_layout;
 mod fuzz;
 mod http;
+mod limits;
 mod list;
 mod login;
 mod nodes;

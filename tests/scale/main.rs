@@ -12,6 +12,7 @@ mod coherence;
 mod faults;
 mod patroni;
 mod pgbouncer;
+mod limits;
 mod shared;
 mod tls;
 

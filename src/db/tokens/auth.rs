@@ -26,6 +26,8 @@ pub struct AuthRow {
     pub owner: User,
     /// Who made the token; it is delegated when that is not its owner (rule 25).
     pub creator_id: Option<i64>,
+    /// Rate limit and quota; `limits.any()` is false for most tokens, which then pay nothing.
+    pub limits: super::limits::Limits,
 }
 
 fn auth_row(r: &Row) -> Result<AuthRow> {
@@ -41,6 +43,7 @@ fn auth_row(r: &Row) -> Result<AuthRow> {
         allowed_nets: stored_nets(&r.get::<String>(7)?),
         owner: users::from_row_at(r, 8)?,
         creator_id: r.get(20)?,
+        limits: super::limits::Limits::read(r, 21)?,
     })
 }
 
@@ -63,9 +66,10 @@ impl AuthRow {
 fn auth_select(join: &str, wh: &str) -> String {
     format!(
         "SELECT t.id, t.kind, t.permissions, t.enabled, t.expires_at, t.digest = $1,
-                t.prev_expires_at, t.allowed_cidrs, {}, {join}, t.creator_id
+                t.prev_expires_at, t.allowed_cidrs, {}, {join}, t.creator_id, {}
          FROM {wh}",
-        users::columns()
+        users::columns(),
+        super::limits::COLUMNS
     )
 }
 

@@ -3,6 +3,7 @@
 
 mod auth;
 mod jobs;
+pub mod limits;
 mod list;
 
 pub use auth::{auth_lookup, auth_lookup_legacy, AuthRow};
@@ -52,6 +53,8 @@ pub struct TokenRow {
     /// The owner's current permissions (its role's, or its custom set): what bounds the
     /// token's power now (rules 2, 16, 36).
     pub owner_permissions: PermissionSet,
+    /// Rate limit, quota and the stored quota count (SPEC §16).
+    pub limits: limits::Limits,
 }
 
 const SELECT: &str =
@@ -59,7 +62,9 @@ const SELECT: &str =
         t.kind, t.audience, t.name, t.description, t.permissions, t.role_template, t.digest,
         t.value_hint, t.value_enc IS NOT NULL, t.prev_digest, t.prev_expires_at, t.enabled,
         t.disabled_reason, t.disabled_at, t.expires_at, t.allowed_cidrs, t.created_at,
-        t.updated_at, t.last_used_at, t.last_used_ip, o.role, o.permissions
+        t.updated_at, t.last_used_at, t.last_used_ip, o.role, o.permissions,
+        t.rate_requests, t.rate_per_seconds, t.quota_limit, t.quota_period,
+        t.quota_used, t.quota_window, t.quota_reset_at
     FROM tokens t JOIN users o ON o.id = t.owner_id LEFT JOIN users c ON c.id = t.creator_id";
 
 fn digest_at(r: &Row, i: usize) -> Result<Option<TokenDigest>> {
@@ -100,6 +105,7 @@ fn from_row(r: &Row) -> Result<TokenRow> {
             super::parse_column(r, 27, "role", Role::parse)?,
             PermissionSet::from_storage(&r.get::<String>(28)?),
         ),
+        limits: limits::Limits::read(r, 29)?,
     })
 }
 

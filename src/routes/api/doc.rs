@@ -171,6 +171,8 @@ const CODES: &[(&str, u16, &[&str])] = &[
         ],
     ),
     ("getToken", 403, &["forbidden"]),
+    ("getTokenUsage", 403, &["forbidden"]),
+    ("verifyToken", 429, &["rate_limited", "quota_exhausted"]),
     (
         "updateToken",
         403,

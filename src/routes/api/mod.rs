@@ -28,6 +28,7 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/v1/tokens", "tokens:write"),
     ("POST", "/v1/tokens/bulk", "tokens:write"),
     ("GET", "/v1/tokens/{id}", "tokens:read"),
+    ("GET", "/v1/tokens/{id}/usage", "tokens:read"),
     ("PATCH", "/v1/tokens/{id}", "tokens:write"),
     ("DELETE", "/v1/tokens/{id}", "tokens:write"),
     ("POST", "/v1/tokens/{id}/regenerate", "tokens:write"),
@@ -100,6 +101,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .route("/tokens/{id}/renew", web::post().to(tokens::renew))
                 .route("/tokens/{id}/reveal", web::post().to(tokens::reveal))
+                .route("/tokens/{id}/usage", web::get().to(tokens::usage))
                 .service(
                     resource("/users")
                         .route(web::get().to(users::list))
@@ -152,7 +154,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     paths(
         system::healthz, system::readyz, session::login, session::logout, session::me,
         session::permissions, session::roles, tokens::list, tokens::create, tokens::bulk,
-        tokens::get, tokens::update, tokens::delete, tokens::regenerate, tokens::renew, tokens::reveal,
+        tokens::get, tokens::update, tokens::delete, tokens::regenerate, tokens::renew, tokens::reveal, tokens::usage,
         users::list, users::create, users::get, users::update, users::delete,
         users::legacy_credentials, admin::audit_list, admin::settings_get,
         admin::settings_update, admin::companies_list, admin::companies_create,

@@ -56,9 +56,13 @@ fn scope_pair(set: &mut PermissionSet, k: &str, v: &str) -> ApiResult<()> {
         (status = 200, description = "Allowed; identity in X-Auth-* headers",
          headers(("X-Auth-User-Id" = String), ("X-Auth-User-Email" = String),
                  ("X-Auth-Company-Id" = String), ("X-Auth-Token-Id" = String),
-                 ("X-Auth-Permissions" = String))),
+                 ("X-Auth-Permissions" = String),
+                 ("RateLimit-Limit" = Option<i64>, description = "Tokens with a rate limit: its requests"),
+                 ("RateLimit-Remaining" = Option<i64>, description = "Requests that would pass now"),
+                 ("RateLimit-Reset" = Option<i64>, description = "Seconds until the limit is whole again"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody)),
+        (status = 403, body = ErrorBody),
+        (status = 429, description = "The token's rate limit or quota is reached (`Retry-After`, `RateLimit-*`)", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn verify(state: Shared, req: HttpRequest) -> ApiResult<HttpResponse> {
     // Same order as before: authenticate (outcome, last use), then the scopes.

@@ -8,7 +8,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::common::{secret_json, ErrorBody, TokenList};
 use crate::domain::listing::{TokenFilter, TokenFilterText};
 use crate::domain::model::Caller;
-use crate::error::ApiResult;
+use crate::domain::time::parse_time;
+use crate::error::{ApiError, ApiResult};
 use crate::service::tokens::{
     self as svc, BulkRequest, BulkResult, CreateToken, RenewToken, TokenView, TokenWithValue,
     UpdateToken,
@@ -111,6 +112,66 @@ pub async fn get(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult
     let id = id.into_inner();
     let t = state.read(move |c| svc::get(c, &env, &caller, id)).await?;
     Ok(HttpResponse::Ok().json(t))
+}
+
+/// The query of `GET /v1/tokens/{id}/usage`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UsageQuery {
+    /// `hour` (default) or `day` (UTC days).
+    pub bucket: Option<String>,
+    /// RFC 3339 or `YYYY-MM-DD hh:mm:ss` (UTC); default: 7 days before `to`.
+    pub from: Option<String>,
+    /// Default: now.
+    pub to: Option<String>,
+}
+
+impl UsageQuery {
+    /// The bucket and `[from, to)` in ms; 400 naming a bad parameter.
+    fn parse(&self, now: i64) -> ApiResult<(svc::Bucket, (i64, i64))> {
+        let bad = |name: &str, why: String| ApiError::BadRequest(format!("`{name}`: {why}"));
+        let bucket = match self.bucket.as_deref() {
+            None => svc::Bucket::Hour,
+            Some(b) => svc::Bucket::parse(b)
+                .ok_or_else(|| bad("bucket", "must be `hour` or `day`".into()))?,
+        };
+        let time = |name: &str, v: &Option<String>| -> ApiResult<Option<i64>> {
+            v.as_deref()
+                .map(|s| parse_time(s).map(|t| t.timestamp_millis()))
+                .transpose()
+                .map_err(|e| bad(name, e))
+        };
+        // Buckets from the one holding `from` through the one holding `to`.
+        let to = time("to", &self.to)?.unwrap_or(now);
+        let from = time("from", &self.from)?.unwrap_or(to - 7 * 86_400_000);
+        if from > to {
+            return Err(bad("from", "must not be after `to`".into()));
+        }
+        Ok((bucket, (from, to)))
+    }
+}
+
+/// Authentications allowed and refused per hour or day (rolled up by the last-use flush;
+/// kept 90 days).
+#[utoipa::path(get, path = "/v1/tokens/{id}/usage", operation_id = "getTokenUsage", tag = "tokens",
+    params(("id" = i64, Path), UsageQuery),
+    responses((status = 200, description = "Usage per bucket, oldest first", body = svc::UsageView),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn usage(
+    state: Shared,
+    caller: Caller,
+    id: web::Path<i64>,
+    q: super::common::Query<UsageQuery>,
+) -> ApiResult<HttpResponse> {
+    let (bucket, range) = q.parse(state.now_ms())?;
+    let id = id.into_inner();
+    let u = state
+        .read(move |c| svc::usage(c, &caller, id, bucket, range))
+        .await?;
+    Ok(HttpResponse::Ok().json(u))
 }
 
 /// Edit a token (name, description, expiry, enabled, permissions).

@@ -39,6 +39,13 @@ pub struct TokenForm {
     pub enabled: bool,
     /// "Allowed IP addresses" as typed (edit form only): one address or CIDR per line.
     pub allowed_cidrs: String,
+    /// *Rate limit*: requests per seconds, as typed (both empty: none).
+    pub rate_requests: String,
+    pub rate_seconds: String,
+    /// *Quota*: successful uses per period, as typed (empty: none).
+    pub quota_limit: String,
+    /// `day`, `month` or `total`.
+    pub quota_period: String,
     /// The page the user came from (a local path), where *Close* returns after create.
     pub back: String,
 }
@@ -57,6 +64,10 @@ impl TokenForm {
             expires_at: f.text("expires_at"),
             enabled: f.checked("enabled"),
             allowed_cidrs: f.text("allowed_cidrs"),
+            rate_requests: f.text("rate_requests").trim().to_string(),
+            rate_seconds: f.text("rate_seconds").trim().to_string(),
+            quota_limit: f.text("quota_limit").trim().to_string(),
+            quota_period: f.opt("quota_period").unwrap_or_else(|| "day".into()),
             back: f.back("/"),
         }
     }
@@ -88,6 +99,46 @@ impl TokenForm {
         }
     }
 
+    /// The *Rate limit* fields as the API's `rate_limit` (`null` when both are empty). A
+    /// number that does not parse is passed as typed: the service says what is wrong.
+    pub fn rate_limit(&self) -> serde_json::Value {
+        if self.rate_requests.is_empty() && self.rate_seconds.is_empty() {
+            return serde_json::Value::Null;
+        }
+        serde_json::json!({
+            "requests": number_or_text(&self.rate_requests),
+            "per_seconds": number_or_text(&self.rate_seconds),
+        })
+    }
+
+    /// The *Quota* fields as the API's `quota` (`null` when the limit is empty).
+    pub fn quota(&self) -> serde_json::Value {
+        if self.quota_limit.is_empty() {
+            return serde_json::Value::Null;
+        }
+        serde_json::json!({
+            "limit": number_or_text(&self.quota_limit),
+            "period": self.quota_period,
+        })
+    }
+
+    /// The options of the *Quota period* select.
+    pub fn quota_periods(&self) -> Vec<Opt> {
+        [
+            ("day", "per day (UTC)"),
+            ("month", "per month (UTC)"),
+            ("total", "in total"),
+        ]
+        .iter()
+        .map(|(value, label)| Opt {
+            value: (*value).into(),
+            label: (*label).into(),
+            selected: self.quota_period == *value,
+            ..Opt::default()
+        })
+        .collect()
+    }
+
     /// The "Allowed IP addresses" entries: one per line (commas and spaces also separate).
     pub fn cidr_list(&self) -> Vec<String> {
         self.allowed_cidrs
@@ -115,6 +166,12 @@ impl TokenForm {
         }
         t
     }
+}
+
+fn number_or_text(s: &str) -> serde_json::Value {
+    s.parse::<i64>()
+        .map(serde_json::Value::from)
+        .unwrap_or_else(|_| serde_json::Value::from(s))
 }
 
 /// What the form needs besides its fields: the users to pick from and the owner's bound.
@@ -372,6 +429,8 @@ pub async fn create(state: Shared, sf: SignedForm) -> PageResult {
         expires_at,
         enabled: Some(form.enabled),
         allowed_cidrs: None,
+        rate_limit: Some(form.rate_limit()).filter(|v| !v.is_null()),
+        quota: Some(form.quota()).filter(|v| !v.is_null()),
     };
     let owner = form.owner.clone();
     let env = state.env();

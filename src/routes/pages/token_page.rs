@@ -13,6 +13,7 @@ use super::render::{Flash, Layout, PageError, PageResult, Section};
 use super::token_form::TokenForm;
 use super::tokens::parse_id;
 use super::view::{self, grace_options, perm_boxes, template_options, Opt, PermBox};
+use crate::domain::limits::QuotaPeriod;
 use crate::domain::model::TokenKind;
 use crate::domain::permissions::PermissionSet;
 use crate::domain::roles::{parse_template, Role};
@@ -50,6 +51,92 @@ struct Details {
     /// When the value before the last regenerate stops working (empty: it already has).
     previous_until: String,
     recent_ips: Vec<SeenIp>,
+    /// "100 requests per 60 s" or "None".
+    rate: String,
+    /// "1000 per day (812 left today)" or "None".
+    quota: String,
+    chart: Chart,
+}
+
+/// The last 7 days' bar chart (server-rendered SVG) and its table.
+struct Chart {
+    width: i64,
+    height: i64,
+    /// The y of the axis (bars stand on it).
+    base: i64,
+    bar: i64,
+    days: Vec<DayBar>,
+}
+
+struct DayBar {
+    /// "2026-12-06" (UTC).
+    label: String,
+    /// "Sun" (under the bars).
+    short: String,
+    allowed: i64,
+    refused: i64,
+    x_allowed: i64,
+    y_allowed: i64,
+    h_allowed: i64,
+    x_refused: i64,
+    y_refused: i64,
+    h_refused: i64,
+    x_label: i64,
+}
+
+impl Chart {
+    /// Seven UTC days ending today, from (day start ms, allowed, refused) counts.
+    fn new(counts: &[(i64, i64, i64)], now: DateTime<Utc>) -> Chart {
+        const DAY: i64 = 86_400_000;
+        const SLOT: i64 = 60;
+        const BAR: i64 = 20;
+        const TOP: i64 = 100;
+        let today = now.timestamp_millis().div_euclid(DAY) * DAY;
+        let of = |start: i64| {
+            counts
+                .iter()
+                .find(|c| c.0 == start)
+                .map_or((0, 0), |c| (c.1, c.2))
+        };
+        let max = (0..7)
+            .map(|i| {
+                let (a, r) = of(today - (6 - i) * DAY);
+                a.max(r)
+            })
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        let base = TOP + 4;
+        let days = (0..7)
+            .map(|i| {
+                let start = today - (6 - i) * DAY;
+                let (allowed, refused) = of(start);
+                let h = |n: i64| if n == 0 { 0 } else { (n * TOP / max).max(1) };
+                let day = crate::domain::time::from_ms(start);
+                let x = i * SLOT + (SLOT - 2 * BAR) / 2;
+                DayBar {
+                    label: day.format("%Y-%m-%d").to_string(),
+                    short: day.format("%a").to_string(),
+                    allowed,
+                    refused,
+                    x_allowed: x,
+                    y_allowed: base - h(allowed),
+                    h_allowed: h(allowed),
+                    x_refused: x + BAR,
+                    y_refused: base - h(refused),
+                    h_refused: h(refused),
+                    x_label: i * SLOT + SLOT / 2,
+                }
+            })
+            .collect();
+        Chart {
+            width: 7 * SLOT,
+            height: base + 16,
+            base,
+            bar: BAR,
+            days,
+        }
+    }
 }
 
 /// One of the token's recent client addresses.
@@ -60,7 +147,7 @@ struct SeenIp {
 }
 
 impl Details {
-    fn new(v: &TokenView, now: DateTime<Utc>) -> Details {
+    fn new(v: &TokenView, usage: &[(i64, i64, i64)], now: DateTime<Utc>) -> Details {
         let item = super::tokens::TokenItem::new(v, Controls::default(), now);
         Details {
             id: v.id,
@@ -100,6 +187,22 @@ impl Details {
                     last: view::time(&r.last_seen_at),
                 })
                 .collect(),
+            rate: v.rate_limit.map_or_else(
+                || "None".to_string(),
+                |r| format!("{} requests per {} s", r.requests, r.per_seconds),
+            ),
+            quota: v.quota.map_or_else(
+                || "None".to_string(),
+                |q| {
+                    let per = match q.period {
+                        QuotaPeriod::Day => "per day",
+                        QuotaPeriod::Month => "per month",
+                        QuotaPeriod::Total => "in total",
+                    };
+                    format!("{} {per} ({})", q.limit, super::tokens::quota_left(v))
+                },
+            ),
+            chart: Chart::new(usage, now),
         }
     }
 }
@@ -134,6 +237,16 @@ fn current_form(v: &TokenView) -> TokenForm {
             .unwrap_or("administrators")
             .into(),
         allowed_cidrs: v.allowed_cidrs.join("\n"),
+        rate_requests: v
+            .rate_limit
+            .map(|r| r.requests.to_string())
+            .unwrap_or_default(),
+        rate_seconds: v
+            .rate_limit
+            .map(|r| r.per_seconds.to_string())
+            .unwrap_or_default(),
+        quota_limit: v.quota.map(|q| q.limit.to_string()).unwrap_or_default(),
+        quota_period: v.quota.map_or("day", |q| q.period.as_str()).into(),
         ..TokenForm::default()
     }
 }
@@ -165,7 +278,7 @@ fn render_show(
 ) -> PageResult {
     let page = ShowPage {
         layout: user.layout(p.token.name.clone(), Section::Tokens),
-        t: Details::new(&p.token, now),
+        t: Details::new(&p.token, &p.usage, now),
         controls: p.controls,
         templates: template_options(
             &form.template,
@@ -244,6 +357,15 @@ fn changes(v: &TokenView, form: &TokenForm, errors: &mut FieldErrors) -> UpdateT
             let (found, _) = explain(&e, &[]);
             errors.0.extend(found.0);
         }
+    }
+    // Only a changed limit is sent: sending the quota starts its count afresh.
+    let rate = form.rate_limit();
+    if rate != serde_json::to_value(v.rate_limit).unwrap_or_default() {
+        input.rate_limit = Some(rate);
+    }
+    let quota = form.quota();
+    if quota != serde_json::to_value(v.quota).unwrap_or_default() {
+        input.quota = Some(quota);
     }
     if v.kind == TokenKind::Shared && Some(form.audience.as_str()) != v.audience.map(|a| a.as_str())
     {

@@ -45,6 +45,8 @@ pub struct TokenItem {
     pub reason: &'static str,
     pub status_title: String,
     pub manage: bool,
+    /// What is left of the token's quota ("812 of 1000 left today"); empty without a quota.
+    pub quota_left: String,
 }
 
 impl TokenItem {
@@ -85,6 +87,7 @@ impl TokenItem {
             status_title
         };
         TokenItem {
+            quota_left: quota_left(v),
             id: v.id,
             name: v.name.clone(),
             owner: v.owner.email.clone(),
@@ -367,4 +370,17 @@ pub async fn index(state: Shared, user: PageUser, req: HttpRequest) -> PageResul
             errors,
         },
     )
+}
+
+/// "812 of 1000 left today" for a token with a quota; empty without one.
+pub fn quota_left(v: &TokenView) -> String {
+    let (Some(q), Some(left)) = (v.quota, v.quota_remaining) else {
+        return String::new();
+    };
+    let period = match q.period {
+        crate::domain::limits::QuotaPeriod::Day => " today",
+        crate::domain::limits::QuotaPeriod::Month => " this month",
+        crate::domain::limits::QuotaPeriod::Total => "",
+    };
+    format!("{left} of {} left{period}", q.limit)
 }

@@ -54,6 +54,8 @@ pub fn create_with_value(
     let expires_at = input.expires_at.map(|t| t.timestamp_millis());
     check_expiry(expires_at, &company, now)?;
     let cidrs = parse_cidrs(input.allowed_cidrs.as_deref().unwrap_or(&[]))?;
+    let (rate, quota) =
+        super::types::parse_limits(input.rate_limit.as_ref(), input.quota.as_ref())?;
     let enabled = input.enabled.unwrap_or(true);
     let digest = value.digest();
     let id = db::tokens::insert(
@@ -78,6 +80,12 @@ pub fn create_with_value(
         },
     )
     .map_err(name_taken)?;
+    if let Some(rate) = rate.flatten() {
+        db::tokens::limits::set_rate_limit(tx, id, Some(rate))?;
+    }
+    if let Some(quota) = quota.flatten() {
+        db::tokens::limits::set_quota(tx, id, Some(quota), now)?;
+    }
     tx.digest_added(digest);
     let details = json!({
         "name": name.as_str(), "kind": kind.as_str(), "owner_id": owner.id,

@@ -6,6 +6,7 @@ mod list;
 mod rules;
 mod types;
 mod update;
+mod usage;
 mod values;
 
 pub use changes::{bulk, delete, delete_row, disable_row, record_toggle};
@@ -14,6 +15,7 @@ pub use list::{list, list_page, ListPage, MAX_PAGE_SIZE};
 pub use rules::{load_visible, parse_cidrs, seal};
 pub use types::*;
 pub use update::update;
+pub use usage::{usage, usage_counts, Bucket, UsageItem, UsageView, USAGE_RETENTION_MS};
 pub use values::{renew, reveal};
 
 use rules::company;

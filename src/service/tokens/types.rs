@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use crate::db::companies::Company;
 use crate::db::tokens::TokenRow;
+use crate::domain::limits::{Quota, RateLimit};
 use crate::domain::model::{is_delegated, Audience, Caller, TokenKind};
 use crate::domain::permissions::PermissionSet;
 use crate::domain::secret::Secret;
@@ -50,6 +51,14 @@ pub struct CreateToken {
     pub enabled: Option<bool>,
     #[serde(default)]
     pub allowed_cidrs: Option<Vec<String>>,
+    /// `{"requests", "per_seconds"}` (1–1000000, 1–86400) or `null` for none.
+    #[serde(default, deserialize_with = "de_present_value")]
+    #[schema(value_type = Option<RateLimit>)]
+    pub rate_limit: Option<serde_json::Value>,
+    /// `{"limit", "period": "day" | "month" | "total"}` or `null` for none.
+    #[serde(default, deserialize_with = "de_present_value")]
+    #[schema(value_type = Option<Quota>)]
+    pub quota: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -73,6 +82,14 @@ pub struct UpdateToken {
     pub audience: Option<String>,
     #[serde(default)]
     pub allowed_cidrs: Option<Vec<String>>,
+    /// `{"requests", "per_seconds"}` (1–1000000, 1–86400) or `null` to remove; a new quota (even the same) starts its count afresh.
+    #[serde(default, deserialize_with = "de_present_value")]
+    #[schema(value_type = Option<RateLimit>)]
+    pub rate_limit: Option<serde_json::Value>,
+    /// `{"limit", "period": "day" | "month" | "total"}` or `null` to remove; a new quota (even the same) starts its count afresh.
+    #[serde(default, deserialize_with = "de_present_value")]
+    #[schema(value_type = Option<Quota>)]
+    pub quota: Option<serde_json::Value>,
     /// Refused: the owner is fixed at creation (422 `owner_immutable`).
     #[serde(default, deserialize_with = "crate::service::de_present")]
     #[schema(value_type = Option<i64>)]
@@ -129,6 +146,10 @@ pub struct TokenView {
     pub value_hint: String,
     pub can_reveal: bool,
     pub allowed_cidrs: Vec<String>,
+    pub rate_limit: Option<RateLimit>,
+    pub quota: Option<Quota>,
+    /// What is left of the quota in its current period (`null` without a quota).
+    pub quota_remaining: Option<i64>,
     pub previous_value_expires_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recent_ips: Option<Vec<RecentIp>>,
@@ -216,6 +237,13 @@ pub fn view(t: &TokenRow, caller: &Caller, company: &Company, env: &Env) -> Toke
         value_hint: t.value_hint.clone(),
         can_reveal: a.reveal() && !caller.is_delegated() && company.reveal_allowed && t.has_value,
         allowed_cidrs: split_cidrs(&t.allowed_cidrs),
+        rate_limit: t.limits.rate,
+        quota: t.limits.quota,
+        quota_remaining: env
+            .live_quota
+            .as_ref()
+            .and_then(|q| q.remaining(t.id, &t.limits, env.now_ms()))
+            .or_else(|| t.limits.remaining(env.now_ms())),
         previous_value_expires_at: opt_time(t.prev_expires_at.filter(|p| *p > env.now_ms())),
         recent_ips: None,
     }
@@ -223,4 +251,28 @@ pub fn view(t: &TokenRow, caller: &Caller, company: &Company, env: &Env) -> Toke
 
 pub(super) fn split_cidrs(s: &str) -> Vec<String> {
     s.split_whitespace().map(str::to_string).collect()
+}
+
+/// A JSON value that was present in the body (`null` included): `Some(Value::Null)` for an
+/// explicit `null`, `None` when the key is absent.
+fn de_present_value<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
+}
+
+/// The `rate_limit` and `quota` of a request: absent (`None`), removed (`Some(None)`) or set.
+pub(super) type LimitsInput = (Option<Option<RateLimit>>, Option<Option<Quota>>);
+
+/// Parses the `rate_limit` and `quota` inputs of a create or edit (422 naming the field).
+pub(super) fn parse_limits(
+    rate: Option<&serde_json::Value>,
+    quota: Option<&serde_json::Value>,
+) -> crate::error::ApiResult<LimitsInput> {
+    use crate::domain::limits::{parse_quota, parse_rate_limit};
+    let err = |(f, m): (String, String)| crate::error::ApiError::field(&f, m);
+    Ok((
+        rate.map(parse_rate_limit).transpose().map_err(err)?,
+        quota.map(parse_quota).transpose().map_err(err)?,
+    ))
 }

@@ -39,12 +39,22 @@ pub fn update(
     let owner = db::users::get(tx, t.owner_id)?.ok_or(ApiError::NotFound)?;
     let company = company(tx, t.company_id)?;
     let before = t.clone();
-    let changed = apply_fields(&mut t, &input, (&owner, caller, &company), now)?;
+    let (rate, quota) =
+        super::types::parse_limits(input.rate_limit.as_ref(), input.quota.as_ref())?;
+    let mut changed = apply_fields(&mut t, &input, (&owner, caller, &company), now)?;
     let toggled = apply_enabled(&mut t, input.enabled, &owner, now)?;
     if raises_power(&before, &t) {
         ensure_covers_token(caller, &before)?;
     }
     db::tokens::update(tx, &t, now).map_err(name_taken)?;
+    if let Some(rate) = rate {
+        db::tokens::limits::set_rate_limit(tx, id, rate)?;
+        changed.push("rate_limit");
+    }
+    if let Some(quota) = quota {
+        db::tokens::limits::set_quota(tx, id, quota, now)?;
+        changed.push("quota");
+    }
     let actor = Actor::of(caller);
     if !changed.is_empty() {
         let details = json!({
