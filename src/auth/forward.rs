@@ -12,7 +12,6 @@ use super::extract::{
 };
 use super::index::Cached;
 use crate::db::tokens::AuthRow;
-use crate::domain::authz;
 use crate::domain::permissions::PermissionSet;
 use crate::error::{ApiError, ApiResult, Challenge};
 use crate::state::AppState;
@@ -42,13 +41,7 @@ impl IdentityHeaders {
                 (X_AUTH_TOKEN_ID, v(row.token_id.to_string())?),
                 (
                     X_AUTH_PERMISSIONS,
-                    v(authz::effective_permissions(
-                        row.kind,
-                        row.permissions,
-                        row.owner.permissions(),
-                    )
-                    .names()
-                    .join(" "))?,
+                    v(row.effective.names().join(" "))?,
                 ),
             ],
         })

@@ -10,6 +10,8 @@ mod error;
 pub mod legacy;
 pub mod limits;
 pub mod nodes;
+pub mod roles;
+pub mod scopes;
 pub mod pg;
 pub mod sessions;
 mod target;
@@ -44,6 +46,7 @@ const FILES: &[&str] = &[
     include_str!("../../migrations/0005_default_token_lifetime.sql"),
     include_str!("../../migrations/0006_shared_limits.sql"),
     include_str!("../../migrations/0007_session_pending_value.sql"),
+    include_str!("../../migrations/0008_company_scopes_and_roles.sql"),
 ];
 
 /// Durability pragmas, set on every connection the pool opens. `busy_timeout` comes first:

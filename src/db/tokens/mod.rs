@@ -98,7 +98,7 @@ fn from_row(r: &Row) -> Result<TokenRow> {
         last_used_ip: r.get(26)?,
         owner_permissions: permissions_of(
             super::parse_column(r, 27, "role", Role::parse)?,
-            PermissionSet::from_storage(&r.get::<String>(28)?),
+            &PermissionSet::from_storage(&r.get::<String>(28)?),
         ),
     })
 }

@@ -139,7 +139,7 @@ pub fn reason_short(reason: Option<&str>) -> &'static str {
 /// The permissions column: the template's name when the set is exactly a role's, else the
 /// names (short sets) or a count; the full list goes into the cell's title.
 pub fn permission_summary(v: &TokenView) -> (String, String) {
-    let Some(set) = v.permissions else {
+    let Some(set) = v.permissions.clone() else {
         return (
             "Owner's role".into(),
             "Legacy tokens always carry their owner's role permissions".into(),
@@ -234,8 +234,8 @@ pub fn template_options(
         .iter()
         .map(|r| {
             let perms = r.permissions();
-            let owner_lacks = perms.difference(held);
-            let caller_lacks = perms.difference(caller.permissions);
+            let owner_lacks = perms.difference(&held);
+            let caller_lacks = perms.difference(&caller.permissions);
             let disabled = if *r == Role::Custom {
                 String::new()
             } else if !owner_lacks.is_empty() {
@@ -261,7 +261,7 @@ pub fn template_options(
 pub fn role_options(selected: &str, caller: &Caller) -> Vec<Opt> {
     Role::ALL
         .iter()
-        .filter(|r| caller.covers(r.permissions()) || r.name() == selected)
+        .filter(|r| caller.covers(&r.permissions()) || r.name() == selected)
         .map(|r| Opt {
             value: r.name().into(),
             label: r.label().into(),

@@ -39,7 +39,7 @@ pub fn update(
     let owner = db::users::get(tx, t.owner_id)?.ok_or(ApiError::NotFound)?;
     let company = company(tx, t.company_id)?;
     let before = t.clone();
-    let changed = apply_fields(&mut t, &input, (&owner, caller, &company), now)?;
+    let changed = apply_fields(tx, &mut t, &input, (&owner, caller, &company), now)?;
     let toggled = apply_enabled(&mut t, input.enabled, &owner, now)?;
     if raises_power(&before, &t) {
         ensure_covers_token(caller, &before)?;
@@ -91,6 +91,7 @@ fn refuse_fixed_fields(input: &UpdateToken) -> ApiResult<()> {
 
 /// Applies the edited fields to `t`; returns their names (for the audit record).
 fn apply_fields(
+    conn: &crate::db::Connection,
     t: &mut TokenRow,
     input: &UpdateToken,
     (owner, caller, company): (&User, &Caller, &Company),
@@ -116,9 +117,14 @@ fn apply_fields(
         ));
     }
     if let Some((set, template)) =
-        requested_permissions(input.role_template.as_deref(), input.permissions.as_deref())?
+        requested_permissions(
+            conn,
+            t.company_id,
+            input.role_template.as_deref(),
+            input.permissions.as_deref(),
+        )?
     {
-        check_bounds(set, owner, caller)?;
+        check_bounds(&set, owner, caller)?;
         t.permissions = set;
         t.role_template = template;
         changed.push("permissions");
@@ -158,7 +164,7 @@ fn raises_power(before: &TokenRow, after: &TokenRow) -> bool {
         (Some(b), Some(a)) => a > b,
         (None, _) => false,
     };
-    let permissions = !after.permissions.is_subset_of(before.permissions);
+    let permissions = !after.permissions.is_subset_of(&before.permissions);
     enabled
         || expiry
         || permissions
