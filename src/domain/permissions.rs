@@ -105,6 +105,22 @@ const LEGACY_ORDER: [&str; 25] = [
     "maintenance:run",
 ];
 
+/// Where a name sorts in lists: the catalogue's order from before API scopes were per company,
+/// then every other name alphabetically.
+pub fn list_rank(name: &str) -> (usize, &str) {
+    (
+        LEGACY_ORDER
+            .iter()
+            .position(|n| *n == name)
+            .unwrap_or(LEGACY_ORDER.len()),
+        name,
+    )
+}
+
+/// The name that asks for every API scope of the company, defined now or later (what the
+/// administrator roles hold). Stored like any name; lists of names leave it out.
+pub const WILDCARD: &str = "*";
+
 /// Most API scopes one company may define.
 pub const MAX_SCOPES_PER_COMPANY: usize = 500;
 /// Longest API scope description.
@@ -425,6 +441,7 @@ impl PermissionSet {
             let n = n.as_ref().trim();
             match Permission::parse(n) {
                 Some(p) => set.insert(p),
+                None if n == WILDCARD => set.all_scopes = true,
                 None if valid_scope_name(n).is_ok() => scopes.push(n.into()),
                 None => return Err(n.chars().take(100).collect()),
             }
@@ -433,10 +450,21 @@ impl PermissionSet {
         Ok(set)
     }
 
-    /// Storage form: space-separated names (the wildcard is not stored: a stored set is
-    /// explicit).
+    /// Storage form: space-separated names, and `*` for the wildcard.
     pub fn to_storage(&self) -> String {
-        self.names().join(" ")
+        let mut v = self.names();
+        if self.all_scopes {
+            v.push(WILDCARD);
+        }
+        v.join(" ")
+    }
+
+    /// The names, and `*` for the wildcard: what a client sends to ask for this set.
+    pub fn request_names(&self) -> Vec<String> {
+        self.to_storage()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
     }
 
     /// Reads the storage form. Malformed names are ignored, so a set can only narrow.
@@ -446,6 +474,7 @@ impl PermissionSet {
         for n in s.split_whitespace() {
             match Permission::parse(n) {
                 Some(p) => set.insert(p),
+                None if n == WILDCARD => set.all_scopes = true,
                 None if valid_scope_name(n).is_ok() => scopes.push(n.into()),
                 None => {}
             }
@@ -499,8 +528,9 @@ mod tests {
         let all = PermissionSet::all();
         assert_eq!(all.names().len(), 25);
         let stored = PermissionSet::from_storage(&all.to_storage());
-        assert_eq!(stored.names(), all.names());
-        assert!(!stored.all_scopes(), "the wildcard is never stored");
+        assert_eq!(stored, all);
+        assert!(stored.all_scopes(), "the wildcard is stored as `*`");
+        assert!(!all.names().contains(&"*"));
     }
 
     #[test]

@@ -41,9 +41,9 @@ pub fn check_defined(
     Ok(())
 }
 
-/// The explicit form of `set` in company `company_id`: the wildcard (administrator roles)
-/// becomes the company's scopes now, and names it does not define are left out. What a
-/// template or role gives a token or user to store.
+/// The stored form of `set` in company `company_id`: the names it holds among the company's
+/// scopes (names it does not define are left out), and the wildcard (administrator roles) if
+/// it has it. What a template or role gives a token or user to store.
 pub fn explicit(
     conn: &Connection,
     company_id: i64,
@@ -55,7 +55,12 @@ pub fn explicit(
         .map(String::as_str)
         .filter(|n| set.has_scope(n))
         .collect();
-    Ok(set.management_part().with_scopes(keep))
+    let out = set.management_part().with_scopes(keep);
+    Ok(if set.all_scopes() {
+        out.with_all_scopes()
+    } else {
+        out
+    })
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

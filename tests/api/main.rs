@@ -23,6 +23,7 @@ mod model;
 mod nodes;
 mod power;
 mod privacy;
+mod scopes;
 mod reauth;
 mod security;
 mod sessions;

@@ -48,14 +48,14 @@ const MINUTE_MS: i64 = 60_000;
 const RETENTION_MIN: i64 = 2 * 24 * 60;
 const USERS: usize = 3;
 /// Permissions random sets are drawn from (bit i = POOL[i]).
-const POOL: [P; 7] = [
-    P::AttacksRead,
-    P::AttacksWrite,
-    P::ApiDiscoveryRead,
-    P::NodesRead,
-    P::NodesWrite,
-    P::TokensRead,
-    P::TokensWrite,
+const POOL: [&str; 7] = [
+    "attacks:read",
+    "attacks:write",
+    "api_discovery:read",
+    "nodes:read",
+    "nodes:write",
+    "tokens:read",
+    "tokens:write",
 ];
 const ROLES: [Role; 6] = [
     Role::Admin,
@@ -77,19 +77,22 @@ const STEPS: [i64; 7] = [1, 30, 60, 1440, 2 * 1440, 3 * 1440, 7 * 1440];
 const LIFETIMES: [i64; 6] = [1, 30, 60, 1440, 3 * 1440, 9 * 1440];
 
 fn set_of(mask: u8) -> PermissionSet {
-    POOL.iter()
+    let names: Vec<&str> = POOL
+        .iter()
         .enumerate()
         .filter(|(i, _)| mask & (1 << i) != 0)
         .map(|(_, p)| *p)
-        .collect()
+        .collect();
+    PermissionSet::parse_names(&names).expect("pool names")
 }
 
 /// The explicit set a `Perms::Explicit` / `Perms::Within` asks for, given what the owner holds.
 fn explicit(p: &Perms, held: PermissionSet) -> PermissionSet {
     match p {
         Perms::Explicit(mask) => set_of(*mask),
-        Perms::Within(mask) => set_of(*mask).intersection(held),
-        Perms::Template(i) => TEMPLATES[*i].permissions(),
+        Perms::Within(mask) => set_of(*mask).intersection(&held),
+        // A template gives its permissions as an explicit set of the company's scopes.
+        Perms::Template(i) => PermissionSet::from_storage(&TEMPLATES[*i].permissions().to_storage()),
     }
 }
 
@@ -204,7 +207,7 @@ struct MUser {
 
 impl MUser {
     fn perms(&self) -> PermissionSet {
-        permissions_of(self.role, self.custom)
+        permissions_of(self.role, &self.custom)
     }
     fn active(&self) -> bool {
         self.enabled && !self.sso
@@ -284,11 +287,11 @@ impl Model {
         let held = self.users[user].perms();
         for id in self.owned_by(user) {
             let t = &self.tokens[&id];
-            if t.legacy || t.perms.is_subset_of(held) {
+            if t.legacy || t.perms.is_subset_of(&held) {
                 continue;
             }
-            let perms = t.perms.intersection(held);
-            self.tokens.get_mut(&id).expect("token").perms = perms;
+            let perms = t.perms.intersection(&held);
+            self.tokens.get_mut(&id).expect("token").perms = perms.clone();
             if perms.is_empty() {
                 self.disable(id, "no_permissions");
             }
@@ -331,7 +334,7 @@ impl Model {
             if t.legacy {
                 owner.perms()
             } else {
-                t.perms.intersection(owner.perms())
+                t.perms.intersection(&owner.perms())
             }
         })
     }
@@ -419,6 +422,8 @@ impl Sut {
             enabled: true,
             sso: false,
             password: None,
+            role_id: None,
+            grantor: None,
         };
         let env = self.state.env();
         self.state
@@ -500,7 +505,7 @@ fn step(sut: &mut Sut, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
                 Perms::Template(i) => (TEMPLATES[i].permissions(), None, Some(TEMPLATES[i].name())),
                 p => {
                     let set = explicit(&p, u.perms());
-                    (set, Some(names(set)), None)
+                    (set.clone(), Some(names(set)), None)
                 }
             };
             let predicted = if self_service && !u.perms().contains(P::TokensWrite) {
@@ -511,7 +516,7 @@ fn step(sut: &mut Sut, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
                 Err("owner_inactive")
             } else if set.is_empty() {
                 Err("validation_failed")
-            } else if !set.is_subset_of(u.perms()) {
+            } else if !set.is_subset_of(&u.perms()) {
                 Err("permissions_exceed_owner")
             } else {
                 Ok(())
@@ -572,7 +577,7 @@ fn step(sut: &mut Sut, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
                 p => {
                     let set = explicit(&p, held);
                     let request = UpdateToken {
-                        permissions: Some(names(set)),
+                        permissions: Some(names(set.clone())),
                         ..UpdateToken::default()
                     };
                     (set, request)
@@ -582,7 +587,7 @@ fn step(sut: &mut Sut, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
                 None => Err("not_found"),
                 Some(t) if t.legacy => Err("legacy_permissions_fixed"),
                 Some(_) if set.is_empty() => Err("validation_failed"),
-                Some(t) if !set.is_subset_of(m.users[t.owner].perms()) => {
+                Some(t) if !set.is_subset_of(&m.users[t.owner].perms()) => {
                     Err("permissions_exceed_owner")
                 }
                 Some(_) => Ok(()),
@@ -971,7 +976,7 @@ fn verify(sut: &mut Sut, m: &Model) -> Result<(), TestCaseError> {
         check(!(*enabled && (!owner.enabled || owner.sso)), || {
             format!("INVARIANT: token {id} enabled under an inactive owner {owner:?}")
         })?;
-        check(legacy || perms.is_subset_of(owner.permissions()), || {
+        check(legacy || perms.is_subset_of(&owner.permissions()), || {
             format!(
                 "INVARIANT: token {id} {:?} wider than its owner {:?}",
                 perms.names(),
@@ -1081,13 +1086,13 @@ fn verify(sut: &mut Sut, m: &Model) -> Result<(), TestCaseError> {
             let got = rt.block_on(tokend::auth::extract::authenticate_token(
                 &state, &t.value, ip,
             ));
-            same_auth(*id, "value", expected, got)?;
+            same_auth(*id, "value", expected.clone(), got)?;
         }
         if let Some((uuid, secret)) = &t.creds {
             let got = rt.block_on(tokend::auth::extract::authenticate_legacy(
                 &state, uuid, secret, ip,
             ));
-            same_auth(*id, "UUID + secret", expected, got)?;
+            same_auth(*id, "UUID + secret", expected.clone(), got)?;
         }
         if let Some(e) = t.expires_at.filter(|e| *e <= m.now) {
             check(expected.is_none(), || {
@@ -1135,8 +1140,8 @@ fn same_auth(
         }
         (expected, got) => Err(TestCaseError::fail(format!(
             "token {id} by {how}: model expects {:?}, the hot path answered {:?}",
-            expected.map(|p| p.names()),
-            got.map(|c| (c.token_id, c.permissions.names()))
+            expected.map(|p| format!("{p:?}")),
+            got.map(|c| (c.token_id, format!("{:?}", c.permissions)))
                 .map_err(|e| e.code())
         ))),
     }

@@ -142,6 +142,10 @@ pub async fn permissions(state: Shared, caller: Caller) -> ApiResult<HttpRespons
         name: s.name,
         description: s.description,
     }));
+    items.sort_by(|a, b| {
+        crate::domain::permissions::list_rank(&a.name)
+            .cmp(&crate::domain::permissions::list_rank(&b.name))
+    });
     Ok(HttpResponse::Ok().json(PermissionList { items }))
 }
 

@@ -288,8 +288,8 @@ pub fn duration_words(d: std::time::Duration) -> String {
 /// One permission checkbox. `hidden` when the token's owner does not hold it.
 #[derive(Debug, Clone)]
 pub struct PermBox {
-    pub name: &'static str,
-    pub description: &'static str,
+    pub name: String,
+    pub description: String,
     pub checked: bool,
     pub hidden: bool,
 }
@@ -301,14 +301,26 @@ pub fn perm_boxes(
     checked: PermissionSet,
 ) -> Vec<PermBox> {
     offered
-        .iter()
-        .map(|p: Permission| PermBox {
-            name: p.name(),
-            description: p.description(),
-            checked: checked.contains(p) && owner.contains(p),
-            hidden: !owner.contains(p),
+        .names()
+        .into_iter()
+        .map(|n| PermBox {
+            name: n.to_string(),
+            description: describe(n).to_string(),
+            checked: checked.has_name(n) && owner.has_name(n),
+            hidden: !owner.has_name(n),
         })
         .collect()
+}
+
+/// A permission's description: a management permission's own, a seed scope's.
+pub fn describe(name: &str) -> &'static str {
+    match Permission::parse(name) {
+        Some(p) => p.description(),
+        None => crate::domain::permissions::SEED_SCOPES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or("", |(_, d)| d),
+    }
 }
 
 /// A user for `<datalist>` type-ahead: email, name and permissions (for the script).
