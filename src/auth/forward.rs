@@ -39,10 +39,7 @@ impl IdentityHeaders {
                 (X_AUTH_USER_EMAIL, v(row.owner.email.clone())?),
                 (X_AUTH_COMPANY_ID, v(row.owner.company_id.to_string())?),
                 (X_AUTH_TOKEN_ID, v(row.token_id.to_string())?),
-                (
-                    X_AUTH_PERMISSIONS,
-                    v(row.effective.names().join(" "))?,
-                ),
+                (X_AUTH_PERMISSIONS, v(row.effective.names().join(" "))?),
             ],
         })
     }

@@ -417,10 +417,7 @@ impl PermissionSet {
             .copied()
             .filter(|n| self.has_name_explicit(n))
             .collect();
-        v.extend(
-            self.scope_names()
-                .filter(|n| !LEGACY_ORDER.contains(n)),
-        );
+        v.extend(self.scope_names().filter(|n| !LEGACY_ORDER.contains(n)));
         v
     }
 
@@ -574,7 +571,16 @@ mod tests {
             assert!(valid_scope_name(ok).is_ok(), "{ok}");
         }
         let long = format!("{}:a", "a".repeat(64));
-        for bad in ["orders", "Orders:write", "1a:b", "a:", ":b", "a:b:c", "tokens:x", &long] {
+        for bad in [
+            "orders",
+            "Orders:write",
+            "1a:b",
+            "a:",
+            ":b",
+            "a:b:c",
+            "tokens:x",
+            &long,
+        ] {
             assert!(valid_scope_name(bad).is_err(), "{bad}");
         }
     }

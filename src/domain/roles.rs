@@ -98,19 +98,23 @@ impl Role {
                 ]));
                 s
             }
-            Role::Analyst => PermissionSet::management(own_tokens.into_iter().chain([P::NodesRead]))
-                .with_scopes(SEED_READS)
-                .with_scopes([
-                    "attacks:write",
-                    "vulnerabilities:write",
-                    "incidents:write",
-                    "rules:write",
-                ]),
+            Role::Analyst => {
+                PermissionSet::management(own_tokens.into_iter().chain([P::NodesRead]))
+                    .with_scopes(SEED_READS)
+                    .with_scopes([
+                        "attacks:write",
+                        "vulnerabilities:write",
+                        "incidents:write",
+                        "rules:write",
+                    ])
+            }
             Role::ApiDeveloper => {
                 PermissionSet::management(own_tokens).with_scopes(["api_discovery:read"])
             }
-            Role::ReadOnly => PermissionSet::management(own_tokens.into_iter().chain([P::NodesRead]))
-                .with_scopes(SEED_READS),
+            Role::ReadOnly => {
+                PermissionSet::management(own_tokens.into_iter().chain([P::NodesRead]))
+                    .with_scopes(SEED_READS)
+            }
             Role::Deploy => PermissionSet::management(
                 [P::NodesRead, P::NodesWrite].into_iter().chain(own_tokens),
             ),

@@ -155,7 +155,14 @@ pub fn reconcile(tx: &mut Tx, now: i64) -> ApiResult<ReconcileReport> {
             db::tokens::update(tx, &t, now)?;
             record_toggle(tx, &actor, &t, false, now)?;
         }
-        report.trimmed += trim_token(tx, &actor, t, &owner.permissions(), now, "owner_permissions_reduced")?;
+        report.trimmed += trim_token(
+            tx,
+            &actor,
+            t,
+            &owner.permissions(),
+            now,
+            "owner_permissions_reduced",
+        )?;
     }
     for d in db::tokens::end_grace(tx, now)? {
         tx.digest_removed(d);

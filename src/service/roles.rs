@@ -111,7 +111,10 @@ pub fn parse_role_name(s: &str) -> ApiResult<String> {
         return Err(ApiError::field("name", "is required"));
     }
     if t.chars().any(char::is_control) {
-        return Err(ApiError::field("name", "must not contain control characters"));
+        return Err(ApiError::field(
+            "name",
+            "must not contain control characters",
+        ));
     }
     let lower = t.to_lowercase();
     if Role::ALL.iter().any(|r| r.name() == lower) || lower == "company" {
@@ -123,7 +126,10 @@ pub fn parse_role_name(s: &str) -> ApiResult<String> {
 fn parse_role_description(s: &str) -> ApiResult<String> {
     let t = s.trim();
     if t.chars().count() > 1024 {
-        return Err(ApiError::field("description", "must be at most 1024 characters"));
+        return Err(ApiError::field(
+            "description",
+            "must be at most 1024 characters",
+        ));
     }
     multiline_text(t).map_err(|m| ApiError::field("description", m))?;
     Ok(t.to_string())
@@ -198,7 +204,10 @@ pub fn get(conn: &Connection, caller: &Caller, id: i64) -> ApiResult<RoleView> {
 
 fn name_taken(e: crate::db::Error) -> ApiError {
     if db::is_unique_violation(&e) {
-        ApiError::conflict("name_taken", "the company already has a role with this name")
+        ApiError::conflict(
+            "name_taken",
+            "the company already has a role with this name",
+        )
     } else {
         e.into()
     }
@@ -234,7 +243,12 @@ pub fn create(tx: &mut Tx, env: &Env, caller: &Caller, input: CreateRole) -> Api
 }
 
 /// The role as an edit would leave it (checked, not stored).
-fn planned(conn: &Connection, caller: &Caller, id: i64, input: &UpdateRole) -> ApiResult<(RoleRow, RoleRow)> {
+fn planned(
+    conn: &Connection,
+    caller: &Caller,
+    id: i64,
+    input: &UpdateRole,
+) -> ApiResult<(RoleRow, RoleRow)> {
     require(caller, Permission::SettingsWrite)?;
     let before = load(conn, caller, id)?;
     // Editing a role changes every holder: the caller must cover what they hold now (rule 26).
@@ -260,7 +274,10 @@ fn ensure_covers_role(caller: &Caller, r: &RoleRow) -> ApiResult<()> {
             "user_exceeds_caller",
             format!(
                 "the role holds permissions your credentials do not: {}",
-                r.permissions.difference(&caller.permissions).names().join(", ")
+                r.permissions
+                    .difference(&caller.permissions)
+                    .names()
+                    .join(", ")
             ),
         ))
     }

@@ -173,12 +173,7 @@ pub fn get(conn: &Connection, caller: &Caller, id: i64) -> ApiResult<ScopeView> 
     Ok(ScopeView::from(&load(conn, caller, id)?))
 }
 
-pub fn create(
-    tx: &mut Tx,
-    env: &Env,
-    caller: &Caller,
-    input: CreateScope,
-) -> ApiResult<ScopeView> {
+pub fn create(tx: &mut Tx, env: &Env, caller: &Caller, input: CreateScope) -> ApiResult<ScopeView> {
     require(caller, Permission::SettingsWrite)?;
     let name = parse_scope_name(&input.name)?;
     let description = parse_scope_description(input.description.as_deref().unwrap_or(""))?;
@@ -251,7 +246,11 @@ pub fn update(
 }
 
 /// What deleting scope `id` would take away.
-pub fn delete_preview(conn: &Connection, caller: &Caller, id: i64) -> ApiResult<ScopeDeletePreview> {
+pub fn delete_preview(
+    conn: &Connection,
+    caller: &Caller,
+    id: i64,
+) -> ApiResult<ScopeDeletePreview> {
     require(caller, Permission::SettingsWrite)?;
     let s = load(conn, caller, id)?;
     preview_of(conn, caller, &s)
@@ -260,7 +259,10 @@ pub fn delete_preview(conn: &Connection, caller: &Caller, id: i64) -> ApiResult<
 fn preview_of(conn: &Connection, caller: &Caller, s: &ScopeRow) -> ApiResult<ScopeDeletePreview> {
     let mut tokens = Vec::new();
     let mut hidden = 0;
-    for t in db::tokens::by_ids(conn, &db::scopes::tokens_naming(conn, s.company_id, &s.name)?)? {
+    for t in db::tokens::by_ids(
+        conn,
+        &db::scopes::tokens_naming(conn, s.company_id, &s.name)?,
+    )? {
         if !t.permissions.has_scope(&s.name) || t.kind == crate::domain::model::TokenKind::Legacy {
             continue;
         }
@@ -281,7 +283,10 @@ fn preview_of(conn: &Connection, caller: &Caller, s: &ScopeRow) -> ApiResult<Sco
     for rid in db::roles::naming(conn, s.company_id, &s.name)? {
         if let Some(r) = db::roles::get(conn, rid)? {
             if r.permissions.has_scope(&s.name) {
-                roles.push(Named { id: r.id, name: r.name });
+                roles.push(Named {
+                    id: r.id,
+                    name: r.name,
+                });
             }
         }
     }
@@ -289,7 +294,10 @@ fn preview_of(conn: &Connection, caller: &Caller, s: &ScopeRow) -> ApiResult<Sco
     for uid in db::scopes::users_naming(conn, s.company_id, &s.name)? {
         if let Some(u) = db::users::get(conn, uid)? {
             if u.custom.has_scope(&s.name) && u.role_id.is_none() {
-                users.push(Named { id: u.id, name: u.email });
+                users.push(Named {
+                    id: u.id,
+                    name: u.email,
+                });
             }
         }
     }

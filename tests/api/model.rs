@@ -92,7 +92,9 @@ fn explicit(p: &Perms, held: PermissionSet) -> PermissionSet {
         Perms::Explicit(mask) => set_of(*mask),
         Perms::Within(mask) => set_of(*mask).intersection(&held),
         // A template gives its permissions as an explicit set of the company's scopes.
-        Perms::Template(i) => PermissionSet::from_storage(&TEMPLATES[*i].permissions().to_storage()),
+        Perms::Template(i) => {
+            PermissionSet::from_storage(&TEMPLATES[*i].permissions().to_storage())
+        }
     }
 }
 

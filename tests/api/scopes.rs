@@ -37,10 +37,16 @@ pub async fn scope_names(app: &TestApp, token: &str) -> Vec<String> {
 /// Defines scope `name` with `token`; returns its id.
 pub async fn define_scope(app: &TestApp, token: &str, name: &str) -> i64 {
     let res = app
-        .post("/v1/scopes", token, json!({ "name": name, "description": "test" }))
+        .post(
+            "/v1/scopes",
+            token,
+            json!({ "name": name, "description": "test" }),
+        )
         .await;
     let b = body(res).await;
-    b["id"].as_i64().unwrap_or_else(|| panic!("define {name}: {b}"))
+    b["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("define {name}: {b}"))
 }
 
 /// Creates a company role with `token`; returns its id.
@@ -84,13 +90,17 @@ async fn scopes_every_company_starts_with_the_seed_catalogue_and_existing_tokens
     let (_, b_admin) = app.user_in_company("b@example.com", "admin", other).await;
     assert_eq!(scope_names(&app, &b_admin).await, SEED.to_vec());
     // the seed roles hold their seed scopes as before
-    let (_, analyst) = app
-        .quick_user_with_token("an@example.com", "analyst")
-        .await;
+    let (_, analyst) = app.quick_user_with_token("an@example.com", "analyst").await;
     assert_eq!(verify(&app, &analyst, "attacks:write").await.0, 200);
-    assert_eq!(verify(&app, &analyst, "attacks:read,tokens:read").await.0, 200);
+    assert_eq!(
+        verify(&app, &analyst, "attacks:read,tokens:read").await.0,
+        200
+    );
     let (s, b) = verify(&app, &analyst, "integrations:write").await;
-    assert_eq!((s, b["error"]["code"].clone()), (403, json!("insufficient_scope")));
+    assert_eq!(
+        (s, b["error"]["code"].clone()),
+        (403, json!("insufficient_scope"))
+    );
     // /v1/permissions: the management permissions and the company's scopes
     let b = app.get_ok("/v1/permissions", &analyst).await;
     assert_eq!(b["items"].as_array().map(Vec::len), Some(25));
@@ -152,22 +162,31 @@ async fn scopes_crud_validates_names_and_descriptions_and_refuses_duplicates() {
     let b = app.get_ok(&format!("/v1/scopes/{id}"), t).await;
     assert_eq!(b["name"], "billing.v2:read-all");
     let res = app
-        .patch(&format!("/v1/scopes/{id}"), t, json!({ "description": "Read bills" }))
+        .patch(
+            &format!("/v1/scopes/{id}"),
+            t,
+            json!({ "description": "Read bills" }),
+        )
         .await;
     assert_eq!(body(res).await["description"], "Read bills");
     let res = app
-        .patch(&format!("/v1/scopes/{id}"), t, json!({ "name": "billing:read" }))
+        .patch(
+            &format!("/v1/scopes/{id}"),
+            t,
+            json!({ "name": "billing:read" }),
+        )
         .await;
     let b = assert_error(res, 422, "validation_failed").await;
     assert!(b["error"]["fields"]["name"].is_string(), "{b}");
 
     // settings:read to list, settings:write to change
-    let (_, analyst) = app
-        .quick_user_with_token("an@example.com", "analyst")
-        .await;
+    let (_, analyst) = app.quick_user_with_token("an@example.com", "analyst").await;
     assert_eq!(app.get("/v1/scopes", &analyst).await.status(), 403);
     let (_, reader) = app
-        .custom_user_with_token("r@example.com", &["settings:read", "tokens:read", "tokens:write"])
+        .custom_user_with_token(
+            "r@example.com",
+            &["settings:read", "tokens:read", "tokens:write"],
+        )
         .await;
     assert_eq!(app.get("/v1/scopes", &reader).await.status(), 200);
     let res = app
@@ -183,24 +202,39 @@ async fn scopes_verify_answers_unknown_scope_for_a_name_the_company_does_not_def
     let app = spawn_app().await;
     let t = &app.admin_token;
     let (s, b) = verify(&app, t, "orders:write").await;
-    assert_eq!((s, b["error"]["code"].clone()), (400, json!("unknown_scope")));
+    assert_eq!(
+        (s, b["error"]["code"].clone()),
+        (400, json!("unknown_scope"))
+    );
     let (s, b) = verify(&app, t, "root").await;
-    assert_eq!((s, b["error"]["code"].clone()), (400, json!("unknown_scope")));
+    assert_eq!(
+        (s, b["error"]["code"].clone()),
+        (400, json!("unknown_scope"))
+    );
     define_scope(&app, t, "orders:write").await;
     define_scope(&app, t, "orders:read").await;
     // the global administrator holds every scope of its company, defined now or later
     assert_eq!(verify(&app, t, "orders:write").await.0, 200);
     let (uid, _) = app
-        .custom_user_with_token("ci@example.com", &["tokens:read", "tokens:write", "orders:read"])
+        .custom_user_with_token(
+            "ci@example.com",
+            &["tokens:read", "tokens:write", "orders:read"],
+        )
         .await;
     let (_, ci) = app
         .token_for(uid, json!({ "permissions": ["orders:read"] }))
         .await;
     assert_eq!(verify(&app, &ci, "orders:read").await.0, 200);
     let (s, b) = verify(&app, &ci, "orders:write").await;
-    assert_eq!((s, b["error"]["code"].clone()), (403, json!("insufficient_scope")));
+    assert_eq!(
+        (s, b["error"]["code"].clone()),
+        (403, json!("insufficient_scope"))
+    );
     let (s, b) = verify(&app, &ci, "orders:read,orders:delete").await;
-    assert_eq!((s, b["error"]["code"].clone()), (400, json!("unknown_scope")));
+    assert_eq!(
+        (s, b["error"]["code"].clone()),
+        (400, json!("unknown_scope"))
+    );
     // a token cannot ask for a scope the company does not define
     let res = app
         .post(
@@ -218,7 +252,13 @@ async fn scopes_and_roles_of_one_company_are_invisible_and_unusable_in_another()
     let app = spawn_app().await;
     let t = &app.admin_token;
     let scope = define_scope(&app, t, "orders:write").await;
-    let role = define_role(&app, t, "Orders team", &["tokens:read", "tokens:write", "orders:write"]).await;
+    let role = define_role(
+        &app,
+        t,
+        "Orders team",
+        &["tokens:read", "tokens:write", "orders:write"],
+    )
+    .await;
     let other = app.create_company("Other").await;
     let (_, b_admin) = app.user_in_company("b@example.com", "admin", other).await;
     for (m, p) in [
@@ -235,15 +275,25 @@ async fn scopes_and_roles_of_one_company_are_invisible_and_unusable_in_another()
         let res = app.send(m.clone(), &p, Some(&b_admin), body).await;
         assert_eq!(res.status(), 404, "{m} {p}");
     }
-    assert!(!scope_names(&app, &b_admin).await.contains(&"orders:write".to_string()));
+    assert!(!scope_names(&app, &b_admin)
+        .await
+        .contains(&"orders:write".to_string()));
     let roles = app.get_ok("/v1/roles", &b_admin).await;
     assert!(
-        !roles["items"].as_array().unwrap().iter().any(|r| r["id"] == role),
+        !roles["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == role),
         "{roles}"
     );
     // unusable: a token, a custom user, a role assignment in company B
     let res = app
-        .post("/v1/tokens", &b_admin, json!({ "name": "x", "permissions": ["orders:write"] }))
+        .post(
+            "/v1/tokens",
+            &b_admin,
+            json!({ "name": "x", "permissions": ["orders:write"] }),
+        )
         .await;
     assert_error(res, 422, "validation_failed").await;
     let res = app
@@ -264,7 +314,10 @@ async fn scopes_and_roles_of_one_company_are_invisible_and_unusable_in_another()
     let b = assert_error(res, 422, "validation_failed").await;
     assert!(b["error"]["fields"]["role_id"].is_string(), "{b}");
     let (s, b) = verify(&app, &b_admin, "orders:write").await;
-    assert_eq!((s, b["error"]["code"].clone()), (400, json!("unknown_scope")));
+    assert_eq!(
+        (s, b["error"]["code"].clone()),
+        (400, json!("unknown_scope"))
+    );
     // company B defines its own scope of the same name independently
     define_scope(&app, &b_admin, "orders:write").await;
     assert_eq!(verify(&app, &b_admin, "orders:write").await.0, 200);
@@ -276,7 +329,13 @@ async fn scopes_delete_is_previewed_then_removes_the_scope_from_roles_users_and_
     let t = &app.admin_token;
     let write = define_scope(&app, t, "orders:write").await;
     define_scope(&app, t, "orders:read").await;
-    let role = define_role(&app, t, "Orders", &["tokens:read", "tokens:write", "orders:write", "orders:read"]).await;
+    let role = define_role(
+        &app,
+        t,
+        "Orders",
+        &["tokens:read", "tokens:write", "orders:write", "orders:read"],
+    )
+    .await;
     let custom = app
         .create_user_with(json!({ "email": "c@example.com", "role": "custom",
             "permissions": ["tokens:read", "tokens:write", "orders:read", "orders:write"] }))
@@ -288,7 +347,10 @@ async fn scopes_delete_is_previewed_then_removes_the_scope_from_roles_users_and_
         .token_for(custom, json!({ "permissions": ["orders:write"] }))
         .await;
     let (both, both_value) = app
-        .token_for(holder, json!({ "permissions": ["orders:read", "orders:write"] }))
+        .token_for(
+            holder,
+            json!({ "permissions": ["orders:read", "orders:write"] }),
+        )
         .await;
     let (untouched, _) = app
         .token_for(custom, json!({ "permissions": ["orders:read"] }))
@@ -301,7 +363,12 @@ async fn scopes_delete_is_previewed_then_removes_the_scope_from_roles_users_and_
         .as_array()
         .unwrap()
         .iter()
-        .map(|x| (x["token_id"].as_i64().unwrap(), x["disabled"].as_bool().unwrap()))
+        .map(|x| {
+            (
+                x["token_id"].as_i64().unwrap(),
+                x["disabled"].as_bool().unwrap(),
+            )
+        })
         .collect();
     lost.sort();
     assert_eq!(lost, vec![(only_write, true), (both, false)], "{p}");
@@ -312,19 +379,34 @@ async fn scopes_delete_is_previewed_then_removes_the_scope_from_roles_users_and_
 
     let res = app.delete(&format!("/v1/scopes/{write}"), t).await;
     assert_eq!(res.status(), 200);
-    assert!(!scope_names(&app, t).await.contains(&"orders:write".to_string()));
+    assert!(!scope_names(&app, t)
+        .await
+        .contains(&"orders:write".to_string()));
     let v = app.token_view(only_write).await;
-    assert_eq!((v["enabled"].clone(), v["disabled_reason"].clone()), (json!(false), json!("no_permissions")), "{v}");
+    assert_eq!(
+        (v["enabled"].clone(), v["disabled_reason"].clone()),
+        (json!(false), json!("no_permissions")),
+        "{v}"
+    );
     assert_eq!(token_perms(&app, both).await, vec!["orders:read"]);
     assert_eq!(token_perms(&app, untouched).await, vec!["orders:read"]);
     let r = app.get_ok(&format!("/v1/roles/{role}"), t).await;
-    assert_eq!(sorted_strings(&r["permissions"]), vec!["orders:read", "tokens:read", "tokens:write"]);
+    assert_eq!(
+        sorted_strings(&r["permissions"]),
+        vec!["orders:read", "tokens:read", "tokens:write"]
+    );
     for u in [custom, holder] {
         let u = app.get_ok(&format!("/v1/users/{u}"), t).await;
-        assert!(!sorted_strings(&u["permissions"]).contains(&"orders:write".to_string()), "{u}");
+        assert!(
+            !sorted_strings(&u["permissions"]).contains(&"orders:write".to_string()),
+            "{u}"
+        );
     }
     let (s, b) = verify(&app, &both_value, "orders:write").await;
-    assert_eq!((s, b["error"]["code"].clone()), (400, json!("unknown_scope")));
+    assert_eq!(
+        (s, b["error"]["code"].clone()),
+        (400, json!("unknown_scope"))
+    );
     assert_eq!(verify(&app, &both_value, "orders:read").await.0, 200);
     let ev = app.audit_events("action=scope.deleted").await;
     assert_eq!(ev.len(), 1, "audited once: {ev:?}");
@@ -333,10 +415,15 @@ async fn scopes_delete_is_previewed_then_removes_the_scope_from_roles_users_and_
         .audit_events(&format!("token_id={both}&action=token.updated"))
         .await;
     assert!(
-        trims.iter().any(|e| e["details"]["reason"] == "scope_deleted"),
+        trims
+            .iter()
+            .any(|e| e["details"]["reason"] == "scope_deleted"),
         "{trims:?}"
     );
-    assert_eq!(app.get(&format!("/v1/scopes/{write}"), t).await.status(), 404);
+    assert_eq!(
+        app.get(&format!("/v1/scopes/{write}"), t).await.status(),
+        404
+    );
 }
 
 #[tokio::test]
@@ -344,19 +431,41 @@ async fn roles_crud_lists_builtin_and_company_roles_and_assigns_either() {
     let app = spawn_app().await;
     let t = &app.admin_token;
     define_scope(&app, t, "orders:write").await;
-    let role = define_role(&app, t, "CI deployer", &["tokens:read", "tokens:write", "orders:write"]).await;
+    let role = define_role(
+        &app,
+        t,
+        "CI deployer",
+        &["tokens:read", "tokens:write", "orders:write"],
+    )
+    .await;
     let res = app
-        .post("/v1/roles", t, json!({ "name": "ci DEPLOYER", "permissions": [] }))
+        .post(
+            "/v1/roles",
+            t,
+            json!({ "name": "ci DEPLOYER", "permissions": [] }),
+        )
         .await;
     assert_error(res, 409, "name_taken").await;
     for (body, field) in [
         (json!({ "name": "analyst" }), "name"),
         (json!({ "name": "" }), "name"),
         (json!({ "name": "x".repeat(65) }), "name"),
-        (json!({ "name": "ok", "permissions": ["orders:delete"] }), "permissions"),
-        (json!({ "name": "ok", "permissions": ["Nope"] }), "permissions"),
-        (json!({ "name": "ok", "template": "global_admin" }), "template"),
-        (json!({ "name": "ok", "description": "d".repeat(1025) }), "description"),
+        (
+            json!({ "name": "ok", "permissions": ["orders:delete"] }),
+            "permissions",
+        ),
+        (
+            json!({ "name": "ok", "permissions": ["Nope"] }),
+            "permissions",
+        ),
+        (
+            json!({ "name": "ok", "template": "global_admin" }),
+            "template",
+        ),
+        (
+            json!({ "name": "ok", "description": "d".repeat(1025) }),
+            "description",
+        ),
     ] {
         let res = app.post("/v1/roles", t, body.clone()).await;
         let b = assert_error(res, 422, "validation_failed").await;
@@ -364,30 +473,55 @@ async fn roles_crud_lists_builtin_and_company_roles_and_assigns_either() {
     }
     // a built-in role is a template to start from
     let res = app
-        .post("/v1/roles", t, json!({ "name": "Analyst+", "template": "analyst", "permissions": ["orders:write"] }))
+        .post(
+            "/v1/roles",
+            t,
+            json!({ "name": "Analyst+", "template": "analyst", "permissions": ["orders:write"] }),
+        )
         .await;
     assert_eq!(res.status(), 201);
     let plus = body(res).await;
     let perms = sorted_strings(&plus["permissions"]);
-    assert!(perms.contains(&"orders:write".to_string()) && perms.contains(&"rules:write".to_string()), "{plus}");
+    assert!(
+        perms.contains(&"orders:write".to_string()) && perms.contains(&"rules:write".to_string()),
+        "{plus}"
+    );
 
     let list = app.get_ok("/v1/roles", t).await;
     let items = list["items"].as_array().unwrap();
-    assert!(items.iter().any(|r| r["name"] == "analyst" && r["builtin"] == true));
-    assert!(items.iter().any(|r| r["id"] == role && r["builtin"] == false));
+    assert!(items
+        .iter()
+        .any(|r| r["name"] == "analyst" && r["builtin"] == true));
+    assert!(items
+        .iter()
+        .any(|r| r["id"] == role && r["builtin"] == false));
 
     let u = app
         .create_user_with(json!({ "email": "ci@example.com", "role": "company", "role_id": role }))
         .await;
     let v = app.get_ok(&format!("/v1/users/{u}"), t).await;
-    assert_eq!((v["role"].clone(), v["role_id"].clone()), (json!("company"), json!(role)));
-    assert_eq!(sorted_strings(&v["permissions"]), vec!["orders:write", "tokens:read", "tokens:write"]);
+    assert_eq!(
+        (v["role"].clone(), v["role_id"].clone()),
+        (json!("company"), json!(role))
+    );
+    assert_eq!(
+        sorted_strings(&v["permissions"]),
+        vec!["orders:write", "tokens:read", "tokens:write"]
+    );
     let res = app
-        .post("/v1/users", t, json!({ "email": "x@example.com", "role": "company" }))
+        .post(
+            "/v1/users",
+            t,
+            json!({ "email": "x@example.com", "role": "company" }),
+        )
         .await;
     assert_error(res, 422, "validation_failed").await;
     let res = app
-        .post("/v1/users", t, json!({ "email": "x@example.com", "role": "analyst", "role_id": role }))
+        .post(
+            "/v1/users",
+            t,
+            json!({ "email": "x@example.com", "role": "analyst", "role_id": role }),
+        )
         .await;
     assert_error(res, 422, "validation_failed").await;
     // and back to a built-in role
@@ -402,7 +536,13 @@ async fn roles_editing_a_role_is_previewed_and_trims_every_holders_tokens() {
     let t = &app.admin_token;
     define_scope(&app, t, "orders:write").await;
     define_scope(&app, t, "orders:read").await;
-    let role = define_role(&app, t, "Orders", &["tokens:read", "tokens:write", "orders:read", "orders:write"]).await;
+    let role = define_role(
+        &app,
+        t,
+        "Orders",
+        &["tokens:read", "tokens:write", "orders:read", "orders:write"],
+    )
+    .await;
     let a = app
         .create_user_with(json!({ "email": "a@example.com", "role": "company", "role_id": role }))
         .await;
@@ -446,12 +586,19 @@ async fn roles_editing_a_role_is_previewed_and_trims_every_holders_tokens() {
         "{p}"
     );
     assert_eq!(p["users"], 2);
-    assert_eq!(token_perms(&app, ta).await, vec!["orders:read", "orders:write"], "preview stores nothing");
+    assert_eq!(
+        token_perms(&app, ta).await,
+        vec!["orders:read", "orders:write"],
+        "preview stores nothing"
+    );
 
     let res = app.patch(&format!("/v1/roles/{role}"), t, change).await;
     assert_eq!(res.status(), 200);
     assert_eq!(token_perms(&app, ta).await, vec!["orders:read"]);
-    assert_eq!(app.token_view(tb).await["disabled_reason"], "no_permissions");
+    assert_eq!(
+        app.token_view(tb).await["disabled_reason"],
+        "no_permissions"
+    );
     assert_eq!(token_perms(&app, tc).await, vec!["orders:read"]);
     let (s, _) = verify(&app, &va, "orders:write").await;
     assert_eq!(s, 403);
@@ -466,7 +613,10 @@ async fn roles_editing_a_role_is_previewed_and_trims_every_holders_tokens() {
     assert_eq!(res.status(), 200);
     assert_eq!(token_perms(&app, ta).await, vec!["orders:read"]);
     let u = app.get_ok(&format!("/v1/users/{a}"), t).await;
-    assert!(sorted_strings(&u["permissions"]).contains(&"orders:write".to_string()), "{u}");
+    assert!(
+        sorted_strings(&u["permissions"]).contains(&"orders:write".to_string()),
+        "{u}"
+    );
 }
 
 #[tokio::test]
@@ -491,7 +641,13 @@ async fn roles_no_power_grows_through_a_custom_role() {
     let app = spawn_app().await;
     let t = &app.admin_token;
     define_scope(&app, t, "orders:write").await;
-    let strong = define_role(&app, t, "Orders", &["tokens:read", "tokens:write", "orders:write"]).await;
+    let strong = define_role(
+        &app,
+        t,
+        "Orders",
+        &["tokens:read", "tokens:write", "orders:write"],
+    )
+    .await;
     // a helpdesk that manages users and settings but holds no API scope
     let helpdesk_perms = [
         "users:read",
@@ -507,35 +663,63 @@ async fn roles_no_power_grows_through_a_custom_role() {
         .await;
     // cannot define a role beyond itself, from a list or from a template
     let res = app
-        .post("/v1/roles", &helpdesk, json!({ "name": "x", "permissions": ["orders:write"] }))
+        .post(
+            "/v1/roles",
+            &helpdesk,
+            json!({ "name": "x", "permissions": ["orders:write"] }),
+        )
         .await;
     assert_error(res, 403, "forbidden").await;
     let res = app
-        .post("/v1/roles", &helpdesk, json!({ "name": "x", "template": "analyst" }))
+        .post(
+            "/v1/roles",
+            &helpdesk,
+            json!({ "name": "x", "template": "analyst" }),
+        )
         .await;
     assert_error(res, 403, "forbidden").await;
     let res = app
-        .post("/v1/roles", &helpdesk, json!({ "name": "x", "permissions": ["companies:read"] }))
+        .post(
+            "/v1/roles",
+            &helpdesk,
+            json!({ "name": "x", "permissions": ["companies:read"] }),
+        )
         .await;
     assert_error(res, 403, "forbidden").await;
     // cannot edit a role holding more than itself, nor widen one it covers
     let res = app
-        .patch(&format!("/v1/roles/{strong}"), &helpdesk, json!({ "description": "mine" }))
+        .patch(
+            &format!("/v1/roles/{strong}"),
+            &helpdesk,
+            json!({ "description": "mine" }),
+        )
         .await;
     assert_error(res, 403, "user_exceeds_caller").await;
     let weak = define_role(&app, &helpdesk, "Weak", &["tokens:read", "tokens:write"]).await;
     let res = app
-        .patch(&format!("/v1/roles/{weak}"), &helpdesk, json!({ "permissions": ["tokens:read", "orders:write"] }))
+        .patch(
+            &format!("/v1/roles/{weak}"),
+            &helpdesk,
+            json!({ "permissions": ["tokens:read", "orders:write"] }),
+        )
         .await;
     assert_error(res, 403, "forbidden").await;
     // cannot assign a role beyond itself
     let res = app
-        .post("/v1/users", &helpdesk, json!({ "email": "n@example.com", "role": "company", "role_id": strong }))
+        .post(
+            "/v1/users",
+            &helpdesk,
+            json!({ "email": "n@example.com", "role": "company", "role_id": strong }),
+        )
         .await;
     assert_error(res, 403, "forbidden").await;
     let plain = app.quick_user("p@example.com", "read_only").await;
     let res = app
-        .patch(&format!("/v1/users/{plain}"), &helpdesk, json!({ "role": "company", "role_id": strong }))
+        .patch(
+            &format!("/v1/users/{plain}"),
+            &helpdesk,
+            json!({ "role": "company", "role_id": strong }),
+        )
         .await;
     assert_eq!(res.status(), 403, "{}", body(res).await);
     // rule 26 and 23 against a holder of the strong role: its power comes from the role
@@ -543,19 +727,34 @@ async fn roles_no_power_grows_through_a_custom_role() {
         .create_user_with(json!({ "email": "h@example.com", "role": "company", "role_id": strong }))
         .await;
     let res = app
-        .patch(&format!("/v1/users/{holder}"), &helpdesk, json!({ "name": "renamed" }))
+        .patch(
+            &format!("/v1/users/{holder}"),
+            &helpdesk,
+            json!({ "name": "renamed" }),
+        )
         .await;
     assert_error(res, 403, "user_exceeds_caller").await;
     let res = app
-        .post("/v1/tokens", &helpdesk, json!({ "name": "x", "owner_id": holder, "permissions": ["tokens:read"] }))
+        .post(
+            "/v1/tokens",
+            &helpdesk,
+            json!({ "name": "x", "owner_id": holder, "permissions": ["tokens:read"] }),
+        )
         .await;
     assert_error(res, 403, "owner_exceeds_caller").await;
     // rule 2: a holder's token stays within the role
     let (_, holder_token) = app
-        .token_for(holder, json!({ "permissions": ["tokens:read", "tokens:write", "orders:write"] }))
+        .token_for(
+            holder,
+            json!({ "permissions": ["tokens:read", "tokens:write", "orders:write"] }),
+        )
         .await;
     let res = app
-        .post("/v1/tokens", &holder_token, json!({ "name": "wider", "permissions": ["orders:write", "attacks:read"] }))
+        .post(
+            "/v1/tokens",
+            &holder_token,
+            json!({ "name": "wider", "permissions": ["orders:write", "attacks:read"] }),
+        )
         .await;
     assert_error(res, 422, "permissions_exceed_owner").await;
 }

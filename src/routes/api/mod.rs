@@ -54,6 +54,17 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/v1/maintenance/run", "maintenance:run"),
     ("POST", "/v1/revoke", "—"),
     ("GET", "/v1/webhooks/deliveries", "settings:read"),
+    ("GET", "/v1/scopes", "settings:read"),
+    ("POST", "/v1/scopes", "settings:write"),
+    ("GET", "/v1/scopes/{id}", "settings:read"),
+    ("PATCH", "/v1/scopes/{id}", "settings:write"),
+    ("GET", "/v1/scopes/{id}/delete-preview", "settings:write"),
+    ("DELETE", "/v1/scopes/{id}", "settings:write"),
+    ("POST", "/v1/roles", "settings:write"),
+    ("GET", "/v1/roles/{id}", "any"),
+    ("POST", "/v1/roles/{id}/preview", "settings:write"),
+    ("PATCH", "/v1/roles/{id}", "settings:write"),
+    ("DELETE", "/v1/roles/{id}", "settings:write"),
 ];
 
 /// A resource whose unmatched methods answer 405 in the error envelope.

@@ -151,7 +151,11 @@ pub async fn roles_create(
     responses((status = 200, description = "The role", body = RoleView), (status = 401, body = ErrorBody),
               (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn roles_get(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+pub async fn roles_get(
+    state: Shared,
+    caller: Caller,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let r = state.read(move |c| roles::get(c, &caller, id)).await?;
     Ok(HttpResponse::Ok().json(r))
@@ -206,7 +210,11 @@ pub async fn roles_update(
     responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn roles_delete(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+pub async fn roles_delete(
+    state: Shared,
+    caller: Caller,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let env = state.env();
     state

@@ -148,4 +148,3 @@ pub async fn permissions(state: Shared, caller: Caller) -> ApiResult<HttpRespons
     });
     Ok(HttpResponse::Ok().json(PermissionList { items }))
 }
-

@@ -85,7 +85,8 @@ impl Details {
             legacy: v.kind == TokenKind::Legacy,
             shared: v.kind == TokenKind::Shared,
             permissions: v
-                .permissions.clone()
+                .permissions
+                .clone()
                 .map(|s| s.iter().map(|p| (p.name(), p.description())).collect())
                 .unwrap_or_default(),
             allowed: v.allowed_cidrs.clone(),
@@ -169,7 +170,11 @@ fn render_show(
         controls: p.controls,
         templates: template_options(
             &form.template,
-            (&p.token.owner.email, p.owner_permissions.clone(), &user.caller),
+            (
+                &p.token.owner.email,
+                p.owner_permissions.clone(),
+                &user.caller,
+            ),
         ),
         audiences: super::token_form::audience_options(&form.audience),
         perms: perm_boxes(

@@ -156,7 +156,7 @@ fn permissions_for(
         input.role_template.as_deref(),
         input.permissions.as_deref(),
     )?
-        .ok_or_else(permissions_required)
+    .ok_or_else(permissions_required)
 }
 
 /// 422 `permissions_required`, naming the `permissions` field.

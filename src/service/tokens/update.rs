@@ -116,14 +116,12 @@ fn apply_fields(
             "a legacy token always has exactly its owner's role permissions",
         ));
     }
-    if let Some((set, template)) =
-        requested_permissions(
-            conn,
-            t.company_id,
-            input.role_template.as_deref(),
-            input.permissions.as_deref(),
-        )?
-    {
+    if let Some((set, template)) = requested_permissions(
+        conn,
+        t.company_id,
+        input.role_template.as_deref(),
+        input.permissions.as_deref(),
+    )? {
         check_bounds(&set, owner, caller)?;
         t.permissions = set;
         t.role_template = template;

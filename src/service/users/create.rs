@@ -109,7 +109,10 @@ pub fn insert(
         (set, v.role_id)
     } else {
         if v.role_id.is_some() {
-            return Err(ApiError::field("role_id", "only role `company` takes a role_id"));
+            return Err(ApiError::field(
+                "role_id",
+                "only role `company` takes a role_id",
+            ));
         }
         crate::service::scopes::check_defined(tx, v.company_id, &v.custom, "permissions")?;
         (v.custom.clone(), None)

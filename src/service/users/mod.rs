@@ -223,7 +223,12 @@ pub(crate) fn company_role_set(
     };
     let role = match db::roles::get(conn, id)? {
         Some(r) if r.company_id == company_id => r,
-        _ => return Err(ApiError::field("role_id", "no such role in the user's company")),
+        _ => {
+            return Err(ApiError::field(
+                "role_id",
+                "no such role in the user's company",
+            ))
+        }
     };
     let set = super::scopes::explicit(conn, company_id, &role.permissions)?;
     if let Some(g) = grantor {
