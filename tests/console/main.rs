@@ -25,5 +25,6 @@ mod parity;
 mod picker;
 mod privacy;
 mod reauth;
+mod scopes;
 mod screenshots;
 mod tokens;

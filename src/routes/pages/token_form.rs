@@ -247,6 +247,7 @@ fn render_new(
         kinds: options(&[("private", "Private"), ("shared", "Shared")], &form.kind),
         audiences: audience_options(&form.audience),
         perms: perm_boxes(
+            &user.scopes,
             user.caller.permissions.union(&ctx.owner_permissions),
             ctx.owner_permissions,
             form.checked(),

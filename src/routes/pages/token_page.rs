@@ -178,6 +178,7 @@ fn render_show(
         ),
         audiences: super::token_form::audience_options(&form.audience),
         perms: perm_boxes(
+            &user.scopes,
             user.caller.permissions.union(&p.owner_permissions),
             p.owner_permissions.clone(),
             form.checked(),

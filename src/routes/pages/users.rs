@@ -167,7 +167,7 @@ pub fn render_form(
             is_self: u.is_some_and(|u| u.id == user.caller.user.id),
             u: u.map(UserRow::from),
             roles: role_options(&form.role, &user.caller),
-            perms: perm_boxes(offered.clone(), offered, form.checked()),
+            perms: perm_boxes(&user.scopes, offered.clone(), offered, form.checked()),
             form,
             errors,
             error,
