@@ -259,7 +259,7 @@ pub fn template_options(
 /// The roles a user may be given, for the users form: those whose permissions the signed-in
 /// user holds (the service refuses the others), plus the current one.
 pub fn role_options(selected: &str, caller: &Caller) -> Vec<Opt> {
-    Role::ALL
+    let mut out: Vec<Opt> = Role::ALL
         .iter()
         .filter(|r| caller.covers(&r.permissions()) || r.name() == selected)
         .map(|r| Opt {
@@ -269,7 +269,19 @@ pub fn role_options(selected: &str, caller: &Caller) -> Vec<Opt> {
             data: r.permissions().names().join(" "),
             disabled: String::new(),
         })
-        .collect()
+        .collect();
+    // A user holding a company role keeps it unless another role is picked (Settings → Roles
+    // and the API assign company roles).
+    if selected == Role::Company.name() {
+        out.push(Opt {
+            value: Role::Company.name().into(),
+            label: Role::Company.label().into(),
+            selected: true,
+            data: String::new(),
+            disabled: String::new(),
+        });
+    }
+    out
 }
 
 /// A duration in the words the console uses: whole days ("7 days"), hours ("36 hours"),
