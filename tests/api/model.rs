@@ -149,6 +149,14 @@ enum Op {
         user: usize,
         mask: u8,
     },
+    /// SPEC §18: the user takes the company role.
+    SetCompanyRole {
+        user: usize,
+    },
+    /// SPEC §18: the company role's set changes (its holders' tokens are trimmed).
+    EditRole {
+        mask: u8,
+    },
     SetUserEnabled {
         user: usize,
         enabled: bool,
@@ -187,6 +195,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<u8>().prop_map(|token| Op::Renew { token }),
         2 => (0..USERS, 0..ROLES.len()).prop_map(|(user, role)| Op::SetRole { user, role }),
         2 => (0..USERS, 0u8..128).prop_map(|(user, mask)| Op::SetCustom { user, mask }),
+        2 => (0..USERS).prop_map(|user| Op::SetCompanyRole { user }),
+        2 => (0u8..128).prop_map(|mask| Op::EditRole { mask }),
         2 => (0..USERS, any::<bool>())
             .prop_map(|(user, enabled)| Op::SetUserEnabled { user, enabled }),
         1 => (0..USERS, any::<bool>()).prop_map(|(user, sso)| Op::SetSso { user, sso }),
@@ -245,6 +255,8 @@ struct Model {
     /// Values and UUID + secret pairs that must never authenticate again.
     dead_values: Vec<String>,
     dead_creds: Vec<(String, String)>,
+    /// The set of the company role (SPEC §18); `None` until the case starts.
+    role_set: Option<PermissionSet>,
 }
 
 impl Model {
@@ -348,6 +360,8 @@ struct Sut {
     state: Arc<AppState>,
     rt: Arc<tokio::runtime::Runtime>,
     admin: i64,
+    /// The company role users may take (SPEC §18).
+    role_id: i64,
     /// Real time (ms, server clock) at virtual minute 0.
     t0: i64,
     started: Instant,
@@ -400,6 +414,7 @@ impl Sut {
             state,
             rt,
             admin: 0,
+            role_id: 0,
             t0,
             started: Instant::now(),
             names: 0,
@@ -411,7 +426,38 @@ impl Sut {
             .write_blocking(|tx| Ok(tokend::db::companies::insert(tx, "Model", t0)?))
             .expect("company");
         sut.admin = sut.insert_user(company, "admin@model.test", Role::GlobalAdmin);
+        let env = sut.state.env();
+        let caller = sut.caller(sut.admin);
+        let role = sut
+            .state
+            .write_blocking(|tx| {
+                tokend::service::roles::create(
+                    tx,
+                    &env,
+                    &caller,
+                    tokend::service::roles::CreateRole {
+                        name: "Model role".into(),
+                        permissions: Some(names(set_of(0x7f))),
+                        ..Default::default()
+                    },
+                )
+            })
+            .expect("company role");
+        sut.role_id = role.id.expect("role id");
         sut
+    }
+
+    fn edit_role(&self, set: &PermissionSet) -> Outcome {
+        let env = self.state.env();
+        let caller = self.caller(self.admin);
+        let input = tokend::service::roles::UpdateRole {
+            permissions: Some(names(set.clone())),
+            ..Default::default()
+        };
+        code(self.state.write_blocking(|tx| {
+            tokend::service::roles::update(tx, &env, &caller, self.role_id, input)
+        }))
+        .map(|_| ())
     }
 
     fn insert_user(&self, company_id: i64, email: &str, role: Role) -> i64 {
@@ -755,6 +801,33 @@ fn step(sut: &mut Sut, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
             m.users[user].role = Role::Custom;
             m.users[user].custom = set_of(mask);
             m.trim(user);
+        }
+        Op::SetCompanyRole { user } => {
+            let got = sut.update_user(
+                m.users[user].id,
+                UpdateUser {
+                    role: Some("company".into()),
+                    role_id: Some(sut.role_id),
+                    ..UpdateUser::default()
+                },
+            );
+            expect_outcome(op, Ok(()), got)?;
+            let set = m.role_set.clone().unwrap_or_else(|| set_of(0x7f));
+            m.users[user].role = Role::Company;
+            m.users[user].custom = set;
+            m.trim(user);
+        }
+        Op::EditRole { mask } => {
+            let set = set_of(mask);
+            let got = sut.edit_role(&set);
+            expect_outcome(op, Ok(()), got)?;
+            m.role_set = Some(set.clone());
+            for user in 0..m.users.len() {
+                if m.users[user].role == Role::Company {
+                    m.users[user].custom = set.clone();
+                    m.trim(user);
+                }
+            }
         }
         Op::SetUserEnabled { user, enabled } => {
             let got = sut.update_user(
