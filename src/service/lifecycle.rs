@@ -54,11 +54,11 @@ pub(crate) fn trim_token(
     now: i64,
     reason: &str,
 ) -> ApiResult<usize> {
-    if t.kind == TokenKind::Legacy || t.permissions.is_subset_of(&held) {
+    if t.kind == TokenKind::Legacy || t.permissions.is_subset_of(held) {
         return Ok(0);
     }
-    let lost = t.permissions.difference(&held);
-    t.permissions = t.permissions.intersection(&held);
+    let lost = t.permissions.difference(held);
+    t.permissions = t.permissions.intersection(held);
     let disable = t.permissions.is_empty() && t.enabled;
     if disable {
         disable_row(&mut t, DisabledReason::NoPermissions, now);
