@@ -758,3 +758,50 @@ async fn roles_no_power_grows_through_a_custom_role() {
         .await;
     assert_error(res, 422, "permissions_exceed_owner").await;
 }
+
+#[tokio::test]
+async fn roles_rule_36_a_custom_scope_is_power_a_caller_must_cover() {
+    let app = spawn_app().await;
+    let t = &app.admin_token;
+    define_scope(&app, t, "orders:write").await;
+    let owner = app
+        .create_user_with(json!({ "email": "o@example.com", "role": "custom",
+            "permissions": ["tokens:read", "tokens:write", "orders:write"] }))
+        .await;
+    let (token, _) = app
+        .token_for(owner, json!({ "permissions": ["orders:write"] }))
+        .await;
+    app.update_token(token, json!({ "enabled": false })).await;
+    // a token administrator without orders:write manages the token but cannot give it power
+    let (_, helpdesk) = app
+        .custom_user_with_token(
+            "help@example.com",
+            &["tokens:read", "tokens:write", "tokens:admin", "users:read"],
+        )
+        .await;
+    let res = app
+        .patch(
+            &format!("/v1/tokens/{token}"),
+            &helpdesk,
+            json!({ "enabled": true }),
+        )
+        .await;
+    assert_error(res, 403, "token_exceeds_caller").await;
+    let res = app
+        .patch(
+            &format!("/v1/tokens/{token}"),
+            &helpdesk,
+            json!({ "description": "seen" }),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", body(res).await);
+    // the administrator holds every scope of the company: it covers the token
+    let res = app
+        .patch(
+            &format!("/v1/tokens/{token}"),
+            t,
+            json!({ "enabled": true }),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", body(res).await);
+}
