@@ -17,3 +17,4 @@ mod proxy;
 mod schemathesis;
 mod shutdown;
 mod upgrade;
+mod upgrade_scopes;
