@@ -24,6 +24,9 @@ pub enum Challenge {
 pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
+    /// `/v1/auth/verify` asked for a scope the caller's company does not define (SPEC §18).
+    #[error("unknown scope `{0}`: the company does not define it")]
+    UnknownScope(String),
     #[error("authentication required")]
     Unauthenticated(Challenge),
     #[error("invalid email or password")]
@@ -129,6 +132,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::BadRequest(_) => "bad_request",
+            ApiError::UnknownScope(_) => "unknown_scope",
             ApiError::Unauthenticated(Challenge::Missing) => "unauthenticated",
             ApiError::Unauthenticated(_) => "invalid_token",
             ApiError::InvalidCredentials => "invalid_credentials",
@@ -184,7 +188,7 @@ fn www_authenticate(c: Challenge) -> &'static str {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::UnknownScope(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated(_) | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,

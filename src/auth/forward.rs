@@ -12,7 +12,6 @@ use super::extract::{
 };
 use super::index::Cached;
 use crate::db::tokens::AuthRow;
-use crate::domain::authz;
 use crate::domain::permissions::PermissionSet;
 use crate::error::{ApiError, ApiResult, Challenge};
 use crate::state::AppState;
@@ -40,16 +39,7 @@ impl IdentityHeaders {
                 (X_AUTH_USER_EMAIL, v(row.owner.email.clone())?),
                 (X_AUTH_COMPANY_ID, v(row.owner.company_id.to_string())?),
                 (X_AUTH_TOKEN_ID, v(row.token_id.to_string())?),
-                (
-                    X_AUTH_PERMISSIONS,
-                    v(authz::effective_permissions(
-                        row.kind,
-                        row.permissions,
-                        row.owner.permissions(),
-                    )
-                    .names()
-                    .join(" "))?,
-                ),
+                (X_AUTH_PERMISSIONS, v(row.effective.names().join(" "))?),
             ],
         })
     }

@@ -85,6 +85,7 @@ pub fn run(config: Config, command: UserCommand) -> Result<i32, Exit> {
                 sso: Some(sso),
                 password: password_stdin.then(read_password).transpose()?,
                 company_id,
+                role_id: None,
             };
             create(config, input, json)
         }

@@ -82,12 +82,15 @@ pub fn list(
     )
 }
 
+/// A new company, with the seed catalogue of API scopes (SPEC §18).
 pub fn insert(conn: &Connection, name: &str, now: i64) -> Result<i64> {
-    conn.query_row(
+    let id = conn.query_row(
         "INSERT INTO companies (name, created_at) VALUES ($1, $2) RETURNING id",
         params![name, now],
         |r| r.get(0),
-    )
+    )?;
+    super::scopes::seed(conn, id, now)?;
+    Ok(id)
 }
 
 pub fn update_policy(conn: &Connection, c: &Company) -> Result<()> {

@@ -42,6 +42,8 @@ const fn table(name: &'static str, order_by: &'static str, identity: bool) -> Ta
 /// The copied tables in foreign-key order.
 const TABLES: &[Table] = &[
     table("companies", "id", true),
+    table("scopes", "id", true),
+    table("roles", "id", true),
     table("users", "id", true),
     table("tokens", "id", true),
     table("token_recent_ips", "token_id, ip", false),

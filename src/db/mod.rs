@@ -11,6 +11,8 @@ pub mod legacy;
 pub mod limits;
 pub mod nodes;
 pub mod pg;
+pub mod roles;
+pub mod scopes;
 pub mod sessions;
 mod target;
 mod tls;
@@ -46,6 +48,7 @@ const FILES: &[&str] = &[
     include_str!("../../migrations/0005_default_token_lifetime.sql"),
     include_str!("../../migrations/0006_shared_limits.sql"),
     include_str!("../../migrations/0007_session_pending_value.sql"),
+    include_str!("../../migrations/0008_company_scopes_and_roles.sql"),
     include_str!("../../migrations/0009_token_limits.sql"),
 ];
 

@@ -29,7 +29,12 @@ pub fn lookup(conn: &Connection, id_digest: &[u8], now: i64) -> Result<Option<(U
             super::users::columns()
         ),
         params![id_digest, now],
-        |r| Ok((super::users::from_row_at(r, 0)?, r.get(11)?)),
+        |r| {
+            Ok((
+                super::users::from_row_at(r, 0)?,
+                r.get(super::users::WIDTH)?,
+            ))
+        },
     )
 }
 

@@ -8,7 +8,10 @@ use crate::domain::permissions::PermissionSet;
 use crate::domain::roles::Role;
 
 const COLUMNS: &str = "u.id, u.company_id, u.email, u.name, u.role, u.permissions, u.enabled, \
-                       u.sso, u.password_hash IS NOT NULL, u.created_at, u.updated_at";
+                       u.sso, u.password_hash IS NOT NULL, u.created_at, u.updated_at, u.role_id";
+
+/// How many columns `COLUMNS` has (joins read theirs after it).
+pub const WIDTH: usize = 12;
 
 /// Reads a user from `COLUMNS` starting at column `at` (so joins can embed it).
 pub fn from_row_at(r: &Row, at: usize) -> Result<User> {
@@ -17,13 +20,14 @@ pub fn from_row_at(r: &Row, at: usize) -> Result<User> {
         company_id: r.get(at + 1)?,
         email: r.get(at + 2)?,
         name: r.get(at + 3)?,
-        role: super::parse_column(r, at + 4, "role", Role::parse)?,
+        role: super::parse_column(r, at + 4, "role", Role::parse_stored)?,
         custom: PermissionSet::from_storage(&r.get::<String>(at + 5)?),
         enabled: r.get(at + 6)?,
         sso: r.get(at + 7)?,
         has_password: r.get(at + 8)?,
         created_at: r.get(at + 9)?,
         updated_at: r.get(at + 10)?,
+        role_id: r.get(at + 11)?,
     })
 }
 
@@ -52,7 +56,7 @@ pub fn credentials(conn: &Connection, email: &Email) -> Result<Option<(User, Opt
     conn.query_opt(
         &format!("SELECT {COLUMNS}, u.password_hash FROM users u WHERE u.email = $1"),
         params![email.as_str()],
-        |r| Ok((from_row_at(r, 0)?, r.get(11)?)),
+        |r| Ok((from_row_at(r, 0)?, r.get(WIDTH)?)),
     )
 }
 
@@ -77,13 +81,14 @@ pub struct NewUser<'a> {
     pub sso: bool,
     pub password_hash: Option<&'a str>,
     pub now: i64,
+    pub role_id: Option<i64>,
 }
 
 pub fn insert(conn: &Connection, u: &NewUser) -> Result<i64> {
     conn.query_row(
         "INSERT INTO users (company_id, email, name, role, permissions, enabled, sso,
-                            password_hash, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+                            password_hash, created_at, updated_at, role_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)
          RETURNING id",
         params![
             u.company_id,
@@ -95,6 +100,7 @@ pub fn insert(conn: &Connection, u: &NewUser) -> Result<i64> {
             u.sso,
             u.password_hash,
             u.now,
+            u.role_id,
         ],
         |r| r.get(0),
     )
@@ -104,7 +110,7 @@ pub fn insert(conn: &Connection, u: &NewUser) -> Result<i64> {
 pub fn update(conn: &Connection, u: &User, now: i64) -> Result<()> {
     conn.execute(
         "UPDATE users SET email = $1, name = $2, role = $3, permissions = $4, enabled = $5,
-                          sso = $6, updated_at = $7 WHERE id = $8",
+                          sso = $6, updated_at = $7, role_id = $9 WHERE id = $8",
         params![
             u.email,
             u.name,
@@ -113,7 +119,8 @@ pub fn update(conn: &Connection, u: &User, now: i64) -> Result<()> {
             u.enabled,
             u.sso,
             now,
-            u.id
+            u.id,
+            u.role_id
         ],
     )?;
     Ok(())

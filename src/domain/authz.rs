@@ -16,7 +16,10 @@ use super::permissions::PermissionSet;
 /// What is stored about a token, borrowed from its looked-up row.
 pub struct StoredCredential<'a> {
     pub kind: TokenKind,
-    pub permissions: PermissionSet,
+    pub permissions: &'a PermissionSet,
+    /// The effective permissions when already computed (the cached hot-path row holds them,
+    /// so a request clones a shared set instead of intersecting).
+    pub effective: Option<&'a PermissionSet>,
     pub enabled: bool,
     pub expires_at: Option<i64>,
     /// `Some(until)` when the presented value is the previous one of a rotation.
@@ -39,7 +42,7 @@ pub enum Refusal {
 }
 
 /// What an admitted credential may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     /// Token permissions ∩ the owner's current permissions (legacy: the owner's).
     pub permissions: PermissionSet,
@@ -58,11 +61,11 @@ pub fn stored_nets(s: &str) -> Vec<IpNet> {
 /// its owner's (rule 19).
 pub fn effective_permissions(
     kind: TokenKind,
-    token: PermissionSet,
-    owner: PermissionSet,
+    token: &PermissionSet,
+    owner: &PermissionSet,
 ) -> PermissionSet {
     match kind {
-        TokenKind::Legacy => owner,
+        TokenKind::Legacy => owner.clone(),
         _ => token.intersection(owner),
     }
 }
@@ -93,7 +96,10 @@ pub fn admit(c: &StoredCredential, now: i64, ip: IpAddr) -> Result<Grant, Refusa
         }
     }
     Ok(Grant {
-        permissions: effective_permissions(c.kind, c.permissions, c.owner.permissions()),
+        permissions: match c.effective {
+            Some(e) => e.clone(),
+            None => effective_permissions(c.kind, c.permissions, &c.owner.permissions()),
+        },
         delegated_by: is_delegated(c.creator_id, c.owner.id)
             .then_some(c.creator_id)
             .flatten(),
@@ -114,6 +120,7 @@ mod tests {
             name: "o".into(),
             role,
             custom: PermissionSet::EMPTY,
+            role_id: None,
             enabled: true,
             sso: false,
             has_password: false,
@@ -125,7 +132,10 @@ mod tests {
     fn cred<'a>(owner: &'a User, creator: Option<i64>) -> StoredCredential<'a> {
         StoredCredential {
             kind: TokenKind::Private,
-            permissions: [P::TokensRead, P::UsersWrite].into_iter().collect(),
+            permissions: Box::leak(Box::new(
+                [P::TokensRead, P::UsersWrite].into_iter().collect(),
+            )),
+            effective: None,
             enabled: true,
             expires_at: Some(1_000),
             prev_valid_until: None,

@@ -20,19 +20,21 @@ pub struct User {
     pub has_password: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The company role the user holds (`role` is then `Company`, SPEC §18).
+    pub role_id: Option<i64>,
 }
 
 impl User {
     /// The user's current permissions: its role's, or its explicit set for `custom`.
     pub fn permissions(&self) -> PermissionSet {
-        permissions_of(self.role, self.custom)
+        permissions_of(self.role, &self.custom)
     }
 }
 
 /// Permissions of a role with (for `custom`) its explicit set.
-pub fn permissions_of(role: Role, custom: PermissionSet) -> PermissionSet {
+pub fn permissions_of(role: Role, custom: &PermissionSet) -> PermissionSet {
     match role {
-        Role::Custom => custom,
+        Role::Custom | Role::Company => custom.clone(),
         r => r.permissions(),
     }
 }
@@ -232,8 +234,8 @@ impl Caller {
 
     /// Whether this credential holds every permission in `other` (rules 23, 26: nobody
     /// mints for, or changes, someone above themselves).
-    pub fn covers(&self, other: PermissionSet) -> bool {
-        other.is_subset_of(self.permissions)
+    pub fn covers(&self, other: &PermissionSet) -> bool {
+        other.is_subset_of(&self.permissions)
     }
 
     /// A delegated token (rule 25).

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::permissions::{Permission as P, PermissionSet};
 
-/// A user's role. `Custom` carries its explicit set on the user, not here.
+/// A user's role. `Custom` carries its explicit set on the user, not here; so does `Company`
+/// (a role the company defined, SPEC §18: the user row names it by `role_id` and holds a copy
+/// of its set, kept in step whenever the role changes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -17,6 +19,7 @@ pub enum Role {
     ReadOnly,
     Deploy,
     Custom,
+    Company,
 }
 
 impl Role {
@@ -39,6 +42,7 @@ impl Role {
             Role::ReadOnly => "read_only",
             Role::Deploy => "deploy",
             Role::Custom => "custom",
+            Role::Company => "company",
         }
     }
 
@@ -52,52 +56,69 @@ impl Role {
             Role::ReadOnly => "Read only",
             Role::Deploy => "Deploy",
             Role::Custom => "Custom",
+            Role::Company => "Company role",
         }
     }
 
+    /// Parses a built-in role name (`company` is not one: it is stored, never asked for).
     pub fn parse(s: &str) -> Option<Role> {
         Role::ALL.into_iter().find(|r| r.name() == s)
     }
 
-    /// The fixed permissions of the role; `Custom` has none of its own.
+    /// Parses a stored role column, `company` included.
+    pub fn parse_stored(s: &str) -> Option<Role> {
+        if s == "company" {
+            Some(Role::Company)
+        } else {
+            Role::parse(s)
+        }
+    }
+
+    /// The fixed permissions of the role; `Custom` and `Company` have none of their own.
+    /// The administrator roles hold every API scope their company defines; the others hold
+    /// their seed-catalogue scopes (SPEC §3) where the company still defines them.
     pub fn permissions(self) -> PermissionSet {
-        let reads = [
-            P::AttacksRead,
-            P::VulnerabilitiesRead,
-            P::IncidentsRead,
-            P::ApiDiscoveryRead,
-            P::RulesRead,
-            P::IntegrationsRead,
-            P::NodesRead,
-            P::TokensRead,
+        const SEED_READS: [&str; 6] = [
+            "attacks:read",
+            "vulnerabilities:read",
+            "incidents:read",
+            "api_discovery:read",
+            "rules:read",
+            "integrations:read",
         ];
         let own_tokens = [P::TokensRead, P::TokensWrite];
         match self {
             Role::GlobalAdmin => PermissionSet::all(),
-            Role::Admin => PermissionSet::all()
-                .iter()
-                .filter(|p| !matches!(p, P::CompaniesRead | P::CompaniesWrite | P::MaintenanceRun))
-                .collect(),
-            Role::Analyst => reads
-                .into_iter()
-                .chain(own_tokens)
-                .chain([
-                    P::AttacksWrite,
-                    P::VulnerabilitiesWrite,
-                    P::IncidentsWrite,
-                    P::RulesWrite,
-                ])
-                .collect(),
-            Role::ApiDeveloper => [P::ApiDiscoveryRead]
-                .into_iter()
-                .chain(own_tokens)
-                .collect(),
-            Role::ReadOnly => reads.into_iter().chain(own_tokens).collect(),
-            Role::Deploy => [P::NodesRead, P::NodesWrite]
-                .into_iter()
-                .chain(own_tokens)
-                .collect(),
-            Role::Custom => PermissionSet::EMPTY,
+            Role::Admin => {
+                let mut s = PermissionSet::all();
+                s = s.difference(&PermissionSet::management([
+                    P::CompaniesRead,
+                    P::CompaniesWrite,
+                    P::MaintenanceRun,
+                ]));
+                s
+            }
+            Role::Analyst => {
+                PermissionSet::management(own_tokens.into_iter().chain([P::NodesRead]))
+                    .with_scopes(SEED_READS)
+                    .with_scopes([
+                        "attacks:write",
+                        "vulnerabilities:write",
+                        "incidents:write",
+                        "rules:write",
+                    ])
+            }
+            Role::ApiDeveloper => {
+                PermissionSet::management(own_tokens).with_scopes(["api_discovery:read"])
+            }
+            Role::ReadOnly => {
+                PermissionSet::management(own_tokens.into_iter().chain([P::NodesRead]))
+                    .with_scopes(SEED_READS)
+            }
+            Role::Deploy => PermissionSet::management(
+                [P::NodesRead, P::NodesWrite].into_iter().chain(own_tokens),
+            ),
+            Role::Custom | Role::Company => PermissionSet::EMPTY,
         }
     }
 }
@@ -131,6 +152,8 @@ mod tests {
     fn role_table_matches_spec_section_3() {
         assert_eq!(Role::GlobalAdmin.permissions().len(), 25);
         assert_eq!(Role::Admin.permissions().len(), 22);
+        assert!(Role::Admin.permissions().has_scope("orders:write"));
+        assert!(!Role::Analyst.permissions().has_scope("orders:write"));
         assert!(!Role::Admin.permissions().contains(P::CompaniesRead));
         assert!(!Role::Admin.permissions().contains(P::MaintenanceRun));
         assert_eq!(
@@ -142,10 +165,10 @@ mod tests {
             vec!["nodes:read", "nodes:write", "tokens:read", "tokens:write"]
         );
         let analyst = Role::Analyst.permissions();
-        assert!(analyst.contains(P::RulesWrite) && !analyst.contains(P::UsersRead));
+        assert!(analyst.has_scope("rules:write") && !analyst.contains(P::UsersRead));
         assert!(!analyst.contains(P::AuditRead) && !analyst.contains(P::NodesWrite));
         let ro = Role::ReadOnly.permissions();
         assert_eq!(ro.len(), 9);
-        assert!(ro.contains(P::TokensWrite) && !ro.contains(P::AttacksWrite));
+        assert!(ro.contains(P::TokensWrite) && !ro.has_scope("attacks:write"));
     }
 }

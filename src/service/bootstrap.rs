@@ -59,14 +59,9 @@ pub fn first_start(tx: &mut Tx, env: &Env, start: FirstStart) -> ApiResult<Optio
     let created = users::insert(tx, env, &Actor::system(), &valid, Some(start.password_hash))?;
     if let Some(value) = start.admin_token {
         let owner = db::users::get(tx, created.id)?.ok_or(ApiError::NotFound)?;
-        // Every permission of the global administrator, named explicitly (a token has no
-        // default permissions; `global_admin` is a role, not a template).
-        let permissions = owner
-            .permissions()
-            .names()
-            .iter()
-            .map(|p| p.to_string())
-            .collect();
+        // Every permission of the global administrator, named explicitly, and `*`: every API
+        // scope of its company, defined now or later (a token has no default permissions).
+        let permissions = owner.permissions().request_names();
         let input = CreateToken {
             name: TOKEN_NAME.into(),
             description: Some("From TOKEND_ADMIN_TOKEN at first start".into()),

@@ -265,10 +265,10 @@ pub fn user_change_preview(
         let lost = if t.kind == TokenKind::Legacy {
             PermissionSet::EMPTY
         } else {
-            t.permissions.difference(held)
+            t.permissions.difference(&held)
         };
         let emptied =
-            t.kind != TokenKind::Legacy && !lost.is_empty() && t.permissions.is_subset_of(lost);
+            t.kind != TokenKind::Legacy && !lost.is_empty() && t.permissions.is_subset_of(&lost);
         let disabled = t.enabled && (cut || emptied);
         if !lost.is_empty() || disabled {
             out.push(TokenLoss {

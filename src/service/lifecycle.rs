@@ -39,17 +39,20 @@ pub fn trim_to_owner(tx: &mut Tx, actor: &Actor, owner: &User, now: i64) -> ApiR
     let held = owner.permissions();
     let mut n = 0;
     for t in db::tokens::of_owner(tx, owner.id)? {
-        n += trim_token(tx, actor, t, held, now)?;
+        n += trim_token(tx, actor, t, &held, now, "owner_permissions_reduced")?;
     }
     Ok(n)
 }
 
-fn trim_token(
+/// Narrows token `t` to `held`, audited with `reason`; disables it (`no_permissions`) when
+/// nothing is left. Legacy tokens follow their owner's role and are left alone.
+pub(crate) fn trim_token(
     tx: &mut Tx,
     actor: &Actor,
     mut t: TokenRow,
-    held: crate::domain::permissions::PermissionSet,
+    held: &crate::domain::permissions::PermissionSet,
     now: i64,
+    reason: &str,
 ) -> ApiResult<usize> {
     if t.kind == TokenKind::Legacy || t.permissions.is_subset_of(held) {
         return Ok(0);
@@ -70,7 +73,7 @@ fn trim_token(
             token_id: Some(t.id),
             user_id: Some(t.owner_id),
             details: json!({
-                "name": t.name, "fields": ["permissions"], "reason": "owner_permissions_reduced",
+                "name": t.name, "fields": ["permissions"], "reason": reason,
                 "removed": lost, "permissions": t.permissions,
             }),
         },
@@ -131,7 +134,7 @@ pub fn reconcile(tx: &mut Tx, now: i64) -> ApiResult<ReconcileReport> {
     // owner no longer has (rule 16; a legacy token always has exactly its owner's role).
     let candidates = db::tokens::holdings_where(tx, |h| {
         (h.enabled && !h.owner.can_hold_tokens())
-            || (h.kind != TokenKind::Legacy && !h.permissions.is_subset_of(h.owner.permissions()))
+            || (h.kind != TokenKind::Legacy && !h.permissions.is_subset_of(&h.owner.permissions()))
     })?;
     for id in candidates {
         let Some(mut t) = db::tokens::get(tx, id)? else {
@@ -152,7 +155,14 @@ pub fn reconcile(tx: &mut Tx, now: i64) -> ApiResult<ReconcileReport> {
             db::tokens::update(tx, &t, now)?;
             record_toggle(tx, &actor, &t, false, now)?;
         }
-        report.trimmed += trim_token(tx, &actor, t, owner.permissions(), now)?;
+        report.trimmed += trim_token(
+            tx,
+            &actor,
+            t,
+            &owner.permissions(),
+            now,
+            "owner_permissions_reduced",
+        )?;
     }
     for d in db::tokens::end_grace(tx, now)? {
         tx.digest_removed(d);

@@ -11,6 +11,8 @@ pub mod nodes;
 pub mod pending;
 pub mod policy;
 pub mod revoke;
+pub mod roles;
+pub mod scopes;
 pub mod system;
 pub mod tokens;
 pub mod users;

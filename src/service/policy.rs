@@ -63,13 +63,13 @@ pub fn access(caller: &Caller, t: &TokenRow) -> Access {
 /// A token's power (rule 36): its effective permissions — its own ∩ its owner's current ones;
 /// a legacy token's are exactly its owner's (rule 19).
 pub fn power(t: &TokenRow) -> PermissionSet {
-    effective_permissions(t.kind, t.permissions, t.owner_permissions)
+    effective_permissions(t.kind, &t.permissions, &t.owner_permissions)
 }
 
 /// Whether `caller` covers the power of `t`: every effective permission of the token, and the
 /// token inside the caller's reach (its company, or any with `companies:write`).
 fn covers_token(caller: &Caller, t: &TokenRow) -> bool {
-    caller.covers(power(t)) && caller.changes_company(t.company_id)
+    caller.covers(&power(t)) && caller.changes_company(t.company_id)
 }
 
 /// Who may renew (regenerate) a token's value: its owner; for a shared token, the
@@ -170,10 +170,10 @@ fn ensure_covers(
     code: &'static str,
     message: &str,
 ) -> ApiResult<()> {
-    if caller.covers(needed) {
+    if caller.covers(&needed) {
         return Ok(());
     }
-    let missing = needed.difference(caller.permissions).names().join(", ");
+    let missing = needed.difference(&caller.permissions).names().join(", ");
     Err(ApiError::forbidden(code, format!("{message}: {missing}")))
 }
 

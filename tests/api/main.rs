@@ -26,6 +26,8 @@ mod nodes;
 mod power;
 mod privacy;
 mod reauth;
+mod scopes;
+mod scopes_guide;
 mod security;
 mod sessions;
 mod smoke;

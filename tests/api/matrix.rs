@@ -75,6 +75,8 @@ struct World {
     user_id: i64,
     node_id: i64,
     node_token: String,
+    scope_id: i64,
+    role_id: i64,
 }
 
 async fn world(app: &TestApp) -> World {
@@ -85,11 +87,16 @@ async fn world(app: &TestApp) -> World {
         .await;
     assert_eq!(res.status(), 201);
     let n = body(res).await;
+    let scope_id = crate::scopes::define_scope(app, &app.admin_token, "matrix:read").await;
+    let role_id =
+        crate::scopes::define_role(app, &app.admin_token, "Matrix", &["matrix:read"]).await;
     World {
         token_id,
         user_id,
         node_id: n["node"]["id"].as_i64().unwrap(),
         node_token: n["token"]["value"].as_str().unwrap().to_string(),
+        scope_id,
+        role_id,
     }
 }
 
@@ -98,6 +105,10 @@ fn concrete(path: &str, w: &World) -> String {
         w.token_id
     } else if path.starts_with("/v1/users/") {
         w.user_id
+    } else if path.starts_with("/v1/scopes/") {
+        w.scope_id
+    } else if path.starts_with("/v1/roles/") {
+        w.role_id
     } else {
         w.node_id
     };
@@ -112,6 +123,8 @@ fn payload(method: &str, path: &str) -> Option<Value> {
         ("POST", "/v1/users") => Some(json!({ "email": "m@example.com", "role": "read_only" })),
         ("POST", "/v1/companies") => Some(json!({ "name": "Matrix" })),
         ("POST", "/v1/nodes") => Some(json!({ "name": "m" })),
+        ("POST", "/v1/scopes") => Some(json!({ "name": "matrix:write" })),
+        ("POST", "/v1/roles") => Some(json!({ "name": "Matrix 2" })),
         ("POST", "/v1/session") => {
             Some(json!({ "email": "nobody@example.com", "password": "wrong-password" }))
         }

@@ -30,6 +30,16 @@ struct Targets {
     token_id: i64,
     user_id: i64,
     node_id: i64,
+    /// An API scope and an unused company role (SPEC §18).
+    scope_id: i64,
+    role_id: i64,
+}
+
+/// A scope and an unused role of the company `admin_token` administers: (scope, role).
+async fn scope_and_role(app: &TestApp, admin_token: &str) -> (i64, i64) {
+    let scope = crate::scopes::define_scope(app, admin_token, "matrix:read").await;
+    let role = crate::scopes::define_role(app, admin_token, "Matrix", &["tokens:read"]).await;
+    (scope, role)
 }
 
 fn concrete(path: &str, t: &Targets) -> String {
@@ -37,6 +47,10 @@ fn concrete(path: &str, t: &Targets) -> String {
         t.token_id
     } else if path.starts_with("/v1/users/") {
         t.user_id
+    } else if path.starts_with("/v1/scopes/") {
+        t.scope_id
+    } else if path.starts_with("/v1/roles/") {
+        t.role_id
     } else {
         t.node_id
     };
@@ -56,6 +70,8 @@ fn payload(m: &str, p: &str, t: &Targets) -> Option<Value> {
         })),
         ("POST", "/v1/companies") => Some(json!({ "name": "Matrix" })),
         ("POST", "/v1/nodes") => Some(json!({ "name": "m" })),
+        ("POST", "/v1/scopes") => Some(json!({ "name": "matrix:write" })),
+        ("POST", "/v1/roles") => Some(json!({ "name": "Matrix 2" })),
         ("PATCH", "/v1/users/{id}") => Some(json!({ "password": "a-new-password-1" })),
         ("PATCH", _) => Some(json!({})),
         ("POST", _) => Some(json!({})),
@@ -140,6 +156,13 @@ fn delegated(m: &str, p: &str) -> Want {
         ("DELETE", "/v1/nodes/{id}") => GONE,
         ("GET", "/v1/nodes/self") | ("POST", "/v1/nodes/self/heartbeat") => API_TOKEN_AS_NODE,
         ("POST", "/v1/maintenance/run") => SCOPE,
+        // SPEC §18: a delegated administrator's token manages scopes and roles
+        ("GET", "/v1/scopes" | "/v1/scopes/{id}" | "/v1/scopes/{id}/delete-preview") => OK,
+        ("GET", "/v1/roles/{id}") | ("POST", "/v1/roles/{id}/preview") => OK,
+        ("PATCH", "/v1/scopes/{id}" | "/v1/roles/{id}") => OK,
+        ("POST", "/v1/scopes" | "/v1/roles") => CREATED,
+        ("DELETE", "/v1/scopes/{id}") => OK,
+        ("DELETE", "/v1/roles/{id}") => GONE,
         _ => unknown(m, p),
     }
 }
@@ -153,10 +176,13 @@ async fn rule_25_matrix_a_delegated_token_on_every_route() {
     assert_eq!(me["delegated"], true, "{me}");
     let target = app.create_user("target@example.com", "analyst").await;
     let (token_id, _) = app.token_for(target, json!({})).await;
+    let (scope_id, role_id) = scope_and_role(&app, &app.admin_token).await;
     let t = Targets {
         token_id,
         user_id: target,
         node_id: own_company_node(&app).await,
+        scope_id,
+        role_id,
     };
     let failures = run(&app, &token, &t, delegated).await;
     assert!(failures.is_empty(), "delegated:\n{}", failures.join("\n"));
@@ -191,6 +217,10 @@ fn narrow_global(m: &str, p: &str) -> Want {
         ("DELETE", "/v1/nodes/{id}") => NOT_FOUND,
         ("GET", "/v1/nodes/self") | ("POST", "/v1/nodes/self/heartbeat") => API_TOKEN_AS_NODE,
         ("POST", "/v1/maintenance/run") => SCOPE,
+        // SPEC §18: its own company's scopes and roles; another company's are invisible
+        ("GET", "/v1/scopes") => OK,
+        ("POST", "/v1/scopes" | "/v1/roles") => CREATED,
+        (_, p) if p.starts_with("/v1/scopes/") || p.starts_with("/v1/roles/") => NOT_FOUND,
         _ => unknown(m, p),
     }
 }
@@ -216,10 +246,13 @@ async fn rule_24_matrix_a_global_admins_token_without_companies_or_maintenance()
             .await,
     )
     .await;
+    let (scope_id, role_id) = scope_and_role(&app, &foreign_admin).await;
     let t = Targets {
         token_id: t2,
         user_id: u2,
         node_id: node["node"]["id"].as_i64().unwrap(),
+        scope_id,
+        role_id,
     };
     let failures = run(&app, &token, &t, narrow_global).await;
     assert!(
@@ -294,6 +327,9 @@ fn helpdesk(m: &str, p: &str) -> Want {
         ("GET" | "POST", "/v1/nodes") | ("DELETE", "/v1/nodes/{id}") => SCOPE,
         ("GET", "/v1/nodes/self") | ("POST", "/v1/nodes/self/heartbeat") => API_TOKEN_AS_NODE,
         ("POST", "/v1/maintenance/run") => SCOPE,
+        // SPEC §18: scopes and role changes need settings:*; reading a role does not
+        ("GET", "/v1/roles/{id}") => OK,
+        (_, p) if p.starts_with("/v1/scopes") || p.starts_with("/v1/roles") => SCOPE,
         _ => unknown(m, p),
     }
 }
@@ -314,10 +350,13 @@ async fn rule_26_matrix_a_helpdesk_role_against_an_administrator() {
     let (_, token) = app
         .token_for(helpdesk_id, json!({ "permissions": HELPDESK }))
         .await;
+    let (scope_id, role_id) = scope_and_role(&app, &app.admin_token).await;
     let t = Targets {
         token_id,
         user_id: admin,
         node_id: own_company_node(&app).await,
+        scope_id,
+        role_id,
     };
     let failures = run(&app, &token, &t, helpdesk).await;
     assert!(failures.is_empty(), "helpdesk:\n{}", failures.join("\n"));

@@ -48,14 +48,14 @@ const MINUTE_MS: i64 = 60_000;
 const RETENTION_MIN: i64 = 2 * 24 * 60;
 const USERS: usize = 3;
 /// Permissions random sets are drawn from (bit i = POOL[i]).
-const POOL: [P; 7] = [
-    P::AttacksRead,
-    P::AttacksWrite,
-    P::ApiDiscoveryRead,
-    P::NodesRead,
-    P::NodesWrite,
-    P::TokensRead,
-    P::TokensWrite,
+const POOL: [&str; 7] = [
+    "attacks:read",
+    "attacks:write",
+    "api_discovery:read",
+    "nodes:read",
+    "nodes:write",
+    "tokens:read",
+    "tokens:write",
 ];
 const ROLES: [Role; 6] = [
     Role::Admin,
@@ -77,19 +77,24 @@ const STEPS: [i64; 7] = [1, 30, 60, 1440, 2 * 1440, 3 * 1440, 7 * 1440];
 const LIFETIMES: [i64; 6] = [1, 30, 60, 1440, 3 * 1440, 9 * 1440];
 
 fn set_of(mask: u8) -> PermissionSet {
-    POOL.iter()
+    let names: Vec<&str> = POOL
+        .iter()
         .enumerate()
         .filter(|(i, _)| mask & (1 << i) != 0)
         .map(|(_, p)| *p)
-        .collect()
+        .collect();
+    PermissionSet::parse_names(&names).expect("pool names")
 }
 
 /// The explicit set a `Perms::Explicit` / `Perms::Within` asks for, given what the owner holds.
 fn explicit(p: &Perms, held: PermissionSet) -> PermissionSet {
     match p {
         Perms::Explicit(mask) => set_of(*mask),
-        Perms::Within(mask) => set_of(*mask).intersection(held),
-        Perms::Template(i) => TEMPLATES[*i].permissions(),
+        Perms::Within(mask) => set_of(*mask).intersection(&held),
+        // A template gives its permissions as an explicit set of the company's scopes.
+        Perms::Template(i) => {
+            PermissionSet::from_storage(&TEMPLATES[*i].permissions().to_storage())
+        }
     }
 }
 
@@ -144,6 +149,14 @@ enum Op {
         user: usize,
         mask: u8,
     },
+    /// SPEC §18: the user takes the company role.
+    SetCompanyRole {
+        user: usize,
+    },
+    /// SPEC §18: the company role's set changes (its holders' tokens are trimmed).
+    EditRole {
+        mask: u8,
+    },
     SetUserEnabled {
         user: usize,
         enabled: bool,
@@ -182,6 +195,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<u8>().prop_map(|token| Op::Renew { token }),
         2 => (0..USERS, 0..ROLES.len()).prop_map(|(user, role)| Op::SetRole { user, role }),
         2 => (0..USERS, 0u8..128).prop_map(|(user, mask)| Op::SetCustom { user, mask }),
+        2 => (0..USERS).prop_map(|user| Op::SetCompanyRole { user }),
+        2 => (0u8..128).prop_map(|mask| Op::EditRole { mask }),
         2 => (0..USERS, any::<bool>())
             .prop_map(|(user, enabled)| Op::SetUserEnabled { user, enabled }),
         1 => (0..USERS, any::<bool>()).prop_map(|(user, sso)| Op::SetSso { user, sso }),
@@ -204,7 +219,7 @@ struct MUser {
 
 impl MUser {
     fn perms(&self) -> PermissionSet {
-        permissions_of(self.role, self.custom)
+        permissions_of(self.role, &self.custom)
     }
     fn active(&self) -> bool {
         self.enabled && !self.sso
@@ -240,6 +255,8 @@ struct Model {
     /// Values and UUID + secret pairs that must never authenticate again.
     dead_values: Vec<String>,
     dead_creds: Vec<(String, String)>,
+    /// The set of the company role (SPEC §18); `None` until the case starts.
+    role_set: Option<PermissionSet>,
 }
 
 impl Model {
@@ -284,11 +301,11 @@ impl Model {
         let held = self.users[user].perms();
         for id in self.owned_by(user) {
             let t = &self.tokens[&id];
-            if t.legacy || t.perms.is_subset_of(held) {
+            if t.legacy || t.perms.is_subset_of(&held) {
                 continue;
             }
-            let perms = t.perms.intersection(held);
-            self.tokens.get_mut(&id).expect("token").perms = perms;
+            let perms = t.perms.intersection(&held);
+            self.tokens.get_mut(&id).expect("token").perms = perms.clone();
             if perms.is_empty() {
                 self.disable(id, "no_permissions");
             }
@@ -331,7 +348,7 @@ impl Model {
             if t.legacy {
                 owner.perms()
             } else {
-                t.perms.intersection(owner.perms())
+                t.perms.intersection(&owner.perms())
             }
         })
     }
@@ -343,6 +360,8 @@ struct Sut {
     state: Arc<AppState>,
     rt: Arc<tokio::runtime::Runtime>,
     admin: i64,
+    /// The company role users may take (SPEC §18).
+    role_id: i64,
     /// Real time (ms, server clock) at virtual minute 0.
     t0: i64,
     started: Instant,
@@ -395,6 +414,7 @@ impl Sut {
             state,
             rt,
             admin: 0,
+            role_id: 0,
             t0,
             started: Instant::now(),
             names: 0,
@@ -406,7 +426,38 @@ impl Sut {
             .write_blocking(|tx| Ok(tokend::db::companies::insert(tx, "Model", t0)?))
             .expect("company");
         sut.admin = sut.insert_user(company, "admin@model.test", Role::GlobalAdmin);
+        let env = sut.state.env();
+        let caller = sut.caller(sut.admin);
+        let role = sut
+            .state
+            .write_blocking(|tx| {
+                tokend::service::roles::create(
+                    tx,
+                    &env,
+                    &caller,
+                    tokend::service::roles::CreateRole {
+                        name: "Model role".into(),
+                        permissions: Some(names(set_of(0x7f))),
+                        ..Default::default()
+                    },
+                )
+            })
+            .expect("company role");
+        sut.role_id = role.id.expect("role id");
         sut
+    }
+
+    fn edit_role(&self, set: &PermissionSet) -> Outcome {
+        let env = self.state.env();
+        let caller = self.caller(self.admin);
+        let input = tokend::service::roles::UpdateRole {
+            permissions: Some(names(set.clone())),
+            ..Default::default()
+        };
+        code(self.state.write_blocking(|tx| {
+            tokend::service::roles::update(tx, &env, &caller, self.role_id, input)
+        }))
+        .map(|_| ())
     }
 
     fn insert_user(&self, company_id: i64, email: &str, role: Role) -> i64 {
@@ -419,6 +470,8 @@ impl Sut {
             enabled: true,
             sso: false,
             password: None,
+            role_id: None,
+            grantor: None,
         };
         let env = self.state.env();
         self.state
@@ -500,7 +553,7 @@ fn step(sut: &mut Sut, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
                 Perms::Template(i) => (TEMPLATES[i].permissions(), None, Some(TEMPLATES[i].name())),
                 p => {
                     let set = explicit(&p, u.perms());
-                    (set, Some(names(set)), None)
+                    (set.clone(), Some(names(set)), None)
                 }
             };
             let predicted = if self_service && !u.perms().contains(P::TokensWrite) {
@@ -511,7 +564,7 @@ fn step(sut: &mut Sut, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
                 Err("owner_inactive")
             } else if set.is_empty() {
                 Err("validation_failed")
-            } else if !set.is_subset_of(u.perms()) {
+            } else if !set.is_subset_of(&u.perms()) {
                 Err("permissions_exceed_owner")
             } else {
                 Ok(())
@@ -572,7 +625,7 @@ fn step(sut: &mut Sut, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
                 p => {
                     let set = explicit(&p, held);
                     let request = UpdateToken {
-                        permissions: Some(names(set)),
+                        permissions: Some(names(set.clone())),
                         ..UpdateToken::default()
                     };
                     (set, request)
@@ -582,7 +635,7 @@ fn step(sut: &mut Sut, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
                 None => Err("not_found"),
                 Some(t) if t.legacy => Err("legacy_permissions_fixed"),
                 Some(_) if set.is_empty() => Err("validation_failed"),
-                Some(t) if !set.is_subset_of(m.users[t.owner].perms()) => {
+                Some(t) if !set.is_subset_of(&m.users[t.owner].perms()) => {
                     Err("permissions_exceed_owner")
                 }
                 Some(_) => Ok(()),
@@ -748,6 +801,33 @@ fn step(sut: &mut Sut, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
             m.users[user].role = Role::Custom;
             m.users[user].custom = set_of(mask);
             m.trim(user);
+        }
+        Op::SetCompanyRole { user } => {
+            let got = sut.update_user(
+                m.users[user].id,
+                UpdateUser {
+                    role: Some("company".into()),
+                    role_id: Some(sut.role_id),
+                    ..UpdateUser::default()
+                },
+            );
+            expect_outcome(op, Ok(()), got)?;
+            let set = m.role_set.clone().unwrap_or_else(|| set_of(0x7f));
+            m.users[user].role = Role::Company;
+            m.users[user].custom = set;
+            m.trim(user);
+        }
+        Op::EditRole { mask } => {
+            let set = set_of(mask);
+            let got = sut.edit_role(&set);
+            expect_outcome(op, Ok(()), got)?;
+            m.role_set = Some(set.clone());
+            for user in 0..m.users.len() {
+                if m.users[user].role == Role::Company {
+                    m.users[user].custom = set.clone();
+                    m.trim(user);
+                }
+            }
         }
         Op::SetUserEnabled { user, enabled } => {
             let got = sut.update_user(
@@ -971,7 +1051,7 @@ fn verify(sut: &mut Sut, m: &Model) -> Result<(), TestCaseError> {
         check(!(*enabled && (!owner.enabled || owner.sso)), || {
             format!("INVARIANT: token {id} enabled under an inactive owner {owner:?}")
         })?;
-        check(legacy || perms.is_subset_of(owner.permissions()), || {
+        check(legacy || perms.is_subset_of(&owner.permissions()), || {
             format!(
                 "INVARIANT: token {id} {:?} wider than its owner {:?}",
                 perms.names(),
@@ -1081,13 +1161,13 @@ fn verify(sut: &mut Sut, m: &Model) -> Result<(), TestCaseError> {
             let got = rt.block_on(tokend::auth::extract::authenticate_token(
                 &state, &t.value, ip,
             ));
-            same_auth(*id, "value", expected, got)?;
+            same_auth(*id, "value", expected.clone(), got)?;
         }
         if let Some((uuid, secret)) = &t.creds {
             let got = rt.block_on(tokend::auth::extract::authenticate_legacy(
                 &state, uuid, secret, ip,
             ));
-            same_auth(*id, "UUID + secret", expected, got)?;
+            same_auth(*id, "UUID + secret", expected.clone(), got)?;
         }
         if let Some(e) = t.expires_at.filter(|e| *e <= m.now) {
             check(expected.is_none(), || {
@@ -1135,8 +1215,8 @@ fn same_auth(
         }
         (expected, got) => Err(TestCaseError::fail(format!(
             "token {id} by {how}: model expects {:?}, the hot path answered {:?}",
-            expected.map(|p| p.names()),
-            got.map(|c| (c.token_id, c.permissions.names()))
+            expected.map(|p| format!("{p:?}")),
+            got.map(|c| (c.token_id, format!("{:?}", c.permissions)))
                 .map_err(|e| e.code())
         ))),
     }

@@ -54,6 +54,7 @@ fn check(users: &[UserSpec], tokens: &[TokenSpec]) -> Result<(), TestCaseError> 
             sso: false,
             password_hash: None,
             now: 0,
+            role_id: None,
         };
         ids.push(db::users::insert(&conn, &new).expect("user"));
     }

@@ -203,6 +203,27 @@ async fn fill(r: &Running) -> (String, (String, String), String) {
         .as_str()
         .expect("node value")
         .to_string();
+    // SPEC §18: a scope of the company's own, and a role a user holds
+    let (s, _) = r
+        .post("/v1/scopes", &r.admin, json!({ "name": "orders:write" }))
+        .await;
+    assert_eq!(s, 201);
+    let (s, role) = r
+        .post(
+            "/v1/roles",
+            &r.admin,
+            json!({ "name": "Orders", "permissions": ["tokens:read", "orders:write"] }),
+        )
+        .await;
+    assert_eq!(s, 201, "{role}");
+    let (s, carol) = r
+        .post(
+            "/v1/users",
+            &r.admin,
+            json!({ "email": "carol@example.com", "role": "company", "role_id": role["id"] }),
+        )
+        .await;
+    assert_eq!(s, 201, "{carol}");
     r.me_eventually(&ann_token).await;
     (ann_token, (uuid.into(), secret.into()), node_token)
 }
@@ -281,7 +302,7 @@ async fn migrate_to_copies_everything_and_the_same_credentials_work_on_postgresq
     ] {
         assert!(out.stdout.contains(line), "{line} reported: {}", out.stdout);
     }
-    let users = format!("{:<22} 3 rows", "users");
+    let users = format!("{:<22} 4 rows", "users");
     assert!(out.stdout.contains(&users), "{}", out.stdout);
     assert!(out.stdout.contains("sessions"), "{}", out.stdout);
     assert!(out.stdout.contains("limit_events"), "{}", out.stdout);
@@ -346,7 +367,7 @@ async fn migrate_to_copies_everything_and_the_same_credentials_work_on_postgresq
         .iter()
         .map(|u| u["id"].as_i64().expect("id"))
         .collect();
-    assert_eq!(ids.len(), 3, "{users}");
+    assert_eq!(ids.len(), 4, "{users}");
     let carl = r.api_user("carl@example.com", "analyst").await;
     assert_eq!(carl, ids.iter().max().unwrap() + 1);
 }

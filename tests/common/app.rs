@@ -252,6 +252,6 @@ impl Store {
 pub fn owner_permissions_body(owner: &tokend::domain::model::User) -> Value {
     match tokend::domain::roles::parse_template(owner.role.name()) {
         Some(r) if r != tokend::domain::roles::Role::Custom => json!({ "role_template": r.name() }),
-        _ => json!({ "permissions": owner.permissions().names() }),
+        _ => json!({ "permissions": owner.permissions().request_names() }),
     }
 }

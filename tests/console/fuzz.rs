@@ -83,6 +83,26 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
             "remove_secret",
         ],
     ),
+    ("GET", "/settings/scopes", &[]),
+    ("POST", "/settings/scopes", &["name", "description"]),
+    ("POST", "/settings/scopes/{id}/delete", &["confirmed"]),
+    ("GET", "/settings/roles", &[]),
+    (
+        "POST",
+        "/settings/roles",
+        &["name", "description", "permissions"],
+    ),
+    ("GET", "/settings/roles/{id}", &[]),
+    (
+        "POST",
+        "/settings/roles/{id}",
+        &["name", "description", "permissions", "confirmed"],
+    ),
+    (
+        "POST",
+        "/settings/roles/{id}/delete",
+        &["name", "confirmed"],
+    ),
     ("GET", "/profile", &[]),
     (
         "POST",

@@ -26,5 +26,6 @@ mod parity;
 mod picker;
 mod privacy;
 mod reauth;
+mod scopes;
 mod screenshots;
 mod tokens;

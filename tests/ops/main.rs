@@ -18,3 +18,4 @@ mod proxy;
 mod schemathesis;
 mod shutdown;
 mod upgrade;
+mod upgrade_scopes;

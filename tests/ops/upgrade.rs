@@ -75,7 +75,7 @@ fn contents(conn: &Connection, only: Option<&Contents>) -> Contents {
 }
 
 /// A v1 database with a bit of everything, through plain SQL (as the v1 binary wrote it).
-fn make_v1(path: &Path, value: &str, password_hash: &str) {
+pub(crate) fn make_v1(path: &Path, value: &str, password_hash: &str) {
     let conn = Connection::open(path).expect("create");
     conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;")
         .expect("pragmas");

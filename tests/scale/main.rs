@@ -10,9 +10,9 @@ mod proc;
 
 mod coherence;
 mod faults;
+mod limits;
 mod patroni;
 mod pgbouncer;
-mod limits;
 mod shared;
 mod tls;
 

@@ -14,6 +14,9 @@ pub struct AuthRow {
     pub token_id: i64,
     pub kind: TokenKind,
     pub permissions: PermissionSet,
+    /// Token ∩ owner (legacy: the owner's), computed once per lookup: the cached row answers
+    /// every request with a shared set (`has_scope` is a binary search, no allocation).
+    pub effective: PermissionSet,
     pub enabled: bool,
     pub expires_at: Option<i64>,
     /// `Some(t)` when the digest matched the previous value, valid until `t`.
@@ -32,7 +35,7 @@ pub struct AuthRow {
 
 fn auth_row(r: &Row) -> Result<AuthRow> {
     let current: bool = r.get(5)?;
-    Ok(AuthRow {
+    let mut row = AuthRow {
         token_id: r.get(0)?,
         kind: parse_column(r, 1, "token kind", TokenKind::parse)?,
         permissions: PermissionSet::from_storage(&r.get::<String>(2)?),
@@ -42,9 +45,16 @@ fn auth_row(r: &Row) -> Result<AuthRow> {
         ip_bound: !r.get::<String>(7)?.trim().is_empty(),
         allowed_nets: stored_nets(&r.get::<String>(7)?),
         owner: users::from_row_at(r, 8)?,
-        creator_id: r.get(20)?,
-        limits: super::limits::Limits::read(r, 21)?,
-    })
+        creator_id: r.get(9 + users::WIDTH)?,
+        limits: super::limits::Limits::read(r, 10 + users::WIDTH)?,
+        effective: PermissionSet::EMPTY,
+    };
+    row.effective = crate::domain::authz::effective_permissions(
+        row.kind,
+        &row.permissions,
+        &row.owner.permissions(),
+    );
+    Ok(row)
 }
 
 impl AuthRow {
@@ -52,7 +62,8 @@ impl AuthRow {
     pub fn credential(&self) -> crate::domain::authz::StoredCredential<'_> {
         crate::domain::authz::StoredCredential {
             kind: self.kind,
-            permissions: self.permissions,
+            permissions: &self.permissions,
+            effective: Some(&self.effective),
             enabled: self.enabled,
             expires_at: self.expires_at,
             prev_valid_until: self.prev_valid_until,
@@ -94,6 +105,6 @@ pub fn auth_lookup_legacy(conn: &Connection, uuid: &str) -> Result<Option<(AuthR
         // Matched by UUID, not by a value: no rotation grace applies.
         let mut row = auth_row(r)?;
         row.prev_valid_until = None;
-        Ok((row, r.get(19)?))
+        Ok((row, r.get(8 + users::WIDTH)?))
     })
 }

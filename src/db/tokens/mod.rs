@@ -102,8 +102,8 @@ fn from_row(r: &Row) -> Result<TokenRow> {
         last_used_at: r.get(25)?,
         last_used_ip: r.get(26)?,
         owner_permissions: permissions_of(
-            super::parse_column(r, 27, "role", Role::parse)?,
-            PermissionSet::from_storage(&r.get::<String>(28)?),
+            super::parse_column(r, 27, "role", Role::parse_stored)?,
+            &PermissionSet::from_storage(&r.get::<String>(28)?),
         ),
         limits: limits::Limits::read(r, 29)?,
     })

@@ -257,6 +257,15 @@ const CODES: &[(&str, u16, &[&str])] = &[
         &["owner_exceeds_caller", "delegated_token"],
     ),
     ("getOwnNode", 403, &["forbidden"]),
+    ("verifyToken", 400, &["unknown_scope"]),
+    ("createScope", 409, &["name_taken", "scope_limit"]),
+    ("createRole", 409, &["name_taken"]),
+    ("updateRole", 409, &["name_taken"]),
+    ("createRole", 403, &["forbidden"]),
+    ("updateRole", 403, &["forbidden"]),
+    ("deleteRole", 409, &["role_in_use"]),
+    ("previewRoleUpdate", 403, &["forbidden"]),
+    ("previewRoleUpdate", 409, &["name_taken"]),
     ("nodeHeartbeat", 403, &["forbidden"]),
 ];
 

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod common;
 pub mod doc;
 pub mod nodes;
+pub mod scopes;
 pub mod session;
 pub mod system;
 pub mod tokens;
@@ -54,6 +55,17 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/v1/maintenance/run", "maintenance:run"),
     ("POST", "/v1/revoke", "—"),
     ("GET", "/v1/webhooks/deliveries", "settings:read"),
+    ("GET", "/v1/scopes", "settings:read"),
+    ("POST", "/v1/scopes", "settings:write"),
+    ("GET", "/v1/scopes/{id}", "settings:read"),
+    ("PATCH", "/v1/scopes/{id}", "settings:write"),
+    ("GET", "/v1/scopes/{id}/delete-preview", "settings:write"),
+    ("DELETE", "/v1/scopes/{id}", "settings:write"),
+    ("POST", "/v1/roles", "settings:write"),
+    ("GET", "/v1/roles/{id}", "any"),
+    ("POST", "/v1/roles/{id}/preview", "settings:write"),
+    ("PATCH", "/v1/roles/{id}", "settings:write"),
+    ("DELETE", "/v1/roles/{id}", "settings:write"),
 ];
 
 /// A resource whose unmatched methods answer 405 in the error envelope.
@@ -82,7 +94,33 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .route("/me", web::get().to(session::me))
                 .route("/permissions", web::get().to(session::permissions))
-                .route("/roles", web::get().to(session::roles))
+                .service(
+                    resource("/roles")
+                        .route(web::get().to(scopes::roles_list))
+                        .route(web::post().to(scopes::roles_create)),
+                )
+                .service(
+                    resource("/roles/{id}")
+                        .route(web::get().to(scopes::roles_get))
+                        .route(web::patch().to(scopes::roles_update))
+                        .route(web::delete().to(scopes::roles_delete)),
+                )
+                .route("/roles/{id}/preview", web::post().to(scopes::roles_preview))
+                .service(
+                    resource("/scopes")
+                        .route(web::get().to(scopes::list))
+                        .route(web::post().to(scopes::create)),
+                )
+                .service(
+                    resource("/scopes/{id}")
+                        .route(web::get().to(scopes::get))
+                        .route(web::patch().to(scopes::update))
+                        .route(web::delete().to(scopes::delete)),
+                )
+                .route(
+                    "/scopes/{id}/delete-preview",
+                    web::get().to(scopes::delete_preview),
+                )
                 .service(
                     resource("/tokens")
                         .route(web::get().to(tokens::list))
@@ -153,7 +191,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     info(title = "tokend", description = "Self-hosted API token service"),
     paths(
         system::healthz, system::readyz, session::login, session::logout, session::me,
-        session::permissions, session::roles, tokens::list, tokens::create, tokens::bulk,
+        session::permissions, scopes::roles_list, scopes::roles_create, scopes::roles_get,
+        scopes::roles_preview, scopes::roles_update, scopes::roles_delete, scopes::list,
+        scopes::create, scopes::get, scopes::update, scopes::delete_preview, scopes::delete,
+        tokens::list, tokens::create, tokens::bulk,
         tokens::get, tokens::update, tokens::delete, tokens::regenerate, tokens::renew, tokens::reveal, tokens::usage,
         users::list, users::create, users::get, users::update, users::delete,
         users::legacy_credentials, admin::audit_list, admin::settings_get,

@@ -12,7 +12,6 @@ use crate::auth::extract::cookie_name;
 use crate::auth::session::{self};
 use crate::domain::model::{AuthMethod, Caller};
 use crate::domain::permissions::Permission;
-use crate::domain::roles::Role;
 use crate::error::{ApiError, ApiResult};
 use crate::routes::shared::{password_login, session_cookie};
 use crate::service::companies::{self, CompanyView};
@@ -122,50 +121,30 @@ pub struct PermissionList {
     pub items: Vec<PermissionInfo>,
 }
 
-/// The permission catalogue.
+/// The permission catalogue: tokend's management permissions, then the API scopes of the
+/// caller's company (SPEC §18).
 #[utoipa::path(get, path = "/v1/permissions", operation_id = "listPermissions", tag = "session",
     responses((status = 200, description = "Every permission with its description", body = PermissionList), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn permissions(_caller: Caller) -> HttpResponse {
-    HttpResponse::Ok().json(PermissionList {
-        items: Permission::ALL
-            .iter()
-            .map(|p| PermissionInfo {
-                name: p.name().into(),
-                description: p.description().into(),
-            })
-            .collect(),
-    })
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct RoleInfo {
-    pub name: String,
-    pub permissions: Vec<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct RoleList {
-    pub items: Vec<RoleInfo>,
-}
-
-/// Roles and the permissions each grants.
-#[utoipa::path(get, path = "/v1/roles", operation_id = "listRoles", tag = "session",
-    responses((status = 200, description = "Every role with its permissions", body = RoleList), (status = 401, body = ErrorBody)),
-    security(("bearer" = [])))]
-pub async fn roles(_caller: Caller) -> HttpResponse {
-    HttpResponse::Ok().json(RoleList {
-        items: Role::ALL
-            .iter()
-            .map(|r| RoleInfo {
-                name: r.name().into(),
-                permissions: r
-                    .permissions()
-                    .names()
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect(),
-            })
-            .collect(),
-    })
+pub async fn permissions(state: Shared, caller: Caller) -> ApiResult<HttpResponse> {
+    let company = caller.user.company_id;
+    let scopes = state
+        .read(move |c| Ok(crate::db::scopes::list(c, company)?))
+        .await?;
+    let mut items: Vec<PermissionInfo> = Permission::ALL
+        .iter()
+        .map(|p| PermissionInfo {
+            name: p.name().into(),
+            description: p.description().into(),
+        })
+        .collect();
+    items.extend(scopes.into_iter().map(|s| PermissionInfo {
+        name: s.name,
+        description: s.description,
+    }));
+    items.sort_by(|a, b| {
+        crate::domain::permissions::list_rank(&a.name)
+            .cmp(&crate::domain::permissions::list_rank(&b.name))
+    });
+    Ok(HttpResponse::Ok().json(PermissionList { items }))
 }

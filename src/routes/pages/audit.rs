@@ -43,6 +43,12 @@ const ACTIONS: &[(&str, &str)] = &[
     ("company.created", "Company created"),
     ("node.created", "Node created"),
     ("node.deleted", "Node deleted"),
+    ("scope.created", "API scope created"),
+    ("scope.updated", "API scope changed"),
+    ("scope.deleted", "API scope deleted"),
+    ("role.created", "Role created"),
+    ("role.updated", "Role changed"),
+    ("role.deleted", "Role deleted"),
 ];
 
 /// One event as a sentence: "alice@example.com regenerated deploy-bot".
@@ -180,6 +186,12 @@ fn sentence(e: &AuditView, names: &Names) -> (String, String, String) {
         "company.created" => ("created company", named()),
         "node.created" => ("created node", named()),
         "node.deleted" => ("deleted node", named()),
+        "scope.created" => ("created API scope", named()),
+        "scope.updated" => ("changed API scope", named()),
+        "scope.deleted" => ("deleted API scope", named()),
+        "role.created" => ("created role", named()),
+        "role.updated" => ("changed role", named()),
+        "role.deleted" => ("deleted role", named()),
         "node.token_leaked" => ("reported as leaked the token of node", named()),
         other => {
             let (object, href) = if e.token_id.is_some() {

@@ -29,6 +29,8 @@ pub struct PageUser {
     pub secure: bool,
     /// `scheme://host` of this request, for the ready-to-copy examples on value pages.
     pub origin: String,
+    /// The API scopes of the user's company (name, description), for permission grids.
+    pub scopes: Vec<(String, String)>,
 }
 
 fn app_state(req: &HttpRequest) -> Result<Arc<AppState>, PageError> {
@@ -47,6 +49,13 @@ impl PageUser {
             .await?
             .ok_or(PageError::Login)?;
         let ip = client_ip(req, &state.config.trusted_proxies).to_string();
+        let company = user.company_id;
+        let scopes = state
+            .read(move |c| Ok(crate::db::scopes::list(c, company)?))
+            .await?
+            .into_iter()
+            .map(|s| (s.name, s.description))
+            .collect();
         let flash = req
             .cookie(super::render::flash_cookie_name(secure))
             .and_then(|c| Flash::decode(c.value()));
@@ -60,6 +69,7 @@ impl PageUser {
             flash,
             secure,
             origin,
+            scopes,
         })
     }
 

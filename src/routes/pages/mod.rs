@@ -15,6 +15,7 @@ mod oidc;
 mod owner_picker;
 mod profile;
 mod render;
+mod scopes;
 mod session;
 mod settings;
 mod token_actions;
@@ -129,6 +130,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/settings")
                 .route(web::get().to(settings::settings))
                 .route(web::post().to(settings::save_settings)),
+        )
+        .service(
+            web::resource("/settings/scopes")
+                .route(web::get().to(scopes::scopes_page))
+                .route(web::post().to(scopes::scopes_create)),
+        )
+        .route(
+            "/settings/scopes/{id}/delete",
+            web::post().to(scopes::scopes_delete),
+        )
+        .service(
+            web::resource("/settings/roles")
+                .route(web::get().to(scopes::roles_page))
+                .route(web::post().to(scopes::roles_create)),
+        )
+        .service(
+            web::resource("/settings/roles/{id}")
+                .route(web::get().to(scopes::role_page))
+                .route(web::post().to(scopes::role_update)),
+        )
+        .route(
+            "/settings/roles/{id}/delete",
+            web::post().to(scopes::role_delete),
         )
         .route("/profile", web::get().to(profile::profile))
         .route(

@@ -95,7 +95,7 @@ impl TokenForm {
     pub fn checked(&self) -> PermissionSet {
         match parse_template(&self.template) {
             Some(r) if r != Role::Custom => r.permissions(),
-            _ => self.permissions,
+            _ => self.permissions.clone(),
         }
     }
 
@@ -204,7 +204,7 @@ async fn context(state: &Shared, user: &PageUser, owner: &str) -> Result<Context
             let users = console::user_choices(c, &env, &caller, list)?;
             let found = console::match_user(c, &caller, &owner, false)?;
             let (owner_permissions, company) = match &found {
-                UserMatch::One(u) => (u.permissions, u.company_id),
+                UserMatch::One(u) => (u.permissions.clone(), u.company_id),
                 _ => (caller.user.permissions(), caller.user.company_id),
             };
             let expiry = companies::default_expiry(c, company, env.now)?;
@@ -304,7 +304,8 @@ fn render_new(
         kinds: options(&[("private", "Private"), ("shared", "Shared")], &form.kind),
         audiences: audience_options(&form.audience),
         perms: perm_boxes(
-            user.caller.permissions.union(ctx.owner_permissions),
+            &user.scopes,
+            user.caller.permissions.union(&ctx.owner_permissions),
             ctx.owner_permissions,
             form.checked(),
         ),
@@ -327,7 +328,7 @@ fn new_template_options(form: &TokenForm, ctx: &Context, user: &PageUser) -> Vec
     }];
     templates.extend(template_options(
         &form.template,
-        (&form.owner, ctx.owner_permissions, &user.caller),
+        (&form.owner, ctx.owner_permissions.clone(), &user.caller),
     ));
     templates
 }
@@ -385,9 +386,9 @@ pub async fn refresh(state: Shared, sf: SignedForm) -> PageResult {
         form.owner = user.email().to_string();
     }
     let ctx = context(&state, &user, &form.owner).await?;
-    form.permissions = form.permissions.intersection(ctx.owner_permissions);
+    form.permissions = form.permissions.intersection(&ctx.owner_permissions);
     let fits = parse_template(&form.template)
-        .is_none_or(|r| r.permissions().is_subset_of(ctx.owner_permissions));
+        .is_none_or(|r| r.permissions().is_subset_of(&ctx.owner_permissions));
     if !fits {
         form.template = String::new();
     }

@@ -173,6 +173,7 @@ impl Details {
             shared: v.kind == TokenKind::Shared,
             permissions: v
                 .permissions
+                .clone()
                 .map(|s| s.iter().map(|p| (p.name(), p.description())).collect())
                 .unwrap_or_default(),
             allowed: v.allowed_cidrs.clone(),
@@ -210,7 +211,7 @@ impl Details {
 /// The template a token's permissions correspond to: its recorded template when the set
 /// still equals it, else Custom.
 fn effective_template(v: &TokenView) -> String {
-    let set = v.permissions.unwrap_or_default();
+    let set = v.permissions.clone().unwrap_or_default();
     match v.role_template.as_deref().and_then(parse_template) {
         Some(r) if r != Role::Custom && r.permissions() == set => r.name().into(),
         _ => "custom".into(),
@@ -223,7 +224,7 @@ fn current_form(v: &TokenView) -> TokenForm {
         owner: v.owner.email.clone(),
         description: v.description.clone(),
         template: effective_template(v),
-        permissions: v.permissions.unwrap_or_default(),
+        permissions: v.permissions.clone().unwrap_or_default(),
         set_expiry: v.expires_at.is_some(),
         expires_at: v
             .expires_at
@@ -282,12 +283,17 @@ fn render_show(
         controls: p.controls,
         templates: template_options(
             &form.template,
-            (&p.token.owner.email, p.owner_permissions, &user.caller),
+            (
+                &p.token.owner.email,
+                p.owner_permissions.clone(),
+                &user.caller,
+            ),
         ),
         audiences: super::token_form::audience_options(&form.audience),
         perms: perm_boxes(
-            user.caller.permissions.union(p.owner_permissions),
-            p.owner_permissions,
+            &user.scopes,
+            user.caller.permissions.union(&p.owner_permissions),
+            p.owner_permissions.clone(),
             form.checked(),
         ),
         form,

@@ -54,7 +54,7 @@ fn changes(u: &UserView, form: &UserForm) -> UpdateUser {
 struct LossRow {
     token_id: i64,
     name: String,
-    lost: Vec<&'static str>,
+    lost: Vec<String>,
     disabled: bool,
 }
 
@@ -116,7 +116,7 @@ pub async fn update(state: Shared, path: web::Path<String>, sf: SignedForm) -> P
                 .map(|l| LossRow {
                     token_id: l.token_id,
                     name: l.name,
-                    lost: l.lost.names(),
+                    lost: l.lost.names().into_iter().map(str::to_owned).collect(),
                     disabled: l.disabled,
                 })
                 .collect(),

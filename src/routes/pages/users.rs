@@ -107,7 +107,7 @@ impl UserForm {
             email: u.email.clone(),
             name: u.name.clone(),
             role: u.role.name().into(),
-            permissions: u.permissions,
+            permissions: u.permissions.clone(),
             enabled: u.enabled,
             sso: u.sso,
             password: Secret::default(),
@@ -127,7 +127,7 @@ impl UserForm {
 
     fn checked(&self) -> PermissionSet {
         match Role::parse(&self.role) {
-            Some(Role::Custom) | None => self.permissions,
+            Some(Role::Custom) | None => self.permissions.clone(),
             Some(r) => r.permissions(),
         }
     }
@@ -159,7 +159,7 @@ pub fn render_form(
         Some(u) => u.email.clone(),
         None => "Create user".to_string(),
     };
-    let offered = user.caller.permissions;
+    let offered = user.caller.permissions.clone();
     user.page_status(
         status,
         &FormPage {
@@ -167,7 +167,7 @@ pub fn render_form(
             is_self: u.is_some_and(|u| u.id == user.caller.user.id),
             u: u.map(UserRow::from),
             roles: role_options(&form.role, &user.caller),
-            perms: perm_boxes(offered, offered, form.checked()),
+            perms: perm_boxes(&user.scopes, offered.clone(), offered, form.checked()),
             form,
             errors,
             error,
@@ -215,6 +215,7 @@ pub async fn create(state: Shared, sf: SignedForm) -> PageResult {
         sso: Some(form.sso),
         password: Some(form.password.clone()).filter(|p| !p.is_empty()),
         company_id: None,
+        role_id: None,
     };
     let caller = user.caller.clone();
     let result = async {

@@ -139,7 +139,7 @@ pub fn reason_short(reason: Option<&str>) -> &'static str {
 /// The permissions column: the template's name when the set is exactly a role's, else the
 /// names (short sets) or a count; the full list goes into the cell's title.
 pub fn permission_summary(v: &TokenView) -> (String, String) {
-    let Some(set) = v.permissions else {
+    let Some(set) = v.permissions.clone() else {
         return (
             "Owner's role".into(),
             "Legacy tokens always carry their owner's role permissions".into(),
@@ -234,8 +234,8 @@ pub fn template_options(
         .iter()
         .map(|r| {
             let perms = r.permissions();
-            let owner_lacks = perms.difference(held);
-            let caller_lacks = perms.difference(caller.permissions);
+            let owner_lacks = perms.difference(&held);
+            let caller_lacks = perms.difference(&caller.permissions);
             let disabled = if *r == Role::Custom {
                 String::new()
             } else if !owner_lacks.is_empty() {
@@ -259,9 +259,9 @@ pub fn template_options(
 /// The roles a user may be given, for the users form: those whose permissions the signed-in
 /// user holds (the service refuses the others), plus the current one.
 pub fn role_options(selected: &str, caller: &Caller) -> Vec<Opt> {
-    Role::ALL
+    let mut out: Vec<Opt> = Role::ALL
         .iter()
-        .filter(|r| caller.covers(r.permissions()) || r.name() == selected)
+        .filter(|r| caller.covers(&r.permissions()) || r.name() == selected)
         .map(|r| Opt {
             value: r.name().into(),
             label: r.label().into(),
@@ -269,7 +269,19 @@ pub fn role_options(selected: &str, caller: &Caller) -> Vec<Opt> {
             data: r.permissions().names().join(" "),
             disabled: String::new(),
         })
-        .collect()
+        .collect();
+    // A user holding a company role keeps it unless another role is picked (Settings → Roles
+    // and the API assign company roles).
+    if selected == Role::Company.name() {
+        out.push(Opt {
+            value: Role::Company.name().into(),
+            label: Role::Company.label().into(),
+            selected: true,
+            data: String::new(),
+            disabled: String::new(),
+        });
+    }
+    out
 }
 
 /// A duration in the words the console uses: whole days ("7 days"), hours ("36 hours"),
@@ -288,27 +300,67 @@ pub fn duration_words(d: std::time::Duration) -> String {
 /// One permission checkbox. `hidden` when the token's owner does not hold it.
 #[derive(Debug, Clone)]
 pub struct PermBox {
-    pub name: &'static str,
-    pub description: &'static str,
+    pub name: String,
+    pub description: String,
+    /// `orders` for `orders:write`; the grid heads each group with it.
+    pub prefix: String,
+    pub first_of_group: bool,
     pub checked: bool,
     pub hidden: bool,
 }
 
-/// Checkboxes for every permission in `offered`, hidden where `owner` lacks it.
+/// Checkboxes for every permission in `offered` — its management permissions, then the
+/// company's API scopes (`catalogue`, by name) it holds — hidden where `owner` lacks it.
+/// Consecutive boxes of one prefix (`orders:read`, `orders:write`) form a group.
 pub fn perm_boxes(
+    catalogue: &[(String, String)],
     offered: PermissionSet,
     owner: PermissionSet,
     checked: PermissionSet,
 ) -> Vec<PermBox> {
-    offered
+    let management = offered
         .iter()
-        .map(|p: Permission| PermBox {
-            name: p.name(),
-            description: p.description(),
-            checked: checked.contains(p) && owner.contains(p),
-            hidden: !owner.contains(p),
+        .map(|p| (p.name().to_string(), p.description().to_string()));
+    let scopes = catalogue
+        .iter()
+        .filter(|(n, _)| offered.has_scope(n))
+        .cloned();
+    let mut all: Vec<(String, String)> = management.chain(scopes).collect();
+    all.sort_by(|a, b| {
+        crate::domain::permissions::list_rank(&a.0)
+            .cmp(&crate::domain::permissions::list_rank(&b.0))
+    });
+    let mut last_prefix = String::new();
+    all.into_iter()
+        .map(|(n, d)| {
+            let prefix = n.split(':').next().unwrap_or("").to_string();
+            let first_of_group = prefix != last_prefix;
+            last_prefix = prefix.clone();
+            PermBox {
+                checked: checked.has_name(&n) && owner.has_name(&n),
+                hidden: !owner.has_name(&n),
+                description: if d.is_empty() {
+                    describe(&n).to_string()
+                } else {
+                    d
+                },
+                name: n,
+                prefix,
+                first_of_group,
+            }
         })
         .collect()
+}
+
+/// A permission's description: a management permission's own, a seed scope's.
+pub fn describe(name: &str) -> &'static str {
+    match Permission::parse(name) {
+        Some(p) => p.description(),
+        None => crate::domain::permissions::SEED_SCOPES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or("", |(_, d)| d),
+    }
 }
 
 /// A user for `<datalist>` type-ahead: email, name and permissions (for the script).

@@ -48,8 +48,8 @@ pub fn create_with_value(
     let name = TokenName::parse(&input.name).map_err(|m| ApiError::field("name", m))?;
     let description = parse_description(input.description.as_deref().unwrap_or(""))
         .map_err(|m| ApiError::field("description", m))?;
-    let (permissions, template) = permissions_for(&input)?;
-    check_bounds(permissions, &owner, caller)?;
+    let (permissions, template) = permissions_for(tx, owner.company_id, &input)?;
+    check_bounds(&permissions, &owner, caller)?;
     let company = company(tx, owner.company_id)?;
     let expires_at = input.expires_at.map(|t| t.timestamp_millis());
     check_expiry(expires_at, &company, now)?;
@@ -68,7 +68,7 @@ pub fn create_with_value(
             audience,
             name: name.as_str(),
             description: &description,
-            permissions,
+            permissions: permissions.clone(),
             role_template: template.as_deref(),
             digest,
             value_hint: &value.hint(),
@@ -153,9 +153,18 @@ fn kind_and_audience(caller: &Caller, input: &CreateToken) -> ApiResult<(TokenKi
 /// The permissions asked for. Least privilege by default: a token gets nothing it was not
 /// asked for, so a request naming neither a template nor a list is refused
 /// (`permissions_required`) instead of copying the owner's whole role.
-fn permissions_for(input: &CreateToken) -> ApiResult<(PermissionSet, Option<String>)> {
-    requested_permissions(input.role_template.as_deref(), input.permissions.as_deref())?
-        .ok_or_else(permissions_required)
+fn permissions_for(
+    conn: &crate::db::Connection,
+    company_id: i64,
+    input: &CreateToken,
+) -> ApiResult<(PermissionSet, Option<String>)> {
+    requested_permissions(
+        conn,
+        company_id,
+        input.role_template.as_deref(),
+        input.permissions.as_deref(),
+    )?
+    .ok_or_else(permissions_required)
 }
 
 /// 422 `permissions_required`, naming the `permissions` field.

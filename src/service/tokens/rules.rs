@@ -50,6 +50,28 @@ pub fn load_visible(conn: &Connection, caller: &Caller, id: i64) -> ApiResult<To
 /// The permission set a create or edit asks for, from a template or an explicit list.
 /// `None` when neither was given.
 pub(super) fn requested_permissions(
+    conn: &Connection,
+    company_id: i64,
+    template: Option<&str>,
+    explicit: Option<&[String]>,
+) -> ApiResult<Option<(PermissionSet, Option<String>)>> {
+    let asked = requested_names(template, explicit)?;
+    match asked {
+        // A template gives the company's scopes among its own (SPEC §18); an explicit list
+        // must name scopes the company defines.
+        Some((set, Some(t))) if t != "custom" => Ok(Some((
+            crate::service::scopes::explicit(conn, company_id, &set)?,
+            Some(t),
+        ))),
+        Some((set, t)) => {
+            crate::service::scopes::check_defined(conn, company_id, &set, "permissions")?;
+            Ok(Some((set, t)))
+        }
+        None => Ok(None),
+    }
+}
+
+fn requested_names(
     template: Option<&str>,
     explicit: Option<&[String]>,
 ) -> ApiResult<Option<(PermissionSet, Option<String>)>> {
@@ -85,14 +107,14 @@ pub(super) fn parse_list(list: &[String]) -> ApiResult<PermissionSet> {
 }
 
 /// Rule 2: a token is never wider than its owner, nor than the credentials creating it.
-pub(super) fn check_bounds(set: PermissionSet, owner: &User, caller: &Caller) -> ApiResult<()> {
+pub(super) fn check_bounds(set: &PermissionSet, owner: &User, caller: &Caller) -> ApiResult<()> {
     if set.is_empty() {
         return Err(ApiError::field(
             "permissions",
             "at least one permission is required",
         ));
     }
-    let excess = set.difference(owner.permissions());
+    let excess = set.difference(&owner.permissions());
     if !excess.is_empty() {
         return Err(ApiError::Unprocessable {
             code: "permissions_exceed_owner",
@@ -100,7 +122,7 @@ pub(super) fn check_bounds(set: PermissionSet, owner: &User, caller: &Caller) ->
             fields: [("permissions".to_string(), excess.names().join(" "))].into(),
         });
     }
-    let beyond_caller = set.difference(caller.permissions);
+    let beyond_caller = set.difference(&caller.permissions);
     if !beyond_caller.is_empty() {
         return Err(ApiError::unprocessable(
             "permissions_exceed_caller",

@@ -215,7 +215,7 @@ pub fn view(t: &TokenRow, caller: &Caller, company: &Company, env: &Env) -> Toke
         }),
         delegated: is_delegated(t.creator_id, t.owner_id),
         company_id: t.company_id,
-        permissions: (!legacy).then_some(t.permissions),
+        permissions: (!legacy).then_some(t.permissions.clone()),
         role_template: if legacy {
             None
         } else {

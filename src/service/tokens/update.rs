@@ -41,7 +41,7 @@ pub fn update(
     let before = t.clone();
     let (rate, quota) =
         super::types::parse_limits(input.rate_limit.as_ref(), input.quota.as_ref())?;
-    let mut changed = apply_fields(&mut t, &input, (&owner, caller, &company), now)?;
+    let mut changed = apply_fields(tx, &mut t, &input, (&owner, caller, &company), now)?;
     let toggled = apply_enabled(&mut t, input.enabled, &owner, now)?;
     if raises_power(&before, &t) {
         ensure_covers_token(caller, &before)?;
@@ -101,6 +101,7 @@ fn refuse_fixed_fields(input: &UpdateToken) -> ApiResult<()> {
 
 /// Applies the edited fields to `t`; returns their names (for the audit record).
 fn apply_fields(
+    conn: &crate::db::Connection,
     t: &mut TokenRow,
     input: &UpdateToken,
     (owner, caller, company): (&User, &Caller, &Company),
@@ -125,10 +126,13 @@ fn apply_fields(
             "a legacy token always has exactly its owner's role permissions",
         ));
     }
-    if let Some((set, template)) =
-        requested_permissions(input.role_template.as_deref(), input.permissions.as_deref())?
-    {
-        check_bounds(set, owner, caller)?;
+    if let Some((set, template)) = requested_permissions(
+        conn,
+        t.company_id,
+        input.role_template.as_deref(),
+        input.permissions.as_deref(),
+    )? {
+        check_bounds(&set, owner, caller)?;
         t.permissions = set;
         t.role_template = template;
         changed.push("permissions");
@@ -168,7 +172,7 @@ fn raises_power(before: &TokenRow, after: &TokenRow) -> bool {
         (Some(b), Some(a)) => a > b,
         (None, _) => false,
     };
-    let permissions = !after.permissions.is_subset_of(before.permissions);
+    let permissions = !after.permissions.is_subset_of(&before.permissions);
     enabled
         || expiry
         || permissions

@@ -21,14 +21,17 @@ use crate::service::{require, Env};
 /// The role and custom set a change asks for (the user's own when it names neither).
 fn resolve_role_change(u: &User, input: &UpdateUser) -> ApiResult<(Role, PermissionSet)> {
     if input.role.is_none() && input.permissions.is_none() {
-        return Ok((u.role, u.custom));
+        if input.role_id.is_some() && u.role == Role::Company {
+            return Ok((Role::Company, PermissionSet::EMPTY));
+        }
+        return Ok((u.role, u.custom.clone()));
     }
     let role = match &input.role {
         Some(r) => parse_role(r)?,
         None => u.role,
     };
     let custom = match (role, input.permissions.as_deref()) {
-        (Role::Custom, None) if u.role == Role::Custom => u.custom,
+        (Role::Custom, None) if u.role == Role::Custom => u.custom.clone(),
         (role, list) => custom_set(role, list)?,
     };
     Ok((role, custom))
@@ -69,7 +72,39 @@ pub fn planned_change(
     input: &UpdateUser,
 ) -> ApiResult<(User, User)> {
     let before = load_changeable(conn, caller, id)?;
-    let after = changed_user(caller, &before, input)?;
+    let mut after = changed_user(caller, &before, input)?;
+    if input.role.is_some() || input.permissions.is_some() || input.role_id.is_some() {
+        if after.role == Role::Company {
+            let role_id = input.role_id.or(before.role_id);
+            after.custom = super::company_role_set(
+                conn,
+                after.company_id,
+                role_id,
+                Some(&caller.permissions),
+            )?;
+            after.role_id = role_id;
+        } else {
+            if input.role_id.is_some() {
+                return Err(ApiError::field(
+                    "role_id",
+                    "only role `company` takes a role_id",
+                ));
+            }
+            after.role_id = None;
+            crate::service::scopes::check_defined(
+                conn,
+                after.company_id,
+                &after.custom,
+                "permissions",
+            )?;
+        }
+        if after.id == caller.user.id && after.role_id != before.role_id {
+            return Err(ApiError::forbidden(
+                "forbidden",
+                "you cannot disable yourself, switch yourself to SSO or change your own role",
+            ));
+        }
+    }
     Ok((before, after))
 }
 
@@ -103,7 +138,7 @@ pub fn update(
         "email": u.email, "role_before": before.role, "role": u.role,
         "enabled": u.enabled, "sso": u.sso,
         "password_changed": password_hash.is_some(),
-        "permissions_removed": before.permissions().difference(u.permissions()),
+        "permissions_removed": before.permissions().difference(&u.permissions()),
     });
     record(
         tx,
@@ -134,9 +169,9 @@ fn changed_user(caller: &Caller, before: &User, input: &UpdateUser) -> ApiResult
     if let Some(n) = &input.name {
         u.name = parse_person_name(n).map_err(|m| ApiError::field("name", m))?;
     }
-    if input.role.is_some() || input.permissions.is_some() {
+    if input.role.is_some() || input.permissions.is_some() || input.role_id.is_some() {
         (u.role, u.custom) = resolve_role_change(&u, input)?;
-        check_grant(caller, u.role, u.custom)?;
+        check_grant(caller, u.role, &u.custom)?;
     }
     if let Some(e) = input.enabled {
         u.enabled = e;
@@ -181,7 +216,7 @@ fn cascade(
         end_sessions = true;
     }
     // Rule 16: permissions reduced → lost permissions removed from every token.
-    if !before.permissions().is_subset_of(u.permissions()) {
+    if !before.permissions().is_subset_of(&u.permissions()) {
         trim_to_owner(tx, actor, u, now)?;
     }
     if let Some(h) = password_hash {

@@ -27,6 +27,11 @@ pub struct ValidCreate {
     pub enabled: bool,
     pub sso: bool,
     pub password: Option<Secret>,
+    /// The company role (`role` is `Company`).
+    pub role_id: Option<i64>,
+    /// The permissions of the credential creating the user, when one does (a company role
+    /// is checked against them once it is read).
+    pub grantor: Option<PermissionSet>,
 }
 
 /// Validates a create request from the API or the console: the fields, what the caller may
@@ -35,7 +40,8 @@ pub fn validate_create(caller: &Caller, input: CreateUser) -> ApiResult<ValidCre
     require(caller, Permission::UsersWrite)?;
     let company = input.company_id;
     let mut v = validate_new_user(input, caller.user.company_id)?;
-    check_grant(caller, v.role, v.custom)?;
+    check_grant(caller, v.role, &v.custom)?;
+    v.grantor = Some(caller.permissions.clone());
     v.company_id = match company {
         None => caller.user.company_id,
         Some(c) if c == caller.user.company_id => c,
@@ -82,6 +88,8 @@ pub fn validate_new_user(input: CreateUser, company_id: i64) -> ApiResult<ValidC
         enabled: input.enabled.unwrap_or(true),
         sso,
         password: input.password,
+        role_id: input.role_id,
+        grantor: None,
     })
 }
 
@@ -96,6 +104,19 @@ pub fn insert(
     if db::companies::get(tx, v.company_id)?.is_none() {
         return Err(ApiError::field("company_id", "no such company"));
     }
+    let (custom, role_id) = if v.role == Role::Company {
+        let set = super::company_role_set(tx, v.company_id, v.role_id, v.grantor.as_ref())?;
+        (set, v.role_id)
+    } else {
+        if v.role_id.is_some() {
+            return Err(ApiError::field(
+                "role_id",
+                "only role `company` takes a role_id",
+            ));
+        }
+        crate::service::scopes::check_defined(tx, v.company_id, &v.custom, "permissions")?;
+        (v.custom.clone(), None)
+    };
     let id = db::users::insert(
         tx,
         &NewUser {
@@ -103,11 +124,12 @@ pub fn insert(
             email: v.email.as_str(),
             name: &v.name,
             role: v.role,
-            custom: v.custom,
+            custom,
             enabled: v.enabled,
             sso: v.sso,
             password_hash,
             now,
+            role_id,
         },
     )
     .map_err(email_taken)?;

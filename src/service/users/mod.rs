@@ -31,6 +31,9 @@ pub struct UserView {
     pub email: String,
     pub name: String,
     pub role: Role,
+    /// The company role the user holds (`role` is `company`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_id: Option<i64>,
     /// The user's current permissions (from the role, or the custom set).
     #[schema(value_type = Vec<String>)]
     pub permissions: PermissionSet,
@@ -48,6 +51,7 @@ impl From<&User> for UserView {
             email: u.email.clone(),
             name: u.name.clone(),
             role: u.role,
+            role_id: u.role_id,
             permissions: u.permissions(),
             enabled: u.enabled,
             sso: u.sso,
@@ -77,6 +81,9 @@ pub struct CreateUser {
     /// Global administrators only; default: the caller's company.
     #[serde(default)]
     pub company_id: Option<i64>,
+    /// The company role to hold, with `role: "company"` (SPEC §18).
+    #[serde(default)]
+    pub role_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -88,6 +95,9 @@ pub struct UpdateUser {
     pub name: Option<String>,
     #[serde(default)]
     pub role: Option<String>,
+    /// The company role to hold, with `role: "company"` (SPEC §18).
+    #[serde(default)]
+    pub role_id: Option<i64>,
     #[serde(default)]
     pub permissions: Option<Vec<String>>,
     #[serde(default)]
@@ -105,24 +115,24 @@ pub struct UpdateUser {
 }
 
 fn parse_role(s: &str) -> ApiResult<Role> {
-    Role::parse(s).ok_or_else(|| {
+    Role::parse_stored(s).ok_or_else(|| {
         ApiError::field(
             "role",
-            format!("unknown role `{}`: must be one of global_admin, admin, analyst, api_developer, read_only, deploy, custom", s.chars().take(40).collect::<String>()),
+            format!("unknown role `{}`: must be one of global_admin, admin, analyst, api_developer, read_only, deploy, custom, company (with role_id)", s.chars().take(40).collect::<String>()),
         )
     })
 }
 
 /// Checks that the caller may grant `role` with `custom`: no one grants more than they hold
 /// (so only a credential holding every permission makes a global administrator).
-fn check_grant(caller: &Caller, role: Role, custom: PermissionSet) -> ApiResult<()> {
+fn check_grant(caller: &Caller, role: Role, custom: &PermissionSet) -> ApiResult<()> {
     let granted = crate::domain::model::permissions_of(role, custom);
-    if !granted.is_subset_of(caller.permissions) {
+    if !granted.is_subset_of(&caller.permissions) {
         return Err(ApiError::forbidden(
             "forbidden",
             format!(
                 "you cannot grant permissions you do not hold: {}",
-                granted.difference(caller.permissions).names().join(", ")
+                granted.difference(&caller.permissions).names().join(", ")
             ),
         ));
     }
@@ -134,6 +144,10 @@ fn custom_set(role: Role, list: Option<&[String]>) -> ApiResult<PermissionSet> {
         (Role::Custom, Some(l)) => PermissionSet::parse_names(l)
             .map_err(|n| ApiError::field("permissions", format!("unknown permission `{n}`"))),
         (Role::Custom, None) => Ok(PermissionSet::EMPTY),
+        (Role::Company, Some(_)) => Err(ApiError::field(
+            "permissions",
+            "a company role has its own permissions: edit the role",
+        )),
         (_, Some(_)) => Err(ApiError::field(
             "permissions",
             "only a custom role takes an explicit permission list",
@@ -193,4 +207,40 @@ pub fn list(
     let rows = db::users::list(conn, scope, page.before, page.limit)?;
     let next = page.next_cursor(&env.keys, rows.last().map(|u| u.id), rows.len());
     Ok((rows.iter().map(UserView::from).collect(), next))
+}
+
+/// A company role for a user of `company_id` (SPEC §18): the role's set as the user stores it.
+/// A role of another company, or none, is refused naming `role_id`; a credential granting it
+/// must hold all of it (no power grows through a custom role).
+pub(crate) fn company_role_set(
+    conn: &Connection,
+    company_id: i64,
+    role_id: Option<i64>,
+    grantor: Option<&PermissionSet>,
+) -> ApiResult<PermissionSet> {
+    let Some(id) = role_id else {
+        return Err(ApiError::field("role_id", "role `company` needs a role_id"));
+    };
+    let role = match db::roles::get(conn, id)? {
+        Some(r) if r.company_id == company_id => r,
+        _ => {
+            return Err(ApiError::field(
+                "role_id",
+                "no such role in the user's company",
+            ))
+        }
+    };
+    let set = super::scopes::explicit(conn, company_id, &role.permissions)?;
+    if let Some(g) = grantor {
+        if !set.is_subset_of(g) {
+            return Err(ApiError::forbidden(
+                "forbidden",
+                format!(
+                    "you cannot grant permissions you do not hold: {}",
+                    set.difference(g).names().join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(set)
 }
