@@ -1,4 +1,5 @@
-//! Rules 36, 38 and 39: no operation hands out more power than the credential performing it.
+//! Rules 36, 38 and 39: no operation hands out more power than the credential performing it
+//! (lifting a rate limit or restarting a quota included).
 //! The tables here are the rows the authorization matrix (`matrix.rs`) lacked: a narrow own
 //! token of an administrator against that administrator's tokens, and a company administrator
 //! against the global administrator's tokens.
@@ -22,10 +23,15 @@ enum Op {
     RemoveBinding,
     WidenBinding,
     NarrowBinding,
+    LiftRateLimit,
+    RaiseRateLimit,
+    TightenRateLimit,
+    ResetQuota,
+    RemoveQuota,
     Delete,
 }
 
-const OPS: [Op; 13] = [
+const OPS: [Op; 18] = [
     Op::Get,
     Op::Describe,
     Op::Reveal,
@@ -38,6 +44,11 @@ const OPS: [Op; 13] = [
     Op::RemoveBinding,
     Op::WidenBinding,
     Op::NarrowBinding,
+    Op::LiftRateLimit,
+    Op::RaiseRateLimit,
+    Op::TightenRateLimit,
+    Op::ResetQuota,
+    Op::RemoveQuota,
     Op::Delete,
 ];
 
@@ -45,7 +56,12 @@ const OPS: [Op; 13] = [
 /// operations that only take power away (or touch nothing) pass, the others are refused.
 fn uncovered(op: Op) -> (u16, Option<&'static str>) {
     match op {
-        Op::Get | Op::Describe | Op::Disable | Op::ShortenExpiry | Op::NarrowBinding => (200, None),
+        Op::Get
+        | Op::Describe
+        | Op::Disable
+        | Op::ShortenExpiry
+        | Op::NarrowBinding
+        | Op::TightenRateLimit => (200, None),
         Op::Delete => (204, None),
         _ => (403, Some("token_exceeds_caller")),
     }
@@ -60,15 +76,21 @@ fn covered(op: Op) -> (u16, Option<&'static str>) {
 }
 
 /// A fresh target in the state each operation needs: bound to 127.0.0.0/8 (so loosening is
-/// possible while the test client still reaches it), expiring in 10 days, and disabled for
-/// `Enable`.
+/// possible while the test client still reaches it), expiring in 10 days, limited to 100
+/// requests a minute and 1 000 a day, and disabled for `Enable`.
 async fn prepare(app: &TestApp, id: i64, op: Op) {
     let expires = app.server_time_plus(chrono::Duration::days(10));
     let res = app
         .patch(
             &format!("/v1/tokens/{id}"),
             &app.admin_token,
-            json!({ "expires_at": expires, "allowed_cidrs": ["127.0.0.0/8"], "enabled": op != Op::Enable }),
+            json!({
+                "expires_at": expires,
+                "allowed_cidrs": ["127.0.0.0/8"],
+                "rate_limit": { "requests": 100, "per_seconds": 60 },
+                "quota": { "limit": 1000, "period": "day" },
+                "enabled": op != Op::Enable,
+            }),
         )
         .await;
     assert_eq!(res.status(), 200, "prepare: {}", body(res).await);
@@ -103,6 +125,14 @@ async fn perform(app: &TestApp, token: &str, id: i64, op: Op) -> (u16, Option<St
         Op::RemoveBinding => patch(json!({ "allowed_cidrs": [] })),
         Op::WidenBinding => patch(json!({ "allowed_cidrs": ["127.0.0.0/8", "10.0.0.0/8"] })),
         Op::NarrowBinding => patch(json!({ "allowed_cidrs": ["127.0.0.1/32"] })),
+        Op::LiftRateLimit => patch(json!({ "rate_limit": null })),
+        Op::RaiseRateLimit => patch(json!({ "rate_limit": { "requests": 100, "per_seconds": 1 } })),
+        Op::TightenRateLimit => {
+            patch(json!({ "rate_limit": { "requests": 10, "per_seconds": 60 } }))
+        }
+        // the same quota again: its count starts afresh
+        Op::ResetQuota => patch(json!({ "quota": { "limit": 1000, "period": "day" } })),
+        Op::RemoveQuota => patch(json!({ "quota": null })),
         Op::Delete => (reqwest::Method::DELETE, path.clone(), None),
     };
     let res = app.send(method, &path, Some(token), payload).await;
@@ -142,6 +172,9 @@ async fn table(
                 "allowed_cidrs",
                 "value_hint",
                 "permissions",
+                "rate_limit",
+                "quota",
+                "quota_remaining",
             ] {
                 if before[field] != after[field] {
                     failures.push(format!("{what} {op:?}: refused but {field} changed"));

@@ -15,6 +15,7 @@ use crate::db::companies::Company;
 use crate::db::tokens::TokenRow;
 use crate::db::{self, Tx};
 use crate::domain::authz::stored_nets;
+use crate::domain::limits::{Quota, RateLimit};
 use crate::domain::model::{expired, Audience, Caller, DisabledReason, TokenKind, User};
 use crate::domain::names::{parse_description, TokenName};
 use crate::domain::permissions::Permission;
@@ -43,7 +44,7 @@ pub fn update(
         super::types::parse_limits(input.rate_limit.as_ref(), input.quota.as_ref())?;
     let mut changed = apply_fields(tx, &mut t, &input, (&owner, caller, &company), now)?;
     let toggled = apply_enabled(&mut t, input.enabled, &owner, now)?;
-    if raises_power(&before, &t) {
+    if raises_power(&before, &t) || limits_loosened(&before, rate, quota) {
         ensure_covers_token(caller, &before)?;
     }
     db::tokens::update(tx, &t, now).map_err(name_taken)?;
@@ -177,6 +178,26 @@ fn raises_power(before: &TokenRow, after: &TokenRow) -> bool {
         || expiry
         || permissions
         || binding_loosened(&before.allowed_cidrs, &after.allowed_cidrs)
+}
+
+/// Whether an edit of the limits lets the token do more than before (rule 36): a rate limit
+/// removed or admitting more requests or a bigger burst, or any change to an existing quota —
+/// even the same quota starts its count afresh. Adding limits to a token without them, and a
+/// rate limit that only tightens, take power away.
+fn limits_loosened(
+    before: &TokenRow,
+    rate: Option<Option<RateLimit>>,
+    quota: Option<Option<Quota>>,
+) -> bool {
+    let rate = match (before.limits.rate, rate) {
+        (Some(_), Some(None)) => true,
+        // requests / per_seconds compared without division
+        (Some(o), Some(Some(n))) => {
+            n.requests > o.requests || n.requests * o.per_seconds > o.requests * n.per_seconds
+        }
+        _ => false,
+    };
+    rate || (before.limits.quota.is_some() && quota.is_some())
 }
 
 /// Whether the binding `after` admits an address `before` did not (no binding admits all).
