@@ -82,3 +82,20 @@ pub async fn authenticate_forward(
     let permissions = check(state, Some(req), &row, ip).await?.permissions;
     Ok(Forwarded { row, permissions })
 }
+
+/// The API scopes `company` defines (sorted), as verify asks for a scope a token does not
+/// name: from memory after the first read, until a write that can change authentication.
+pub async fn defined_scopes(state: &Arc<AppState>, company: i64) -> ApiResult<Arc<[String]>> {
+    if let Some(d) = state.index.company_scopes(company) {
+        return Ok(d);
+    }
+    let generation = state.index.generation();
+    let d: Arc<[String]> = state
+        .read(move |c| Ok(crate::db::scopes::names(c, company)?))
+        .await?
+        .into();
+    state
+        .index
+        .store_company_scopes(generation, company, d.clone());
+    Ok(d)
+}

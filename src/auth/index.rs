@@ -89,7 +89,14 @@ pub struct AuthIndex {
     journal: Mutex<Option<Vec<u64>>>,
     /// One reload at a time (each owns the journal from its read to its swap).
     reloading: Mutex<()>,
+    /// The API scopes each company defines (sorted), as `/v1/auth/verify` asks when a token
+    /// is refused a scope or holds it through the administrators' wildcard: cleared with the
+    /// lookup cache by every write that can change authentication (scope writes included).
+    company_scopes: Mutex<HashMap<i64, Arc<[String]>>>,
 }
+
+/// Companies whose scope lists are kept at most (the map is emptied when it is full).
+const COMPANY_SCOPES_MAX: usize = 10_000;
 
 impl AuthIndex {
     /// `false` means the digest is certainly unknown.
@@ -176,8 +183,28 @@ impl AuthIndex {
     /// Called after every committed write that may change who can authenticate.
     pub fn invalidate(&self) {
         let mut cache = self.cache.lock();
+        let mut scopes = self.company_scopes.lock();
         self.generation.fetch_add(1, Ordering::AcqRel);
         cache.clear();
+        scopes.clear();
+    }
+
+    /// The scopes `company` defines, when known since the last write.
+    pub fn company_scopes(&self, company: i64) -> Option<Arc<[String]>> {
+        self.company_scopes.lock().get(&company).cloned()
+    }
+
+    /// Keeps the scopes of `company` read when the generation was `generation`, unless a
+    /// write has committed since (as [`AuthIndex::store`]).
+    pub fn store_company_scopes(&self, generation: u64, company: i64, names: Arc<[String]>) {
+        let mut scopes = self.company_scopes.lock();
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        if scopes.len() >= COMPANY_SCOPES_MAX {
+            scopes.clear();
+        }
+        scopes.insert(company, names);
     }
 }
 

@@ -805,3 +805,31 @@ async fn roles_rule_36_a_custom_scope_is_power_a_caller_must_cover() {
         .await;
     assert_eq!(res.status(), 200, "{}", body(res).await);
 }
+
+/// The scopes a company defines are kept in memory for verify; defining or deleting one is
+/// seen by the very next verify (the wildcard of the administrators asks the list each time).
+#[tokio::test]
+async fn scopes_verify_sees_a_scope_defined_or_deleted_at_once() {
+    let app = spawn_app().await;
+    let t = &app.admin_token;
+    for round in 0..3 {
+        let name = format!("orders{round}:write");
+        assert_eq!(verify(&app, t, &name).await.0, 400, "{name} not defined");
+        assert_eq!(
+            verify(&app, t, &name).await.0,
+            400,
+            "{name} still not defined"
+        );
+        let id = define_scope(&app, t, &name).await;
+        assert_eq!(verify(&app, t, &name).await.0, 200, "{name} defined");
+        assert_eq!(verify(&app, t, &name).await.0, 200, "{name} still defined");
+        let res = app.delete(&format!("/v1/scopes/{id}"), t).await;
+        assert_eq!(res.status(), 200, "{}", body(res).await);
+        let (s, b) = verify(&app, t, &name).await;
+        assert_eq!(
+            (s, &b["error"]["code"]),
+            (400, &json!("unknown_scope")),
+            "{name} deleted"
+        );
+    }
+}

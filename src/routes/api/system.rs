@@ -94,9 +94,7 @@ pub async fn verify(state: Shared, req: HttpRequest) -> ApiResult<HttpResponse> 
         // Off the hot path: a scope the token does not name (SPEC §18). One the company does
         // not define is a mistake of the guarded service's configuration: 400.
         let company = caller.row.owner.company_id;
-        let defined = state
-            .read(move |c| Ok(crate::db::scopes::names(c, company)?))
-            .await?;
+        let defined = crate::auth::forward::defined_scopes(&state, company).await?;
         if let Some(unknown) = check.iter().find(|n| defined.binary_search(n).is_err()) {
             state.metrics.auth("unknown_scope");
             return Err(ApiError::UnknownScope(unknown.clone()));
