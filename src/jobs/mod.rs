@@ -78,11 +78,7 @@ pub fn purge(state: &AppState) -> ApiResult<usize> {
         }
     }
     // Hourly usage roll-ups older than 90 days (and those of deleted tokens).
-    let before = now - crate::service::tokens::USAGE_RETENTION_MS;
-    state.write_blocking(|tx| {
-        tx.effects.touches_auth = false;
-        Ok(crate::db::tokens::limits::purge_usage(tx, before)?)
-    })?;
+    state.write_blocking(|tx| crate::service::tokens::purge_usage(tx, now))?;
     count(state, "purge", total);
     Ok(total)
 }

@@ -160,6 +160,15 @@ pub fn load(conn: &Connection, caller: &Caller, id: i64) -> ApiResult<ScopeRow> 
     }
 }
 
+/// The scopes company `company` defines, for the permission catalogue every member sees
+/// (`GET /v1/permissions`, the console's permission grids); no permission needed.
+pub fn catalogue(conn: &Connection, company: i64) -> ApiResult<Vec<ScopeView>> {
+    Ok(db::scopes::list(conn, company)?
+        .iter()
+        .map(ScopeView::from)
+        .collect())
+}
+
 pub fn list(conn: &Connection, caller: &Caller) -> ApiResult<Vec<ScopeView>> {
     require(caller, Permission::SettingsRead)?;
     Ok(db::scopes::list(conn, caller.user.company_id)?

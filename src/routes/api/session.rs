@@ -129,7 +129,7 @@ pub struct PermissionList {
 pub async fn permissions(state: Shared, caller: Caller) -> ApiResult<HttpResponse> {
     let company = caller.user.company_id;
     let scopes = state
-        .read(move |c| Ok(crate::db::scopes::list(c, company)?))
+        .read(move |c| crate::service::scopes::catalogue(c, company))
         .await?;
     let mut items: Vec<PermissionInfo> = Permission::ALL
         .iter()

@@ -51,7 +51,7 @@ impl PageUser {
         let ip = client_ip(req, &state.config.trusted_proxies).to_string();
         let company = user.company_id;
         let scopes = state
-            .read(move |c| Ok(crate::db::scopes::list(c, company)?))
+            .read(move |c| crate::service::scopes::catalogue(c, company))
             .await?
             .into_iter()
             .map(|s| (s.name, s.description))

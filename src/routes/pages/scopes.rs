@@ -238,10 +238,9 @@ pub async fn scopes_delete(state: Shared, path: web::Path<String>, sf: SignedFor
 
 async fn catalogue(state: &Shared, user: &PageUser) -> Result<Vec<ScopeView>, PageError> {
     let company = user.caller.user.company_id;
-    let rows = state
-        .read(move |c| Ok(crate::db::scopes::list(c, company)?))
-        .await?;
-    Ok(rows.iter().map(ScopeView::from).collect())
+    Ok(state
+        .read(move |c| crate::service::scopes::catalogue(c, company))
+        .await?)
 }
 
 async fn render_roles(

@@ -15,7 +15,9 @@ pub use list::{list, list_page, ListPage, MAX_PAGE_SIZE};
 pub use rules::{load_visible, parse_cidrs, seal};
 pub use types::*;
 pub use update::update;
-pub use usage::{usage, usage_counts, Bucket, UsageItem, UsageView, USAGE_RETENTION_MS};
+pub use usage::{
+    purge_usage, usage, usage_counts, Bucket, UsageItem, UsageView, USAGE_RETENTION_MS,
+};
 pub use values::{renew, reveal};
 
 use rules::company;
