@@ -228,6 +228,32 @@ impl<'c> Tx<'c> {
         self.effects.removed.push(d);
     }
 
+    /// Runs `f` as one step of this transaction: when it fails, what it wrote is rolled back
+    /// (`ROLLBACK TO` a savepoint) together with the digests it recorded, and the transaction
+    /// goes on; when it succeeds, both are kept. The outer `Err` is the savepoint's own failure.
+    pub fn savepoint<T, E>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> std::result::Result<T, E>,
+    ) -> Result<std::result::Result<T, E>> {
+        self.conn.execute_batch("SAVEPOINT tx_step")?;
+        let marks = (
+            self.effects.added.len(),
+            self.effects.removed.len(),
+            self.effects.touches_auth,
+        );
+        let out = f(self);
+        if out.is_ok() {
+            self.conn.execute_batch("RELEASE tx_step")?;
+        } else {
+            self.conn
+                .execute_batch("ROLLBACK TO tx_step; RELEASE tx_step")?;
+            self.effects.added.truncate(marks.0);
+            self.effects.removed.truncate(marks.1);
+            self.effects.touches_auth = marks.2;
+        }
+        Ok(out)
+    }
+
     pub fn commit(mut self) -> Result<Effects> {
         self.open = false;
         self.conn.execute_batch("COMMIT")?;

@@ -115,9 +115,8 @@ pub fn bulk(
     }
     let mut results = Vec::with_capacity(input.ids.len());
     for id in input.ids {
-        tx.execute_batch("SAVEPOINT bulk_item")?;
-        let marks = (tx.effects.added.len(), tx.effects.removed.len());
-        let outcome = match input.action.as_str() {
+        // A refused item leaves nothing behind (its writes and digests are rolled back).
+        let outcome = tx.savepoint(|tx| match input.action.as_str() {
             "delete" => delete(tx, env, caller, id),
             action => update(
                 tx,
@@ -130,10 +129,9 @@ pub fn bulk(
                 },
             )
             .map(|_| ()),
-        };
+        })?;
         match outcome {
             Ok(()) => {
-                tx.execute_batch("RELEASE bulk_item")?;
                 results.push(BulkResult {
                     id,
                     ok: true,
@@ -142,10 +140,6 @@ pub fn bulk(
             }
             Err(ApiError::Internal(e)) => return Err(ApiError::Internal(e)),
             Err(e) => {
-                tx.execute_batch("ROLLBACK TO bulk_item; RELEASE bulk_item")?;
-                // Effects of a rolled-back item must not reach the filter.
-                tx.effects.added.truncate(marks.0);
-                tx.effects.removed.truncate(marks.1);
                 results.push(BulkResult {
                     id,
                     ok: false,
