@@ -3,7 +3,7 @@
 //! and keep the authentication index exact after every committed write.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::db::Connection;
 use anyhow::anyhow;
@@ -140,7 +140,7 @@ impl AppState {
 
     /// Applies a change another process announced: its digests enter or leave the filter and
     /// the lookup cache is dropped; a change too big to carry reloads everything.
-    pub fn apply_change(&self, c: &crate::service::system::Change) -> ApiResult<()> {
+    pub fn apply_change(&self, c: &db::changes::Change) -> ApiResult<()> {
         if c.origin != self.origin {
             match &c.digests {
                 Some((added, removed)) => {
@@ -155,6 +155,52 @@ impl AppState {
         let mut seen = self.seen_epoch.lock();
         *seen = (*seen).max(c.epoch);
         Ok(())
+    }
+
+    /// Whether other processes' changes arrive as announcements (PostgreSQL replicas), or
+    /// must be looked for in the write epoch (SQLite and its command line).
+    pub fn hears_announcements(&self) -> bool {
+        self.pool.backend() == Backend::Postgres
+    }
+
+    /// PostgreSQL: hears other replicas' announcements until `stop`, reconnecting (and
+    /// reloading, since announcements may have been missed) whenever the connection is lost.
+    /// `slice`: how long one wait lasts before `stop` is looked at again.
+    pub fn listen_for_changes(&self, stop: &std::sync::atomic::AtomicBool, slice: Duration) {
+        use std::sync::atomic::Ordering;
+        let warn = |what: &str, r: ApiResult<()>| {
+            if let Err(e) = r {
+                tracing::warn!(error = %e, "{what} failed");
+            }
+        };
+        while !stop.load(Ordering::Relaxed) {
+            let listener = match db::changes::Listener::connect(&self.pool) {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::debug!(error = %e, "change listener cannot connect yet");
+                    std::thread::sleep(slice);
+                    continue;
+                }
+            };
+            // Listening first, then reloading: nothing falls between the two.
+            warn("resync", self.resync());
+            while !stop.load(Ordering::Relaxed) {
+                match listener.wait(slice) {
+                    Ok(payloads) => {
+                        for p in &payloads {
+                            match db::changes::Change::parse(p) {
+                                Some(c) => warn("apply change", self.apply_change(&c)),
+                                None => warn("resync", self.resync()),
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "change listener lost its connection");
+                        break;
+                    }
+                }
+            }
+        }
     }
 
     /// SQLite: notices writes made by another process (the command line) through the shared

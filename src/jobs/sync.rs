@@ -15,9 +15,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::log_err;
-use crate::db::Backend;
 use crate::error::ApiResult;
-use crate::service::system::{self, Change, Listener};
+use crate::service::system;
 use crate::state::AppState;
 
 /// How often an SQLite server looks for writes made by the command line. A value it creates
@@ -47,34 +46,34 @@ impl Watch {
                 .spawn(body)
                 .expect("a sync thread starts")
         };
-        match state.pool.backend() {
-            Backend::Sqlite => {
-                let (st, flag) = (state.clone(), stop.clone());
-                threads.push(spawn(
-                    "tokend-sync",
-                    Box::new(move || {
-                        while !flag.load(Ordering::Relaxed) {
-                            std::thread::sleep(SYNC_EVERY);
-                            log_err("sync", sync_external(&st));
-                        }
-                    }),
-                ));
-            }
-            Backend::Postgres => {
-                let (st, flag) = (state.clone(), stop.clone());
-                threads.push(spawn("tokend-listen", Box::new(move || listen(&st, &flag))));
-                let (st, flag) = (state, stop.clone());
-                threads.push(spawn(
-                    "tokend-backstop",
-                    Box::new(move || {
-                        let mut behind = None;
-                        while !flag.load(Ordering::Relaxed) {
-                            std::thread::sleep(BACKSTOP_EVERY);
-                            log_err("backstop", backstop(&st, &mut behind));
-                        }
-                    }),
-                ));
-            }
+        if state.hears_announcements() {
+            let (st, flag) = (state.clone(), stop.clone());
+            threads.push(spawn(
+                "tokend-listen",
+                Box::new(move || st.listen_for_changes(&flag, LISTEN_SLICE)),
+            ));
+            let (st, flag) = (state, stop.clone());
+            threads.push(spawn(
+                "tokend-backstop",
+                Box::new(move || {
+                    let mut behind = None;
+                    while !flag.load(Ordering::Relaxed) {
+                        std::thread::sleep(BACKSTOP_EVERY);
+                        log_err("backstop", backstop(&st, &mut behind));
+                    }
+                }),
+            ));
+        } else {
+            let (st, flag) = (state.clone(), stop.clone());
+            threads.push(spawn(
+                "tokend-sync",
+                Box::new(move || {
+                    while !flag.load(Ordering::Relaxed) {
+                        std::thread::sleep(SYNC_EVERY);
+                        log_err("sync", sync_external(&st));
+                    }
+                }),
+            ));
         }
         Watch { stop, threads }
     }
@@ -92,35 +91,6 @@ impl Drop for Watch {
 /// SQLite: notices writes made by another process (the CLI) and refreshes the index.
 pub fn sync_external(state: &AppState) -> ApiResult<bool> {
     state.sync_external()
-}
-
-/// PostgreSQL: hears announcements until `stop`, reconnecting (and reloading) whenever the
-/// connection is lost.
-fn listen(state: &AppState, stop: &AtomicBool) {
-    while !stop.load(Ordering::Relaxed) {
-        let listener = match Listener::connect(&state.pool) {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::debug!(error = %e, "change listener cannot connect yet");
-                std::thread::sleep(LISTEN_SLICE);
-                continue;
-            }
-        };
-        // Listening first, then reloading: nothing falls between the two.
-        log_err("resync", state.resync());
-        while !stop.load(Ordering::Relaxed) {
-            match listener.wait(LISTEN_SLICE) {
-                Ok(payloads) => payloads.iter().for_each(|p| match Change::parse(p) {
-                    Some(c) => log_err("apply change", state.apply_change(&c)),
-                    None => log_err("resync", state.resync()),
-                }),
-                Err(e) => {
-                    tracing::warn!(error = %e, "change listener lost its connection");
-                    break;
-                }
-            }
-        }
-    }
 }
 
 /// PostgreSQL: reloads when an epoch seen at the previous check has still not been heard.

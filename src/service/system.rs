@@ -22,9 +22,6 @@ pub fn epoch(conn: &Connection) -> ApiResult<i64> {
     Ok(db::read_epoch(conn)?)
 }
 
-/// What other replicas announce (PostgreSQL), and the connection that hears it.
-pub use crate::db::changes::{Change, Listener};
-
 /// Counts one event of limit `name` for `key` unless `max` fall in the window; then
 /// `Err(seconds to wait)`. Kept in the database, so every replica counts the same events.
 pub fn limit_hit(
