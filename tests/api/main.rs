@@ -4,7 +4,6 @@
 mod common;
 
 mod auth;
-mod beyond;
 mod bursts;
 mod errors;
 mod escalation;
@@ -26,6 +25,7 @@ mod nodes;
 mod power;
 mod privacy;
 mod reauth;
+mod rotation_webhooks;
 mod scopes;
 mod scopes_guide;
 mod security;

@@ -1,6 +1,6 @@
-//! Issue 9, beyond the anchors: rotation with overlap, IP binding, expiry warnings and signed
-//! webhooks, idle policy, public revocation of leaked values. Time moves with the server's
-//! injectable clock, never with sleeps.
+//! Rotation with overlap, IP binding, expiry warnings and signed webhooks, idle policy,
+//! public revocation of leaked values. Time moves with the server's injectable clock, never
+//! with sleeps.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

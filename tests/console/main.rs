@@ -9,7 +9,6 @@ mod app;
 mod browser;
 
 mod admin;
-mod beyond;
 mod first_hour;
 mod first_hour_http;
 mod first_hour_layout;
@@ -26,6 +25,7 @@ mod parity;
 mod picker;
 mod privacy;
 mod reauth;
+mod rotation_webhooks;
 mod scopes;
 mod screenshots;
 mod tokens;

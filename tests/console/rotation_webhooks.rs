@@ -1,6 +1,6 @@
-//! Issue 9's console controls: regenerate with an overlap, IP binding ("Allowed IP addresses",
-//! "Lock to these addresses"), and the idle policy and webhook settings with the deliveries
-//! table. Each result is checked through the API.
+//! Console controls for rotation and webhooks: regenerate with an overlap, IP binding
+//! ("Allowed IP addresses", "Lock to these addresses"), and the idle policy and webhook
+//! settings with the deliveries table. Each result is checked through the API.
 
 use serde_json::{json, Value};
 
