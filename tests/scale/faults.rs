@@ -122,7 +122,23 @@ async fn failover_to_a_promoted_synchronous_standby_loses_no_acknowledged_write(
         admin.clone(),
         stop.clone(),
     ));
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // The failover comes once some writes were acknowledged (seen through the API).
+    let written = until(Duration::from_secs(20), || async {
+        let (_, list) = a.get("/v1/tokens?name=w&limit=100", &admin).await;
+        let items = list["items"].as_array().cloned().unwrap_or_default();
+        let by_writer = |t: &&serde_json::Value| {
+            t["name"].as_str().is_some_and(|n| {
+                n.strip_prefix('w')
+                    .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+            })
+        };
+        items.iter().filter(by_writer).count() >= 5
+    })
+    .await;
+    assert!(
+        written.is_some(),
+        "no writes acknowledged before the failover"
+    );
     setup.cluster.stop_immediate();
     standby.promote();
     let (ta, tb) = tokio::join!(reconnected(&a, &admin), reconnected(&b, &admin));
