@@ -76,45 +76,17 @@ pub const SEED_SCOPES: &[(&str, &str)] = &[
     ("integrations:write", "Manage integrations"),
 ];
 
-/// The one order of the catalogue before API scopes were per company.
-const LEGACY_ORDER: [&str; 25] = [
-    "attacks:read",
-    "attacks:write",
-    "vulnerabilities:read",
-    "vulnerabilities:write",
-    "incidents:read",
-    "incidents:write",
-    "api_discovery:read",
-    "api_discovery:write",
-    "rules:read",
-    "rules:write",
-    "integrations:read",
-    "integrations:write",
-    "nodes:read",
-    "nodes:write",
-    "users:read",
-    "users:write",
-    "audit:read",
-    "settings:read",
-    "settings:write",
-    "tokens:read",
-    "tokens:write",
-    "tokens:admin",
-    "companies:read",
-    "companies:write",
-    "maintenance:run",
-];
-
-/// Where a name sorts in lists: the catalogue's order from before API scopes were per company,
-/// then every other name alphabetically.
+/// Where a name sorts in lists: the catalogue's order from before API scopes were per company
+/// (the seed scopes, then the management permissions, each as declared), then every other
+/// name alphabetically.
 pub fn list_rank(name: &str) -> (usize, &str) {
-    (
-        LEGACY_ORDER
-            .iter()
-            .position(|n| *n == name)
-            .unwrap_or(LEGACY_ORDER.len()),
-        name,
-    )
+    let seeds = SEED_SCOPES.len();
+    let rank = SEED_SCOPES
+        .iter()
+        .position(|(n, _)| *n == name)
+        .or_else(|| Permission::parse(name).map(|p| seeds + p as usize))
+        .unwrap_or(seeds + Permission::ALL.len());
+    (rank, name)
 }
 
 /// The name that asks for every API scope of the company, defined now or later (what the
@@ -412,20 +384,12 @@ impl PermissionSet {
     pub fn names(&self) -> Vec<&str> {
         // The order of the catalogue before §18 first (so existing answers do not change),
         // then the company's own scopes, sorted.
-        let mut v: Vec<&str> = LEGACY_ORDER
-            .iter()
-            .copied()
-            .filter(|n| self.has_name_explicit(n))
-            .collect();
-        v.extend(self.scope_names().filter(|n| !LEGACY_ORDER.contains(n)));
-        v
-    }
-
-    fn has_name_explicit(&self, name: &str) -> bool {
-        match Permission::parse(name) {
-            Some(p) => self.contains(p),
-            None => self.scopes.contains(name),
+        let mut v: Vec<&str> = self.scope_names().collect();
+        for p in self.iter() {
+            v.push(p.name());
         }
+        v.sort_by(|a, b| list_rank(a).cmp(&list_rank(b)));
+        v
     }
 
     /// Parses a list of names: management permissions, and anything well-formed as an API
