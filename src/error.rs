@@ -278,37 +278,57 @@ const BODY_MISSING: &str = r#"{"error":{"code":"unauthenticated","message":"auth
 const BODY_INVALID_TOKEN: &str =
     r#"{"error":{"code":"invalid_token","message":"the token is invalid"}}"#;
 
-/// A database that cannot be reached answers 503 `storage_unavailable` (logged); any other
-/// storage failure is an internal error.
+/// The one mapping of a service failure to HTTP: not found 404, refused 403 (with the
+/// `insufficient_scope` challenge where it applies), invalid 422, conflict 409, unavailable
+/// 503, internal 500.
+impl From<crate::service::error::Error> for ApiError {
+    fn from(e: crate::service::error::Error) -> Self {
+        use crate::service::error::Error;
+        match e {
+            Error::NotFound => ApiError::NotFound,
+            Error::Refused(r) => ApiError::Forbidden {
+                code: r.code(),
+                challenge: (r.code() == "insufficient_scope")
+                    .then_some(Challenge::InsufficientScope),
+                message: r.message().to_string(),
+            },
+            Error::Invalid {
+                code,
+                message,
+                fields,
+            } => ApiError::Unprocessable {
+                code,
+                message,
+                fields,
+            },
+            Error::Conflict {
+                code,
+                message,
+                fields,
+            } => ApiError::Conflict {
+                code,
+                message,
+                fields,
+            },
+            Error::Unavailable => ApiError::StorageUnavailable,
+            Error::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+/// Storage failures reach HTTP as the service names them (503 when unreachable, else 500).
 impl From<crate::db::Error> for ApiError {
     fn from(e: crate::db::Error) -> Self {
-        match e {
-            crate::db::Error::Unavailable(why) => {
-                tracing::warn!(error = %why, "storage unavailable");
-                ApiError::StorageUnavailable
-            }
-            e => ApiError::Internal(e.into()),
-        }
+        crate::service::error::Error::from(e).into()
     }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// A list filter that cannot be understood (a status, kind or time that names nothing) or
-/// that holds a control character (rule 44) is invalid input naming its parameter: 422
-/// `validation_failed` with `fields.<parameter>`, like a wrongly typed query value.
+/// A list filter that cannot be understood is invalid input naming its parameter (422).
 impl From<crate::domain::listing::FieldError> for ApiError {
     fn from(e: crate::domain::listing::FieldError) -> ApiError {
-        // "status must be …" reads as the message; beside the field, "must be …".
-        let (message, beside) = match e.message.strip_prefix(&format!("{} ", e.field)) {
-            Some(rest) => (e.message.clone(), rest.to_string()),
-            None => (format!("{}: {}", e.field, e.message), e.message),
-        };
-        ApiError::Unprocessable {
-            code: "validation_failed",
-            fields: BTreeMap::from([(e.field.to_string(), beside)]),
-            message,
-        }
+        crate::service::error::Error::from(e).into()
     }
 }
 

@@ -13,9 +13,9 @@ use anyhow::{bail, Context};
 use crate::config::Config;
 use crate::domain::names::check_password;
 use crate::domain::token_value::TokenValue;
-use crate::error::ApiError;
 use crate::routes;
 use crate::service::bootstrap::{self, FirstStart};
+use crate::service::Error;
 use crate::state::AppState;
 
 /// First-start settings, read from `TOKEND_ADMIN_*` by the CLI. `Debug` hides the password
@@ -121,7 +121,7 @@ impl Bootstrap {
         let created = state
             .write_blocking(|tx| bootstrap::first_start(tx, &env, start))
             .map_err(|e| match e {
-                ApiError::Unprocessable { fields, .. } if fields.contains_key("email") => {
+                Error::Invalid { fields, .. } if fields.contains_key("email") => {
                     anyhow::anyhow!("TOKEND_ADMIN_EMAIL: {}", fields["email"])
                 }
                 e => anyhow::anyhow!("bootstrap failed: {e}"),

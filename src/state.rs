@@ -20,6 +20,7 @@ use crate::crypto::Keys;
 use crate::db::{self, Backend, Pool, Tx};
 use crate::domain::time::Clock;
 use crate::error::{ApiError, ApiResult};
+use crate::service;
 use crate::telemetry::Metrics;
 
 pub struct AppState {
@@ -140,7 +141,7 @@ impl AppState {
 
     /// Applies a change another process announced: its digests enter or leave the filter and
     /// the lookup cache is dropped; a change too big to carry reloads everything.
-    pub fn apply_change(&self, c: &db::changes::Change) -> ApiResult<()> {
+    pub fn apply_change(&self, c: &db::changes::Change) -> service::Result<()> {
         if c.origin != self.origin {
             match &c.digests {
                 Some((added, removed)) => {
@@ -149,7 +150,7 @@ impl AppState {
                     self.index.invalidate();
                     self.metrics.filter_size.set(self.index.filter_len() as i64);
                 }
-                None => self.read_blocking(|conn| Ok(self.reload_index(conn)?))?,
+                None => self.read_blocking(|conn| self.reload_index(conn))?,
             }
         }
         let mut seen = self.seen_epoch.lock();
@@ -168,7 +169,7 @@ impl AppState {
     /// `slice`: how long one wait lasts before `stop` is looked at again.
     pub fn listen_for_changes(&self, stop: &std::sync::atomic::AtomicBool, slice: Duration) {
         use std::sync::atomic::Ordering;
-        let warn = |what: &str, r: ApiResult<()>| {
+        let warn = |what: &str, r: service::Result<()>| {
             if let Err(e) = r {
                 tracing::warn!(error = %e, "{what} failed");
             }
@@ -205,7 +206,7 @@ impl AppState {
 
     /// SQLite: notices writes made by another process (the command line) through the shared
     /// write epoch, and reloads the filter when there were some; `true` then.
-    pub fn sync_external(&self) -> ApiResult<bool> {
+    pub fn sync_external(&self) -> service::Result<bool> {
         self.read_blocking(|c| {
             let epoch = db::read_epoch(c)?;
             let mut seen = self.seen_epoch.lock();
@@ -238,7 +239,7 @@ impl AppState {
     }
 
     /// Reloads the filter and remembers the epoch it reflects (start, reconnect, backstop).
-    pub fn resync(&self) -> ApiResult<()> {
+    pub fn resync(&self) -> service::Result<()> {
         self.read_blocking(|conn| {
             let epoch = db::read_epoch(conn)?;
             self.reload_index(conn)?;
@@ -301,14 +302,18 @@ impl AppState {
 
     /// Runs `f` unless another replica is running the job `name` (PostgreSQL: a session
     /// advisory lock held while `f` runs); `None` when skipped. On SQLite, one process.
-    pub fn once<T>(&self, name: &str, f: impl FnOnce() -> ApiResult<T>) -> ApiResult<Option<T>> {
+    pub fn once<T, E: From<db::Error>>(
+        &self,
+        name: &str,
+        f: impl FnOnce() -> Result<T, E>,
+    ) -> Result<Option<T>, E> {
         let Some(_lock) = db::JobLock::try_take(&self.pool, name)? else {
             return Ok(None);
         };
         f().map(Some)
     }
 
-    fn conn(&self, kind: &str) -> ApiResult<db::Connection> {
+    fn conn(&self, kind: &str) -> db::Result<db::Connection> {
         let start = Instant::now();
         let conn = self.pool.get()?;
         self.metrics
@@ -325,7 +330,10 @@ impl AppState {
     }
 
     /// Runs `f` in one write transaction on this thread; commits on `Ok`.
-    pub fn write_blocking<T>(&self, f: impl FnOnce(&mut Tx) -> ApiResult<T>) -> ApiResult<T> {
+    pub fn write_blocking<T, E: From<db::Error>>(
+        &self,
+        f: impl FnOnce(&mut Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
         let conn = self.conn("write")?;
         let mut tx = Tx::begin(&conn)?;
         let out = f(&mut tx)?;
@@ -345,38 +353,44 @@ impl AppState {
         Ok(out)
     }
 
-    pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> ApiResult<T>) -> ApiResult<T> {
+    pub fn read_blocking<T, E: From<db::Error>>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, E>,
+    ) -> Result<T, E> {
         let conn = self.conn("read")?;
         f(&conn)
     }
 
     /// `write_blocking` on the blocking thread pool.
-    pub async fn write<T, F>(self: &Arc<Self>, f: F) -> ApiResult<T>
+    pub async fn write<T, E, F>(self: &Arc<Self>, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Tx) -> ApiResult<T> + Send + 'static,
+        E: From<service::Error> + From<db::Error> + Send + 'static,
+        F: FnOnce(&mut Tx) -> Result<T, E> + Send + 'static,
     {
         self.blocking(move |st| st.write_blocking(f)).await
     }
 
     /// Any blocking work with the state, on the blocking thread pool.
-    pub async fn blocking<T, F>(self: &Arc<Self>, f: F) -> ApiResult<T>
+    pub async fn blocking<T, E, F>(self: &Arc<Self>, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&AppState) -> ApiResult<T> + Send + 'static,
+        E: From<service::Error> + Send + 'static,
+        F: FnOnce(&AppState) -> Result<T, E> + Send + 'static,
     {
         let state = self.clone();
         let request_id = crate::telemetry::current_request_id();
         actix_web::web::block(move || crate::telemetry::with_request_id(request_id, || f(&state)))
             .await
-            .map_err(|e| ApiError::Internal(anyhow!("blocking task failed: {e}")))?
+            .map_err(|e| service::Error::Internal(anyhow!("blocking task failed: {e}")))?
     }
 
     /// `read_blocking` on the blocking thread pool.
-    pub async fn read<T, F>(self: &Arc<Self>, f: F) -> ApiResult<T>
+    pub async fn read<T, E, F>(self: &Arc<Self>, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> ApiResult<T> + Send + 'static,
+        E: From<service::Error> + From<db::Error> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
         self.blocking(move |st| st.read_blocking(f)).await
     }

@@ -209,10 +209,7 @@ fn refuse(state: &AppState, row: &AuthRow, ip: IpAddr, refusal: Refusal) -> ApiE
         Refusal::IpNotAllowed => {
             state.metrics.auth("ip_not_allowed");
             audit_ip_refusal(state, row, ip);
-            ApiError::forbidden(
-                "ip_not_allowed",
-                "this token may not be used from your address",
-            )
+            crate::service::policy::refusals::ip_not_allowed().into()
         }
     }
 }
@@ -290,10 +287,7 @@ pub(super) async fn token_row(state: &Arc<AppState>, raw: &str) -> ApiResult<Arc
     if value.kind() == ValueKind::Node {
         return match node_lookup(state, digest).await? {
             Some(n) if n.token_disabled_reason.is_some() => Err(invalid(state, "disabled")),
-            Some(_) => Err(ApiError::forbidden(
-                "forbidden",
-                "node tokens may only call /v1/nodes/self",
-            )),
+            Some(_) => Err(crate::service::policy::refusals::node_token_elsewhere().into()),
             None => Err(invalid(state, "unknown")),
         };
     }
@@ -398,10 +392,7 @@ async fn authenticate_session(
         return Err(ApiError::Unauthenticated(Challenge::InvalidToken));
     };
     if unsafe_method && !same_secret(&csrf, csrf_header.as_deref()) {
-        return Err(ApiError::forbidden(
-            "csrf_failed",
-            "missing or wrong X-CSRF-Token header",
-        ));
+        return Err(crate::service::policy::refusals::csrf_failed().into());
     }
     Ok(Caller::session(user, ip.to_string()))
 }

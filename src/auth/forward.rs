@@ -91,7 +91,7 @@ pub async fn defined_scopes(state: &Arc<AppState>, company: i64) -> ApiResult<Ar
     }
     let generation = state.index.generation();
     let d: Arc<[String]> = state
-        .read(move |c| Ok(crate::db::scopes::names(c, company)?))
+        .read(move |c| Ok::<_, ApiError>(crate::db::scopes::names(c, company)?))
         .await?
         .into();
     state

@@ -214,7 +214,9 @@ async fn take_quota(state: &Arc<AppState>, row: &AuthRow) -> ApiResult<()> {
         QuotaPeriod::Total => {
             let (id, reset_at) = (row.token_id, l.reset_at);
             state
-                .read(move |c| Ok(crate::db::tokens::limits::take_total(c, id, reset_at)?))
+                .read(move |c| {
+                    Ok::<_, ApiError>(crate::db::tokens::limits::take_total(c, id, reset_at)?)
+                })
                 .await?
                 .map(|used| {
                     let remaining = q.limit - used;
@@ -274,7 +276,7 @@ fn warn_quota_low(state: &Arc<AppState>, token_id: i64, window: i64, remaining: 
 /// Runs a write on the blocking pool without waiting for it.
 fn off_path<F>(state: &Arc<AppState>, what: &'static str, f: F)
 where
-    F: FnOnce(&mut crate::db::Tx) -> ApiResult<bool> + Send + 'static,
+    F: FnOnce(&mut crate::db::Tx) -> crate::service::Result<bool> + Send + 'static,
 {
     let state = state.clone();
     actix_web::rt::task::spawn_blocking(move || {

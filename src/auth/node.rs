@@ -48,12 +48,7 @@ impl FromRequest for NodeCaller {
             let raw = match credential(&req, state.config.secure_cookies) {
                 Credential::Token(v) => v,
                 Credential::None => return Err(ApiError::Unauthenticated(Challenge::Missing)),
-                _ => {
-                    return Err(ApiError::forbidden(
-                        "forbidden",
-                        "this endpoint needs a node token",
-                    ))
-                }
+                _ => return Err(crate::service::policy::refusals::node_token_needed().into()),
             };
             let value = TokenValue::parse(&raw).map_err(|_| invalid(&state, "malformed"))?;
             let digest = value.digest();
@@ -63,10 +58,7 @@ impl FromRequest for NodeCaller {
             if value.kind() == ValueKind::Api {
                 // A valid API token is authenticated, but may not act as a node.
                 authenticate_token(&state, &raw, ip).await?;
-                return Err(ApiError::forbidden(
-                    "forbidden",
-                    "this endpoint needs a node token",
-                ));
+                return Err(crate::service::policy::refusals::node_token_needed().into());
             }
             let node = node_lookup(&state, digest)
                 .await?

@@ -32,7 +32,7 @@ pub fn verify(
     let key = caller.user.email.as_str();
     state.limit_hit(Limit::Login, key, now)?;
     let id = caller.user.id;
-    let hash = state.read_blocking(|c| Ok(db::users::password_hash(c, id)?))?;
+    let hash = state.read_blocking(|c| Ok::<_, ApiError>(db::users::password_hash(c, id)?))?;
     let matches = match hash {
         Some(h) if check_password(pw.expose()).is_ok() => {
             state.metrics.password_hashes.inc();
@@ -59,8 +59,5 @@ pub fn verify(
             now,
         )
     })?;
-    Err(ApiError::forbidden(
-        "current_password_wrong",
-        "the current password is wrong",
-    ))
+    Err(crate::service::policy::refusals::current_password_wrong().into())
 }

@@ -38,7 +38,7 @@ pub async fn find(state: &Arc<AppState>, cookie: &str) -> ApiResult<Option<(User
     let digest = digest(cookie);
     let now = state.now_ms();
     let found = state
-        .read(move |c| Ok(db::sessions::lookup(c, &digest, now)?))
+        .read(move |c| Ok::<_, ApiError>(db::sessions::lookup(c, &digest, now)?))
         .await?;
     Ok(found.filter(|(u, _)| u.enabled))
 }
@@ -137,7 +137,7 @@ pub fn login_begin(
         }
     };
     state.limit_hit(Limit::Login, email.as_str(), now)?;
-    let found = state.read_blocking(|c| Ok(db::users::credentials(c, &email)?))?;
+    let found = state.read_blocking(|c| Ok::<_, ApiError>(db::users::credentials(c, &email)?))?;
     Ok(LoginAttempt {
         email,
         found,
@@ -165,10 +165,9 @@ pub fn login_finish(
     let matches = slot.verify(pw, &hash);
     drop(slot);
     match a.found {
-        Some((user, _)) if user.sso => Err(ApiError::forbidden(
-            "sso_user",
-            "this account signs in through single sign-on",
-        )),
+        Some((user, _)) if user.sso => {
+            Err(crate::service::policy::refusals::signs_in_through_sso().into())
+        }
         Some((user, Some(_))) if matches && user.enabled => {
             state.limit_clear(Limit::Login, a.email.as_str())?;
             if let Some(address) = &a.address {
@@ -234,7 +233,7 @@ pub(crate) fn audit_failure(
     if address.is_some_and(|a| !state.sign_in_failures.note(a, now)) {
         return Ok(());
     }
-    state.write_blocking(|tx| {
+    Ok(state.write_blocking(|tx| {
         tx.effects.touches_auth = false;
         record(
             tx,
@@ -253,14 +252,14 @@ pub(crate) fn audit_failure(
             },
             now,
         )
-    })
+    })?)
 }
 
 /// Writes the aggregate `session.login_failed` events of the minutes that have ended — or, at
 /// shutdown (`all`), of every minute (rule 41): one per address and minute, with
 /// `aggregated: true` and the number of failures that were not written one by one. Returns
 /// how many events it wrote.
-pub fn write_failure_aggregates(state: &AppState, all: bool) -> ApiResult<usize> {
+pub fn write_failure_aggregates(state: &AppState, all: bool) -> crate::service::Result<usize> {
     let now = state.now_ms();
     let due = state
         .sign_in_failures
@@ -306,15 +305,12 @@ pub fn write_failure_aggregates(state: &AppState, all: bool) -> ApiResult<usize>
 /// SSO sign-in for a request the proxy authenticated (rule 18). Only enabled SSO users.
 pub fn sso_login(state: &AppState, email: &str, ip: Option<String>) -> ApiResult<NewSession> {
     let user = match Email::parse(email) {
-        Ok(e) => state.read_blocking(|c| Ok(db::users::by_email(c, &e)?))?,
+        Ok(e) => state.read_blocking(|c| Ok::<_, ApiError>(db::users::by_email(c, &e)?))?,
         Err(_) => None,
     };
     match user {
         Some(u) if u.sso && u.enabled => open_session(state, u, ip, "sso"),
-        _ => Err(ApiError::forbidden(
-            "forbidden",
-            "no enabled SSO user has this email",
-        )),
+        _ => Err(crate::service::policy::refusals::no_sso_user().into()),
     }
 }
 

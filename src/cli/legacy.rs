@@ -7,7 +7,6 @@ use clap::Subcommand;
 
 use super::{open, Exit};
 use crate::config::Config;
-use crate::error::ApiError;
 use crate::service;
 
 #[derive(Subcommand, Debug)]
@@ -39,8 +38,8 @@ fn import(config: Config, file: &std::path::Path) -> Result<i32, Exit> {
                 state
                     .write_blocking(|tx| service::legacy::import_row(tx, &env, &r[0], &r[1], &r[2]))
             }
-            Ok(_) => Err(ApiError::BadRequest("expected 3 fields".into())),
-            Err(e) => Err(ApiError::BadRequest(e.to_string())),
+            Ok(_) => Err(service::Error::invalid("bad_row", "expected 3 fields")),
+            Err(e) => Err(service::Error::invalid("bad_row", e.to_string())),
         };
         match outcome {
             Ok(_) => imported += 1,

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, GlobalArgs, RawConfig};
-use crate::error::ApiError;
+use crate::service::Error;
 use crate::state::AppState;
 use crate::telemetry;
 
@@ -153,10 +153,10 @@ pub(crate) fn open(config: Config) -> Result<std::sync::Arc<AppState>, Exit> {
 
 /// A service refusal as the command line reports it: the fields it names as `--field: why`
 /// (usage errors, exit 2), anything else as its message (exit 1).
-pub(crate) fn refused(e: ApiError) -> Exit {
+pub(crate) fn refused(e: Error) -> Exit {
     {
         match e {
-            ApiError::Unprocessable { fields, .. } if !fields.is_empty() => Exit(
+            Error::Invalid { fields, .. } if !fields.is_empty() => Exit(
                 2,
                 fields
                     .iter()
@@ -170,7 +170,7 @@ pub(crate) fn refused(e: ApiError) -> Exit {
 }
 
 /// A failure of the database step: exit 1, with the fields named as `refused` does.
-pub(crate) fn failed(e: ApiError) -> Exit {
+pub(crate) fn failed(e: Error) -> Exit {
     Exit(1, refused(e).1)
 }
 

@@ -11,8 +11,8 @@ use crate::domain::listing::{TokenFilter, TokenStatus};
 use crate::domain::model::Caller;
 use crate::domain::names::Email;
 use crate::domain::token_value::{TokenValue, ValueKind};
-use crate::error::ApiError;
 use crate::service::tokens::{self, CreateToken, TokenView, UpdateToken};
+use crate::service::Error;
 use crate::service::{users, Page};
 use crate::state::AppState;
 
@@ -159,7 +159,7 @@ fn create(config: Config, email: &Email, input: CreateToken) -> Result<i32, Exit
 }
 
 /// A refused creation, naming the flag and value at fault and why.
-fn create_refused(e: ApiError, owner: &Email, given: &(Option<String>, Option<String>)) -> Exit {
+fn create_refused(e: Error, owner: &Email, given: &(Option<String>, Option<String>)) -> Exit {
     let (template, permissions) = given;
     // What decided the token's permissions, as the user typed it.
     let power = match (template, permissions) {
@@ -168,7 +168,7 @@ fn create_refused(e: ApiError, owner: &Email, given: &(Option<String>, Option<St
         (None, None) => "--permissions".to_string(),
     };
     match e {
-        ApiError::Unprocessable {
+        Error::Invalid {
             code: "permissions_exceed_owner",
             fields,
             ..
@@ -179,7 +179,7 @@ fn create_refused(e: ApiError, owner: &Email, given: &(Option<String>, Option<St
                 .unwrap_or_default();
             Exit(2, format!("{power}: the owner does not hold {excess}"))
         }
-        ApiError::Unprocessable { fields, .. } if !fields.is_empty() => Exit(
+        Error::Invalid { fields, .. } if !fields.is_empty() => Exit(
             2,
             fields
                 .iter()
@@ -190,7 +190,7 @@ fn create_refused(e: ApiError, owner: &Email, given: &(Option<String>, Option<St
                 .collect::<Vec<_>>()
                 .join("; "),
         ),
-        ApiError::Forbidden { message, .. } => Exit(1, format!("--owner {owner}: {message}")),
+        Error::Refused(r) => Exit(1, format!("--owner {owner}: {}", r.message())),
         e => Exit(1, e.to_string()),
     }
 }
@@ -201,7 +201,7 @@ fn owner_of(state: &AppState, id: i64) -> Result<Caller, Exit> {
         let Some(t) = db::tokens::get(c, id)? else {
             return Ok(None);
         };
-        Ok(db::users::get(c, t.owner_id)?)
+        Ok::<_, crate::service::Error>(db::users::get(c, t.owner_id)?)
     })?;
     owner
         .map(Caller::cli)
@@ -209,10 +209,10 @@ fn owner_of(state: &AppState, id: i64) -> Result<Caller, Exit> {
 }
 
 /// A refusal of a command on token `id`: the rule's message (exit 1).
-fn on_token(id: i64) -> impl Fn(ApiError) -> Exit {
+fn on_token(id: i64) -> impl Fn(Error) -> Exit {
     move |e| match e {
-        ApiError::NotFound => Exit(1, format!("ID {id}: no such token")),
-        ApiError::Unprocessable {
+        Error::NotFound => Exit(1, format!("ID {id}: no such token")),
+        Error::Invalid {
             message, fields, ..
         } if !fields.is_empty() => Exit(
             1,
@@ -271,7 +271,7 @@ fn list(
         }),
         ..TokenFilter::default()
     };
-    let items = state.read_blocking(|c| {
+    let items = state.read_blocking(|c| -> crate::service::Result<_> {
         // The operator sees every token: the list is read as the first global administrator
         // (who sees every company's), or as the named owner when there is none.
         let owner_user = match owner {

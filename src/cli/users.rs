@@ -11,9 +11,9 @@ use crate::config::Config;
 use crate::domain::names::{check_password, Email};
 use crate::domain::roles::Role;
 use crate::domain::secret::Secret;
-use crate::error::ApiError;
 use crate::service::bootstrap;
 use crate::service::users::{self, UserView};
+use crate::service::Error;
 
 #[derive(Subcommand, Debug)]
 pub enum UserCommand {
@@ -158,7 +158,7 @@ fn set_password(config: Config, email: &str) -> Result<i32, Exit> {
     let user = state
         .write_blocking(|tx| bootstrap::set_password(tx, &env, &email, &hash))
         .map_err(|e| match e {
-            ApiError::Unprocessable { fields, .. } if !fields.is_empty() => {
+            Error::Invalid { fields, .. } if !fields.is_empty() => {
                 Exit(1, fields.into_values().collect::<Vec<_>>().join("; "))
             }
             e => Exit(1, e.to_string()),

@@ -12,9 +12,9 @@ use utoipa::ToSchema;
 pub mod sync;
 pub mod webhooks;
 
-use crate::error::ApiResult;
 use crate::service::lifecycle::{self, ReconcileReport};
 use crate::service::system;
+use crate::service::Result as ApiResult;
 use crate::state::AppState;
 
 /// What one run of every job did.

@@ -15,8 +15,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::log_err;
-use crate::error::ApiResult;
 use crate::service::system;
+use crate::service::Result as ApiResult;
 use crate::state::AppState;
 
 /// How often an SQLite server looks for writes made by the command line. A value it creates

@@ -10,7 +10,7 @@ use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
 use crate::crypto::hmac_hex;
-use crate::error::ApiResult;
+use crate::service::Result as ApiResult;
 use crate::service::{webhook_target, webhooks};
 use crate::state::AppState;
 

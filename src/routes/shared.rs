@@ -120,23 +120,3 @@ where
 {
     state.blocking(f).await
 }
-
-/// Rule 33: a new `webhook_url` must not name an internal address (DNS resolved on the
-/// blocking pool, before the write transaction). Checked only for a caller allowed to change
-/// settings, so others still get their 403.
-pub async fn check_webhook_target(
-    state: &AppState,
-    caller: &Caller,
-    url: Option<&Option<String>>,
-) -> ApiResult<()> {
-    let Some(Some(url)) = url else {
-        return Ok(());
-    };
-    if !caller.has(crate::domain::permissions::Permission::SettingsWrite) {
-        return Ok(());
-    }
-    let (url, allow) = (url.clone(), state.config.webhook_allow_private);
-    web::block(move || crate::service::webhook_target::check(&url, allow))
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?
-}

@@ -9,7 +9,7 @@ use crate::db::audit::{AuditEvent, NewEvent};
 use crate::domain::listing::AuditFilter;
 use crate::domain::model::Caller;
 use crate::domain::time::{fmt_time, from_ms};
-use crate::error::ApiResult;
+use crate::service::error::Result;
 
 use super::{require, Page};
 use crate::domain::permissions::Permission;
@@ -100,7 +100,7 @@ pub struct Event<'a> {
     pub details: Value,
 }
 
-pub fn record(conn: &crate::db::Connection, actor: &Actor, e: Event, now: i64) -> ApiResult<()> {
+pub fn record(conn: &crate::db::Connection, actor: &Actor, e: Event, now: i64) -> Result<()> {
     db::audit::insert(
         conn,
         &NewEvent {
@@ -171,7 +171,7 @@ pub fn list(
     caller: &Caller,
     mut filter: AuditFilter,
     page: Page,
-) -> ApiResult<Vec<AuditView>> {
+) -> Result<Vec<AuditView>> {
     require(caller, Permission::AuditRead)?;
     if let Some(own) = caller.company_scope() {
         filter.company_id = Some(own);

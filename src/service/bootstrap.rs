@@ -14,8 +14,8 @@ use crate::db::{self, Tx};
 use crate::domain::model::Caller;
 use crate::domain::names::Email;
 use crate::domain::token_value::TokenValue;
-use crate::error::{ApiError, ApiResult};
 use crate::service::audit::{record, Actor, Event};
+use crate::service::error::{Error, Result};
 
 /// What the first start creates.
 pub struct FirstStart<'a> {
@@ -29,13 +29,13 @@ pub const COMPANY_NAME: &str = "Default";
 pub const TOKEN_NAME: &str = "Bootstrap admin token";
 
 /// Whether the database has no user yet, so the first start has work to do.
-pub fn needed(conn: &crate::db::Connection) -> ApiResult<bool> {
+pub fn needed(conn: &crate::db::Connection) -> Result<bool> {
     Ok(db::users::count(conn)? == 0)
 }
 
 /// The first company's id, creating the default company on a fresh database; `true` when it
 /// was created here.
-pub fn default_company(tx: &mut Tx, env: &Env) -> ApiResult<(i64, bool)> {
+pub fn default_company(tx: &mut Tx, env: &Env) -> Result<(i64, bool)> {
     match db::companies::first_id(tx)? {
         Some(id) => Ok((id, false)),
         None => Ok((db::companies::insert(tx, COMPANY_NAME, env.now_ms())?, true)),
@@ -44,7 +44,7 @@ pub fn default_company(tx: &mut Tx, env: &Env) -> ApiResult<(i64, bool)> {
 
 /// Creates the administrator (and the company when there is none) and the token; `None` when
 /// the database already has a user (nothing is done).
-pub fn first_start(tx: &mut Tx, env: &Env, start: FirstStart) -> ApiResult<Option<UserView>> {
+pub fn first_start(tx: &mut Tx, env: &Env, start: FirstStart) -> Result<Option<UserView>> {
     if db::users::count(tx)? != 0 {
         return Ok(None);
     }
@@ -58,7 +58,7 @@ pub fn first_start(tx: &mut Tx, env: &Env, start: FirstStart) -> ApiResult<Optio
     let valid = users::validate_new_user(admin, company_id)?;
     let created = users::insert(tx, env, &Actor::system(), &valid, Some(start.password_hash))?;
     if let Some(value) = start.admin_token {
-        let owner = db::users::get(tx, created.id)?.ok_or(ApiError::NotFound)?;
+        let owner = db::users::get(tx, created.id)?.ok_or(Error::NotFound)?;
         // Every permission of the global administrator, named explicitly, and `*`: every API
         // scope of its company, defined now or later (a token has no default permissions).
         let permissions = owner.permissions().request_names();
@@ -90,13 +90,12 @@ pub fn set_password(
     env: &Env,
     email: &Email,
     password_hash: &str,
-) -> ApiResult<UserView> {
+) -> Result<UserView> {
     let now = env.now_ms();
-    let u = db::users::by_email(tx, email)?.ok_or_else(|| {
-        ApiError::field("email", format!("no user with email {}", email.as_str()))
-    })?;
+    let u = db::users::by_email(tx, email)?
+        .ok_or_else(|| Error::field("email", format!("no user with email {}", email.as_str())))?;
     if u.sso {
-        return Err(ApiError::field(
+        return Err(Error::field(
             "email",
             format!(
                 "{} is an SSO user and signs in through SSO: there is no password to set",

@@ -13,7 +13,7 @@ use crate::domain::model::Caller;
 use crate::domain::names::plain_text;
 use crate::domain::permissions::Permission;
 use crate::domain::time::{fmt_time, from_ms};
-use crate::error::{ApiError, ApiResult};
+use crate::service::error::{Error, Result};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CompanyView {
@@ -131,18 +131,15 @@ fn company_in_reach(
     caller: &Caller,
     id: Option<i64>,
     change: bool,
-) -> ApiResult<Company> {
+) -> Result<Company> {
     let id = id.unwrap_or(caller.user.company_id);
     if !caller.reaches_company(id) {
-        return Err(ApiError::NotFound);
+        return Err(Error::NotFound);
     }
-    if change && !caller.changes_company(id) {
-        return Err(ApiError::forbidden(
-            "forbidden",
-            "changing another company needs companies:write",
-        ));
+    if change {
+        crate::service::policy::ensure_changes_company(caller, id, "changing another company")?;
     }
-    db::companies::get(conn, id)?.ok_or(ApiError::NotFound)
+    db::companies::get(conn, id)?.ok_or(Error::NotFound)
 }
 
 /// The expiry the console proposes for a new token of `company_id`: its default lifetime
@@ -151,8 +148,8 @@ pub fn default_expiry(
     conn: &Connection,
     company_id: i64,
     now: chrono::DateTime<chrono::Utc>,
-) -> ApiResult<chrono::DateTime<chrono::Utc>> {
-    let c = db::companies::get(conn, company_id)?.ok_or(ApiError::NotFound)?;
+) -> Result<chrono::DateTime<chrono::Utc>> {
+    let c = db::companies::get(conn, company_id)?.ok_or(Error::NotFound)?;
     let days = c
         .max_token_lifetime_days
         .map_or(c.default_token_lifetime_days, |max| {
@@ -162,33 +159,49 @@ pub fn default_expiry(
 }
 
 /// The first company (the default for the command line and sign-in provisioning).
-pub fn first_id(conn: &Connection) -> ApiResult<Option<i64>> {
+pub fn first_id(conn: &Connection) -> Result<Option<i64>> {
     Ok(db::companies::first_id(conn)?)
 }
 
 /// The caller's own company (`/v1/me`).
-pub fn own(conn: &Connection, caller: &Caller) -> ApiResult<Company> {
-    db::companies::get(conn, caller.user.company_id)?.ok_or(ApiError::NotFound)
+pub fn own(conn: &Connection, caller: &Caller) -> Result<Company> {
+    db::companies::get(conn, caller.user.company_id)?.ok_or(Error::NotFound)
 }
 
-pub fn settings(
-    conn: &Connection,
-    caller: &Caller,
-    company: Option<i64>,
-) -> ApiResult<SettingsView> {
+pub fn settings(conn: &Connection, caller: &Caller, company: Option<i64>) -> Result<SettingsView> {
     require(caller, Permission::SettingsRead)?;
     Ok(SettingsView::from(&company_in_reach(
         conn, caller, company, false,
     )?))
 }
 
-fn days(field: &str, v: Option<i64>) -> ApiResult<Option<i64>> {
+fn days(field: &str, v: Option<i64>) -> Result<Option<i64>> {
     match v {
         Some(d) if !(1..=36_500).contains(&d) => {
-            Err(ApiError::field(field, "must be between 1 and 36500 days"))
+            Err(Error::field(field, "must be between 1 and 36500 days"))
         }
         v => Ok(v),
     }
+}
+
+/// Settings that passed the checks needing the network (rule 33). Only [`check_settings`]
+/// makes one, so no path can save a webhook target that was not resolved and checked.
+pub struct CheckedSettings(UpdateSettings);
+
+/// Rule 33, before the write transaction (it resolves DNS: run it on the blocking pool): a
+/// new `webhook_url` must not name an internal address unless `allow_private`. Checked only
+/// for a caller allowed to change settings, so others get their 403 from [`update_settings`].
+pub fn check_settings(
+    caller: &Caller,
+    input: UpdateSettings,
+    allow_private: bool,
+) -> Result<CheckedSettings> {
+    if let Some(Some(url)) = &input.webhook_url {
+        if caller.has(Permission::SettingsWrite) {
+            super::webhook_target::check(url, allow_private)?;
+        }
+    }
+    Ok(CheckedSettings(input))
 }
 
 pub fn update_settings(
@@ -196,8 +209,8 @@ pub fn update_settings(
     env: &Env,
     caller: &Caller,
     company: Option<i64>,
-    input: UpdateSettings,
-) -> ApiResult<SettingsView> {
+    CheckedSettings(input): CheckedSettings,
+) -> Result<SettingsView> {
     require(caller, Permission::SettingsWrite)?;
     let mut c = company_in_reach(tx, caller, company, true)?;
     let was_allowed = c.reveal_allowed;
@@ -206,7 +219,7 @@ pub fn update_settings(
             "allowed" => true,
             "show_once" => false,
             _ => {
-                return Err(ApiError::field(
+                return Err(Error::field(
                     "token_reveal",
                     "must be `allowed` or `show_once`",
                 ))
@@ -226,25 +239,22 @@ pub fn update_settings(
         if let Some(u) = &v {
             // Rule 44: the URL parser would quietly drop tabs and line breaks from the text
             // that is stored; refused instead, like every other control character.
-            plain_text(u).map_err(|m| ApiError::field("webhook_url", m))?;
+            plain_text(u).map_err(|m| Error::field("webhook_url", m))?;
             let ok = url::Url::parse(u)
                 .map(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some())
                 .unwrap_or(false);
             if !ok {
-                return Err(ApiError::field(
-                    "webhook_url",
-                    "must be an http or https URL",
-                ));
+                return Err(Error::field("webhook_url", "must be an http or https URL"));
             }
         }
         c.webhook_url = v;
     }
     if let Some(v) = input.webhook_secret {
         if let Some(s) = &v {
-            plain_text(s).map_err(|m| ApiError::field("webhook_secret", m))?;
+            plain_text(s).map_err(|m| Error::field("webhook_secret", m))?;
         }
         if v.as_ref().is_some_and(|s| s.len() < 16 || s.len() > 256) {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "webhook_secret",
                 "must be 16 to 256 characters",
             ));
@@ -279,7 +289,7 @@ pub fn list(
     env: &Env,
     caller: &Caller,
     page: Page,
-) -> ApiResult<(Vec<CompanyView>, Option<String>)> {
+) -> Result<(Vec<CompanyView>, Option<String>)> {
     require(caller, Permission::CompaniesRead)?;
     let only = caller.company_scope();
     let rows = db::companies::list(conn, only, page.before, page.limit)?;
@@ -292,12 +302,12 @@ pub fn create(
     env: &Env,
     caller: &Caller,
     input: CreateCompany,
-) -> ApiResult<CompanyView> {
+) -> Result<CompanyView> {
     require(caller, Permission::CompaniesWrite)?;
     let name = crate::domain::names::parse_person_name(&input.name)
-        .map_err(|m| ApiError::field("name", m))?;
+        .map_err(|m| Error::field("name", m))?;
     let id = db::companies::insert(tx, &name, env.now_ms())?;
-    let c = db::companies::get(tx, id)?.ok_or(ApiError::NotFound)?;
+    let c = db::companies::get(tx, id)?.ok_or(Error::NotFound)?;
     record(
         tx,
         &Actor::of(caller),

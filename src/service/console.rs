@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use crate::db::Connection;
 
+use super::lifecycle::plan_owner_change;
 use super::policy::ensure_may_create_token_for;
 use super::policy::{access, Access};
 use super::tokens::{get, TokenView};
@@ -17,7 +18,7 @@ use crate::db;
 use crate::domain::model::{Caller, TokenKind};
 use crate::domain::names::Email;
 use crate::domain::permissions::{Permission, PermissionSet};
-use crate::error::{ApiError, ApiResult};
+use crate::service::error::{Error, Result};
 
 /// What the caller may do with one token, as the console's controls need it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -40,11 +41,7 @@ impl Controls {
 }
 
 /// The controls of each token in `ids` the caller can see (others are absent).
-pub fn controls(
-    conn: &Connection,
-    caller: &Caller,
-    ids: &[i64],
-) -> ApiResult<HashMap<i64, Controls>> {
+pub fn controls(conn: &Connection, caller: &Caller, ids: &[i64]) -> Result<HashMap<i64, Controls>> {
     Ok(db::tokens::by_ids(conn, ids)?
         .iter()
         .filter_map(|t| {
@@ -59,7 +56,7 @@ pub fn token_names(
     conn: &Connection,
     caller: &Caller,
     ids: &[i64],
-) -> ApiResult<HashMap<i64, String>> {
+) -> Result<HashMap<i64, String>> {
     Ok(db::tokens::by_ids(conn, ids)?
         .into_iter()
         .filter(|t| access(caller, t).see)
@@ -76,7 +73,7 @@ pub struct TokenPage {
     pub usage: Vec<(i64, i64, i64)>,
 }
 
-pub fn token_page(conn: &Connection, env: &Env, caller: &Caller, id: i64) -> ApiResult<TokenPage> {
+pub fn token_page(conn: &Connection, env: &Env, caller: &Caller, id: i64) -> Result<TokenPage> {
     let token = get(conn, env, caller, id)?;
     let row = super::tokens::load_visible(conn, caller, id)?;
     let owner_permissions = db::users::get(conn, row.owner_id)?
@@ -110,7 +107,7 @@ pub fn search_owners(
     needle: &str,
     offset: usize,
     limit: usize,
-) -> ApiResult<(Vec<OwnerChoice>, bool)> {
+) -> Result<(Vec<OwnerChoice>, bool)> {
     require(caller, Permission::UsersRead)?;
     // Rule 44: no email or name holds a control character, so such a needle matches nobody
     // (and never reaches the query).
@@ -133,9 +130,9 @@ pub fn search_owners(
 }
 
 /// A user of the caller's reach by email (the console's "User" fields take emails).
-pub fn find_user(conn: &Connection, caller: &Caller, email: &str) -> ApiResult<UserView> {
+pub fn find_user(conn: &Connection, caller: &Caller, email: &str) -> Result<UserView> {
     let Ok(email) = Email::parse(email) else {
-        return Err(ApiError::NotFound);
+        return Err(Error::NotFound);
     };
     if email.as_str() == caller.user.email {
         return Ok(UserView::from(&caller.user));
@@ -144,7 +141,7 @@ pub fn find_user(conn: &Connection, caller: &Caller, email: &str) -> ApiResult<U
     db::users::by_email(conn, &email)?
         .filter(|u| caller.reaches_company(u.company_id))
         .map(|u| UserView::from(&u))
-        .ok_or(ApiError::NotFound)
+        .ok_or(Error::NotFound)
 }
 
 /// What a typed "User" field names: one user, several (how many), or nobody.
@@ -168,7 +165,7 @@ pub fn match_user(
     caller: &Caller,
     typed: &str,
     partial: bool,
-) -> ApiResult<UserMatch> {
+) -> Result<UserMatch> {
     let typed = typed.trim();
     if typed.is_empty() {
         return Ok(UserMatch::Nobody);
@@ -224,7 +221,7 @@ impl UserMatch {
 }
 
 /// The permissions a user holds (the bound of a token form's checkboxes for that owner).
-pub fn user_permissions(conn: &Connection, caller: &Caller, id: i64) -> ApiResult<PermissionSet> {
+pub fn user_permissions(conn: &Connection, caller: &Caller, id: i64) -> Result<PermissionSet> {
     if id == caller.user.id {
         return Ok(caller.user.permissions());
     }
@@ -252,34 +249,20 @@ pub fn user_change_preview(
     caller: &Caller,
     id: i64,
     input: &UpdateUser,
-) -> ApiResult<Vec<TokenLoss>> {
+) -> Result<Vec<TokenLoss>> {
     require(caller, Permission::UsersWrite)?;
     let (before, after) = planned_change(conn, caller, id, input)?;
-    let held = after.permissions();
-    let cut = before.enabled && !after.enabled || !before.sso && after.sso;
-    let mut out = Vec::new();
-    for t in db::tokens::of_owner(conn, before.id)? {
-        if !access(caller, &t).see {
-            continue;
-        }
-        let lost = if t.kind == TokenKind::Legacy {
-            PermissionSet::EMPTY
-        } else {
-            t.permissions.difference(&held)
-        };
-        let emptied =
-            t.kind != TokenKind::Legacy && !lost.is_empty() && t.permissions.is_subset_of(&lost);
-        let disabled = t.enabled && (cut || emptied);
-        if !lost.is_empty() || disabled {
-            out.push(TokenLoss {
-                token_id: t.id,
-                name: t.name,
-                lost,
-                disabled,
-            });
-        }
-    }
-    Ok(out)
+    let tokens = db::tokens::of_owner(conn, before.id)?;
+    Ok(plan_owner_change(&before, &after, tokens)
+        .into_iter()
+        .filter(|e| access(caller, &e.token).see)
+        .map(|e| TokenLoss {
+            token_id: e.token.id,
+            name: e.token.name,
+            lost: e.lost,
+            disabled: e.disabled.is_some(),
+        })
+        .collect())
 }
 
 /// Most users a picker lists (type-ahead covers the rest by email).
@@ -292,7 +275,7 @@ pub fn user_choices(
     env: &Env,
     caller: &Caller,
     wanted: bool,
-) -> ApiResult<Vec<UserView>> {
+) -> Result<Vec<UserView>> {
     if !wanted {
         return Ok(Vec::new());
     }

@@ -18,7 +18,7 @@ use crate::domain::names::Email;
 use crate::domain::permissions::{Permission, PermissionSet};
 use crate::domain::secret::Secret;
 use crate::domain::token_value::{legacy_key, TokenValue, ValueKind};
-use crate::error::{ApiError, ApiResult};
+use crate::service::error::{Error, Result};
 
 pub const LEGACY_TOKEN_NAME: &str = "Legacy API credentials";
 
@@ -32,7 +32,7 @@ pub struct LegacyCredentials {
 }
 
 /// Rule 21: erases the UUID + secret of a token, if it has any.
-pub fn end_compatibility(tx: &mut Tx, token_id: i64, now: i64) -> ApiResult<bool> {
+pub fn end_compatibility(tx: &mut Tx, token_id: i64, now: i64) -> Result<bool> {
     match db::legacy::take_for_token(tx, token_id, now)? {
         Some(uuid) => {
             tx.digest_removed(legacy_key(&uuid));
@@ -55,32 +55,29 @@ pub fn attach(
     owner: &User,
     uuid: &str,
     secret: &str,
-) -> ApiResult<i64> {
+) -> Result<i64> {
     let now = env.now_ms();
     super::policy::ensure_owner_active(owner)?;
     if db::tokens::of_owner(tx, owner.id)?
         .iter()
         .any(|t| t.kind == TokenKind::Legacy)
     {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "legacy_exists",
             "the user already has a legacy token; delete it first",
         ));
     }
     let uuid = uuid.to_lowercase();
     if db::legacy::uuid_retired(tx, &uuid)? {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "uuid_retired",
             "backward compatibility for this UUID has ended for good (rule 21)",
         ));
     }
     if db::legacy::uuid_exists(tx, &uuid)? {
-        return Err(ApiError::conflict(
-            "uuid_taken",
-            "this UUID is already in use",
-        ));
+        return Err(Error::conflict("uuid_taken", "this UUID is already in use"));
     }
-    let company = db::companies::get(tx, owner.company_id)?.ok_or(ApiError::NotFound)?;
+    let company = db::companies::get(tx, owner.company_id)?.ok_or(Error::NotFound)?;
     let value = TokenValue::generate(ValueKind::Api);
     let digest = value.digest();
     let id = db::tokens::insert(
@@ -106,7 +103,7 @@ pub fn attach(
     )
     .map_err(|e| {
         if db::is_unique_violation(&e) {
-            ApiError::conflict("name_taken", "the user already has a token with this name")
+            Error::conflict("name_taken", "the user already has a token with this name")
         } else {
             e.into()
         }
@@ -143,12 +140,12 @@ pub struct ImportCredentials {
 }
 
 /// Checks an imported UUID + secret pair (API and CLI alike).
-fn check_imported(uuid: &str, secret: &str) -> ApiResult<()> {
+fn check_imported(uuid: &str, secret: &str) -> Result<()> {
     if !valid_uuid(uuid) {
-        return Err(ApiError::field("uuid", "not a UUID"));
+        return Err(Error::field("uuid", "not a UUID"));
     }
     if secret.len() < 16 || secret.len() > 512 || secret.chars().any(char::is_control) {
-        return Err(ApiError::field(
+        return Err(Error::field(
             "secret",
             "must be 16 to 512 printable characters",
         ));
@@ -164,12 +161,12 @@ pub fn issue(
     caller: &Caller,
     user_id: i64,
     input: ImportCredentials,
-) -> ApiResult<LegacyCredentials> {
+) -> Result<LegacyCredentials> {
     require(caller, Permission::UsersWrite)?;
     ensure_not_delegated(caller, "issue legacy credentials")?;
     let owner = super::users::load_visible(tx, caller, user_id)?;
     if !caller.changes_company(owner.company_id) {
-        return Err(ApiError::NotFound);
+        return Err(Error::NotFound);
     }
     // The credentials act as the owner with its role permissions, and the caller sees them:
     // issuing them is minting, bounded like a token made for another user (rule 23).
@@ -183,8 +180,8 @@ pub fn issue(
             check_imported(&u, s.expose())?;
             (u.to_lowercase(), s)
         }
-        (None, Some(_)) => return Err(ApiError::field("uuid", "give both uuid and secret")),
-        (Some(_), None) => return Err(ApiError::field("secret", "give both uuid and secret")),
+        (None, Some(_)) => return Err(Error::field("uuid", "give both uuid and secret")),
+        (Some(_), None) => return Err(Error::field("secret", "give both uuid and secret")),
     };
     let token_id = attach(tx, env, &Actor::of(caller), &owner, &uuid, secret.expose())?;
     Ok(LegacyCredentials {
@@ -195,10 +192,10 @@ pub fn issue(
 }
 
 /// One CSV row of `tokend legacy import`, applied on its own (all or nothing).
-pub fn import_row(tx: &mut Tx, env: &Env, email: &str, uuid: &str, secret: &str) -> ApiResult<i64> {
+pub fn import_row(tx: &mut Tx, env: &Env, email: &str, uuid: &str, secret: &str) -> Result<i64> {
     check_imported(uuid, secret)?;
-    let email = Email::parse(email).map_err(|m| ApiError::field("email", m))?;
+    let email = Email::parse(email).map_err(|m| Error::field("email", m))?;
     let owner =
-        db::users::by_email(tx, &email)?.ok_or_else(|| ApiError::field("email", "no such user"))?;
+        db::users::by_email(tx, &email)?.ok_or_else(|| Error::field("email", "no such user"))?;
     attach(tx, env, &Actor::system(), &owner, uuid, secret)
 }

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod bootstrap;
 pub mod companies;
 pub mod console;
+pub mod error;
 pub mod legacy;
 pub mod lifecycle;
 pub mod nodes;
@@ -25,9 +26,6 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::crypto::Keys;
-use crate::domain::model::Caller;
-use crate::domain::permissions::Permission;
-use crate::error::{ApiError, ApiResult};
 
 /// What every operation needs besides its input: keys, the time, and the retention period.
 #[derive(Clone)]
@@ -57,14 +55,8 @@ impl Env {
     }
 }
 
-/// Refuses with 403 `insufficient_scope` unless the caller holds `p`.
-pub fn require(caller: &Caller, p: Permission) -> ApiResult<()> {
-    if caller.has(p) {
-        Ok(())
-    } else {
-        Err(ApiError::insufficient_scope(p.name()))
-    }
-}
+pub use error::{Error, Result};
+pub use policy::require;
 
 /// Paging: `limit` (1–500, default 50) and an opaque `cursor`.
 #[derive(Debug, Clone, Copy)]
@@ -77,23 +69,24 @@ pub const MAX_LIMIT: usize = 500;
 
 impl Page {
     /// Validates raw paging input; bad values answer 422 naming `limit` or `cursor`.
-    pub fn parse(keys: &Keys, limit: Option<i64>, cursor: Option<&str>) -> ApiResult<Page> {
+    pub fn parse(keys: &Keys, limit: Option<i64>, cursor: Option<&str>) -> Result<Page> {
         let limit = match limit {
             None => 50,
             Some(n) if (1..=MAX_LIMIT as i64).contains(&n) => n as usize,
             Some(_) => {
-                return Err(ApiError::field(
+                return Err(Error::field(
                     "limit",
                     format!("must be between 1 and {MAX_LIMIT}"),
                 ))
             }
         };
-        let before = match cursor.filter(|c| !c.is_empty()) {
-            None => None,
-            Some(c) => Some(keys.parse_cursor(c).ok_or_else(|| {
-                ApiError::field("cursor", "is not a cursor this server handed out")
-            })?),
-        };
+        let before =
+            match cursor.filter(|c| !c.is_empty()) {
+                None => None,
+                Some(c) => Some(keys.parse_cursor(c).ok_or_else(|| {
+                    Error::field("cursor", "is not a cursor this server handed out")
+                })?),
+            };
         Ok(Page { before, limit })
     }
 

@@ -15,7 +15,7 @@ use crate::domain::names::parse_person_name;
 use crate::domain::permissions::Permission;
 use crate::domain::time::{fmt_time, from_ms};
 use crate::domain::token_value::{TokenValue, ValueKind};
-use crate::error::{ApiError, ApiResult};
+use crate::service::error::{Error, Result};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct NodeView {
@@ -77,17 +77,12 @@ pub struct Heartbeat {
     pub version: Option<String>,
 }
 
-pub fn create(
-    tx: &mut Tx,
-    env: &Env,
-    caller: &Caller,
-    input: CreateNode,
-) -> ApiResult<NodeCreated> {
+pub fn create(tx: &mut Tx, env: &Env, caller: &Caller, input: CreateNode) -> Result<NodeCreated> {
     require(caller, Permission::NodesWrite)?;
     // Rule 39: a node token's power is its own node (`/v1/nodes/self…` only), so `nodes:write`
     // is all it takes — the Deploy template's purpose. Rule 23 does not apply: the node token
     // does not act as the caller's user.
-    let name = parse_person_name(&input.name).map_err(|m| ApiError::field("name", m))?;
+    let name = parse_person_name(&input.name).map_err(|m| Error::field("name", m))?;
     let value = TokenValue::generate(ValueKind::Node);
     let digest = value.digest();
     let now = env.now_ms();
@@ -113,7 +108,7 @@ pub fn create(
         },
         now,
     )?;
-    let node = db::nodes::get(tx, id)?.ok_or(ApiError::NotFound)?;
+    let node = db::nodes::get(tx, id)?.ok_or(Error::NotFound)?;
     Ok(NodeCreated {
         token: NodeToken {
             id: node.id,
@@ -131,7 +126,7 @@ pub fn list(
     env: &Env,
     caller: &Caller,
     page: Page,
-) -> ApiResult<(Vec<NodeView>, Option<String>)> {
+) -> Result<(Vec<NodeView>, Option<String>)> {
     require(caller, Permission::NodesRead)?;
     let scope = caller.company_scope();
     let rows = db::nodes::list(conn, scope, page.before, page.limit)?;
@@ -139,11 +134,11 @@ pub fn list(
     Ok((rows.iter().map(NodeView::from).collect(), next))
 }
 
-pub fn delete(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> ApiResult<()> {
+pub fn delete(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> Result<()> {
     require(caller, Permission::NodesWrite)?;
     let node = db::nodes::get(tx, id)?
         .filter(|n| caller.changes_company(n.company_id))
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(Error::NotFound)?;
     db::nodes::delete(tx, id)?;
     tx.digest_removed(node.token_digest);
     record(
@@ -166,10 +161,10 @@ pub fn heartbeat(
     node: &NodeRow,
     ip: &str,
     input: Heartbeat,
-) -> ApiResult<NodeView> {
+) -> Result<NodeView> {
     if let Some(v) = &input.version {
         if v.is_empty() || v.len() > 64 || v.chars().any(char::is_control) {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "version",
                 "must be 1 to 64 printable characters",
             ));
@@ -177,6 +172,6 @@ pub fn heartbeat(
     }
     tx.effects.touches_auth = false;
     db::nodes::heartbeat(tx, node.id, env.now_ms(), ip, input.version.as_deref())?;
-    let n = db::nodes::get(tx, node.id)?.ok_or(ApiError::NotFound)?;
+    let n = db::nodes::get(tx, node.id)?.ok_or(Error::NotFound)?;
     Ok(NodeView::from(&n))
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::Env;
 use crate::crypto::{random_token, same_secret};
 use crate::db::{self, Tx};
-use crate::error::{ApiError, ApiResult};
+use crate::service::error::{Error, Result};
 
 /// How long a value page waits for its one view: 5 minutes.
 pub const LIFETIME_MS: i64 = 5 * 60 * 1000;
@@ -34,7 +34,7 @@ pub fn remember<T: Serialize>(
     env: &Env,
     (user_id, csrf): (i64, &str),
     page: T,
-) -> ApiResult<String> {
+) -> Result<String> {
     let id = random_token::<16>();
     let waiting = Waiting {
         id: id.clone(),
@@ -42,10 +42,10 @@ pub fn remember<T: Serialize>(
         page,
     };
     let json = serde_json::to_string(&waiting)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("value page: {e}")))?;
+        .map_err(|e| Error::Internal(anyhow::anyhow!("value page: {e}")))?;
     let sealed = env.keys.seal(&json, AAD);
     if !db::sessions::set_pending(tx, user_id, csrf, &sealed)? {
-        return Err(ApiError::Internal(anyhow::anyhow!(
+        return Err(Error::Internal(anyhow::anyhow!(
             "the session that made the value is gone"
         )));
     }
@@ -59,7 +59,7 @@ pub fn take<T: DeserializeOwned>(
     env: &Env,
     (user_id, csrf): (i64, &str),
     id: &str,
-) -> ApiResult<Option<T>> {
+) -> Result<Option<T>> {
     let Some(sealed) = db::sessions::pending(tx, user_id, csrf)? else {
         return Ok(None);
     };

@@ -12,7 +12,7 @@ use super::Env;
 use crate::db::{self, Tx};
 use crate::domain::model::DisabledReason;
 use crate::domain::token_value::{TokenValue, ValueKind};
-use crate::error::{ApiError, ApiResult};
+use crate::service::error::{Error, Result};
 
 pub const MAX_VALUES: usize = 100;
 
@@ -29,14 +29,9 @@ pub struct RevokeAccepted {
     pub accepted: usize,
 }
 
-pub fn revoke(
-    tx: &mut Tx,
-    env: &Env,
-    input: &RevokeRequest,
-    ip: &str,
-) -> ApiResult<RevokeAccepted> {
+pub fn revoke(tx: &mut Tx, env: &Env, input: &RevokeRequest, ip: &str) -> Result<RevokeAccepted> {
     if input.values.len() > MAX_VALUES {
-        return Err(ApiError::field(
+        return Err(Error::field(
             "values",
             format!("at most {MAX_VALUES} values per call"),
         ));
@@ -83,7 +78,7 @@ pub fn revoke(
 
 /// Rule 35: a leaked node token is disabled (reason `leaked`); the node stays, its token
 /// answers 401 from now on.
-fn revoke_node(tx: &mut Tx, actor: &Actor, value: &TokenValue, now: i64) -> ApiResult<()> {
+fn revoke_node(tx: &mut Tx, actor: &Actor, value: &TokenValue, now: i64) -> Result<()> {
     let Some(node) = db::nodes::by_digest(tx, &value.digest())? else {
         return Ok(());
     };

@@ -21,7 +21,7 @@ use crate::domain::names::multiline_text;
 use crate::domain::permissions::{Permission, PermissionSet};
 use crate::domain::roles::{parse_template, Role};
 use crate::domain::time::{fmt_time, from_ms};
-use crate::error::{ApiError, ApiResult};
+use crate::service::error::{Error, Result};
 
 /// One role as `/v1/roles` lists it: a built-in role (`builtin`, no `id`) or a company role.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -102,36 +102,33 @@ fn builtin(r: Role) -> RoleView {
 }
 
 /// A role name: 1–64 characters, no control characters, not a built-in role's name.
-pub fn parse_role_name(s: &str) -> ApiResult<String> {
+pub fn parse_role_name(s: &str) -> Result<String> {
     let t = s.trim();
     if t.len() > 4 * 64 || t.chars().count() > 64 {
-        return Err(ApiError::field("name", "must be at most 64 characters"));
+        return Err(Error::field("name", "must be at most 64 characters"));
     }
     if t.is_empty() {
-        return Err(ApiError::field("name", "is required"));
+        return Err(Error::field("name", "is required"));
     }
     if t.chars().any(char::is_control) {
-        return Err(ApiError::field(
-            "name",
-            "must not contain control characters",
-        ));
+        return Err(Error::field("name", "must not contain control characters"));
     }
     let lower = t.to_lowercase();
     if Role::ALL.iter().any(|r| r.name() == lower) || lower == "company" {
-        return Err(ApiError::field("name", "is the name of a built-in role"));
+        return Err(Error::field("name", "is the name of a built-in role"));
     }
     Ok(t.to_string())
 }
 
-fn parse_role_description(s: &str) -> ApiResult<String> {
+fn parse_role_description(s: &str) -> Result<String> {
     let t = s.trim();
     if t.chars().count() > 1024 {
-        return Err(ApiError::field(
+        return Err(Error::field(
             "description",
             "must be at most 1024 characters",
         ));
     }
-    multiline_text(t).map_err(|m| ApiError::field("description", m))?;
+    multiline_text(t).map_err(|m| Error::field("description", m))?;
     Ok(t.to_string())
 }
 
@@ -143,16 +140,16 @@ fn requested_set(
     company_id: i64,
     template: Option<&str>,
     list: Option<&[String]>,
-) -> ApiResult<PermissionSet> {
+) -> Result<PermissionSet> {
     let listed = PermissionSet::parse_names(list.unwrap_or(&[]))
-        .map_err(|n| ApiError::field("permissions", format!("unknown permission `{n}`")))?;
+        .map_err(|n| Error::field("permissions", format!("unknown permission `{n}`")))?;
     check_defined(conn, company_id, &listed, "permissions")?;
     let from_template = match template {
         None => PermissionSet::EMPTY,
         Some(t) => match parse_template(t).filter(|r| *r != Role::Custom) {
             Some(r) => explicit(conn, company_id, &r.permissions())?,
             None => {
-                return Err(ApiError::field(
+                return Err(Error::field(
                     "template",
                     "must be one of admin, analyst, api_developer, read_only, deploy",
                 ))
@@ -160,34 +157,20 @@ fn requested_set(
         },
     };
     let set = listed.union(&from_template);
-    ensure_grantable(caller, &set)?;
+    crate::service::policy::ensure_may_grant(&caller.permissions, &set)?;
     Ok(set)
 }
 
-fn ensure_grantable(caller: &Caller, set: &PermissionSet) -> ApiResult<()> {
-    if set.is_subset_of(&caller.permissions) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(
-            "forbidden",
-            format!(
-                "you cannot grant permissions you do not hold: {}",
-                set.difference(&caller.permissions).names().join(", ")
-            ),
-        ))
-    }
-}
-
 /// A role of the caller's company; any other id is 404.
-pub fn load(conn: &Connection, caller: &Caller, id: i64) -> ApiResult<RoleRow> {
+pub fn load(conn: &Connection, caller: &Caller, id: i64) -> Result<RoleRow> {
     match db::roles::get(conn, id)? {
         Some(r) if r.company_id == caller.user.company_id => Ok(r),
-        _ => Err(ApiError::NotFound),
+        _ => Err(Error::NotFound),
     }
 }
 
 /// Every role the caller's company can assign: the built-in ones, then its own.
-pub fn list(conn: &Connection, caller: &Caller) -> ApiResult<Vec<RoleView>> {
+pub fn list(conn: &Connection, caller: &Caller) -> Result<Vec<RoleView>> {
     let mut out: Vec<RoleView> = Role::ALL.into_iter().map(builtin).collect();
     for r in db::roles::list(conn, caller.user.company_id)? {
         let n = db::roles::holders(conn, r.id)?.len();
@@ -196,15 +179,15 @@ pub fn list(conn: &Connection, caller: &Caller) -> ApiResult<Vec<RoleView>> {
     Ok(out)
 }
 
-pub fn get(conn: &Connection, caller: &Caller, id: i64) -> ApiResult<RoleView> {
+pub fn get(conn: &Connection, caller: &Caller, id: i64) -> Result<RoleView> {
     let r = load(conn, caller, id)?;
     let n = db::roles::holders(conn, r.id)?.len();
     Ok(view(&r, n))
 }
 
-fn name_taken(e: crate::db::Error) -> ApiError {
+fn name_taken(e: crate::db::Error) -> Error {
     if db::is_unique_violation(&e) {
-        ApiError::conflict(
+        Error::conflict(
             "name_taken",
             "the company already has a role with this name",
         )
@@ -213,7 +196,7 @@ fn name_taken(e: crate::db::Error) -> ApiError {
     }
 }
 
-pub fn create(tx: &mut Tx, env: &Env, caller: &Caller, input: CreateRole) -> ApiResult<RoleView> {
+pub fn create(tx: &mut Tx, env: &Env, caller: &Caller, input: CreateRole) -> Result<RoleView> {
     require(caller, Permission::SettingsWrite)?;
     let name = parse_role_name(&input.name)?;
     let description = parse_role_description(input.description.as_deref().unwrap_or(""))?;
@@ -248,11 +231,11 @@ fn planned(
     caller: &Caller,
     id: i64,
     input: &UpdateRole,
-) -> ApiResult<(RoleRow, RoleRow)> {
+) -> Result<(RoleRow, RoleRow)> {
     require(caller, Permission::SettingsWrite)?;
     let before = load(conn, caller, id)?;
     // Editing a role changes every holder: the caller must cover what they hold now (rule 26).
-    ensure_covers_role(caller, &before)?;
+    crate::service::policy::ensure_covers_role(caller, &before.permissions)?;
     let mut after = before.clone();
     if let Some(n) = &input.name {
         after.name = parse_role_name(n)?;
@@ -266,30 +249,13 @@ fn planned(
     Ok((before, after))
 }
 
-fn ensure_covers_role(caller: &Caller, r: &RoleRow) -> ApiResult<()> {
-    if r.permissions.is_subset_of(&caller.permissions) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(
-            "user_exceeds_caller",
-            format!(
-                "the role holds permissions your credentials do not: {}",
-                r.permissions
-                    .difference(&caller.permissions)
-                    .names()
-                    .join(", ")
-            ),
-        ))
-    }
-}
-
 /// What saving `input` on role `id` would take from its holders' tokens.
 pub fn preview_update(
     conn: &Connection,
     caller: &Caller,
     id: i64,
     input: &UpdateRole,
-) -> ApiResult<RoleChangePreview> {
+) -> Result<RoleChangePreview> {
     let (before, after) = planned(conn, caller, id, input)?;
     let holders = db::roles::holders(conn, before.id)?;
     let held = explicit(conn, before.company_id, &after.permissions)?;
@@ -330,7 +296,7 @@ pub fn update(
     caller: &Caller,
     id: i64,
     input: UpdateRole,
-) -> ApiResult<RoleView> {
+) -> Result<RoleView> {
     let (before, after) = planned(tx, caller, id, &input)?;
     let now = env.now_ms();
     db::roles::update(tx, &after, now).map_err(name_taken)?;
@@ -367,12 +333,12 @@ pub fn update(
 }
 
 /// Deletes a company role no user holds; 409 `role_in_use` otherwise.
-pub fn delete(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> ApiResult<()> {
+pub fn delete(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> Result<()> {
     require(caller, Permission::SettingsWrite)?;
     let r = load(tx, caller, id)?;
     let holders = db::roles::holders(tx, id)?;
     if !holders.is_empty() {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "role_in_use",
             format!(
                 "{} user(s) hold this role: give them another role first",

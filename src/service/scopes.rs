@@ -19,7 +19,7 @@ use crate::domain::permissions::{
     valid_scope_name, Permission, PermissionSet, MAX_SCOPES_PER_COMPANY, MAX_SCOPE_DESCRIPTION,
 };
 use crate::domain::time::{fmt_time, from_ms};
-use crate::error::{ApiError, ApiResult};
+use crate::service::error::{Error, Result};
 
 /// Every API scope named in `set` must be one company `company_id` defines; otherwise 422
 /// naming `field` (`unknown permission`), as a name outside the catalogue always was.
@@ -28,14 +28,14 @@ pub fn check_defined(
     company_id: i64,
     set: &PermissionSet,
     field: &str,
-) -> ApiResult<()> {
+) -> Result<()> {
     if set.scope_names().next().is_none() {
         return Ok(());
     }
     let defined = db::scopes::names(conn, company_id)?;
     for n in set.scope_names() {
         if defined.binary_search_by(|d| d.as_str().cmp(n)).is_err() {
-            return Err(ApiError::field(field, format!("unknown permission `{n}`")));
+            return Err(Error::field(field, format!("unknown permission `{n}`")));
         }
     }
     Ok(())
@@ -44,11 +44,7 @@ pub fn check_defined(
 /// The stored form of `set` in company `company_id`: the names it holds among the company's
 /// scopes (names it does not define are left out), and the wildcard (administrator roles) if
 /// it has it. What a template or role gives a token or user to store.
-pub fn explicit(
-    conn: &Connection,
-    company_id: i64,
-    set: &PermissionSet,
-) -> ApiResult<PermissionSet> {
+pub fn explicit(conn: &Connection, company_id: i64, set: &PermissionSet) -> Result<PermissionSet> {
     let defined = db::scopes::names(conn, company_id)?;
     let keep: Vec<&str> = defined
         .iter()
@@ -131,45 +127,45 @@ pub struct ScopeDeletePreview {
     pub users: Vec<Named>,
 }
 
-pub fn parse_scope_description(s: &str) -> ApiResult<String> {
+pub fn parse_scope_description(s: &str) -> Result<String> {
     let t = s.trim();
     if t.chars().count() > MAX_SCOPE_DESCRIPTION {
-        return Err(ApiError::field(
+        return Err(Error::field(
             "description",
             format!("must be at most {MAX_SCOPE_DESCRIPTION} characters"),
         ));
     }
-    multiline_text(t).map_err(|m| ApiError::field("description", m))?;
+    multiline_text(t).map_err(|m| Error::field("description", m))?;
     Ok(t.to_string())
 }
 
 /// Rule 28 first: a name longer than any valid one is refused before anything else.
-pub fn parse_scope_name(s: &str) -> ApiResult<String> {
+pub fn parse_scope_name(s: &str) -> Result<String> {
     if s.len() > 95 {
-        return Err(ApiError::field("name", "must be at most 95 characters"));
+        return Err(Error::field("name", "must be at most 95 characters"));
     }
-    valid_scope_name(s).map_err(|m| ApiError::field("name", m))?;
+    valid_scope_name(s).map_err(|m| Error::field("name", m))?;
     Ok(s.to_string())
 }
 
 /// A scope of the caller's company; any other id is 404.
-pub fn load(conn: &Connection, caller: &Caller, id: i64) -> ApiResult<ScopeRow> {
+pub fn load(conn: &Connection, caller: &Caller, id: i64) -> Result<ScopeRow> {
     match db::scopes::get(conn, id)? {
         Some(s) if s.company_id == caller.user.company_id => Ok(s),
-        _ => Err(ApiError::NotFound),
+        _ => Err(Error::NotFound),
     }
 }
 
 /// The scopes company `company` defines, for the permission catalogue every member sees
 /// (`GET /v1/permissions`, the console's permission grids); no permission needed.
-pub fn catalogue(conn: &Connection, company: i64) -> ApiResult<Vec<ScopeView>> {
+pub fn catalogue(conn: &Connection, company: i64) -> Result<Vec<ScopeView>> {
     Ok(db::scopes::list(conn, company)?
         .iter()
         .map(ScopeView::from)
         .collect())
 }
 
-pub fn list(conn: &Connection, caller: &Caller) -> ApiResult<Vec<ScopeView>> {
+pub fn list(conn: &Connection, caller: &Caller) -> Result<Vec<ScopeView>> {
     require(caller, Permission::SettingsRead)?;
     Ok(db::scopes::list(conn, caller.user.company_id)?
         .iter()
@@ -177,24 +173,24 @@ pub fn list(conn: &Connection, caller: &Caller) -> ApiResult<Vec<ScopeView>> {
         .collect())
 }
 
-pub fn get(conn: &Connection, caller: &Caller, id: i64) -> ApiResult<ScopeView> {
+pub fn get(conn: &Connection, caller: &Caller, id: i64) -> Result<ScopeView> {
     require(caller, Permission::SettingsRead)?;
     Ok(ScopeView::from(&load(conn, caller, id)?))
 }
 
-pub fn create(tx: &mut Tx, env: &Env, caller: &Caller, input: CreateScope) -> ApiResult<ScopeView> {
+pub fn create(tx: &mut Tx, env: &Env, caller: &Caller, input: CreateScope) -> Result<ScopeView> {
     require(caller, Permission::SettingsWrite)?;
     let name = parse_scope_name(&input.name)?;
     let description = parse_scope_description(input.description.as_deref().unwrap_or(""))?;
     let company = caller.user.company_id;
     if db::scopes::defines(tx, company, &name)? {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "name_taken",
             format!("the company already defines the scope `{name}`"),
         ));
     }
     if db::scopes::count(tx, company)? >= MAX_SCOPES_PER_COMPANY as i64 {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "scope_limit",
             format!("a company defines at most {MAX_SCOPES_PER_COMPANY} API scopes"),
         ));
@@ -213,7 +209,7 @@ pub fn create(tx: &mut Tx, env: &Env, caller: &Caller, input: CreateScope) -> Ap
         },
         now,
     )?;
-    let row = db::scopes::get(tx, id)?.ok_or(ApiError::NotFound)?;
+    let row = db::scopes::get(tx, id)?.ok_or(Error::NotFound)?;
     Ok(ScopeView::from(&row))
 }
 
@@ -223,12 +219,12 @@ pub fn update(
     caller: &Caller,
     id: i64,
     input: UpdateScope,
-) -> ApiResult<ScopeView> {
+) -> Result<ScopeView> {
     require(caller, Permission::SettingsWrite)?;
     let s = load(tx, caller, id)?;
     if let Some(n) = &input.name {
         if *n != s.name {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "name",
                 "a scope cannot be renamed: create the new scope, then delete this one",
             ));
@@ -250,22 +246,18 @@ pub fn update(
             env.now_ms(),
         )?;
     }
-    let row = db::scopes::get(tx, id)?.ok_or(ApiError::NotFound)?;
+    let row = db::scopes::get(tx, id)?.ok_or(Error::NotFound)?;
     Ok(ScopeView::from(&row))
 }
 
 /// What deleting scope `id` would take away.
-pub fn delete_preview(
-    conn: &Connection,
-    caller: &Caller,
-    id: i64,
-) -> ApiResult<ScopeDeletePreview> {
+pub fn delete_preview(conn: &Connection, caller: &Caller, id: i64) -> Result<ScopeDeletePreview> {
     require(caller, Permission::SettingsWrite)?;
     let s = load(conn, caller, id)?;
     preview_of(conn, caller, &s)
 }
 
-fn preview_of(conn: &Connection, caller: &Caller, s: &ScopeRow) -> ApiResult<ScopeDeletePreview> {
+fn preview_of(conn: &Connection, caller: &Caller, s: &ScopeRow) -> Result<ScopeDeletePreview> {
     let mut tokens = Vec::new();
     let mut hidden = 0;
     for t in db::tokens::by_ids(
@@ -321,7 +313,7 @@ fn preview_of(conn: &Connection, caller: &Caller, s: &ScopeRow) -> ApiResult<Sco
 
 /// Deletes scope `id`: removes it from every role, user and token of its company (a token left
 /// with none is disabled, `no_permissions`), in this transaction, audited.
-pub fn delete(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> ApiResult<ScopeDeletePreview> {
+pub fn delete(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> Result<ScopeDeletePreview> {
     require(caller, Permission::SettingsWrite)?;
     let s = load(tx, caller, id)?;
     let preview = preview_of(tx, caller, &s)?;

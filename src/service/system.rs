@@ -4,21 +4,21 @@
 use crate::db::Connection;
 
 use crate::db::{self, Tx};
-use crate::error::ApiResult;
+use crate::service::error::Result;
 
 /// Whether the database answers with a migrated schema (`/readyz`).
-pub fn ready(conn: &Connection) -> ApiResult<()> {
+pub fn ready(conn: &Connection) -> Result<()> {
     db::schema_version(conn)?;
     Ok(())
 }
 
 /// Tokens by status, for the metrics: (enabled, disabled).
-pub fn token_counts(conn: &Connection) -> ApiResult<(i64, i64)> {
+pub fn token_counts(conn: &Connection) -> Result<(i64, i64)> {
     Ok(db::tokens::count_by_status(conn)?)
 }
 
 /// The write epoch: it changes whenever another process (the CLI) writes.
-pub fn epoch(conn: &Connection) -> ApiResult<i64> {
+pub fn epoch(conn: &Connection) -> Result<i64> {
     Ok(db::read_epoch(conn)?)
 }
 
@@ -30,7 +30,7 @@ pub fn limit_hit(
     key: &str,
     (max, window_ms): (usize, i64),
     now: i64,
-) -> ApiResult<Result<(), u64>> {
+) -> Result<Result<(), u64>> {
     tx.effects.touches_auth = false;
     Ok(match db::limits::hit(tx, name, key, max, window_ms, now)? {
         None => Ok(()),
@@ -39,7 +39,7 @@ pub fn limit_hit(
 }
 
 /// Forgets limit `name`'s events for `key`, and every event older than `before`.
-pub fn limit_clear(tx: &mut Tx, name: &str, key: &str, before: i64) -> ApiResult<()> {
+pub fn limit_clear(tx: &mut Tx, name: &str, key: &str, before: i64) -> Result<()> {
     tx.effects.touches_auth = false;
     db::limits::clear(tx, name, key)?;
     db::limits::prune(tx, before)?;
@@ -47,14 +47,14 @@ pub fn limit_clear(tx: &mut Tx, name: &str, key: &str, before: i64) -> ApiResult
 }
 
 /// Takes back one event of limit `name` counted for `key` at `at`.
-pub fn limit_release(tx: &mut Tx, name: &str, key: &str, at: i64) -> ApiResult<()> {
+pub fn limit_release(tx: &mut Tx, name: &str, key: &str, at: i64) -> Result<()> {
     tx.effects.touches_auth = false;
     db::limits::release(tx, name, key, at)?;
     Ok(())
 }
 
 /// Writes buffered last-use data: (token id, time, client address) per use.
-pub fn record_uses(tx: &mut Tx, uses: &[(i64, i64, String)]) -> ApiResult<()> {
+pub fn record_uses(tx: &mut Tx, uses: &[(i64, i64, String)]) -> Result<()> {
     tx.effects.touches_auth = false;
     for (id, at, ip) in uses {
         db::tokens::record_use(tx, *id, *at, ip)?;
@@ -68,7 +68,7 @@ pub fn record_limits(
     tx: &mut Tx,
     quotas: &[(i64, i64, i64, i64)],
     usage: &[(i64, i64, i64, i64)],
-) -> ApiResult<Vec<(i64, i64, i64, i64)>> {
+) -> Result<Vec<(i64, i64, i64, i64)>> {
     tx.effects.touches_auth = false;
     let mut stored = Vec::with_capacity(quotas.len());
     for &(id, reset_at, window, n) in quotas {
@@ -83,7 +83,7 @@ pub fn record_limits(
 }
 
 /// Deletes console sessions that ended before `now`.
-pub fn end_expired_sessions(tx: &mut Tx, now: i64) -> ApiResult<usize> {
+pub fn end_expired_sessions(tx: &mut Tx, now: i64) -> Result<usize> {
     tx.effects.touches_auth = false;
     Ok(db::sessions::delete_expired(tx, now)?)
 }

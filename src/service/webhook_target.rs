@@ -10,7 +10,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 
-use crate::error::{ApiError, ApiResult};
+use crate::service::error::{Error, Result};
 
 /// Whether `ip` is one of the addresses a webhook may not reach: every address that is not
 /// global unicast.
@@ -100,7 +100,7 @@ pub fn resolve(url: &str) -> Option<Vec<SocketAddr>> {
 }
 
 /// Settings check (blocking: DNS): `Ok` when `url` may be a webhook target.
-pub fn check(url: &str, allow_private: bool) -> ApiResult<()> {
+pub fn check(url: &str, allow_private: bool) -> Result<()> {
     let http = url::Url::parse(url)
         .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
     if allow_private || !http {
@@ -108,13 +108,13 @@ pub fn check(url: &str, allow_private: bool) -> ApiResult<()> {
         return Ok(());
     }
     let Some(addrs) = resolve(url) else {
-        return Err(ApiError::field(
+        return Err(Error::field(
             "webhook_url",
             "the host does not resolve to any address",
         ));
     };
     if addrs.iter().any(|a| forbidden_ip(a.ip())) {
-        return Err(ApiError::unprocessable(
+        return Err(Error::invalid(
             "webhook_target_forbidden",
             "webhook_url must name a public (global unicast) address: not loopback, private, \
              link-local, multicast, reserved, or such an address inside an IPv6 one",

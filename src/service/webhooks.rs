@@ -15,7 +15,7 @@ use crate::db::{self, Tx};
 use crate::domain::model::Caller;
 use crate::domain::permissions::Permission;
 use crate::domain::time::{fmt_time, from_ms};
-use crate::error::ApiResult;
+use crate::service::error::Result;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -26,7 +26,7 @@ pub fn enqueue(
     t: &TokenRow,
     extra: Value,
     now: i64,
-) -> ApiResult<()> {
+) -> Result<()> {
     let Some(_) = db::webhooks::company_target(conn, t.company_id)? else {
         return Ok(());
     };
@@ -58,12 +58,12 @@ pub fn enqueue(
 }
 
 /// Deliveries whose next attempt is due at `now`, oldest first, at most `limit`.
-pub fn due(conn: &Connection, now: i64, limit: usize) -> ApiResult<Vec<Delivery>> {
+pub fn due(conn: &Connection, now: i64, limit: usize) -> Result<Vec<Delivery>> {
     Ok(db::webhooks::due(conn, now, limit)?)
 }
 
 /// A company's webhook URL and signing secret, when it has a URL.
-pub fn target(conn: &Connection, company_id: i64) -> ApiResult<Option<(String, Option<String>)>> {
+pub fn target(conn: &Connection, company_id: i64) -> Result<Option<(String, Option<String>)>> {
     Ok(db::webhooks::company_target(conn, company_id)?)
 }
 
@@ -75,7 +75,7 @@ pub fn record_attempt(
     outcome: &Result<(), String>,
     retry: Option<i64>,
     now: i64,
-) -> ApiResult<()> {
+) -> Result<()> {
     tx.effects.touches_auth = false;
     match outcome {
         Ok(()) => db::webhooks::mark_delivered(tx, id, now)?,
@@ -96,7 +96,7 @@ pub fn disabled_event(reason: Option<&str>) -> &'static str {
 
 /// Job: `token.expiring` 7 days and 1 day before expiry, each once per expiry time. A token
 /// already inside the 1-day window gets only that warning.
-pub fn warn_expiring(conn: &Connection, now: i64) -> ApiResult<usize> {
+pub fn warn_expiring(conn: &Connection, now: i64) -> Result<usize> {
     let mut n = 0;
     for (warning, days) in [("1d", 1), ("7d", 7)] {
         for id in db::webhooks::expiring_unwarned(conn, now, now + days * DAY_MS, warning)? {
@@ -149,7 +149,7 @@ impl From<Delivery> for DeliveryView {
 }
 
 /// `GET /v1/webhooks/deliveries`: the caller's company (all for a global administrator).
-pub fn deliveries(conn: &Connection, caller: &Caller, page: Page) -> ApiResult<Vec<DeliveryView>> {
+pub fn deliveries(conn: &Connection, caller: &Caller, page: Page) -> Result<Vec<DeliveryView>> {
     require(caller, Permission::SettingsRead)?;
     let scope = caller.company_scope();
     Ok(db::webhooks::list(conn, scope, page.before, page.limit)?
@@ -160,7 +160,7 @@ pub fn deliveries(conn: &Connection, caller: &Caller, page: Page) -> ApiResult<V
 
 /// `token.quota_low`: the token's remaining quota first fell below 10 % in the period
 /// starting `window` (once per period and quota setting).
-pub fn quota_low(tx: &mut Tx, id: i64, window: i64, remaining: i64, now: i64) -> ApiResult<bool> {
+pub fn quota_low(tx: &mut Tx, id: i64, window: i64, remaining: i64, now: i64) -> Result<bool> {
     tx.effects.touches_auth = false;
     let Some(t) = db::tokens::get(tx, id)? else {
         return Ok(false);
@@ -178,7 +178,7 @@ pub fn quota_low(tx: &mut Tx, id: i64, window: i64, remaining: i64, now: i64) ->
 
 /// `token.rate_limited`: the token was refused for its rate limit; at most one an hour per
 /// token (across replicas: the outbox is asked under the write lock).
-pub fn rate_limited(tx: &mut Tx, id: i64, now: i64) -> ApiResult<bool> {
+pub fn rate_limited(tx: &mut Tx, id: i64, now: i64) -> Result<bool> {
     tx.effects.touches_auth = false;
     if db::webhooks::queued_since(tx, id, "token.rate_limited", now - 3_600_000)? {
         return Ok(false);

@@ -218,12 +218,12 @@ impl TestApp {
     async fn token_state(&self, id: i64) -> Option<TokenState> {
         let now = self.server_now().timestamp_millis();
         self.state
-            .read(move |c| {
+            .read(move |c| -> tokend::service::Result<_> {
                 let Some(t) = tokend::db::tokens::get(c, id)? else {
                     return Ok(None);
                 };
                 let owner = tokend::db::users::get(c, t.owner_id)?
-                    .ok_or(tokend::error::ApiError::NotFound)?;
+                    .ok_or(tokend::service::Error::NotFound)?;
                 let power = tokend::service::policy::power(&t);
                 Ok(Some(TokenState {
                     live: t.enabled
@@ -244,7 +244,7 @@ impl TestApp {
     async fn user_state(&self, id: i64) -> Option<UserState> {
         let u = self
             .state
-            .read(move |c| Ok(tokend::db::users::get(c, id)?))
+            .read(move |c| Ok::<_, tokend::service::Error>(tokend::db::users::get(c, id)?))
             .await
             .expect("user")?;
         let password = self

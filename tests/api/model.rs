@@ -391,8 +391,8 @@ fn tally(f: impl FnOnce(&mut Stats)) {
     STATS.with(|s| f(&mut s.borrow_mut()));
 }
 
-fn code<T>(r: Result<T, ApiError>) -> Result<T, &'static str> {
-    r.map_err(|e| match e {
+fn code<T, E: Into<ApiError>>(r: Result<T, E>) -> Result<T, &'static str> {
+    r.map_err(|e| match e.into() {
         ApiError::Internal(e) => panic!("internal error: {e:#}"),
         e => e.code(),
     })
@@ -423,7 +423,9 @@ impl Sut {
         };
         let company = sut
             .state
-            .write_blocking(|tx| Ok(tokend::db::companies::insert(tx, "Model", t0)?))
+            .write_blocking(|tx| {
+                Ok::<_, tokend::service::Error>(tokend::db::companies::insert(tx, "Model", t0)?)
+            })
             .expect("company");
         sut.admin = sut.insert_user(company, "admin@model.test", Role::GlobalAdmin);
         let env = sut.state.env();
@@ -485,7 +487,7 @@ impl Sut {
     fn caller(&self, user: i64) -> Caller {
         let u = self
             .state
-            .read_blocking(|c| Ok(tokend::db::users::get(c, user)?))
+            .read_blocking(|c| Ok::<_, tokend::service::Error>(tokend::db::users::get(c, user)?))
             .expect("read")
             .expect("user");
         Caller::session(u, "127.0.0.1".into())
@@ -1018,7 +1020,7 @@ fn verify(sut: &mut Sut, m: &Model) -> Result<(), TestCaseError> {
                 tokend::params![],
                 |r| Ok((r.get::<i64>(0)?, r.get::<String>(1)?)),
             )?;
-            Ok((rows, users, audit, creds))
+            Ok::<_, tokend::service::Error>((rows, users, audit, creds))
         })
         .expect("read");
 

@@ -521,7 +521,7 @@ async fn secrets_never_print_in_debug_output() {
             let token = tokend::service::tokens::create(tx, &env, &caller, input)?;
             let node_input = serde_json::from_value(json!({ "name": "n" })).unwrap();
             let node = tokend::service::nodes::create(tx, &env, &caller, node_input)?;
-            Ok((token, caller, node))
+            Ok::<_, tokend::service::Error>((token, caller, node))
         })
         .await
         .unwrap();

@@ -136,7 +136,7 @@ impl TestApp {
             .state
             .write(move |tx| {
                 let owner = tokend::db::users::get(tx, owner_id)?
-                    .ok_or(tokend::error::ApiError::NotFound)?;
+                    .ok_or(tokend::service::Error::NotFound)?;
                 if input.role_template.is_none() && input.permissions.is_none() {
                     let all = owner_permissions_body(&owner);
                     input.role_template = all["role_template"].as_str().map(str::to_string);
@@ -159,7 +159,7 @@ impl TestApp {
     pub async fn all_permissions_of(&self, owner_id: i64) -> Value {
         let owner = self
             .state
-            .read(move |c| Ok(tokend::db::users::get(c, owner_id)?))
+            .read(move |c| Ok::<_, tokend::service::Error>(tokend::db::users::get(c, owner_id)?))
             .await
             .expect("read the owner")
             .expect("the owner exists");

@@ -43,7 +43,7 @@ fn scopes_an_existing_database_gets_the_seed_catalogue_for_every_company() {
     let state = tokend::state::AppState::open(config, true).expect("open v1 database");
     let (custom, analyst, token) = state
         .read_blocking(|c| {
-            Ok((
+            Ok::<_, tokend::service::Error>((
                 tokend::db::users::get(c, 3)?,
                 tokend::db::users::get(c, 2)?,
                 tokend::db::tokens::get(c, 1)?,

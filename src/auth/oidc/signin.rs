@@ -62,7 +62,7 @@ fn refusal(user: &Option<User>) -> Option<(&'static str, &'static str)> {
 /// Creates the SSO user `email` with `role` in the default company (auto-provisioning).
 fn provision(state: &AppState, email: &Email, name: &str, role: Role) -> ApiResult<User> {
     let env = state.env();
-    state.write_blocking(|tx| users::provision_sso(tx, &env, email, name, role))
+    Ok(state.write_blocking(|tx| users::provision_sso(tx, &env, email, name, role))?)
 }
 
 /// A session for the user the provider vouched for (its email verified), or 403
@@ -91,7 +91,7 @@ pub fn login(
     }
     if let Some((reason, message)) = refusal(&user) {
         login_failed(state, Some(email), reason, None, ip)?;
-        return Err(ApiError::forbidden("sso_refused", message));
+        return Err(crate::service::policy::refusals::sso_refused(message).into());
     }
     match user {
         Some(u) => open_session(state, u, ip, "oidc"),

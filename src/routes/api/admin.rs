@@ -10,7 +10,6 @@ use crate::domain::listing::{time_filter, AuditFilter};
 use crate::domain::model::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::{self, MaintenanceReport};
-use crate::routes::shared::check_webhook_target;
 use crate::service::companies::{self, CompanyView, CreateCompany, SettingsView, UpdateSettings};
 use crate::service::{audit, Page};
 use crate::state::Shared;
@@ -107,7 +106,10 @@ pub async fn settings_update(
     let env = state.env();
     let company = q.company_id;
     let input = body.into_inner()?;
-    check_webhook_target(&state, &caller, input.webhook_url.as_ref()).await?;
+    let c = caller.clone();
+    let input = state
+        .blocking(move |st| companies::check_settings(&c, input, st.config.webhook_allow_private))
+        .await?;
     let s = state
         .write(move |tx| companies::update_settings(tx, &env, &caller, company, input))
         .await?;

@@ -14,7 +14,7 @@ use super::view::{self, options, Opt, When};
 use crate::db::Connection;
 use crate::domain::listing::{AuditFilter, REGENERATED_CODE};
 use crate::domain::model::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::service;
 use crate::service::audit::AuditView;
 use crate::service::{audit, console, tokens, users, Env, Page};
 use crate::state::Shared;
@@ -81,7 +81,7 @@ impl Names {
         env: &Env,
         caller: &Caller,
         events: &[AuditView],
-    ) -> ApiResult<Names> {
+    ) -> service::Result<Names> {
         let mut n = Names::default();
         for e in events {
             if let Some(id) = e
@@ -91,7 +91,9 @@ impl Names {
                 if let std::collections::hash_map::Entry::Vacant(slot) = n.tokens.entry(id) {
                     slot.insert(match tokens::get(conn, env, caller, id) {
                         Ok(t) => Some(t.name),
-                        Err(ApiError::Internal(x)) => return Err(ApiError::Internal(x)),
+                        Err(service::Error::Internal(x)) => {
+                            return Err(service::Error::Internal(x))
+                        }
                         Err(_) => None,
                     });
                 }
@@ -104,7 +106,9 @@ impl Names {
                 if let std::collections::hash_map::Entry::Vacant(slot) = n.users.entry(id) {
                     slot.insert(match users::get(conn, caller, id) {
                         Ok(u) => Some(u.email),
-                        Err(ApiError::Internal(x)) => return Err(ApiError::Internal(x)),
+                        Err(service::Error::Internal(x)) => {
+                            return Err(service::Error::Internal(x))
+                        }
                         Err(_) => None,
                     });
                 }
@@ -340,7 +344,7 @@ pub async fn audit_log(state: Shared, user: PageUser, req: HttpRequest) -> PageR
             if let Some(e) = actor {
                 match console::find_user(c, &caller, &e) {
                     Ok(u) => filter.actor_id = Some(u.id),
-                    Err(ApiError::Internal(x)) => return Err(ApiError::Internal(x)),
+                    Err(service::Error::Internal(x)) => return Err(service::Error::Internal(x)),
                     Err(_) => {
                         let missing = Some(format!("No user with email {e}."));
                         return Ok((Vec::new(), Names::default(), missing));

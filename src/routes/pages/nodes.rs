@@ -7,11 +7,10 @@ use askama::Template;
 
 use super::auth::{PageUser, SignedForm};
 use super::confirm::confirm;
-use super::render::{Flash, Layout, PageError, PageResult, Section};
+use super::render::{in_place, on_form, Flash, Layout, PageError, PageResult, Section};
 use super::token_value::{remember_value, ValuePage};
 use super::view;
 use crate::domain::permissions::Permission;
-use crate::error::ApiError;
 use crate::service::nodes::{self as svc, CreateNode, NodeView};
 use crate::service::Page;
 use crate::state::Shared;
@@ -53,9 +52,7 @@ struct ListPage {
 }
 
 fn ensure_can_read(user: &PageUser) -> Result<(), PageError> {
-    if !user.has(Permission::NodesRead) {
-        return Err(ApiError::insufficient_scope("nodes:read").into());
-    }
+    crate::service::require(&user.caller, Permission::NodesRead)?;
     Ok(())
 }
 
@@ -113,8 +110,8 @@ pub async fn create(state: Shared, sf: SignedForm) -> PageResult {
             let page = ValuePage::of_node(&created.node.name, created.token.value.expose());
             Ok(remember_value(&state, &user, page).await?)
         }
-        Err(e @ (ApiError::Internal(_) | ApiError::Forbidden { .. })) => Err(e.into()),
         Err(e) => {
+            let e = on_form(e)?;
             let message = e
                 .fields()
                 .and_then(|f| f.get("name").cloned())
@@ -151,7 +148,6 @@ pub async fn delete(state: Shared, path: web::Path<String>, sf: SignedForm) -> P
         .await
     {
         Ok(()) => Ok(user.redirect("/nodes", Flash::ok(format!("Node “{name}” deleted.")))),
-        Err(e @ ApiError::Internal(_)) => Err(e.into()),
-        Err(e) => Ok(user.redirect("/nodes", Flash::error(e.to_string()))),
+        Err(e) => Ok(user.redirect("/nodes", Flash::error(in_place(e)?.to_string()))),
     }
 }

@@ -9,8 +9,6 @@ use serde::Serialize;
 use super::auth::{PageUser, SignedForm};
 use super::form::FormData;
 use super::render::{Layout, PageResult, Section};
-use crate::domain::permissions::Permission;
-use crate::error::ApiError;
 use crate::service::console;
 use crate::state::Shared;
 
@@ -81,13 +79,7 @@ pub async fn select_get(state: Shared, user: PageUser, req: HttpRequest) -> Page
 }
 
 async fn show(state: Shared, user: PageUser, form: FormData) -> PageResult {
-    if !user.is_token_admin() || !user.has(Permission::UsersRead) {
-        return Err(ApiError::forbidden(
-            "forbidden",
-            "Only administrators who can read users choose another owner.",
-        )
-        .into());
-    }
+    crate::service::policy::ensure_may_choose_owner(&user.caller)?;
     let q = form.text("q");
     let page = form
         .get("page")

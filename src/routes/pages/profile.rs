@@ -122,11 +122,7 @@ async fn own_tokens(
 /// user ends and this browser gets a fresh one (new cookie and CSRF token).
 pub async fn change_password(state: Shared, sf: SignedForm) -> PageResult {
     let SignedForm { user, form: f } = sf;
-    if user.caller.user.sso {
-        return Err(
-            ApiError::forbidden("sso_user", "single sign-on users have no password").into(),
-        );
-    }
+    crate::service::policy::ensure_has_no_sso(&user.caller.user)?;
     let current = Secret::new(f.text("current_password"));
     let new = Secret::new(f.text("password"));
     let mut errors = FieldErrors::default();

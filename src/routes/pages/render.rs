@@ -9,6 +9,7 @@ use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
 use crate::error::ApiError;
+use crate::service;
 
 pub type PageResult = Result<HttpResponse, PageError>;
 
@@ -202,6 +203,44 @@ impl From<ApiError> for PageError {
             other => PageError::show(status, "Request refused", other.to_string()),
         }
     }
+}
+
+/// The console's reading of a service failure: the same page for the same kind of failure.
+impl From<service::Error> for PageError {
+    fn from(e: service::Error) -> Self {
+        PageError::from(ApiError::from(e))
+    }
+}
+
+/// The console's two readings of a failed operation, decided here only.
+///
+/// An action answered in place (a flash, or a form that shows refusals): a refusal, a
+/// conflict or invalid input says why on the page the person came from (`Ok(e)`); anything
+/// else (not found, storage unavailable, internal) is an error page (`Err`).
+pub fn in_place(e: impl Into<ApiError>) -> Result<ApiError, PageError> {
+    match e.into() {
+        e @ (ApiError::Forbidden { .. } | ApiError::TooManyAttempts { .. }) => Ok(e),
+        e if is_about_input(&e) => Ok(e),
+        e => Err(e.into()),
+    }
+}
+
+/// A form submission: invalid input and conflicts are shown on the form beside their fields
+/// (`Ok(e)`); anything else, a refusal included, is an error page (`Err`).
+pub fn on_form(e: impl Into<ApiError>) -> Result<ApiError, PageError> {
+    match e.into() {
+        e if is_about_input(&e) => Ok(e),
+        e => Err(e.into()),
+    }
+}
+
+/// Invalid input, a conflict, or a request that cannot be read: the person fixes what they
+/// typed.
+fn is_about_input(e: &ApiError) -> bool {
+    matches!(
+        e,
+        ApiError::Unprocessable { .. } | ApiError::Conflict { .. } | ApiError::BadRequest(_)
+    )
 }
 
 impl fmt::Display for PageError {

@@ -8,7 +8,7 @@ use askama::Template;
 
 use super::auth::{PageUser, SignedForm};
 use super::confirm::confirm;
-use super::render::{Flash, Layout, PageError, PageResult, Section};
+use super::render::{in_place, on_form, Flash, Layout, PageError, PageResult, Section};
 use crate::domain::permissions::{Permission, PermissionSet};
 use crate::error::ApiError;
 use crate::service::roles::{self, CreateRole, RoleView, UpdateRole};
@@ -163,9 +163,8 @@ pub async fn scopes_create(state: Shared, sf: SignedForm) -> PageResult {
             "/settings/scopes",
             Flash::ok(format!("Scope “{}” defined.", s.name)),
         )),
-        Err(e @ (ApiError::Internal(_) | ApiError::Forbidden { .. })) => Err(e.into()),
         Err(e) => {
-            let m = field_message(&e);
+            let m = field_message(&on_form(e)?);
             render_scopes(&state, &user, (name, description), Some(m)).await
         }
     }
@@ -231,8 +230,7 @@ pub async fn scopes_delete(state: Shared, path: web::Path<String>, sf: SignedFor
                 p.tokens.len() + p.hidden_tokens
             )),
         )),
-        Err(e @ ApiError::Internal(_)) => Err(e.into()),
-        Err(e) => Ok(user.redirect("/settings/scopes", Flash::error(e.to_string()))),
+        Err(e) => Ok(user.redirect("/settings/scopes", Flash::error(in_place(e)?.to_string()))),
     }
 }
 
@@ -268,9 +266,7 @@ async fn render_roles(
 
 /// `GET /settings/roles`.
 pub async fn roles_page(state: Shared, user: PageUser) -> PageResult {
-    if !user.has(Permission::SettingsRead) {
-        return Err(ApiError::insufficient_scope("settings:read").into());
-    }
+    crate::service::require(&user.caller, Permission::SettingsRead)?;
     render_roles(
         &state,
         &user,
@@ -301,9 +297,8 @@ pub async fn roles_create(state: Shared, sf: SignedForm) -> PageResult {
             "/settings/roles",
             Flash::ok(format!("Role “{}” created.", r.name)),
         )),
-        Err(e @ ApiError::Internal(_)) => Err(e.into()),
         Err(e) => {
-            let m = field_message(&e);
+            let m = field_message(&in_place(e)?);
             let checked = PermissionSet::parse_names(&perms).unwrap_or_default();
             render_roles(&state, &user, (name, description, checked), Some(m)).await
         }
@@ -397,9 +392,8 @@ pub async fn role_update(state: Shared, path: web::Path<String>, sf: SignedForm)
                     &format!("/settings/roles/{id}"),
                 );
             }
-            Err(e @ (ApiError::Internal(_) | ApiError::NotFound)) => return Err(e.into()),
             Err(e) => {
-                let (n, d, c, m) = typed(&e);
+                let (n, d, c, m) = typed(&in_place(e)?);
                 return render_role(&state, &user, id, Some((n, d, c)), Some(m)).await;
             }
         }
@@ -414,9 +408,8 @@ pub async fn role_update(state: Shared, path: web::Path<String>, sf: SignedForm)
             &format!("/settings/roles/{id}"),
             Flash::ok(format!("Role “{}” saved.", r.name)),
         )),
-        Err(e @ (ApiError::Internal(_) | ApiError::NotFound)) => Err(e.into()),
         Err(e) => {
-            let (n, d, c, m) = typed(&e);
+            let (n, d, c, m) = typed(&in_place(e)?);
             render_role(&state, &user, id, Some((n, d, c)), Some(m)).await
         }
     }
@@ -448,7 +441,6 @@ pub async fn role_delete(state: Shared, path: web::Path<String>, sf: SignedForm)
             "/settings/roles",
             Flash::ok(format!("Role “{name}” deleted.")),
         )),
-        Err(e @ ApiError::Internal(_)) => Err(e.into()),
-        Err(e) => Ok(user.redirect("/settings/roles", Flash::error(e.to_string()))),
+        Err(e) => Ok(user.redirect("/settings/roles", Flash::error(in_place(e)?.to_string()))),
     }
 }

@@ -9,10 +9,9 @@ use askama::Template;
 
 use super::auth::{PageUser, SignedForm};
 use super::form::{explain, FieldErrors, FormData};
-use super::render::{Flash, Layout, PageError, PageResult, Section};
+use super::render::{in_place, Flash, Layout, PageError, PageResult, Section};
 use super::view::{self, options, Opt};
 use crate::domain::permissions::Permission;
-use crate::error::ApiError;
 use crate::service::companies::{self, SettingsView, UpdateSettings};
 use crate::service::webhooks::{self, DeliveryView};
 use crate::service::{console, Page};
@@ -106,7 +105,7 @@ async fn load(
             let ids: Vec<i64> = list.iter().filter_map(|d| d.token_id).collect();
             let names = console::token_names(c, &caller, &ids)?;
             let rows = list.iter().map(|d| DeliveryRow::new(d, &names)).collect();
-            Ok((s, rows))
+            Ok::<_, crate::service::Error>((s, rows))
         })
         .await?)
 }
@@ -241,11 +240,12 @@ pub async fn save_settings(state: Shared, sf: SignedForm) -> PageResult {
     }
     let env = state.env();
     let caller = user.caller.clone();
-    let target =
-        crate::routes::shared::check_webhook_target(&state, &caller, input.webhook_url.as_ref())
-            .await;
+    let c = caller.clone();
+    let checked = state
+        .blocking(move |st| companies::check_settings(&c, input, st.config.webhook_allow_private))
+        .await;
     match async {
-        target?;
+        let input = checked?;
         state
             .write(move |tx| companies::update_settings(tx, &env, &caller, None, input))
             .await
@@ -253,10 +253,8 @@ pub async fn save_settings(state: Shared, sf: SignedForm) -> PageResult {
     .await
     {
         Ok(_) => Ok(user.redirect("/settings", Flash::ok("Settings saved."))),
-        Err(e @ ApiError::Internal(_)) => Err(e.into()),
-        Err(e @ ApiError::Forbidden { .. }) => Err(e.into()),
         Err(e) => {
-            let (errors, banner) = explain(&e, &[]);
+            let (errors, banner) = explain(&in_place(e)?, &[]);
             render_settings(
                 &state,
                 &user,

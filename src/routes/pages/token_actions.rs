@@ -7,13 +7,12 @@ use actix_web::web;
 
 use super::auth::SignedForm;
 use super::confirm::{confirm, confirm_choosing, Choice};
-use super::render::{Flash, PageResult};
+use super::render::{in_place, Flash, PageResult};
 use super::token_page::load;
 use super::token_value::{remember_value, revealed_page, ValuePage};
 use super::tokens::parse_id;
 use super::view::grace_options;
 use crate::domain::model::TokenKind;
-use crate::error::ApiError;
 use crate::service::tokens::{self as svc, BulkRequest, RenewToken, UpdateToken};
 use crate::state::Shared;
 
@@ -63,8 +62,7 @@ pub async fn bulk(state: Shared, sf: SignedForm) -> PageResult {
         .write(move |tx| svc::bulk(tx, &env, &caller, BulkRequest { ids, action }))
         .await;
     let flash = match results {
-        Err(e @ ApiError::Internal(_)) => return Err(e.into()),
-        Err(e) => Flash::error(e.to_string()),
+        Err(e) => Flash::error(in_place(e)?.to_string()),
         Ok(results) => {
             let ok = results.iter().filter(|r| r.ok).count();
             let failed: Vec<_> = results.iter().filter_map(|r| r.error.as_ref()).collect();
@@ -106,11 +104,10 @@ pub async fn toggle(state: Shared, path: web::Path<String>, sf: SignedForm) -> P
             t.name,
             if enable { "enabled" } else { "disabled" }
         )),
-        Err(e @ (ApiError::Internal(_) | ApiError::NotFound)) => return Err(e.into()),
         Err(e) if e.code() == "expiry_in_past" => Flash::error(
             "This token has expired: open it and set a new expiry date (or none) to enable it.",
         ),
-        Err(e) => Flash::error(e.to_string()),
+        Err(e) => Flash::error(in_place(e)?.to_string()),
     };
     Ok(user.redirect(&back, flash))
 }
@@ -125,13 +122,15 @@ pub async fn reveal(state: Shared, path: web::Path<String>, sf: SignedForm) -> P
         .write(move |tx| {
             let value = svc::reveal(tx, &env, &caller, id)?;
             let name = svc::load_visible(tx, &caller, id)?.name;
-            Ok((name, value))
+            Ok::<_, crate::service::Error>((name, value))
         })
         .await;
     match result {
         Ok((name, value)) => revealed_page(&user, id, &name, &value),
-        Err(e @ (ApiError::Internal(_) | ApiError::NotFound)) => Err(e.into()),
-        Err(e) => Ok(user.redirect(&format!("/tokens/{id}"), Flash::error(e.to_string()))),
+        Err(e) => Ok(user.redirect(
+            &format!("/tokens/{id}"),
+            Flash::error(in_place(e)?.to_string()),
+        )),
     }
 }
 
@@ -200,8 +199,10 @@ pub async fn regenerate(state: Shared, path: web::Path<String>, sf: SignedForm) 
             let page = ValuePage::of_token("Token value regenerated", &renewed, &back);
             Ok(remember_value(&state, &user, page).await?)
         }
-        Err(e @ (ApiError::Internal(_) | ApiError::NotFound)) => Err(e.into()),
-        Err(e) => Ok(user.redirect(&format!("/tokens/{id}"), Flash::error(e.to_string()))),
+        Err(e) => Ok(user.redirect(
+            &format!("/tokens/{id}"),
+            Flash::error(in_place(e)?.to_string()),
+        )),
     }
 }
 
@@ -229,7 +230,7 @@ pub async fn lock(state: Shared, path: web::Path<String>, sf: SignedForm) -> Pag
                 ..UpdateToken::default()
             };
             let t = svc::update(tx, &env, &caller, id, input)?;
-            Ok(Some((t.name, ips)))
+            Ok::<_, crate::service::Error>(Some((t.name, ips)))
         })
         .await;
     let flash = match result {
@@ -240,8 +241,7 @@ pub async fn lock(state: Shared, path: web::Path<String>, sf: SignedForm) -> Pag
         Ok(None) => {
             Flash::error("No address has used this token yet: there is nothing to lock to.")
         }
-        Err(e @ (ApiError::Internal(_) | ApiError::NotFound)) => return Err(e.into()),
-        Err(e) => Flash::error(e.to_string()),
+        Err(e) => Flash::error(in_place(e)?.to_string()),
     };
     Ok(user.redirect(&format!("/tokens/{id}"), flash))
 }
@@ -275,7 +275,9 @@ pub async fn delete(state: Shared, path: web::Path<String>, sf: SignedForm) -> P
             &form.back("/"),
             Flash::ok(format!("Token “{}” deleted.", p.token.name)),
         )),
-        Err(e @ (ApiError::Internal(_) | ApiError::NotFound)) => Err(e.into()),
-        Err(e) => Ok(user.redirect(&format!("/tokens/{id}"), Flash::error(e.to_string()))),
+        Err(e) => Ok(user.redirect(
+            &format!("/tokens/{id}"),
+            Flash::error(in_place(e)?.to_string()),
+        )),
     }
 }

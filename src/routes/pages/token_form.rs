@@ -12,12 +12,11 @@ use chrono::{DateTime, Utc};
 
 use super::auth::{PageUser, SignedForm};
 use super::form::{explain, time_field, with_query, FieldErrors, FormData};
-use super::render::{Layout, PageError, PageResult, Section};
+use super::render::{in_place, Layout, PageError, PageResult, Section};
 use super::token_value::{remember_value, ValuePage};
 use super::view::{self, options, perm_boxes, template_options, Opt, PermBox, UserOption};
 use crate::domain::permissions::{Permission, PermissionSet};
 use crate::domain::roles::{parse_template, Role};
-use crate::error::ApiError;
 use crate::service::console::UserMatch;
 use crate::service::tokens::{self as svc, CreateToken};
 use crate::service::{companies, console};
@@ -208,7 +207,7 @@ async fn context(state: &Shared, user: &PageUser, owner: &str) -> Result<Context
                 _ => (caller.user.permissions(), caller.user.company_id),
             };
             let expiry = companies::default_expiry(c, company, env.now)?;
-            Ok(Context {
+            Ok::<_, crate::service::Error>(Context {
                 users: users.iter().map(UserOption::from).collect(),
                 owner_permissions,
                 owner: found,
@@ -273,13 +272,11 @@ pub fn audience_options(selected: &str) -> Vec<Opt> {
 }
 
 fn ensure_can_create(user: &PageUser) -> Result<(), PageError> {
-    if user.caller.user.sso {
-        return Err(ApiError::forbidden("sso_user", "SSO users have no API tokens.").into());
-    }
-    if !user.has(Permission::TokensWrite) {
-        return Err(ApiError::forbidden("forbidden", "You may not create API tokens.").into());
-    }
-    Ok(())
+    crate::service::policy::ensure_not_sso(&user.caller)?;
+    Ok(crate::service::require(
+        &user.caller,
+        Permission::TokensWrite,
+    )?)
 }
 
 fn render_new(
@@ -443,7 +440,7 @@ pub async fn create(state: Shared, sf: SignedForm) -> PageResult {
                 UserMatch::One(u) => u,
                 other => {
                     let problem = other.problem().unwrap_or_default();
-                    return Err(ApiError::field("owner_id", problem));
+                    return Err(crate::service::Error::field("owner_id", problem));
                 }
             };
             input.owner_id = Some(owner.id);
@@ -454,9 +451,8 @@ pub async fn create(state: Shared, sf: SignedForm) -> PageResult {
         Ok(created) => {
             Ok(remember_value(&state, &user, ValuePage::created(&created, &form.back)).await?)
         }
-        Err(e @ ApiError::Internal(_)) => Err(e.into()),
         Err(e) => {
-            let (errors, banner) = explain(&e, &[("owner_id", "owner")]);
+            let (errors, banner) = explain(&in_place(e)?, &[("owner_id", "owner")]);
             let ctx = context(&state, &user, &form.owner).await?;
             render_new(
                 &user,

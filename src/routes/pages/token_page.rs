@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::auth::{PageUser, SignedForm};
 use super::form::{explain, FieldErrors};
-use super::render::{Flash, Layout, PageError, PageResult, Section};
+use super::render::{on_form, Flash, Layout, PageError, PageResult, Section};
 use super::token_form::TokenForm;
 use super::tokens::parse_id;
 use super::view::{self, grace_options, perm_boxes, template_options, Opt, PermBox};
@@ -17,7 +17,6 @@ use crate::domain::limits::QuotaPeriod;
 use crate::domain::model::TokenKind;
 use crate::domain::permissions::PermissionSet;
 use crate::domain::roles::{parse_template, Role};
-use crate::error::ApiError;
 use crate::service::console::{self, Controls, TokenPage};
 use crate::service::tokens::{self as svc, TokenView, UpdateToken};
 use crate::state::Shared;
@@ -360,7 +359,7 @@ fn changes(v: &TokenView, form: &TokenForm, errors: &mut FieldErrors) -> UpdateT
             }
         }
         Err(e) => {
-            let (found, _) = explain(&e, &[]);
+            let (found, _) = explain(&e.into(), &[]);
             errors.0.extend(found.0);
         }
     }
@@ -422,9 +421,8 @@ pub async fn update(state: Shared, path: web::Path<String>, sf: SignedForm) -> P
         .await
     {
         Ok(_) => Ok(user.redirect(&format!("/tokens/{id}"), Flash::ok("Changes saved."))),
-        Err(e @ (ApiError::Internal(_) | ApiError::NotFound)) => Err(e.into()),
         Err(e) => {
-            let (errors, banner) = explain(&e, &[]);
+            let (errors, banner) = explain(&on_form(e)?, &[]);
             render_show(
                 &user,
                 StatusCode::UNPROCESSABLE_ENTITY,

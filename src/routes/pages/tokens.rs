@@ -288,7 +288,7 @@ async fn load(
             let list = svc::list_page(c, &env, &caller, &filter, sort, page, per_page)?;
             let ids: Vec<i64> = list.items.iter().map(|t| t.id).collect();
             let controls = console::controls(c, &caller, &ids)?;
-            Ok((users, list, controls, problems))
+            Ok::<_, crate::service::Error>((users, list, controls, problems))
         })
         .await?)
 }

@@ -8,7 +8,7 @@ use askama::Template;
 use super::auth::SignedForm;
 use super::confirm::confirm;
 use super::form::explain;
-use super::render::{Flash, Layout, PageResult, Section};
+use super::render::{in_place, on_form, Flash, Layout, PageResult, Section};
 use super::tokens::parse_id;
 use super::users::{ensure_write, load, render_form, UserForm};
 use crate::domain::roles::Role;
@@ -137,14 +137,8 @@ pub async fn update(state: Shared, path: web::Path<String>, sf: SignedForm) -> P
         }
         // Rule 46: a change the caller may not make shows its refusal, nothing of the user's
         // tokens.
-        Err(
-            e @ (ApiError::Internal(_)
-            | ApiError::NotFound
-            | ApiError::Forbidden { .. }
-            | ApiError::TooManyAttempts { .. }),
-        ) => Err(e.into()),
         Err(e) => {
-            let (errors, banner) = explain(&e, &[]);
+            let (errors, banner) = explain(&on_form(e)?, &[]);
             render_form(
                 &user,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -189,8 +183,10 @@ pub async fn legacy_credentials(
             uuid: c.uuid,
             secret: c.secret.expose().to_string(),
         }),
-        Err(e @ (ApiError::Internal(_) | ApiError::NotFound)) => Err(e.into()),
-        Err(e) => Ok(user.redirect(&format!("/users/{id}"), Flash::error(e.to_string()))),
+        Err(e) => Ok(user.redirect(
+            &format!("/users/{id}"),
+            Flash::error(in_place(e)?.to_string()),
+        )),
     }
 }
 
@@ -221,7 +217,9 @@ pub async fn delete(state: Shared, path: web::Path<String>, sf: SignedForm) -> P
         .await
     {
         Ok(()) => Ok(user.redirect("/users", Flash::ok(format!("User {} deleted.", u.email)))),
-        Err(e @ (ApiError::Internal(_) | ApiError::NotFound)) => Err(e.into()),
-        Err(e) => Ok(user.redirect(&format!("/users/{id}"), Flash::error(e.to_string()))),
+        Err(e) => Ok(user.redirect(
+            &format!("/users/{id}"),
+            Flash::error(in_place(e)?.to_string()),
+        )),
     }
 }

@@ -7,7 +7,7 @@ use askama::Template;
 
 use super::auth::{PageUser, SignedForm};
 use super::form::{explain, with_query, FieldErrors, FormData};
-use super::render::{Flash, Layout, PageError, PageResult, Section};
+use super::render::{on_form, Flash, Layout, PageError, PageResult, Section};
 use super::tokens::parse_id;
 use super::view::{self, perm_boxes, role_options, Opt, PermBox};
 use crate::domain::permissions::{Permission, PermissionSet};
@@ -176,11 +176,10 @@ pub fn render_form(
 }
 
 pub fn ensure_write(user: &PageUser) -> Result<(), PageError> {
-    if user.has(Permission::UsersWrite) {
-        Ok(())
-    } else {
-        Err(ApiError::insufficient_scope(Permission::UsersWrite.name()).into())
-    }
+    Ok(crate::service::require(
+        &user.caller,
+        Permission::UsersWrite,
+    )?)
 }
 
 /// `GET /users/new`.
@@ -218,20 +217,19 @@ pub async fn create(state: Shared, sf: SignedForm) -> PageResult {
         role_id: None,
     };
     let caller = user.caller.clone();
-    let result = async {
+    let result: Result<_, ApiError> = async {
         let valid = svc::validate_create(&caller, input)?;
         let hash = hash_password(&state, valid.password.clone()).await?;
         let env = state.env();
-        state
+        Ok(state
             .write(move |tx| svc::insert(tx, &env, &Actor::of(&caller), &valid, hash.as_deref()))
-            .await
+            .await?)
     }
     .await;
     match result {
         Ok(u) => Ok(user.redirect(&format!("/users/{}", u.id), Flash::ok("User created."))),
-        Err(e @ ApiError::Internal(_)) => Err(e.into()),
         Err(e) => {
-            let (errors, banner) = explain(&e, &[]);
+            let (errors, banner) = explain(&on_form(e)?, &[]);
             render_form(
                 &user,
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -7,8 +7,8 @@ use crate::db::tokens::TokenRow;
 use crate::db::{self, Tx};
 use crate::domain::model::{Caller, DisabledReason};
 use crate::domain::permissions::Permission;
-use crate::error::{ApiError, ApiResult};
 use crate::service::audit::{record, Actor, Event};
+use crate::service::error::{Error, Result};
 use crate::service::policy::{access, ensure, ensure_not_sso};
 use crate::service::{require, Env};
 
@@ -28,7 +28,7 @@ pub fn record_toggle(
     t: &TokenRow,
     enabled: bool,
     now: i64,
-) -> ApiResult<()> {
+) -> Result<()> {
     record(
         conn,
         actor,
@@ -59,13 +59,7 @@ pub fn record_toggle(
 }
 
 /// Deletes a token row, its filter entries and legacy credentials, with an audit row.
-pub fn delete_row(
-    tx: &mut Tx,
-    actor: &Actor,
-    t: &TokenRow,
-    action: &str,
-    now: i64,
-) -> ApiResult<()> {
+pub fn delete_row(tx: &mut Tx, actor: &Actor, t: &TokenRow, action: &str, now: i64) -> Result<()> {
     crate::service::legacy::end_compatibility(tx, t.id, now)?;
     db::tokens::delete(tx, t.id)?;
     tx.digest_removed(t.digest);
@@ -86,7 +80,7 @@ pub fn delete_row(
     )
 }
 
-pub fn delete(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> ApiResult<()> {
+pub fn delete(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> Result<()> {
     require(caller, Permission::TokensWrite)?;
     let t = load_visible(tx, caller, id)?;
     ensure(access(caller, &t).manage, "delete")?;
@@ -98,17 +92,17 @@ pub fn bulk(
     env: &Env,
     caller: &Caller,
     input: BulkRequest,
-) -> ApiResult<Vec<BulkResult>> {
+) -> Result<Vec<BulkResult>> {
     require(caller, Permission::TokensWrite)?;
     ensure_not_sso(caller)?;
     if input.ids.is_empty() || input.ids.len() > crate::service::MAX_LIMIT {
-        return Err(ApiError::field(
+        return Err(Error::field(
             "ids",
             format!("give between 1 and {} ids", crate::service::MAX_LIMIT),
         ));
     }
     if !matches!(input.action.as_str(), "enable" | "disable" | "delete") {
-        return Err(ApiError::field(
+        return Err(Error::field(
             "action",
             "must be `enable`, `disable` or `delete`",
         ));
@@ -138,7 +132,7 @@ pub fn bulk(
                     error: None,
                 });
             }
-            Err(ApiError::Internal(e)) => return Err(ApiError::Internal(e)),
+            Err(Error::Internal(e)) => return Err(Error::Internal(e)),
             Err(e) => {
                 results.push(BulkResult {
                     id,

@@ -14,9 +14,12 @@ use crate::domain::model::{Audience, Caller, TokenKind, User};
 use crate::domain::names::{parse_description, TokenName};
 use crate::domain::permissions::{Permission, PermissionSet};
 use crate::domain::token_value::{TokenValue, ValueKind};
-use crate::error::{ApiError, ApiResult};
 use crate::service::audit::{opt_time, record, Actor, Event};
-use crate::service::policy::{ensure_may_create_token_for, ensure_not_delegated, ensure_not_sso};
+use crate::service::error::{Error, Result};
+use crate::service::policy::{
+    ensure_may_create_for_others, ensure_may_create_token_for, ensure_may_share,
+    ensure_not_delegated, ensure_not_sso,
+};
 use crate::service::{require, Env};
 
 /// `POST /v1/tokens`: a new token with a fresh value, shown once in the answer.
@@ -25,7 +28,7 @@ pub fn create(
     env: &Env,
     caller: &Caller,
     input: CreateToken,
-) -> ApiResult<TokenWithValue> {
+) -> Result<TokenWithValue> {
     create_with_value(tx, env, caller, input, TokenValue::generate(ValueKind::Api))
 }
 
@@ -37,7 +40,7 @@ pub fn create_with_value(
     caller: &Caller,
     input: CreateToken,
     value: TokenValue,
-) -> ApiResult<TokenWithValue> {
+) -> Result<TokenWithValue> {
     ensure_not_sso(caller)?;
     require(caller, Permission::TokensWrite)?;
     ensure_not_delegated(caller, "create tokens")?;
@@ -45,9 +48,9 @@ pub fn create_with_value(
     let owner = owner_of(tx, caller, input.owner_id)?;
     ensure_may_create_token_for(caller, &owner)?;
     let (kind, audience) = kind_and_audience(caller, &input)?;
-    let name = TokenName::parse(&input.name).map_err(|m| ApiError::field("name", m))?;
+    let name = TokenName::parse(&input.name).map_err(|m| Error::field("name", m))?;
     let description = parse_description(input.description.as_deref().unwrap_or(""))
-        .map_err(|m| ApiError::field("description", m))?;
+        .map_err(|m| Error::field("description", m))?;
     let (permissions, template) = permissions_for(tx, owner.company_id, &input)?;
     check_bounds(&permissions, &owner, caller)?;
     let company = company(tx, owner.company_id)?;
@@ -109,39 +112,36 @@ pub fn create_with_value(
 /// The owner asked for: the caller, or another user the caller may reach (a user of a
 /// company it cannot change is no user to it). Whether it may own the token is decided by
 /// `policy::ensure_may_create_token_for`.
-fn owner_of(tx: &Tx, caller: &Caller, owner_id: Option<i64>) -> ApiResult<User> {
+fn owner_of(tx: &Tx, caller: &Caller, owner_id: Option<i64>) -> Result<User> {
     match owner_id {
         None => Ok(caller.user.clone()),
         Some(id) if id == caller.user.id => Ok(caller.user.clone()),
-        Some(_) if !caller.is_token_admin() => Err(ApiError::forbidden(
-            "forbidden",
-            "only administrators may create tokens for other users",
-        )),
-        Some(id) => db::users::get(tx, id)?
-            .filter(|u| caller.changes_company(u.company_id))
-            .ok_or_else(|| ApiError::field("owner_id", "no such user")),
+        Some(id) => {
+            // Before the lookup, so a refused caller learns nothing of who exists.
+            ensure_may_create_for_others(caller)?;
+            db::users::get(tx, id)?
+                .filter(|u| caller.changes_company(u.company_id))
+                .ok_or_else(|| Error::field("owner_id", "no such user"))
+        }
     }
 }
 
 /// Private by default; shared tokens (administrators only) may name their audience.
-fn kind_and_audience(caller: &Caller, input: &CreateToken) -> ApiResult<(TokenKind, Audience)> {
+fn kind_and_audience(caller: &Caller, input: &CreateToken) -> Result<(TokenKind, Audience)> {
     let kind = match input.kind.as_deref().unwrap_or("private") {
         "private" => TokenKind::Private,
-        "shared" if caller.is_token_admin() => TokenKind::Shared,
         "shared" => {
-            return Err(ApiError::forbidden(
-                "shared_requires_admin",
-                "only administrators may create shared tokens",
-            ))
+            ensure_may_share(caller)?;
+            TokenKind::Shared
         }
-        _ => return Err(ApiError::field("kind", "must be `private` or `shared`")),
+        _ => return Err(Error::field("kind", "must be `private` or `shared`")),
     };
     let audience = match (kind, input.audience.as_deref()) {
         (_, None) => Audience::Administrators,
         (TokenKind::Shared, Some(a)) => Audience::parse(a)
-            .ok_or_else(|| ApiError::field("audience", "must be `administrators` or `company`"))?,
+            .ok_or_else(|| Error::field("audience", "must be `administrators` or `company`"))?,
         (_, Some(_)) => {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "audience",
                 "only shared tokens have an audience",
             ))
@@ -157,7 +157,7 @@ fn permissions_for(
     conn: &crate::db::Connection,
     company_id: i64,
     input: &CreateToken,
-) -> ApiResult<(PermissionSet, Option<String>)> {
+) -> Result<(PermissionSet, Option<String>)> {
     requested_permissions(
         conn,
         company_id,
@@ -168,8 +168,8 @@ fn permissions_for(
 }
 
 /// 422 `permissions_required`, naming the `permissions` field.
-fn permissions_required() -> ApiError {
-    ApiError::Unprocessable {
+fn permissions_required() -> Error {
+    Error::Invalid {
         code: "permissions_required",
         message: "choose the token's permissions: give `role_template` (admin, analyst, \
                   api_developer, read_only, deploy) or an explicit `permissions` list"

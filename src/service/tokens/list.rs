@@ -14,7 +14,7 @@ use crate::db::tokens::TokenRow;
 use crate::domain::listing::{TokenFilter, TokenSort};
 use crate::domain::model::Caller;
 use crate::domain::permissions::Permission;
-use crate::error::ApiResult;
+use crate::service::error::Result;
 use crate::service::policy::{ensure_not_sso, list_scope};
 use crate::service::{require, Env, Page};
 
@@ -28,7 +28,7 @@ pub fn list(
     caller: &Caller,
     filter: &TokenFilter,
     page: Page,
-) -> ApiResult<(Vec<TokenView>, Option<String>)> {
+) -> Result<(Vec<TokenView>, Option<String>)> {
     ensure_not_sso(caller)?;
     require(caller, Permission::TokensRead)?;
     let filter = &filter.at(env.now_ms());
@@ -70,7 +70,7 @@ pub fn list_page(
     sort: TokenSort,
     page: usize,
     per_page: usize,
-) -> ApiResult<ListPage> {
+) -> Result<ListPage> {
     ensure_not_sso(caller)?;
     require(caller, Permission::TokensRead)?;
     let scope = list_scope(caller);
@@ -92,7 +92,7 @@ fn views(
     env: &Env,
     caller: &Caller,
     rows: &[TokenRow],
-) -> ApiResult<Vec<TokenView>> {
+) -> Result<Vec<TokenView>> {
     let mut companies: HashMap<i64, Company> = HashMap::new();
     let mut items = Vec::with_capacity(rows.len());
     for t in rows {

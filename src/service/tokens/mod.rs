@@ -29,10 +29,10 @@ use crate::db;
 use crate::domain::model::Caller;
 use crate::domain::permissions::Permission;
 use crate::domain::time::{fmt_time, from_ms};
-use crate::error::ApiResult;
+use crate::service::error::Result;
 
 /// `GET /v1/tokens/{id}`: one token with its last client addresses.
-pub fn get(conn: &Connection, env: &Env, caller: &Caller, id: i64) -> ApiResult<TokenView> {
+pub fn get(conn: &Connection, env: &Env, caller: &Caller, id: i64) -> Result<TokenView> {
     require(caller, Permission::TokensRead)?;
     let t = load_visible(conn, caller, id)?;
     let mut v = view(&t, caller, &company(conn, t.company_id)?, env);

@@ -11,7 +11,7 @@ use crate::domain::model::{Caller, User};
 use crate::domain::permissions::PermissionSet;
 use crate::domain::roles::{parse_template, Role};
 use crate::domain::token_value::TokenValue;
-use crate::error::{ApiError, ApiResult};
+use crate::service::error::{Error, Result};
 use crate::service::policy::{access, ensure_not_sso};
 use crate::service::Env;
 
@@ -25,25 +25,25 @@ pub(super) fn with_value(
     caller: &Caller,
     (id, company): (i64, &Company),
     value: &TokenValue,
-) -> ApiResult<TokenWithValue> {
-    let row = db::tokens::get(conn, id)?.ok_or(ApiError::NotFound)?;
+) -> Result<TokenWithValue> {
+    let row = db::tokens::get(conn, id)?.ok_or(Error::NotFound)?;
     Ok(TokenWithValue {
         token: view(&row, caller, company, env),
         value: crate::domain::secret::Secret::new(value.expose()),
     })
 }
 
-pub(super) fn company(conn: &Connection, id: i64) -> ApiResult<Company> {
+pub(super) fn company(conn: &Connection, id: i64) -> Result<Company> {
     db::companies::get(conn, id)?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("company {id} missing")))
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("company {id} missing")))
 }
 
 /// Loads a token the caller can see; anything else is 404 (rule 13).
-pub fn load_visible(conn: &Connection, caller: &Caller, id: i64) -> ApiResult<TokenRow> {
+pub fn load_visible(conn: &Connection, caller: &Caller, id: i64) -> Result<TokenRow> {
     ensure_not_sso(caller)?;
     match db::tokens::get(conn, id)? {
         Some(t) if access(caller, &t).see => Ok(t),
-        _ => Err(ApiError::NotFound),
+        _ => Err(Error::NotFound),
     }
 }
 
@@ -54,7 +54,7 @@ pub(super) fn requested_permissions(
     company_id: i64,
     template: Option<&str>,
     explicit: Option<&[String]>,
-) -> ApiResult<Option<(PermissionSet, Option<String>)>> {
+) -> Result<Option<(PermissionSet, Option<String>)>> {
     let asked = requested_names(template, explicit)?;
     match asked {
         // A template gives the company's scopes among its own (SPEC §18); an explicit list
@@ -74,23 +74,23 @@ pub(super) fn requested_permissions(
 fn requested_names(
     template: Option<&str>,
     explicit: Option<&[String]>,
-) -> ApiResult<Option<(PermissionSet, Option<String>)>> {
+) -> Result<Option<(PermissionSet, Option<String>)>> {
     match (template, explicit) {
         (None, None) => Ok(None),
         (Some(t), explicit) => {
             let role = parse_template(t).ok_or_else(|| {
-                ApiError::field(
+                Error::field(
                     "role_template",
                     "must be one of admin, analyst, api_developer, read_only, deploy, custom",
                 )
             })?;
             match (role, explicit) {
                 (Role::Custom, Some(list)) => Ok(Some((parse_list(list)?, Some("custom".into())))),
-                (Role::Custom, None) => Err(ApiError::field(
+                (Role::Custom, None) => Err(Error::field(
                     "permissions",
                     "a custom template needs an explicit permission list",
                 )),
-                (_, Some(_)) => Err(ApiError::field(
+                (_, Some(_)) => Err(Error::field(
                     "permissions",
                     "give either a role template or a permission list, not both",
                 )),
@@ -101,22 +101,22 @@ fn requested_names(
     }
 }
 
-pub(super) fn parse_list(list: &[String]) -> ApiResult<PermissionSet> {
+pub(super) fn parse_list(list: &[String]) -> Result<PermissionSet> {
     PermissionSet::parse_names(list)
-        .map_err(|n| ApiError::field("permissions", format!("unknown permission `{n}`")))
+        .map_err(|n| Error::field("permissions", format!("unknown permission `{n}`")))
 }
 
 /// Rule 2: a token is never wider than its owner, nor than the credentials creating it.
-pub(super) fn check_bounds(set: &PermissionSet, owner: &User, caller: &Caller) -> ApiResult<()> {
+pub(super) fn check_bounds(set: &PermissionSet, owner: &User, caller: &Caller) -> Result<()> {
     if set.is_empty() {
-        return Err(ApiError::field(
+        return Err(Error::field(
             "permissions",
             "at least one permission is required",
         ));
     }
     let excess = set.difference(&owner.permissions());
     if !excess.is_empty() {
-        return Err(ApiError::Unprocessable {
+        return Err(Error::Invalid {
             code: "permissions_exceed_owner",
             message: format!("the owner does not hold: {}", excess.names().join(", ")),
             fields: [("permissions".to_string(), excess.names().join(" "))].into(),
@@ -124,7 +124,7 @@ pub(super) fn check_bounds(set: &PermissionSet, owner: &User, caller: &Caller) -
     }
     let beyond_caller = set.difference(&caller.permissions);
     if !beyond_caller.is_empty() {
-        return Err(ApiError::unprocessable(
+        return Err(Error::invalid(
             "permissions_exceed_caller",
             format!(
                 "your credentials do not hold: {}",
@@ -136,10 +136,10 @@ pub(super) fn check_bounds(set: &PermissionSet, owner: &User, caller: &Caller) -
 }
 
 /// Rule 3 and the lifetime policy: an expiry must be in the future and within the policy.
-pub(super) fn check_expiry(expires: Option<i64>, company: &Company, now: i64) -> ApiResult<()> {
+pub(super) fn check_expiry(expires: Option<i64>, company: &Company, now: i64) -> Result<()> {
     if let Some(t) = expires {
         if t <= now {
-            return Err(ApiError::Unprocessable {
+            return Err(Error::Invalid {
                 code: "expiry_in_past",
                 message: "expires_at must be in the future".into(),
                 fields: [(
@@ -153,7 +153,7 @@ pub(super) fn check_expiry(expires: Option<i64>, company: &Company, now: i64) ->
     if let Some(days) = company.max_token_lifetime_days {
         let limit = now + days * 86_400_000;
         if expires.is_none_or(|t| t > limit) {
-            return Err(ApiError::Unprocessable {
+            return Err(Error::Invalid {
                 code: "lifetime_exceeds_policy",
                 message: format!("company policy: tokens must expire within {days} days"),
                 fields: [(
@@ -168,9 +168,9 @@ pub(super) fn check_expiry(expires: Option<i64>, company: &Company, now: i64) ->
 }
 
 /// Validates an `allowed_cidrs` list into its storage form.
-pub fn parse_cidrs(list: &[String]) -> ApiResult<String> {
+pub fn parse_cidrs(list: &[String]) -> Result<String> {
     if list.len() > MAX_CIDRS {
-        return Err(ApiError::field(
+        return Err(Error::field(
             "allowed_cidrs",
             format!("at most {MAX_CIDRS} entries"),
         ));
@@ -182,7 +182,7 @@ pub fn parse_cidrs(list: &[String]) -> ApiResult<String> {
             .parse::<IpNet>()
             .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
             .map_err(|_| {
-                ApiError::field(
+                Error::field(
                     "allowed_cidrs",
                     format!("`{s}` is not an IP address or CIDR"),
                 )
@@ -192,9 +192,9 @@ pub fn parse_cidrs(list: &[String]) -> ApiResult<String> {
     Ok(out.join(" "))
 }
 
-pub(super) fn name_taken(e: crate::db::Error) -> ApiError {
+pub(super) fn name_taken(e: crate::db::Error) -> Error {
     if db::is_unique_violation(&e) {
-        ApiError::conflict("name_taken", "the owner already has a token with this name")
+        Error::conflict("name_taken", "the owner already has a token with this name")
     } else {
         e.into()
     }

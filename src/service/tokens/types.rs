@@ -12,6 +12,7 @@ use crate::domain::permissions::PermissionSet;
 use crate::domain::secret::Secret;
 use crate::domain::time::{de_opt_time, de_patch_time, fmt_time, from_ms};
 use crate::service::audit::opt_time;
+use crate::service::error::{Error, Result};
 use crate::service::policy::access;
 use crate::service::Env;
 
@@ -268,9 +269,9 @@ pub(super) type LimitsInput = (Option<Option<RateLimit>>, Option<Option<Quota>>)
 pub(super) fn parse_limits(
     rate: Option<&serde_json::Value>,
     quota: Option<&serde_json::Value>,
-) -> crate::error::ApiResult<LimitsInput> {
+) -> Result<LimitsInput> {
     use crate::domain::limits::{parse_quota, parse_rate_limit};
-    let err = |(f, m): (String, String)| crate::error::ApiError::field(&f, m);
+    let err = |(f, m): (String, String)| Error::field(&f, m);
     Ok((
         rate.map(parse_rate_limit).transpose().map_err(err)?,
         quota.map(parse_quota).transpose().map_err(err)?,

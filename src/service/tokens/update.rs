@@ -19,8 +19,8 @@ use crate::domain::limits::{Quota, RateLimit};
 use crate::domain::model::{expired, Audience, Caller, DisabledReason, TokenKind, User};
 use crate::domain::names::{parse_description, TokenName};
 use crate::domain::permissions::Permission;
-use crate::error::{ApiError, ApiResult};
 use crate::service::audit::{opt_time, record, Actor, Event};
+use crate::service::error::{Error, Result};
 use crate::service::policy::{access, ensure, ensure_covers_token, ensure_owner_active};
 use crate::service::{require, Env};
 
@@ -31,13 +31,13 @@ pub fn update(
     caller: &Caller,
     id: i64,
     input: UpdateToken,
-) -> ApiResult<TokenView> {
+) -> Result<TokenView> {
     require(caller, Permission::TokensWrite)?;
     let now = env.now_ms();
     let mut t = load_visible(tx, caller, id)?;
     ensure(access(caller, &t).manage, "manage")?;
     refuse_fixed_fields(&input)?;
-    let owner = db::users::get(tx, t.owner_id)?.ok_or(ApiError::NotFound)?;
+    let owner = db::users::get(tx, t.owner_id)?.ok_or(Error::NotFound)?;
     let company = company(tx, t.company_id)?;
     let before = t.clone();
     let (rate, quota) =
@@ -81,21 +81,21 @@ pub fn update(
     if let Some(on) = toggled {
         record_toggle(tx, &actor, &t, on, now)?;
     }
-    let row = db::tokens::get(tx, id)?.ok_or(ApiError::NotFound)?;
+    let row = db::tokens::get(tx, id)?.ok_or(Error::NotFound)?;
     Ok(view(&row, caller, &company, env))
 }
 
 /// The owner and the kind of a token never change.
-fn refuse_fixed_fields(input: &UpdateToken) -> ApiResult<()> {
+fn refuse_fixed_fields(input: &UpdateToken) -> Result<()> {
     if input.owner_id {
-        return Err(ApiError::Unprocessable {
+        return Err(Error::Invalid {
             code: "owner_immutable",
             message: "the owner of a token cannot be changed".into(),
             fields: [("owner_id".to_string(), "cannot be changed".to_string())].into(),
         });
     }
     if input.kind {
-        return Err(ApiError::field("kind", "cannot be changed"));
+        return Err(Error::field("kind", "cannot be changed"));
     }
     Ok(())
 }
@@ -107,22 +107,22 @@ fn apply_fields(
     input: &UpdateToken,
     (owner, caller, company): (&User, &Caller, &Company),
     now: i64,
-) -> ApiResult<Vec<&'static str>> {
+) -> Result<Vec<&'static str>> {
     let mut changed = Vec::new();
     if let Some(n) = &input.name {
         t.name = TokenName::parse(n)
-            .map_err(|m| ApiError::field("name", m))?
+            .map_err(|m| Error::field("name", m))?
             .as_str()
             .to_string();
         changed.push("name");
     }
     if let Some(d) = &input.description {
-        t.description = parse_description(d).map_err(|m| ApiError::field("description", m))?;
+        t.description = parse_description(d).map_err(|m| Error::field("description", m))?;
         changed.push("description");
     }
     let asks_permissions = input.permissions.is_some() || input.role_template.is_some();
     if asks_permissions && t.kind == TokenKind::Legacy {
-        return Err(ApiError::unprocessable(
+        return Err(Error::invalid(
             "legacy_permissions_fixed",
             "a legacy token always has exactly its owner's role permissions",
         ));
@@ -140,13 +140,13 @@ fn apply_fields(
     }
     if let Some(a) = &input.audience {
         if t.kind != TokenKind::Shared {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "audience",
                 "only shared tokens have an audience",
             ));
         }
         t.audience = Audience::parse(a)
-            .ok_or_else(|| ApiError::field("audience", "must be `administrators` or `company`"))?;
+            .ok_or_else(|| Error::field("audience", "must be `administrators` or `company`"))?;
         changed.push("audience");
     }
     if let Some(list) = &input.allowed_cidrs {
@@ -215,10 +215,10 @@ fn apply_enabled(
     enabled: Option<bool>,
     owner: &User,
     now: i64,
-) -> ApiResult<Option<bool>> {
+) -> Result<Option<bool>> {
     match enabled {
         Some(true) if !t.enabled && t.disabled_reason.as_deref() == Some(LEAKED) => {
-            Err(ApiError::conflict(
+            Err(Error::conflict(
                 "token_leaked",
                 "the token's value leaked: regenerate it to get a new value, which enables it",
             ))
@@ -226,7 +226,7 @@ fn apply_enabled(
         Some(true) => {
             // Rule 4: enabling needs a valid expiry, whatever the stored flag says.
             if expired(t.expires_at, now) {
-                return Err(ApiError::Unprocessable {
+                return Err(Error::Invalid {
                     code: "expiry_in_past",
                     message:
                         "the token has expired: set a new future expires_at (or null) to enable it"
@@ -236,7 +236,7 @@ fn apply_enabled(
             }
             ensure_owner_active(owner)?;
             if t.kind != TokenKind::Legacy && t.permissions.is_empty() {
-                return Err(ApiError::field(
+                return Err(Error::field(
                     "permissions",
                     "a token without permissions cannot be enabled",
                 ));

@@ -9,7 +9,7 @@ use crate::db::{self, Connection};
 use crate::domain::model::Caller;
 use crate::domain::permissions::Permission;
 use crate::domain::time::{fmt_time, from_ms};
-use crate::error::ApiResult;
+use crate::service::error::Result;
 use crate::service::require;
 
 const HOUR_MS: i64 = 3_600_000;
@@ -18,7 +18,7 @@ const DAY_MS: i64 = 86_400_000;
 pub const USAGE_RETENTION_MS: i64 = 90 * DAY_MS;
 
 /// Deletes the hourly roll-ups older than [`USAGE_RETENTION_MS`] at `now` (the purge job).
-pub fn purge_usage(tx: &mut db::Tx, now: i64) -> ApiResult<usize> {
+pub fn purge_usage(tx: &mut db::Tx, now: i64) -> Result<usize> {
     tx.effects.touches_auth = false;
     Ok(db::tokens::limits::purge_usage(
         tx,
@@ -81,7 +81,7 @@ pub fn usage_counts(
     id: i64,
     bucket: Bucket,
     (from, to): (i64, i64),
-) -> ApiResult<Vec<(i64, i64, i64)>> {
+) -> Result<Vec<(i64, i64, i64)>> {
     require(caller, Permission::TokensRead)?;
     let t = load_visible(conn, caller, id)?;
     let size = bucket.ms();
@@ -112,7 +112,7 @@ pub fn usage(
     id: i64,
     bucket: Bucket,
     range: (i64, i64),
-) -> ApiResult<UsageView> {
+) -> Result<UsageView> {
     let items = usage_counts(conn, caller, id, bucket, range)?
         .into_iter()
         .map(|(start, allowed, refused)| UsageItem {

@@ -7,8 +7,8 @@ use crate::db::{self, Tx};
 use crate::domain::model::{expired, Caller, DisabledReason, TokenKind};
 use crate::domain::permissions::Permission;
 use crate::domain::token_value::{TokenValue, ValueKind};
-use crate::error::{ApiError, ApiResult};
 use crate::service::audit::{record, Actor, Event};
+use crate::service::error::{Error, Result};
 use crate::service::policy::{
     access, ensure, ensure_covers_token, ensure_not_delegated, ensure_owner_active, may_renew,
 };
@@ -24,7 +24,7 @@ pub fn renew(
     caller: &Caller,
     id: i64,
     input: RenewToken,
-) -> ApiResult<TokenWithValue> {
+) -> Result<TokenWithValue> {
     require(caller, Permission::TokensWrite)?;
     ensure_not_delegated(caller, "renew tokens")?;
     let now = env.now_ms();
@@ -35,7 +35,7 @@ pub fn renew(
     ensure_covers_token(caller, &t)?;
     let grace = input.grace_seconds.unwrap_or(0);
     if !(0..=MAX_GRACE_SECONDS).contains(&grace) {
-        return Err(ApiError::field(
+        return Err(Error::field(
             "grace_seconds",
             format!("must be between 0 and {MAX_GRACE_SECONDS}"),
         ));
@@ -83,11 +83,11 @@ pub fn renew(
 /// Rule 38: a token disabled because its value leaked comes back only with a new value, so
 /// renewing enables it — when it could be enabled at all (active owner, not expired, some
 /// permissions); otherwise it stays disabled until renewed again.
-fn restore_leaked(tx: &mut Tx, actor: &Actor, mut t: TokenRow, now: i64) -> ApiResult<()> {
+fn restore_leaked(tx: &mut Tx, actor: &Actor, mut t: TokenRow, now: i64) -> Result<()> {
     if t.enabled || t.disabled_reason.as_deref() != Some(DisabledReason::Leaked.as_str()) {
         return Ok(());
     }
-    let owner = db::users::get(tx, t.owner_id)?.ok_or(ApiError::NotFound)?;
+    let owner = db::users::get(tx, t.owner_id)?.ok_or(Error::NotFound)?;
     let has_permissions = t.kind == TokenKind::Legacy || !t.permissions.is_empty();
     if ensure_owner_active(&owner).is_err() || expired(t.expires_at, now) || !has_permissions {
         return Ok(());
@@ -99,7 +99,7 @@ fn restore_leaked(tx: &mut Tx, actor: &Actor, mut t: TokenRow, now: i64) -> ApiR
     record_toggle(tx, actor, &t, true, now)
 }
 
-pub fn reveal(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> ApiResult<String> {
+pub fn reveal(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> Result<String> {
     require(caller, Permission::TokensRead)?;
     ensure_not_delegated(caller, "reveal token values")?;
     let t = load_visible(tx, caller, id)?;
@@ -107,7 +107,7 @@ pub fn reveal(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> ApiResult<Str
     ensure_covers_token(caller, &t)?;
     let company = company(tx, t.company_id)?;
     let refused = || {
-        ApiError::conflict(
+        Error::conflict(
             "reveal_disabled",
             "the value of this token is not stored (company policy show_once, or created before reveal was allowed); renew it to get a new value",
         )

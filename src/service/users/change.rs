@@ -8,18 +8,19 @@ use super::{
     check_grant, custom_set, email_taken, load_changeable, parse_role, UpdateUser, UserView,
 };
 use crate::db::{self, Connection, Tx};
-use crate::domain::model::{Caller, DisabledReason, TokenKind, User};
+use crate::domain::model::{Caller, TokenKind, User};
 use crate::domain::names::{check_password, parse_person_name, Email};
 use crate::domain::permissions::{Permission, PermissionSet};
 use crate::domain::roles::Role;
-use crate::error::{ApiError, ApiResult};
 use crate::service::audit::{record, Actor, Event};
-use crate::service::lifecycle::{disable_owner_tokens, trim_to_owner};
+use crate::service::error::{Error, Result};
+use crate::service::lifecycle::{apply_owner_change, plan_owner_change};
+use crate::service::policy;
 use crate::service::policy::ensure_not_delegated;
 use crate::service::{require, Env};
 
 /// The role and custom set a change asks for (the user's own when it names neither).
-fn resolve_role_change(u: &User, input: &UpdateUser) -> ApiResult<(Role, PermissionSet)> {
+fn resolve_role_change(u: &User, input: &UpdateUser) -> Result<(Role, PermissionSet)> {
     if input.role.is_none() && input.permissions.is_none() {
         if input.role_id.is_some() && u.role == Role::Company {
             return Ok((Role::Company, PermissionSet::EMPTY));
@@ -40,20 +41,20 @@ fn resolve_role_change(u: &User, input: &UpdateUser) -> ApiResult<(Role, Permiss
 /// Validates a change of user `id` before any slow work: permission, delegation (rule 25),
 /// bounds (rule 28), then whether the current password is needed (rule 37). Returns the
 /// current password to verify and the new password to hash, in that order.
-pub fn validate_update(caller: &Caller, id: i64, input: &UpdateUser) -> ApiResult<ValidUpdate> {
+pub fn validate_update(caller: &Caller, id: i64, input: &UpdateUser) -> Result<ValidUpdate> {
     require(caller, Permission::UsersWrite)?;
     if input.password.is_some() || input.email.is_some() || input.sso.is_some() {
         ensure_not_delegated(caller, "change a password, email or SSO flag")?;
     }
     // Rule 28: every field is bounded before the password is hashed.
     if let Some(e) = &input.email {
-        Email::parse(e).map_err(|m| ApiError::field("email", m))?;
+        Email::parse(e).map_err(|m| Error::field("email", m))?;
     }
     if let Some(n) = &input.name {
-        parse_person_name(n).map_err(|m| ApiError::field("name", m))?;
+        parse_person_name(n).map_err(|m| Error::field("name", m))?;
     }
     if let Some(p) = &input.password {
-        check_password(p.expose()).map_err(|m| ApiError::field("password", m))?;
+        check_password(p.expose()).map_err(|m| Error::field("password", m))?;
     }
     Ok(ValidUpdate {
         current_password: current_password_needed(caller, id, input)?,
@@ -70,7 +71,7 @@ pub fn planned_change(
     caller: &Caller,
     id: i64,
     input: &UpdateUser,
-) -> ApiResult<(User, User)> {
+) -> Result<(User, User)> {
     let before = load_changeable(conn, caller, id)?;
     let mut after = changed_user(caller, &before, input)?;
     if input.role.is_some() || input.permissions.is_some() || input.role_id.is_some() {
@@ -85,7 +86,7 @@ pub fn planned_change(
             after.role_id = role_id;
         } else {
             if input.role_id.is_some() {
-                return Err(ApiError::field(
+                return Err(Error::field(
                     "role_id",
                     "only role `company` takes a role_id",
                 ));
@@ -98,12 +99,7 @@ pub fn planned_change(
                 "permissions",
             )?;
         }
-        if after.id == caller.user.id && after.role_id != before.role_id {
-            return Err(ApiError::forbidden(
-                "forbidden",
-                "you cannot disable yourself, switch yourself to SSO or change your own role",
-            ));
-        }
+        policy::ensure_not_demoting_self(caller, after.id, after.role_id != before.role_id)?;
     }
     Ok((before, after))
 }
@@ -118,13 +114,13 @@ pub fn update(
     id: i64,
     input: UpdateUser,
     password_hash: Option<String>,
-) -> ApiResult<UserView> {
+) -> Result<UserView> {
     require(caller, Permission::UsersWrite)?;
     current_password_needed(caller, id, &input)?;
     let now = env.now_ms();
     let (before, u) = planned_change(tx, caller, id, &input)?;
     if password_hash.is_some() && u.sso {
-        return Err(ApiError::field("password", "SSO users sign in through SSO"));
+        return Err(Error::field("password", "SSO users sign in through SSO"));
     }
     db::users::update(tx, &u, now).map_err(email_taken)?;
     let actor = Actor::of(caller);
@@ -152,22 +148,22 @@ pub fn update(
         },
         now,
     )?;
-    let after = db::users::get(tx, id)?.ok_or(ApiError::NotFound)?;
+    let after = db::users::get(tx, id)?.ok_or(Error::NotFound)?;
     Ok(UserView::from(&after))
 }
 
 /// The user as the change asks; nobody disables themselves, switches themselves to SSO or
 /// changes their own role.
-fn changed_user(caller: &Caller, before: &User, input: &UpdateUser) -> ApiResult<User> {
+fn changed_user(caller: &Caller, before: &User, input: &UpdateUser) -> Result<User> {
     let mut u = before.clone();
     if let Some(e) = &input.email {
         u.email = Email::parse(e)
-            .map_err(|m| ApiError::field("email", m))?
+            .map_err(|m| Error::field("email", m))?
             .as_str()
             .to_string();
     }
     if let Some(n) = &input.name {
-        u.name = parse_person_name(n).map_err(|m| ApiError::field("name", m))?;
+        u.name = parse_person_name(n).map_err(|m| Error::field("name", m))?;
     }
     if input.role.is_some() || input.permissions.is_some() || input.role_id.is_some() {
         (u.role, u.custom) = resolve_role_change(&u, input)?;
@@ -179,12 +175,7 @@ fn changed_user(caller: &Caller, before: &User, input: &UpdateUser) -> ApiResult
     if let Some(s) = input.sso {
         u.sso = s;
     }
-    if u.id == caller.user.id && (!u.enabled || u.sso || u.role != before.role) {
-        return Err(ApiError::forbidden(
-            "forbidden",
-            "you cannot disable yourself, switch yourself to SSO or change your own role",
-        ));
-    }
+    policy::ensure_not_demoting_self(caller, u.id, !u.enabled || u.sso || u.role != before.role)?;
     Ok(u)
 }
 
@@ -197,16 +188,14 @@ fn cascade(
     u: &User,
     password_hash: Option<&str>,
     now: i64,
-) -> ApiResult<()> {
-    let mut end_sessions = false;
-    // Rule 15: owner disabled → its tokens disabled; enabling the user restores nothing.
-    if before.enabled && !u.enabled {
-        disable_owner_tokens(tx, actor, u.id, DisabledReason::OwnerDisabled, now)?;
-        end_sessions = true;
-    }
-    // Rule 18: switched to SSO → tokens disabled, legacy compatibility ended, no password.
+) -> Result<()> {
+    // Rules 15, 16, 18: the tokens' part, planned once (the console previews the same plan);
+    // enabling the user again restores nothing.
+    let plan = plan_owner_change(before, u, db::tokens::of_owner(tx, u.id)?);
+    apply_owner_change(tx, actor, plan, &u.permissions(), now)?;
+    let mut end_sessions = before.enabled && !u.enabled;
+    // Rule 18: switched to SSO → legacy compatibility ended, no password.
     if !before.sso && u.sso {
-        disable_owner_tokens(tx, actor, u.id, DisabledReason::OwnerSso, now)?;
         for t in db::tokens::of_owner(tx, u.id)? {
             if t.kind == TokenKind::Legacy {
                 crate::service::legacy::end_compatibility(tx, t.id, now)?;
@@ -214,10 +203,6 @@ fn cascade(
         }
         db::users::set_password(tx, u.id, None)?;
         end_sessions = true;
-    }
-    // Rule 16: permissions reduced → lost permissions removed from every token.
-    if !before.permissions().is_subset_of(&u.permissions()) {
-        trim_to_owner(tx, actor, u, now)?;
     }
     if let Some(h) = password_hash {
         db::users::set_password(tx, u.id, Some(h))?;
@@ -231,19 +216,14 @@ fn cascade(
 
 /// Deletes a user and all its tokens (each audited). Refused while it owns shared tokens,
 /// which other people rely on: delete or reassign those first (see docs/DECISIONS.md).
-pub fn delete(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> ApiResult<()> {
+pub fn delete(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> Result<()> {
     require(caller, Permission::UsersWrite)?;
     let now = env.now_ms();
     let u = load_changeable(tx, caller, id)?;
-    if u.id == caller.user.id {
-        return Err(ApiError::forbidden(
-            "forbidden",
-            "you cannot delete yourself",
-        ));
-    }
+    policy::ensure_not_deleting_self(caller, u.id)?;
     let tokens = db::tokens::of_owner(tx, u.id)?;
     if tokens.iter().any(|t| t.kind == TokenKind::Shared) {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "owns_shared_tokens",
             "the user owns shared tokens; delete them first",
         ));

@@ -12,8 +12,8 @@ use crate::domain::names::{check_password, parse_person_name, Email};
 use crate::domain::permissions::{Permission, PermissionSet};
 use crate::domain::roles::Role;
 use crate::domain::secret::Secret;
-use crate::error::{ApiError, ApiResult};
 use crate::service::audit::{record, Actor, Event};
+use crate::service::error::{Error, Result};
 use crate::service::{require, Env};
 
 /// Validates a create request. The password is hashed by the caller (off the async
@@ -36,7 +36,7 @@ pub struct ValidCreate {
 
 /// Validates a create request from the API or the console: the fields, what the caller may
 /// grant, and the company.
-pub fn validate_create(caller: &Caller, input: CreateUser) -> ApiResult<ValidCreate> {
+pub fn validate_create(caller: &Caller, input: CreateUser) -> Result<ValidCreate> {
     require(caller, Permission::UsersWrite)?;
     let company = input.company_id;
     let mut v = validate_new_user(input, caller.user.company_id)?;
@@ -45,13 +45,14 @@ pub fn validate_create(caller: &Caller, input: CreateUser) -> ApiResult<ValidCre
     v.company_id = match company {
         None => caller.user.company_id,
         Some(c) if c == caller.user.company_id => c,
-        Some(_) if !caller.has(Permission::CompaniesWrite) => {
-            return Err(ApiError::forbidden(
-                "forbidden",
-                "creating users in another company needs companies:write",
-            ))
+        Some(c) => {
+            crate::service::policy::ensure_changes_company(
+                caller,
+                c,
+                "creating users in another company",
+            )?;
+            c
         }
-        Some(c) => c,
     };
     Ok(v)
 }
@@ -59,10 +60,10 @@ pub fn validate_create(caller: &Caller, input: CreateUser) -> ApiResult<ValidCre
 /// The rules of a new user's fields, whoever creates it (API, console, command line, first
 /// start): a valid email and name, a known role, a custom set only for the custom role, and
 /// no password for SSO users (rule 18). `company_id` is used when the input names none.
-pub fn validate_new_user(input: CreateUser, company_id: i64) -> ApiResult<ValidCreate> {
-    let email = Email::parse(&input.email).map_err(|m| ApiError::field("email", m))?;
+pub fn validate_new_user(input: CreateUser, company_id: i64) -> Result<ValidCreate> {
+    let email = Email::parse(&input.email).map_err(|m| Error::field("email", m))?;
     let name = match &input.name {
-        Some(n) => parse_person_name(n).map_err(|m| ApiError::field("name", m))?,
+        Some(n) => parse_person_name(n).map_err(|m| Error::field("name", m))?,
         None => email
             .as_str()
             .split('@')
@@ -75,9 +76,9 @@ pub fn validate_new_user(input: CreateUser, company_id: i64) -> ApiResult<ValidC
     let sso = input.sso.unwrap_or(false);
     if let Some(p) = &input.password {
         if sso {
-            return Err(ApiError::field("password", "SSO users sign in through SSO"));
+            return Err(Error::field("password", "SSO users sign in through SSO"));
         }
-        check_password(p.expose()).map_err(|m| ApiError::field("password", m))?;
+        check_password(p.expose()).map_err(|m| Error::field("password", m))?;
     }
     Ok(ValidCreate {
         company_id: input.company_id.unwrap_or(company_id),
@@ -99,17 +100,17 @@ pub fn insert(
     actor: &Actor,
     v: &ValidCreate,
     password_hash: Option<&str>,
-) -> ApiResult<UserView> {
+) -> Result<UserView> {
     let now = env.now_ms();
     if db::companies::get(tx, v.company_id)?.is_none() {
-        return Err(ApiError::field("company_id", "no such company"));
+        return Err(Error::field("company_id", "no such company"));
     }
     let (custom, role_id) = if v.role == Role::Company {
         let set = super::company_role_set(tx, v.company_id, v.role_id, v.grantor.as_ref())?;
         (set, v.role_id)
     } else {
         if v.role_id.is_some() {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "role_id",
                 "only role `company` takes a role_id",
             ));
@@ -133,7 +134,7 @@ pub fn insert(
         },
     )
     .map_err(email_taken)?;
-    let u = db::users::get(tx, id)?.ok_or(ApiError::NotFound)?;
+    let u = db::users::get(tx, id)?.ok_or(Error::NotFound)?;
     record(
         tx,
         actor,
@@ -157,12 +158,12 @@ pub fn provision_sso(
     email: &Email,
     name: &str,
     role: Role,
-) -> ApiResult<User> {
+) -> Result<User> {
     if let Some(u) = db::users::by_email(tx, email)? {
         return Ok(u);
     }
     let company = db::companies::first_id(tx)?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no company to provision into")))?;
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("no company to provision into")))?;
     let input = CreateUser {
         email: email.as_str().to_string(),
         name: Some(name.to_string()),
@@ -173,5 +174,5 @@ pub fn provision_sso(
     let valid = validate_new_user(input, company)?;
     let created = insert(tx, env, &Actor::system(), &valid, None)?;
     db::users::get(tx, created.id)?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("provisioned user vanished")))
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("provisioned user vanished")))
 }

@@ -22,7 +22,7 @@ use crate::domain::permissions::{Permission, PermissionSet};
 use crate::domain::roles::Role;
 use crate::domain::secret::Secret;
 use crate::domain::time::{fmt_time, from_ms};
-use crate::error::{ApiError, ApiResult};
+use crate::service::error::{Error, Result};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct UserView {
@@ -114,9 +114,9 @@ pub struct UpdateUser {
     pub current_password: Option<Secret>,
 }
 
-fn parse_role(s: &str) -> ApiResult<Role> {
+fn parse_role(s: &str) -> Result<Role> {
     Role::parse_stored(s).ok_or_else(|| {
-        ApiError::field(
+        Error::field(
             "role",
             format!("unknown role `{}`: must be one of global_admin, admin, analyst, api_developer, read_only, deploy, custom, company (with role_id)", s.chars().take(40).collect::<String>()),
         )
@@ -125,30 +125,21 @@ fn parse_role(s: &str) -> ApiResult<Role> {
 
 /// Checks that the caller may grant `role` with `custom`: no one grants more than they hold
 /// (so only a credential holding every permission makes a global administrator).
-fn check_grant(caller: &Caller, role: Role, custom: &PermissionSet) -> ApiResult<()> {
+fn check_grant(caller: &Caller, role: Role, custom: &PermissionSet) -> Result<()> {
     let granted = crate::domain::model::permissions_of(role, custom);
-    if !granted.is_subset_of(&caller.permissions) {
-        return Err(ApiError::forbidden(
-            "forbidden",
-            format!(
-                "you cannot grant permissions you do not hold: {}",
-                granted.difference(&caller.permissions).names().join(", ")
-            ),
-        ));
-    }
-    Ok(())
+    crate::service::policy::ensure_may_grant(&caller.permissions, &granted)
 }
 
-fn custom_set(role: Role, list: Option<&[String]>) -> ApiResult<PermissionSet> {
+fn custom_set(role: Role, list: Option<&[String]>) -> Result<PermissionSet> {
     match (role, list) {
         (Role::Custom, Some(l)) => PermissionSet::parse_names(l)
-            .map_err(|n| ApiError::field("permissions", format!("unknown permission `{n}`"))),
+            .map_err(|n| Error::field("permissions", format!("unknown permission `{n}`"))),
         (Role::Custom, None) => Ok(PermissionSet::EMPTY),
-        (Role::Company, Some(_)) => Err(ApiError::field(
+        (Role::Company, Some(_)) => Err(Error::field(
             "permissions",
             "a company role has its own permissions: edit the role",
         )),
-        (_, Some(_)) => Err(ApiError::field(
+        (_, Some(_)) => Err(Error::field(
             "permissions",
             "only a custom role takes an explicit permission list",
         )),
@@ -156,41 +147,40 @@ fn custom_set(role: Role, list: Option<&[String]>) -> ApiResult<PermissionSet> {
     }
 }
 
-fn email_taken(e: crate::db::Error) -> ApiError {
+fn email_taken(e: crate::db::Error) -> Error {
     if db::is_unique_violation(&e) {
-        ApiError::conflict("email_taken", "a user with this email already exists")
+        Error::conflict("email_taken", "a user with this email already exists")
     } else {
         e.into()
     }
 }
 
 /// The user with this email, whoever asks (sign-in, the command line, imports).
-pub fn by_email(conn: &Connection, email: &Email) -> ApiResult<Option<User>> {
+pub fn by_email(conn: &Connection, email: &Email) -> Result<Option<User>> {
     Ok(db::users::by_email(conn, email)?)
 }
 
 /// Loads a user the caller may read (its company; every company with `companies:read`).
-pub fn load_visible(conn: &Connection, caller: &Caller, id: i64) -> ApiResult<User> {
+pub fn load_visible(conn: &Connection, caller: &Caller, id: i64) -> Result<User> {
     db::users::get(conn, id)?
         .filter(|u| caller.reaches_company(u.company_id))
-        .ok_or(ApiError::NotFound)
+        .ok_or(Error::NotFound)
 }
 
 /// Loads a user the caller may change: visible, in a company it may change (rule 24), and
 /// holding nothing the caller lacks (rule 26).
-pub fn load_changeable(conn: &Connection, caller: &Caller, id: i64) -> ApiResult<User> {
+pub fn load_changeable(conn: &Connection, caller: &Caller, id: i64) -> Result<User> {
     let u = load_visible(conn, caller, id)?;
-    if !caller.changes_company(u.company_id) {
-        return Err(ApiError::forbidden(
-            "forbidden",
-            "changing another company's users needs companies:write",
-        ));
-    }
+    crate::service::policy::ensure_changes_company(
+        caller,
+        u.company_id,
+        "changing another company's users",
+    )?;
     ensure_may_change_user(caller, &u)?;
     Ok(u)
 }
 
-pub fn get(conn: &Connection, caller: &Caller, id: i64) -> ApiResult<UserView> {
+pub fn get(conn: &Connection, caller: &Caller, id: i64) -> Result<UserView> {
     require(caller, Permission::UsersRead)?;
     Ok(UserView::from(&load_visible(conn, caller, id)?))
 }
@@ -201,7 +191,7 @@ pub fn list(
     caller: &Caller,
     company: Option<i64>,
     page: Page,
-) -> ApiResult<(Vec<UserView>, Option<String>)> {
+) -> Result<(Vec<UserView>, Option<String>)> {
     require(caller, Permission::UsersRead)?;
     let scope = caller.company_scope().or(company);
     let rows = db::users::list(conn, scope, page.before, page.limit)?;
@@ -217,14 +207,14 @@ pub(crate) fn company_role_set(
     company_id: i64,
     role_id: Option<i64>,
     grantor: Option<&PermissionSet>,
-) -> ApiResult<PermissionSet> {
+) -> Result<PermissionSet> {
     let Some(id) = role_id else {
-        return Err(ApiError::field("role_id", "role `company` needs a role_id"));
+        return Err(Error::field("role_id", "role `company` needs a role_id"));
     };
     let role = match db::roles::get(conn, id)? {
         Some(r) if r.company_id == company_id => r,
         _ => {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "role_id",
                 "no such role in the user's company",
             ))
@@ -232,15 +222,7 @@ pub(crate) fn company_role_set(
     };
     let set = super::scopes::explicit(conn, company_id, &role.permissions)?;
     if let Some(g) = grantor {
-        if !set.is_subset_of(g) {
-            return Err(ApiError::forbidden(
-                "forbidden",
-                format!(
-                    "you cannot grant permissions you do not hold: {}",
-                    set.difference(g).names().join(", ")
-                ),
-            ));
-        }
+        crate::service::policy::ensure_may_grant(g, &set)?;
     }
     Ok(set)
 }

@@ -11,8 +11,8 @@ use super::UpdateUser;
 use crate::db::{self, Tx};
 use crate::domain::model::Caller;
 use crate::domain::secret::Secret;
-use crate::error::{ApiError, ApiResult};
 use crate::service::audit::{record, Actor, Event};
+use crate::service::error::{Error, Result};
 use crate::service::policy::ensure_not_delegated;
 use crate::service::Env;
 
@@ -48,26 +48,15 @@ pub fn current_password_needed(
     caller: &Caller,
     id: i64,
     input: &UpdateUser,
-) -> ApiResult<Option<Secret>> {
+) -> Result<Option<Secret>> {
     let own_secrets = id == caller.user.id && (input.password.is_some() || input.email.is_some());
     if !own_secrets {
         return Ok(None);
     }
-    if caller.user.sso {
-        return Err(ApiError::forbidden(
-            "sso_user",
-            "single sign-on users have no password to confirm; an administrator changes your email",
-        ));
-    }
-    if !caller.user.has_password {
-        return Err(ApiError::forbidden(
-            "current_password_wrong",
-            "this account has no password to confirm; an administrator sets it",
-        ));
-    }
+    crate::service::policy::ensure_has_password_to_confirm(&caller.user)?;
     match &input.current_password {
         Some(p) if !p.is_empty() => Ok(Some(p.clone())),
-        _ => Err(ApiError::Unprocessable {
+        _ => Err(Error::Invalid {
             code: "current_password_required",
             message: "changing your own password or email needs your current password".into(),
             fields: BTreeMap::from([(
@@ -86,21 +75,11 @@ pub fn change_own_password(
     caller: &Caller,
     proof: &Reauthenticated,
     password_hash: &str,
-) -> ApiResult<()> {
+) -> Result<()> {
     ensure_not_delegated(caller, "change a password")?;
-    if proof.user_id != caller.user.id {
-        return Err(ApiError::forbidden(
-            "current_password_wrong",
-            "confirm your current password first",
-        ));
-    }
-    let u = db::users::get(tx, caller.user.id)?.ok_or(ApiError::NotFound)?;
-    if u.sso {
-        return Err(ApiError::forbidden(
-            "sso_user",
-            "single sign-on users have no password",
-        ));
-    }
+    crate::service::policy::ensure_confirmed_by(caller, proof.user_id)?;
+    let u = db::users::get(tx, caller.user.id)?.ok_or(Error::NotFound)?;
+    crate::service::policy::ensure_has_no_sso(&u)?;
     let now = env.now_ms();
     db::users::set_password(tx, u.id, Some(password_hash))?;
     let ended = db::sessions::delete_for_user(tx, u.id)?;

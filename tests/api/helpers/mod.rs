@@ -68,7 +68,7 @@ impl TestApp {
     pub async fn token_for(&self, owner_id: i64, extra: Value) -> (i64, String) {
         let owner = self
             .state
-            .read(move |c| Ok(tokend::db::users::get(c, owner_id)?))
+            .read(move |c| Ok::<_, tokend::service::Error>(tokend::db::users::get(c, owner_id)?))
             .await
             .expect("read")
             .expect("owner");
