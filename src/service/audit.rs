@@ -1,15 +1,19 @@
 //! Writing and reading the audit log. Every change of docs/RULES.md writes one row in the same
 //! transaction as the change. Details never contain a token value or secret.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::db;
 use crate::db::audit::{AuditEvent, NewEvent};
+use crate::db::Connection;
 use crate::domain::listing::AuditFilter;
 use crate::domain::model::Caller;
 use crate::domain::time::{fmt_time, from_ms};
-use crate::service::error::Result;
+use crate::service::error::{Error, Result};
+use crate::service::Env;
 
 use super::{require, Page};
 use crate::domain::permissions::Permission;
@@ -199,4 +203,53 @@ mod clip_tests {
         let text = format!("{}é", "a".repeat(127));
         assert_eq!(clip(&text, 128), "a".repeat(127));
     }
+}
+
+/// The names an event's ids stand for, looked up among what the caller may see.
+#[derive(Default)]
+pub struct Names {
+    pub tokens: HashMap<i64, Option<String>>,
+    pub users: HashMap<i64, Option<String>>,
+}
+
+/// Looks up the token and user names the events do not carry in their details.
+pub fn names(conn: &Connection, env: &Env, caller: &Caller, events: &[AuditView]) -> Result<Names> {
+    let mut n = Names::default();
+    for e in events {
+        if let Some(id) = e
+            .token_id
+            .filter(|_| detail_str(&e.details, "name").is_none())
+        {
+            if let std::collections::hash_map::Entry::Vacant(slot) = n.tokens.entry(id) {
+                slot.insert(match super::tokens::get(conn, env, caller, id) {
+                    Ok(t) => Some(t.name),
+                    Err(Error::Internal(x)) => return Err(Error::Internal(x)),
+                    Err(_) => None,
+                });
+            }
+        }
+        let subject = e
+            .user_id
+            .filter(|_| detail_str(&e.details, "email").is_none());
+        let owner = e.details.get("owner_id").and_then(Value::as_i64);
+        for id in [subject, owner].into_iter().flatten() {
+            if let std::collections::hash_map::Entry::Vacant(slot) = n.users.entry(id) {
+                slot.insert(match super::users::get(conn, caller, id) {
+                    Ok(u) => Some(u.email),
+                    Err(Error::Internal(x)) => return Err(Error::Internal(x)),
+                    Err(_) => None,
+                });
+            }
+        }
+    }
+    Ok(n)
+}
+
+/// A non-empty text field of an event's details.
+pub fn detail_str(details: &Value, key: &str) -> Option<String> {
+    details
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }

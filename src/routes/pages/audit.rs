@@ -1,7 +1,5 @@
 //! The audit log with filters (action, actor, token, time range) and paging.
 
-use std::collections::HashMap;
-
 use actix_web::HttpRequest;
 use askama::Template;
 use chrono::{DateTime, Utc};
@@ -11,12 +9,10 @@ use super::auth::PageUser;
 use super::form::{time_field, with_query, FieldErrors, FormData};
 use super::render::{Layout, PageResult, Section};
 use super::view::{self, options, Opt, When};
-use crate::db::Connection;
 use crate::domain::listing::{AuditFilter, REGENERATED_CODE};
-use crate::domain::model::Caller;
 use crate::service;
-use crate::service::audit::AuditView;
-use crate::service::{audit, console, tokens, users, Env, Page};
+use crate::service::audit::{detail_str, AuditView, Names};
+use crate::service::{audit, console, Page};
 use crate::state::Shared;
 
 /// The audit actions offered in the filter: the value and the words. Regenerating a value is
@@ -67,56 +63,13 @@ struct AuditRow {
     fields: Vec<(String, String)>,
 }
 
-/// The names an event's ids stand for, looked up among what the caller may see.
-#[derive(Default)]
-struct Names {
-    tokens: HashMap<i64, Option<String>>,
-    users: HashMap<i64, Option<String>>,
+/// How an event names its token and user: the name it carries, else the one looked up.
+trait Naming {
+    fn token(&self, e: &AuditView) -> String;
+    fn user(&self, e: &AuditView) -> String;
 }
 
-impl Names {
-    /// Fills in the token and user names the events do not carry in their details.
-    fn resolve(
-        conn: &Connection,
-        env: &Env,
-        caller: &Caller,
-        events: &[AuditView],
-    ) -> service::Result<Names> {
-        let mut n = Names::default();
-        for e in events {
-            if let Some(id) = e
-                .token_id
-                .filter(|_| detail_str(&e.details, "name").is_none())
-            {
-                if let std::collections::hash_map::Entry::Vacant(slot) = n.tokens.entry(id) {
-                    slot.insert(match tokens::get(conn, env, caller, id) {
-                        Ok(t) => Some(t.name),
-                        Err(service::Error::Internal(x)) => {
-                            return Err(service::Error::Internal(x))
-                        }
-                        Err(_) => None,
-                    });
-                }
-            }
-            let subject = e
-                .user_id
-                .filter(|_| detail_str(&e.details, "email").is_none());
-            let owner = e.details.get("owner_id").and_then(Value::as_i64);
-            for id in [subject, owner].into_iter().flatten() {
-                if let std::collections::hash_map::Entry::Vacant(slot) = n.users.entry(id) {
-                    slot.insert(match users::get(conn, caller, id) {
-                        Ok(u) => Some(u.email),
-                        Err(service::Error::Internal(x)) => {
-                            return Err(service::Error::Internal(x))
-                        }
-                        Err(_) => None,
-                    });
-                }
-            }
-        }
-        Ok(n)
-    }
-
+impl Naming for Names {
     fn token(&self, e: &AuditView) -> String {
         let id = e.token_id.unwrap_or_default();
         detail_str(&e.details, "name")
@@ -130,14 +83,6 @@ impl Names {
             .or_else(|| self.users.get(&id).cloned().flatten())
             .unwrap_or_else(|| format!("user #{id}"))
     }
-}
-
-fn detail_str(details: &Value, key: &str) -> Option<String> {
-    details
-        .get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
 }
 
 /// The verb of an action and what it was done to: `(verb, object, object link)`.
@@ -355,7 +300,7 @@ pub async fn audit_log(state: Shared, user: PageUser, req: HttpRequest) -> PageR
                 return Ok((Vec::new(), Names::default(), None));
             }
             let events = audit::list(c, &caller, filter, page)?;
-            let names = Names::resolve(c, &env, &caller, &events)?;
+            let names = audit::names(c, &env, &caller, &events)?;
             Ok((events, names, None))
         })
         .await?;

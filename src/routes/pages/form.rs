@@ -105,6 +105,13 @@ impl FormData {
 
 /// `p` when it is a path on this site (`/…`, not `//host` or `/\host`; no control
 /// characters, which browsers strip from URLs, turning `/\t/host` into `//host`).
+/// The id in a page's path (`/tokens/{id}`, `/users/{id}`, …); anything but a number names
+/// nothing (404).
+pub fn path_id(s: &str) -> Result<i64, super::render::PageError> {
+    s.parse::<i64>()
+        .map_err(|_| super::render::PageError::not_found())
+}
+
 pub fn local_path(p: Option<&str>) -> Option<String> {
     p.filter(|p| {
         p.starts_with('/')

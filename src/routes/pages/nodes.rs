@@ -16,7 +16,7 @@ use crate::service::Page;
 use crate::state::Shared;
 
 /// One row of the list.
-struct NodeRow {
+struct NodeListRow {
     id: i64,
     name: String,
     last_seen: String,
@@ -27,9 +27,9 @@ struct NodeRow {
     created: String,
 }
 
-impl From<&NodeView> for NodeRow {
-    fn from(n: &NodeView) -> NodeRow {
-        NodeRow {
+impl From<&NodeView> for NodeListRow {
+    fn from(n: &NodeView) -> NodeListRow {
+        NodeListRow {
             id: n.id,
             name: n.name.clone(),
             last_seen: view::opt_time(&n.last_seen_at, "Never"),
@@ -45,7 +45,7 @@ impl From<&NodeView> for NodeRow {
 #[template(path = "nodes/list.html")]
 struct ListPage {
     layout: Layout,
-    rows: Vec<NodeRow>,
+    rows: Vec<NodeListRow>,
     can_write: bool,
     name: String,
     error: Option<String>,
@@ -80,7 +80,7 @@ async fn render_list(
         status,
         &ListPage {
             layout: user.layout("Nodes", Section::Nodes),
-            rows: nodes.iter().map(NodeRow::from).collect(),
+            rows: nodes.iter().map(NodeListRow::from).collect(),
             can_write: user.has(Permission::NodesWrite),
             name,
             error,
@@ -124,7 +124,7 @@ pub async fn create(state: Shared, sf: SignedForm) -> PageResult {
 
 /// `POST /nodes/{id}/delete`, after a confirmation (a dialog, or a page without JavaScript).
 pub async fn delete(state: Shared, path: web::Path<String>, sf: SignedForm) -> PageResult {
-    let id = super::tokens::parse_id(&path)?;
+    let id = super::form::path_id(&path)?;
     let SignedForm { user, form } = sf;
     ensure_can_read(&user)?;
     let name = form.text("name");

@@ -173,7 +173,7 @@ pub async fn scopes_create(state: Shared, sf: SignedForm) -> PageResult {
 /// `POST /settings/scopes/{id}/delete`: asks first, saying which tokens, roles and users lose
 /// the scope; then deletes it.
 pub async fn scopes_delete(state: Shared, path: web::Path<String>, sf: SignedForm) -> PageResult {
-    let id = super::tokens::parse_id(&path)?;
+    let id = super::form::path_id(&path)?;
     let SignedForm { user, form } = sf;
     let caller = user.caller.clone();
     if !form.checked("confirmed") {
@@ -334,14 +334,14 @@ async fn render_role(
 
 /// `GET /settings/roles/{id}`.
 pub async fn role_page(state: Shared, path: web::Path<String>, user: PageUser) -> PageResult {
-    let id = super::tokens::parse_id(&path)?;
+    let id = super::form::path_id(&path)?;
     render_role(&state, &user, id, None, None).await
 }
 
 /// `POST /settings/roles/{id}`: shows what the change takes from every holder's tokens and
 /// asks; saves once confirmed.
 pub async fn role_update(state: Shared, path: web::Path<String>, sf: SignedForm) -> PageResult {
-    let id = super::tokens::parse_id(&path)?;
+    let id = super::form::path_id(&path)?;
     let SignedForm { user, form } = sf;
     let (name, description) = (form.text("name"), form.text("description"));
     let perms = form.all("permissions");
@@ -417,7 +417,7 @@ pub async fn role_update(state: Shared, path: web::Path<String>, sf: SignedForm)
 
 /// `POST /settings/roles/{id}/delete`, after a confirmation.
 pub async fn role_delete(state: Shared, path: web::Path<String>, sf: SignedForm) -> PageResult {
-    let id = super::tokens::parse_id(&path)?;
+    let id = super::form::path_id(&path)?;
     let SignedForm { user, form } = sf;
     let name = form.text("name");
     if !form.checked("confirmed") {

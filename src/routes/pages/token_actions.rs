@@ -7,10 +7,10 @@ use actix_web::web;
 
 use super::auth::SignedForm;
 use super::confirm::{confirm, confirm_choosing, Choice};
+use super::form::path_id;
 use super::render::{in_place, Flash, PageResult};
 use super::token_page::load;
 use super::token_value::{remember_value, revealed_page, ValuePage};
-use super::tokens::parse_id;
 use super::view::grace_options;
 use crate::domain::model::TokenKind;
 use crate::service::tokens::{self as svc, BulkRequest, RenewToken, UpdateToken};
@@ -85,7 +85,7 @@ pub async fn bulk(state: Shared, sf: SignedForm) -> PageResult {
 
 /// `POST /tokens/{id}/toggle`: the status badge (enable or disable one token).
 pub async fn toggle(state: Shared, path: web::Path<String>, sf: SignedForm) -> PageResult {
-    let id = parse_id(&path)?;
+    let id = path_id(&path)?;
     let SignedForm { user, form } = sf;
     let enable = form.get("enabled") == Some("true");
     let back = form.back("/");
@@ -114,7 +114,7 @@ pub async fn toggle(state: Shared, path: web::Path<String>, sf: SignedForm) -> P
 
 /// `POST /tokens/{id}/reveal`: the owner sees the value again (policy `allowed`).
 pub async fn reveal(state: Shared, path: web::Path<String>, sf: SignedForm) -> PageResult {
-    let id = parse_id(&path)?;
+    let id = path_id(&path)?;
     let user = sf.user;
     let env = state.env();
     let caller = user.caller.clone();
@@ -141,7 +141,7 @@ pub const GRACE_HINT: &str =
 /// `POST /tokens/{id}/regenerate`: a new value; the old one stops working at once, or after
 /// the overlap chosen in `grace_seconds` (the service checks its range).
 pub async fn regenerate(state: Shared, path: web::Path<String>, sf: SignedForm) -> PageResult {
-    let id = parse_id(&path)?;
+    let id = path_id(&path)?;
     let SignedForm { user, form } = sf;
     let grace_text = form.opt("grace_seconds");
     let grace = match grace_text.as_deref().map(str::parse::<i64>) {
@@ -209,7 +209,7 @@ pub async fn regenerate(state: Shared, path: web::Path<String>, sf: SignedForm) 
 /// `POST /tokens/{id}/lock`: "Lock to these addresses" sets `allowed_cidrs` to exactly the
 /// token's recent client addresses (read and written in one transaction).
 pub async fn lock(state: Shared, path: web::Path<String>, sf: SignedForm) -> PageResult {
-    let id = parse_id(&path)?;
+    let id = path_id(&path)?;
     let user = sf.user;
     let env = state.env();
     let caller = user.caller.clone();
@@ -248,7 +248,7 @@ pub async fn lock(state: Shared, path: web::Path<String>, sf: SignedForm) -> Pag
 
 /// `POST /tokens/{id}/delete`.
 pub async fn delete(state: Shared, path: web::Path<String>, sf: SignedForm) -> PageResult {
-    let id = parse_id(&path)?;
+    let id = path_id(&path)?;
     let SignedForm { user, form } = sf;
     let p = load(&state, &user, id).await?;
     if !form.checked("confirmed") {

@@ -8,10 +8,10 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use super::auth::{PageUser, SignedForm};
+use super::form::path_id;
 use super::form::{explain, FieldErrors};
 use super::render::{on_form, Flash, Layout, PageError, PageResult, Section};
 use super::token_form::TokenForm;
-use super::tokens::parse_id;
 use super::view::{self, grace_options, perm_boxes, template_options, Opt, PermBox};
 use crate::domain::limits::QuotaPeriod;
 use crate::domain::model::TokenKind;
@@ -314,7 +314,7 @@ pub async fn load(state: &Shared, user: &PageUser, id: i64) -> Result<TokenPage,
 
 /// `GET /tokens/{id}`.
 pub async fn show(state: Shared, user: PageUser, path: web::Path<String>) -> PageResult {
-    let id = parse_id(&path)?;
+    let id = path_id(&path)?;
     let p = load(&state, &user, id).await?;
     let form = current_form(&p.token);
     render_show(
@@ -394,7 +394,7 @@ fn changes(v: &TokenView, form: &TokenForm, errors: &mut FieldErrors) -> UpdateT
 
 /// `POST /tokens/{id}`: saves the edit form.
 pub async fn update(state: Shared, path: web::Path<String>, sf: SignedForm) -> PageResult {
-    let id = parse_id(&path)?;
+    let id = path_id(&path)?;
     let SignedForm { user, form: f } = sf;
     let p = load(&state, &user, id).await?;
     let mut form = TokenForm::from_form(&f);

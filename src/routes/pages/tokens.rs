@@ -226,11 +226,6 @@ struct ListTemplate {
     errors: FieldErrors,
 }
 
-/// Parses an id from a path segment; anything else names no token (404).
-pub fn parse_id(s: &str) -> Result<i64, PageError> {
-    s.parse::<i64>().map_err(|_| PageError::not_found())
-}
-
 /// What the list shows: the user choices for the filters, the page (empty when a filter is
 /// wrong), its controls, and the messages for User and Creator fields that name nobody or
 /// several users.

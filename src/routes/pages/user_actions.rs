@@ -8,14 +8,14 @@ use askama::Template;
 use super::auth::SignedForm;
 use super::confirm::confirm;
 use super::form::explain;
+use super::form::path_id;
 use super::render::{in_place, on_form, Flash, Layout, PageResult, Section};
-use super::tokens::parse_id;
 use super::users::{ensure_write, load, render_form, UserForm};
 use crate::domain::roles::Role;
 use crate::error::ApiError;
 use crate::routes::shared::prepare_user_change;
-use crate::service::console::{self, TokenLoss};
 use crate::service::legacy;
+use crate::service::users::TokenLoss;
 use crate::service::users::{self as svc, UpdateUser, UserView};
 use crate::state::Shared;
 
@@ -78,7 +78,7 @@ struct PreviewPage {
 /// change shows the refusal (403) and no token. Changing one's own email or password needs
 /// one's current password (rule 37), verified only when the change is saved.
 pub async fn update(state: Shared, path: web::Path<String>, sf: SignedForm) -> PageResult {
-    let id = parse_id(&path)?;
+    let id = path_id(&path)?;
     let SignedForm { user, form: f } = sf;
     ensure_write(&user)?;
     let u = load(&state, &user, id).await?;
@@ -91,7 +91,7 @@ pub async fn update(state: Shared, path: web::Path<String>, sf: SignedForm) -> P
             svc::validate_update(&caller, id, &input)?;
             let (c2, i2) = (caller.clone(), input.clone());
             let losses = state
-                .read(move |c| console::user_change_preview(c, &c2, id, &i2))
+                .read(move |c| svc::preview_update(c, &c2, id, &i2))
                 .await?;
             if !losses.is_empty() {
                 return Ok(Some(losses));
@@ -167,7 +167,7 @@ pub async fn legacy_credentials(
     path: web::Path<String>,
     sf: SignedForm,
 ) -> PageResult {
-    let id = parse_id(&path)?;
+    let id = path_id(&path)?;
     let user = sf.user;
     let u = load(&state, &user, id).await?;
     let env = state.env();
@@ -192,7 +192,7 @@ pub async fn legacy_credentials(
 
 /// `POST /users/{id}/delete` (with confirmation).
 pub async fn delete(state: Shared, path: web::Path<String>, sf: SignedForm) -> PageResult {
-    let id = parse_id(&path)?;
+    let id = path_id(&path)?;
     let SignedForm { user, form } = sf;
     let u = load(&state, &user, id).await?;
     if !form.checked("confirmed") {

@@ -6,9 +6,9 @@ use actix_web::{web, HttpRequest};
 use askama::Template;
 
 use super::auth::{PageUser, SignedForm};
+use super::form::path_id;
 use super::form::{explain, with_query, FieldErrors, FormData};
 use super::render::{on_form, Flash, Layout, PageError, PageResult, Section};
-use super::tokens::parse_id;
 use super::view::{self, perm_boxes, role_options, Opt, PermBox};
 use crate::domain::permissions::{Permission, PermissionSet};
 use crate::domain::roles::Role;
@@ -249,7 +249,7 @@ pub async fn load(state: &Shared, user: &PageUser, id: i64) -> Result<UserView, 
 
 /// `GET /users/{id}`.
 pub async fn show(state: Shared, user: PageUser, path: web::Path<String>) -> PageResult {
-    let id = parse_id(&path)?;
+    let id = path_id(&path)?;
     let u = load(&state, &user, id).await?;
     render_form(
         &user,

@@ -15,8 +15,8 @@ use crate::domain::roles::Role;
 use crate::service::audit::{record, Actor, Event};
 use crate::service::error::{Error, Result};
 use crate::service::lifecycle::{apply_owner_change, plan_owner_change};
-use crate::service::policy;
 use crate::service::policy::ensure_not_delegated;
+use crate::service::policy::{self, access};
 use crate::service::{require, Env};
 
 /// The role and custom set a change asks for (the user's own when it names neither).
@@ -245,4 +245,40 @@ pub fn delete(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> Result<()> {
         },
         now,
     )
+}
+
+/// One token's fate under a previewed user change.
+#[derive(Debug, Clone)]
+pub struct TokenLoss {
+    pub token_id: i64,
+    pub name: String,
+    /// Permissions the token would lose (rule 16).
+    pub lost: PermissionSet,
+    /// Whether it would end up disabled (no permission left, owner disabled or switched to SSO).
+    pub disabled: bool,
+}
+
+/// What saving `input` on user `id` would do to the user's enabled or trimmed tokens.
+/// Nothing is written. Rule 46: the change must be one the caller may make — the same
+/// `users::planned_change` that `users::update` applies (rules 24, 26, grants), so a refused
+/// change previews nothing — and only tokens the caller may see are listed.
+pub fn preview_update(
+    conn: &Connection,
+    caller: &Caller,
+    id: i64,
+    input: &UpdateUser,
+) -> Result<Vec<TokenLoss>> {
+    require(caller, Permission::UsersWrite)?;
+    let (before, after) = planned_change(conn, caller, id, input)?;
+    let tokens = db::tokens::of_owner(conn, before.id)?;
+    Ok(plan_owner_change(&before, &after, tokens)
+        .into_iter()
+        .filter(|e| access(caller, &e.token).see)
+        .map(|e| TokenLoss {
+            token_id: e.token.id,
+            name: e.token.name,
+            lost: e.lost,
+            disabled: e.disabled.is_some(),
+        })
+        .collect())
 }

@@ -5,7 +5,7 @@ mod change;
 mod create;
 mod own;
 
-pub use change::{delete, planned_change, update, validate_update};
+pub use change::{delete, planned_change, preview_update, update, validate_update, TokenLoss};
 pub use create::{insert, provision_sso, validate_create, validate_new_user, ValidCreate};
 pub use own::{change_own_password, current_password_needed, Reauthenticated, ValidUpdate};
 

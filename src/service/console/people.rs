@@ -1,99 +1,16 @@
-//! Read-only questions the web console asks beyond the JSON API's: what a caller may do with
-//! each token (so pages show only usable controls), a token's owner's current permissions (the
-//! bound of its permission checkboxes), a user found by email, and the preview of a user change
-//! (which tokens would lose which permissions). The rules themselves stay in their modules:
-//! this module only asks `policy::access` and reuses the users module's parsing.
-
-use std::collections::HashMap;
+//! How the console finds people: the owner picker, a user named by email or by a typed
+//! name, a user's current permissions, and the choices of user pickers.
 
 use crate::db::Connection;
 
-use super::lifecycle::plan_owner_change;
-use super::policy::ensure_may_create_token_for;
-use super::policy::{access, Access};
-use super::tokens::{get, TokenView};
-use super::users::{load_visible as load_user, planned_change, UpdateUser, UserView};
-use super::{require, Env, Page};
 use crate::db;
-use crate::domain::model::{Caller, TokenKind};
+use crate::domain::model::Caller;
 use crate::domain::names::Email;
 use crate::domain::permissions::{Permission, PermissionSet};
 use crate::service::error::{Error, Result};
-
-/// What the caller may do with one token, as the console's controls need it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Controls {
-    /// Edit, enable/disable, delete.
-    pub manage: bool,
-    /// Regenerate the value (`renew`).
-    pub renew: bool,
-}
-
-impl Controls {
-    /// Managing and renewing also need `tokens:write` (a custom role may lack it).
-    fn of(caller: &Caller, a: Access, kind: TokenKind) -> Controls {
-        let write = caller.has(Permission::TokensWrite);
-        Controls {
-            manage: write && a.manage,
-            renew: write && super::policy::may_renew(a, kind) && a.covers,
-        }
-    }
-}
-
-/// The controls of each token in `ids` the caller can see (others are absent).
-pub fn controls(conn: &Connection, caller: &Caller, ids: &[i64]) -> Result<HashMap<i64, Controls>> {
-    Ok(db::tokens::by_ids(conn, ids)?
-        .iter()
-        .filter_map(|t| {
-            let a = access(caller, t);
-            a.see.then(|| (t.id, Controls::of(caller, a, t.kind)))
-        })
-        .collect())
-}
-
-/// The names of the tokens in `ids` the caller can see (webhook deliveries name tokens by id).
-pub fn token_names(
-    conn: &Connection,
-    caller: &Caller,
-    ids: &[i64],
-) -> Result<HashMap<i64, String>> {
-    Ok(db::tokens::by_ids(conn, ids)?
-        .into_iter()
-        .filter(|t| access(caller, t).see)
-        .map(|t| (t.id, t.name))
-        .collect())
-}
-
-/// A token's detail page: the token, the caller's controls, and the owner's permissions.
-pub struct TokenPage {
-    pub token: TokenView,
-    pub controls: Controls,
-    pub owner_permissions: PermissionSet,
-    /// The last 7 UTC days' usage: (day start ms, allowed, refused), days with traffic.
-    pub usage: Vec<(i64, i64, i64)>,
-}
-
-pub fn token_page(conn: &Connection, env: &Env, caller: &Caller, id: i64) -> Result<TokenPage> {
-    let token = get(conn, env, caller, id)?;
-    let row = super::tokens::load_visible(conn, caller, id)?;
-    let owner_permissions = db::users::get(conn, row.owner_id)?
-        .map(|u| u.permissions())
-        .unwrap_or_default();
-    let now = env.now_ms();
-    let usage = super::tokens::usage_counts(
-        conn,
-        caller,
-        id,
-        super::tokens::Bucket::Day,
-        (now - 6 * 86_400_000, now),
-    )?;
-    Ok(TokenPage {
-        token,
-        controls: Controls::of(caller, access(caller, &row), row.kind),
-        owner_permissions,
-        usage,
-    })
-}
+use crate::service::policy::ensure_may_create_token_for;
+use crate::service::users::{load_visible as load_user, UserView};
+use crate::service::{require, Env, Page};
 
 /// A user the picker lists, and why the caller may not make tokens for them (if so).
 pub type OwnerChoice = (UserView, Option<String>);
@@ -229,42 +146,6 @@ pub fn user_permissions(conn: &Connection, caller: &Caller, id: i64) -> Result<P
     Ok(load_user(conn, caller, id)?.permissions())
 }
 
-/// One token's fate under a previewed user change.
-#[derive(Debug, Clone)]
-pub struct TokenLoss {
-    pub token_id: i64,
-    pub name: String,
-    /// Permissions the token would lose (rule 16).
-    pub lost: PermissionSet,
-    /// Whether it would end up disabled (no permission left, owner disabled or switched to SSO).
-    pub disabled: bool,
-}
-
-/// What saving `input` on user `id` would do to the user's enabled or trimmed tokens.
-/// Nothing is written. Rule 46: the change must be one the caller may make — the same
-/// `users::planned_change` that `users::update` applies (rules 24, 26, grants), so a refused
-/// change previews nothing — and only tokens the caller may see are listed.
-pub fn user_change_preview(
-    conn: &Connection,
-    caller: &Caller,
-    id: i64,
-    input: &UpdateUser,
-) -> Result<Vec<TokenLoss>> {
-    require(caller, Permission::UsersWrite)?;
-    let (before, after) = planned_change(conn, caller, id, input)?;
-    let tokens = db::tokens::of_owner(conn, before.id)?;
-    Ok(plan_owner_change(&before, &after, tokens)
-        .into_iter()
-        .filter(|e| access(caller, &e.token).see)
-        .map(|e| TokenLoss {
-            token_id: e.token.id,
-            name: e.token.name,
-            lost: e.lost,
-            disabled: e.disabled.is_some(),
-        })
-        .collect())
-}
-
 /// Most users a picker lists (type-ahead covers the rest by email).
 pub const USER_CHOICES: usize = 500;
 
@@ -283,5 +164,5 @@ pub fn user_choices(
         before: None,
         limit: USER_CHOICES,
     };
-    Ok(super::users::list(conn, env, caller, None, page)?.0)
+    Ok(crate::service::users::list(conn, env, caller, None, page)?.0)
 }
