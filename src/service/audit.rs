@@ -100,7 +100,7 @@ pub struct Event<'a> {
     pub details: Value,
 }
 
-pub fn record(conn: &crate::db::Connection, actor: &Actor, e: Event, now: i64) -> ApiResult<()> {
+pub fn record(conn: &crate::db::Tx, actor: &Actor, e: Event, now: i64) -> ApiResult<()> {
     db::audit::insert(
         conn,
         &NewEvent {

@@ -100,7 +100,6 @@ pub fn create(
         caller.user.id,
         now,
     )?;
-    tx.digest_added(digest);
     record(
         tx,
         &Actor::of(caller),
@@ -145,7 +144,6 @@ pub fn delete(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> ApiResult<()>
         .filter(|n| caller.changes_company(n.company_id))
         .ok_or(ApiError::NotFound)?;
     db::nodes::delete(tx, id)?;
-    tx.digest_removed(node.token_digest);
     record(
         tx,
         &Actor::of(caller),
@@ -175,7 +173,6 @@ pub fn heartbeat(
             ));
         }
     }
-    tx.effects.touches_auth = false;
     db::nodes::heartbeat(tx, node.id, env.now_ms(), ip, input.version.as_deref())?;
     let n = db::nodes::get(tx, node.id)?.ok_or(ApiError::NotFound)?;
     Ok(NodeView::from(&n))
