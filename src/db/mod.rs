@@ -2,6 +2,8 @@
 //! transaction type. All SQL of the application lives under this module.
 
 pub mod audit;
+#[cfg(test)]
+mod books;
 pub mod changes;
 pub mod companies;
 mod conn;
