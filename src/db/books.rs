@@ -69,6 +69,9 @@ fn stored_token(conn: &Connection, (company, user): (i64, i64), digest: TokenDig
     id
 }
 
+/// One write to check, on a fresh transaction.
+type Step<'a> = Box<dyn Fn(&Tx) -> Result<()> + 'a>;
+
 fn nothing() -> Effects {
     Effects::default()
 }
@@ -190,7 +193,7 @@ fn books_user_token_scope_role_and_company_writes_touch_auth() {
     let c = companies::get(&conn, company)
         .expect("read")
         .expect("company");
-    let steps: Vec<(&str, Box<dyn Fn(&Tx) -> Result<()>>)> = vec![
+    let steps: Vec<(&str, Step)> = vec![
         ("users::update", Box::new(|tx| users::update(tx, &u, 1))),
         (
             "users::set_password",

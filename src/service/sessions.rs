@@ -13,7 +13,6 @@ use crate::service::audit::{record, Actor, Event};
 /// A new console session (cookie digest `id_digest`) for `user`, valid until `expires_at`,
 /// with its `session.login` record; sessions that ended before `now` are removed on the way.
 /// `how` is the sign-in method (`password`, `sso`, `oidc`, `password_changed`).
-#[allow(clippy::too_many_arguments)]
 pub fn open(
     tx: &mut Tx,
     user: &User,

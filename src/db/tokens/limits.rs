@@ -81,6 +81,8 @@ pub fn set_quota(tx: &Tx, id: i64, quota: Option<Quota>, now: i64) -> Result<()>
 
 /// Consumes one unit of a `total` quota, exactly across replicas: one conditional update.
 /// The count after this use, or `None` when the quota was already used up (or changed).
+/// The one write outside a [`Tx`]: a single statement on the hot path, atomic by itself, that
+/// changes only a counter every use checks again here (nothing the filter or caches keep).
 pub fn take_total(conn: &Connection, id: i64, reset_at: i64) -> Result<Option<i64>> {
     conn.query_opt(
         "UPDATE tokens SET quota_used = quota_used + 1
