@@ -337,10 +337,7 @@ impl AppState {
         let conn = self.conn("write")?;
         let mut tx = Tx::begin(&conn)?;
         let out = f(&mut tx)?;
-        if self.announces() && tx.effects.touches_auth {
-            db::announce(&tx, &self.origin)?;
-        }
-        let effects = tx.commit()?;
+        let effects = tx.commit(self.announces().then_some(self.origin.as_str()))?;
         for d in &effects.added {
             self.index.add(d);
         }

@@ -202,7 +202,7 @@ pub(super) async fn check(
     Ok(grant)
 }
 
-fn refuse(state: &AppState, row: &AuthRow, ip: IpAddr, refusal: Refusal) -> ApiError {
+fn refuse(state: &Arc<AppState>, row: &AuthRow, ip: IpAddr, refusal: Refusal) -> ApiError {
     match refusal {
         Refusal::Expired => invalid(state, "expired"),
         Refusal::Disabled => invalid(state, "disabled"),
@@ -216,7 +216,7 @@ fn refuse(state: &AppState, row: &AuthRow, ip: IpAddr, refusal: Refusal) -> ApiE
 
 /// Audits a refusal for `ip_not_allowed` off the request path, at most once a minute per
 /// token, so refusals cannot become a write flood.
-fn audit_ip_refusal(state: &AppState, row: &AuthRow, ip: IpAddr) {
+fn audit_ip_refusal(state: &Arc<AppState>, row: &AuthRow, ip: IpAddr) {
     let now = state.now_ms();
     if state
         .ip_refusals
@@ -225,29 +225,12 @@ fn audit_ip_refusal(state: &AppState, row: &AuthRow, ip: IpAddr) {
     {
         return;
     }
-    let pool = state.pool.clone();
+    let state = state.clone();
     let (token_id, owner) = (row.token_id, row.owner.clone());
     let ip = ip.to_string();
     actix_web::rt::task::spawn_blocking(move || {
-        let result = pool.get().map_err(anyhow::Error::from).and_then(|conn| {
-            crate::service::audit::record(
-                &conn,
-                &crate::service::audit::Actor {
-                    ip: Some(ip),
-                    via: "token",
-                    credential_id: Some(token_id),
-                    ..Default::default()
-                },
-                crate::service::audit::Event {
-                    action: "token.ip_refused",
-                    company_id: Some(owner.company_id),
-                    token_id: Some(token_id),
-                    user_id: Some(owner.id),
-                    details: serde_json::json!({ "reason": "ip_not_allowed" }),
-                },
-                now,
-            )
-            .map_err(|e| anyhow::anyhow!("{e}"))
+        let result = state.write_blocking(|tx| {
+            crate::service::sessions::ip_refused(tx, token_id, &owner, ip, now)
         });
         if let Err(e) = result {
             tracing::warn!(error = %e, "cannot audit an ip_not_allowed refusal");

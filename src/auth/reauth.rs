@@ -6,8 +6,6 @@
 //! `verify` blocks and compares with a hashing slot taken beforehand (rule 40): call it on the
 //! blocking pool (`routes::shared::reauthenticate`).
 
-use serde_json::json;
-
 use crate::auth::password::HashSlot;
 use crate::auth::throttle::Limit;
 use crate::db;
@@ -15,7 +13,7 @@ use crate::domain::model::Caller;
 use crate::domain::names::check_password;
 use crate::domain::secret::Secret;
 use crate::error::{ApiError, ApiResult};
-use crate::service::audit::{record, Actor, Event};
+use crate::service::audit::Actor;
 use crate::service::users::Reauthenticated;
 use crate::state::AppState;
 
@@ -45,19 +43,7 @@ pub fn verify(
         return Ok(Reauthenticated::confirmed(id));
     }
     state.write_blocking(|tx| {
-        tx.effects.touches_auth = false;
-        record(
-            tx,
-            &Actor::of(caller),
-            Event {
-                action: "user.reauth_failed",
-                company_id: Some(caller.user.company_id),
-                token_id: None,
-                user_id: Some(id),
-                details: json!({ "email": caller.user.email }),
-            },
-            now,
-        )
+        crate::service::sessions::reauth_failed(tx, &Actor::of(caller), &caller.user, now)
     })?;
     Err(crate::service::policy::refusals::current_password_wrong().into())
 }

@@ -18,7 +18,7 @@ use crate::domain::model::User;
 use crate::domain::names::{check_password, Email, MAX_EMAIL};
 use crate::domain::time::{fmt_time, from_ms};
 use crate::error::{ApiError, ApiResult};
-use crate::service::audit::{record, Actor, Event};
+use crate::service::sessions;
 use crate::state::AppState;
 
 /// A new session: the cookie value (shown to the browser only) and its CSRF token.
@@ -54,29 +54,14 @@ pub(crate) fn open_session(
     let now = state.now_ms();
     let ttl = state.config.session_ttl.as_millis() as i64;
     state.write_blocking(|tx| {
-        tx.effects.touches_auth = false;
-        db::sessions::delete_expired(tx, now)?;
-        db::sessions::insert(tx, &digest(&cookie), user.id, &csrf, now, now + ttl)?;
-        record(
+        sessions::open(
             tx,
-            &Actor::signing_in(
-                Some(user.id),
-                user.email.clone(),
-                ip,
-                if matches!(how, "sso" | "oidc") {
-                    "sso"
-                } else {
-                    "session"
-                },
-            ),
-            Event {
-                action: "session.login",
-                company_id: Some(user.company_id),
-                token_id: None,
-                user_id: Some(user.id),
-                details: json!({ "method": how }),
-            },
-            now,
+            &user,
+            &digest(&cookie),
+            &csrf,
+            (now, now + ttl),
+            ip,
+            how,
         )
     })?;
     Ok(NewSession { cookie, csrf, user })
@@ -233,26 +218,8 @@ pub(crate) fn audit_failure(
     if address.is_some_and(|a| !state.sign_in_failures.note(a, now)) {
         return Ok(());
     }
-    Ok(state.write_blocking(|tx| {
-        tx.effects.touches_auth = false;
-        record(
-            tx,
-            &Actor {
-                email,
-                ip,
-                via,
-                ..Actor::default()
-            },
-            Event {
-                action: "session.login_failed",
-                company_id: user.map(|u| u.company_id),
-                token_id: None,
-                user_id: user.map(|u| u.id),
-                details,
-            },
-            now,
-        )
-    })?)
+    Ok(state
+        .write_blocking(|tx| sessions::login_failed(tx, via, (email, ip), user, details, now))?)
 }
 
 /// Writes the aggregate `session.login_failed` events of the minutes that have ended — or, at
@@ -268,31 +235,17 @@ pub fn write_failure_aggregates(state: &AppState, all: bool) -> crate::service::
         return Ok(0);
     }
     let written = state.write_blocking(|tx| {
-        tx.effects.touches_auth = false;
         for a in &due {
             let from = a.minute * 60_000;
-            record(
-                tx,
-                &Actor {
-                    ip: Some(a.address.to_string()),
-                    via: "session",
-                    ..Actor::default()
-                },
-                Event {
-                    action: "session.login_failed",
-                    company_id: None,
-                    token_id: None,
-                    user_id: None,
-                    details: json!({
-                        "aggregated": true,
-                        "count": a.count,
-                        "address": a.address.to_string(),
-                        "from": fmt_time(&from_ms(from)),
-                        "until": fmt_time(&from_ms(from + 60_000)),
-                    }),
-                },
-                now,
-            )?;
+            let details = json!({
+                "aggregated": true,
+                "count": a.count,
+                "address": a.address.to_string(),
+                "from": fmt_time(&from_ms(from)),
+                "until": fmt_time(&from_ms(from + 60_000)),
+            });
+            let ip = Some(a.address.to_string());
+            sessions::login_failed(tx, "session", (None, ip), None, details, now)?;
         }
         Ok(due.len())
     });
@@ -315,8 +268,5 @@ pub fn sso_login(state: &AppState, email: &str, ip: Option<String>) -> ApiResult
 }
 
 pub fn logout(state: &AppState, cookie: &str) -> ApiResult<()> {
-    state.write_blocking(|tx| {
-        tx.effects.touches_auth = false;
-        Ok(db::sessions::delete(tx, &digest(cookie))?)
-    })
+    Ok(state.write_blocking(|tx| sessions::close(tx, &digest(cookie)))?)
 }

@@ -1,6 +1,6 @@
 //! SQL for the audit log.
 
-use crate::db::{params, Arg as Value, Connection, Result};
+use crate::db::{params, Arg as Value, Connection, Result, Tx};
 
 use crate::domain::listing::AuditFilter;
 
@@ -36,8 +36,8 @@ pub struct NewEvent<'a> {
     pub on_behalf_of: Option<i64>,
 }
 
-pub fn insert(conn: &Connection, e: &NewEvent) -> Result<()> {
-    conn.execute(
+pub fn insert(tx: &Tx, e: &NewEvent) -> Result<()> {
+    tx.execute(
         "INSERT INTO audit_events (company_id, actor_id, actor_email, token_id, user_id, action,
                                    ip, details, created_at, via, credential_id, on_behalf_of)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",

@@ -1,6 +1,6 @@
 //! SQL for companies and their token policy.
 
-use crate::db::{params, Connection, Result, Row};
+use crate::db::{params, Connection, Result, Row, Tx};
 
 /// A company and its token policy. `Debug` hides the webhook secret (rule 45).
 #[derive(Clone, PartialEq)]
@@ -83,18 +83,20 @@ pub fn list(
 }
 
 /// A new company, with the seed catalogue of API scopes (SPEC §18).
-pub fn insert(conn: &Connection, name: &str, now: i64) -> Result<i64> {
-    let id = conn.query_row(
+pub fn insert(tx: &Tx, name: &str, now: i64) -> Result<i64> {
+    tx.touch_auth();
+    let id = tx.query_row(
         "INSERT INTO companies (name, created_at) VALUES ($1, $2) RETURNING id",
         params![name, now],
         |r| r.get(0),
     )?;
-    super::scopes::seed(conn, id, now)?;
+    super::scopes::seed(tx, id, now)?;
     Ok(id)
 }
 
-pub fn update_policy(conn: &Connection, c: &Company) -> Result<()> {
-    conn.execute(
+pub fn update_policy(tx: &Tx, c: &Company) -> Result<()> {
+    tx.touch_auth();
+    tx.execute(
         "UPDATE companies SET token_reveal = $1, max_token_lifetime_days = $2,
                 idle_disable_days = $3, webhook_url = $4, webhook_secret = $5,
                 default_token_lifetime_days = $6

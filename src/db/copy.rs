@@ -102,7 +102,7 @@ pub fn sqlite_to_postgres(source: &Connection, target: &Connection) -> anyhow::R
     let _ = source.execute_batch("ROLLBACK");
     let counts = counts?;
     reset_sequences(&tx)?;
-    tx.commit()?;
+    tx.commit(None)?;
     Ok(counts)
 }
 

@@ -1,19 +1,16 @@
 //! SQL for legacy (UUID + secret) credentials. The secret is stored only as a keyed digest.
 
-use crate::db::{params, Connection, Result};
+use crate::db::{params, Connection, Result, Tx};
+use crate::domain::token_value::legacy_key;
 
-pub fn insert(
-    conn: &Connection,
-    token_id: i64,
-    uuid: &str,
-    secret_digest: &[u8],
-    now: i64,
-) -> Result<()> {
-    conn.execute(
+/// New legacy credentials; the UUID's filter key becomes known.
+pub fn insert(tx: &Tx, token_id: i64, uuid: &str, secret_digest: &[u8], now: i64) -> Result<()> {
+    tx.execute(
         "INSERT INTO legacy_credentials (token_id, uuid, secret_digest, created_at)
          VALUES ($1, $2, $3, $4)",
         params![token_id, uuid, secret_digest, now],
     )?;
+    tx.digest_added(legacy_key(uuid));
     Ok(())
 }
 
@@ -32,18 +29,19 @@ pub fn uuid_exists(conn: &Connection, uuid: &str) -> Result<bool> {
 
 /// Ends backward compatibility for a token (rule 21): the credentials are erased and the UUID
 /// retired for good. Returns the UUID that stopped working, if there was one.
-pub fn take_for_token(conn: &Connection, token_id: i64, now: i64) -> Result<Option<String>> {
-    let uuid: Option<String> = conn.query_opt(
+pub fn take_for_token(tx: &Tx, token_id: i64, now: i64) -> Result<Option<String>> {
+    let uuid: Option<String> = tx.query_opt(
         "SELECT uuid FROM legacy_credentials WHERE token_id = $1",
         params![token_id],
         |r| r.get(0),
     )?;
     if let Some(u) = &uuid {
-        conn.execute(
+        tx.digest_removed(legacy_key(u));
+        tx.execute(
             "DELETE FROM legacy_credentials WHERE token_id = $1",
             params![token_id],
         )?;
-        conn.execute(
+        tx.execute(
             "INSERT INTO retired_legacy_uuids (uuid, retired_at) VALUES ($1, $2)
              ON CONFLICT (uuid) DO NOTHING",
             params![u, now],

@@ -2,6 +2,8 @@
 //! transaction type. All SQL of the application lives under this module.
 
 pub mod audit;
+#[cfg(test)]
+mod books;
 pub mod changes;
 pub mod companies;
 mod conn;
@@ -21,6 +23,7 @@ pub mod users;
 mod value;
 pub mod webhooks;
 
+use std::cell::RefCell;
 use std::path::Path;
 use std::time::Duration;
 
@@ -182,22 +185,27 @@ pub fn private_file(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A write transaction that also records which token digests appeared or disappeared, so
-/// the caller can update the in-memory filter after commit. SQLite: `BEGIN IMMEDIATE`.
-/// PostgreSQL: the write lock first, so writes are serialized across replicas as they are
-/// in one SQLite process. Dropped without `commit`, it rolls back.
+/// A write transaction that keeps its own books: the db functions that write through it
+/// record which token digests appeared or disappeared and whether the write can change who
+/// may authenticate, so the caller updates the in-memory filter and caches after commit
+/// without remembering anything. SQLite: `BEGIN IMMEDIATE`. PostgreSQL: the write lock
+/// first, so writes are serialized across replicas as they are in one SQLite process.
+/// Dropped without `commit`, it rolls back.
 pub struct Tx<'c> {
     conn: &'c Connection,
     open: bool,
-    pub effects: Effects,
+    effects: RefCell<Effects>,
 }
 
-/// Side effects of a committed write on the authentication indexes.
-#[derive(Debug, Default)]
+/// Side effects of a committed write on the authentication indexes, as its db functions
+/// recorded them.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Effects {
     pub added: Vec<TokenDigest>,
     pub removed: Vec<TokenDigest>,
-    /// False only for writes that cannot change who may authenticate (last-use flush).
+    /// True when one of the writes touched a table the authentication path reads (tokens,
+    /// users, legacy credentials, nodes, scopes, roles, companies); then the lookup caches are
+    /// dropped and, on PostgreSQL, the other replicas told.
     pub touches_auth: bool,
 }
 
@@ -209,10 +217,7 @@ impl<'c> Tx<'c> {
         let tx = Tx {
             conn,
             open: true,
-            effects: Effects {
-                touches_auth: true,
-                ..Effects::default()
-            },
+            effects: RefCell::new(Effects::default()),
         };
         if postgres {
             conn.query_row(pg::LOCK_WRITES_SQL, params![], |_| Ok(()))?;
@@ -220,44 +225,62 @@ impl<'c> Tx<'c> {
         Ok(tx)
     }
 
-    pub fn digest_added(&mut self, d: TokenDigest) {
-        self.effects.added.push(d);
+    /// A write that made `d` a valid value (and so changes authentication).
+    pub(in crate::db) fn digest_added(&self, d: TokenDigest) {
+        let mut e = self.effects.borrow_mut();
+        e.added.push(d);
+        e.touches_auth = true;
     }
 
-    pub fn digest_removed(&mut self, d: TokenDigest) {
-        self.effects.removed.push(d);
+    /// A write after which `d` is no longer a valid value (and so changes authentication).
+    pub(in crate::db) fn digest_removed(&self, d: TokenDigest) {
+        let mut e = self.effects.borrow_mut();
+        e.removed.push(d);
+        e.touches_auth = true;
+    }
+
+    /// A write to a table the authentication path reads.
+    pub(in crate::db) fn touch_auth(&self) {
+        self.effects.borrow_mut().touches_auth = true;
+    }
+
+    /// What the writes so far recorded (tests, and the announcement at commit).
+    pub fn effects(&self) -> Effects {
+        self.effects.borrow().clone()
     }
 
     /// Runs `f` as one step of this transaction: when it fails, what it wrote is rolled back
-    /// (`ROLLBACK TO` a savepoint) together with the digests it recorded, and the transaction
+    /// (`ROLLBACK TO` a savepoint) together with the effects it recorded, and the transaction
     /// goes on; when it succeeds, both are kept. The outer `Err` is the savepoint's own failure.
     pub fn savepoint<T, E>(
         &mut self,
         f: impl FnOnce(&mut Self) -> std::result::Result<T, E>,
     ) -> Result<std::result::Result<T, E>> {
         self.conn.execute_batch("SAVEPOINT tx_step")?;
-        let marks = (
-            self.effects.added.len(),
-            self.effects.removed.len(),
-            self.effects.touches_auth,
-        );
+        let before = self.effects();
         let out = f(self);
         if out.is_ok() {
             self.conn.execute_batch("RELEASE tx_step")?;
         } else {
             self.conn
                 .execute_batch("ROLLBACK TO tx_step; RELEASE tx_step")?;
-            self.effects.added.truncate(marks.0);
-            self.effects.removed.truncate(marks.1);
-            self.effects.touches_auth = marks.2;
+            *self.effects.borrow_mut() = before;
         }
         Ok(out)
     }
 
-    pub fn commit(mut self) -> Result<Effects> {
+    /// Commits and answers what the writes recorded. With `announce_as`, a write that touched
+    /// authentication also bumps the change counter and, on PostgreSQL, tells every replica
+    /// what changed (see [`announce`]).
+    pub fn commit(mut self, announce_as: Option<&str>) -> Result<Effects> {
+        if let Some(origin) = announce_as {
+            if self.effects.borrow().touches_auth {
+                announce(&self, origin)?;
+            }
+        }
         self.open = false;
         self.conn.execute_batch("COMMIT")?;
-        Ok(std::mem::take(&mut self.effects))
+        Ok(std::mem::take(self.effects.get_mut()))
     }
 }
 
@@ -292,14 +315,14 @@ pub fn contains_pattern(needle: &str) -> String {
 /// Bumps the change counter and, on PostgreSQL, tells every replica what changed (delivered
 /// when the transaction commits). `origin` names the announcing process, which skips its own
 /// announcements.
-pub fn announce(tx: &Tx, origin: &str) -> Result<()> {
+fn announce(tx: &Tx, origin: &str) -> Result<()> {
     let epoch: i64 = tx.query_row(
         "UPDATE meta SET value = value + 1 WHERE key = 'epoch' RETURNING value",
         params![],
         |r| r.get(0),
     )?;
     if tx.backend() == Backend::Postgres {
-        let change = changes::Change::of(origin, epoch, &tx.effects);
+        let change = changes::Change::of(origin, epoch, &tx.effects.borrow());
         tx.execute(
             "SELECT pg_notify($1, $2)",
             params![changes::CHANNEL, change.encode()],

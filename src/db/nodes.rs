@@ -1,6 +1,6 @@
 //! SQL for filtering nodes and their node tokens.
 
-use crate::db::{params, Connection, Result, Row};
+use crate::db::{params, Connection, Result, Row, Tx};
 
 use crate::domain::token_value::TokenDigest;
 
@@ -51,13 +51,28 @@ pub fn by_digest(conn: &Connection, d: &TokenDigest) -> Result<Option<NodeRow>> 
     )
 }
 
-/// Disables a node's token (rule 35); the digest stays so the value is still recognised.
-pub fn disable_token(conn: &Connection, id: i64, reason: &str, now: i64) -> Result<()> {
-    conn.execute(
+/// Disables a node's token (rule 35). The row keeps the digest, so the value is still
+/// recognised by a lookup; it leaves the hot path's filter (which knows enabled node tokens).
+pub fn disable_token(tx: &Tx, id: i64, reason: &str, now: i64) -> Result<()> {
+    let enabled = enabled_digest(tx, id)?;
+    tx.execute(
         "UPDATE nodes SET token_disabled_at = $1, token_disabled_reason = $2 WHERE id = $3",
         params![now, reason, id],
     )?;
+    tx.touch_auth();
+    if let Some(d) = enabled {
+        tx.digest_removed(d);
+    }
     Ok(())
+}
+
+/// The token digest of node `id` while its token is enabled.
+fn enabled_digest(tx: &Tx, id: i64) -> Result<Option<TokenDigest>> {
+    tx.query_opt(
+        "SELECT token_digest FROM nodes WHERE id = $1 AND token_disabled_at IS NULL",
+        params![id],
+        |r| super::digest_column(r, 0),
+    )
 }
 
 pub fn list(
@@ -77,7 +92,7 @@ pub fn list(
 }
 
 pub fn insert(
-    conn: &Connection,
+    tx: &Tx,
     company_id: i64,
     name: &str,
     digest: &TokenDigest,
@@ -85,27 +100,29 @@ pub fn insert(
     creator_id: i64,
     now: i64,
 ) -> Result<i64> {
-    conn.query_row(
+    let id = tx.query_row(
         "INSERT INTO nodes (company_id, name, token_digest, token_hint, creator_id, created_at)
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         params![company_id, name, &digest.0[..], hint, creator_id, now],
         |r| r.get(0),
-    )
+    )?;
+    tx.digest_added(*digest);
+    Ok(id)
 }
 
-pub fn delete(conn: &Connection, id: i64) -> Result<()> {
-    conn.execute("DELETE FROM nodes WHERE id = $1", params![id])?;
+/// Deletes a node; its token's digest leaves the filter (unless it was disabled already).
+pub fn delete(tx: &Tx, id: i64) -> Result<()> {
+    let enabled = enabled_digest(tx, id)?;
+    tx.execute("DELETE FROM nodes WHERE id = $1", params![id])?;
+    tx.touch_auth();
+    if let Some(d) = enabled {
+        tx.digest_removed(d);
+    }
     Ok(())
 }
 
-pub fn heartbeat(
-    conn: &Connection,
-    id: i64,
-    now: i64,
-    ip: &str,
-    version: Option<&str>,
-) -> Result<()> {
-    conn.execute(
+pub fn heartbeat(tx: &Tx, id: i64, now: i64, ip: &str, version: Option<&str>) -> Result<()> {
+    tx.execute(
         "UPDATE nodes SET last_seen_at = $1, last_seen_ip = $2, version = COALESCE($3, version)
          WHERE id = $4",
         params![now, ip, version, id],

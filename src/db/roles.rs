@@ -1,6 +1,6 @@
 //! SQL for company roles (SPEC §18).
 
-use crate::db::{params, Connection, Result, Row};
+use crate::db::{params, Connection, Result, Row, Tx};
 use crate::domain::permissions::PermissionSet;
 
 #[derive(Debug, Clone)]
@@ -42,14 +42,15 @@ pub fn get(conn: &Connection, id: i64) -> Result<Option<RoleRow>> {
 }
 
 pub fn insert(
-    conn: &Connection,
+    tx: &Tx,
     company_id: i64,
     name: &str,
     description: &str,
     permissions: &PermissionSet,
     now: i64,
 ) -> Result<i64> {
-    conn.query_row(
+    tx.touch_auth();
+    tx.query_row(
         "INSERT INTO roles (company_id, name, name_key, description, permissions, created_at,
                             updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
@@ -65,8 +66,9 @@ pub fn insert(
     )
 }
 
-pub fn update(conn: &Connection, r: &RoleRow, now: i64) -> Result<()> {
-    conn.execute(
+pub fn update(tx: &Tx, r: &RoleRow, now: i64) -> Result<()> {
+    tx.touch_auth();
+    tx.execute(
         "UPDATE roles SET name = $1, name_key = $2, description = $3, permissions = $4,
                           updated_at = $5 WHERE id = $6",
         params![
@@ -81,8 +83,9 @@ pub fn update(conn: &Connection, r: &RoleRow, now: i64) -> Result<()> {
     Ok(())
 }
 
-pub fn delete(conn: &Connection, id: i64) -> Result<()> {
-    conn.execute("DELETE FROM roles WHERE id = $1", params![id])?;
+pub fn delete(tx: &Tx, id: i64) -> Result<()> {
+    tx.touch_auth();
+    tx.execute("DELETE FROM roles WHERE id = $1", params![id])?;
     Ok(())
 }
 

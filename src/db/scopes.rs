@@ -1,6 +1,6 @@
 //! SQL for API scopes (per company, SPEC §18) and the rows that hold one by name.
 
-use crate::db::{params, Connection, Result, Row};
+use crate::db::{params, Connection, Result, Row, Tx};
 use crate::domain::permissions::SEED_SCOPES;
 
 #[derive(Debug, Clone)]
@@ -65,14 +65,9 @@ pub fn count(conn: &Connection, company_id: i64) -> Result<i64> {
     )
 }
 
-pub fn insert(
-    conn: &Connection,
-    company_id: i64,
-    name: &str,
-    description: &str,
-    now: i64,
-) -> Result<i64> {
-    conn.query_row(
+pub fn insert(tx: &Tx, company_id: i64, name: &str, description: &str, now: i64) -> Result<i64> {
+    tx.touch_auth();
+    tx.query_row(
         "INSERT INTO scopes (company_id, name, description, created_at)
          VALUES ($1, $2, $3, $4) RETURNING id",
         params![company_id, name, description, now],
@@ -80,23 +75,26 @@ pub fn insert(
     )
 }
 
-pub fn set_description(conn: &Connection, id: i64, description: &str) -> Result<()> {
-    conn.execute(
+pub fn set_description(tx: &Tx, id: i64, description: &str) -> Result<()> {
+    tx.touch_auth();
+    tx.execute(
         "UPDATE scopes SET description = $1 WHERE id = $2",
         params![description, id],
     )?;
     Ok(())
 }
 
-pub fn delete(conn: &Connection, id: i64) -> Result<()> {
-    conn.execute("DELETE FROM scopes WHERE id = $1", params![id])?;
+pub fn delete(tx: &Tx, id: i64) -> Result<()> {
+    tx.touch_auth();
+    tx.execute("DELETE FROM scopes WHERE id = $1", params![id])?;
     Ok(())
 }
 
 /// A new company's catalogue: the seed scopes.
-pub fn seed(conn: &Connection, company_id: i64, now: i64) -> Result<()> {
+pub fn seed(tx: &Tx, company_id: i64, now: i64) -> Result<()> {
+    tx.touch_auth();
     for (name, description) in SEED_SCOPES {
-        insert(conn, company_id, name, description, now)?;
+        insert(tx, company_id, name, description, now)?;
     }
     Ok(())
 }

@@ -1,18 +1,18 @@
 //! SQL for console sessions. The cookie value is never stored: only its SHA-256.
 
-use crate::db::{params, Connection, Result};
+use crate::db::{params, Connection, Result, Tx};
 
 use crate::domain::model::User;
 
 pub fn insert(
-    conn: &Connection,
+    tx: &Tx,
     id_digest: &[u8],
     user_id: i64,
     csrf: &str,
     now: i64,
     expires_at: i64,
 ) -> Result<()> {
-    conn.execute(
+    tx.execute(
         "INSERT INTO sessions (id_digest, user_id, csrf_token, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5)",
         params![id_digest, user_id, csrf, now, expires_at],
@@ -38,8 +38,8 @@ pub fn lookup(conn: &Connection, id_digest: &[u8], now: i64) -> Result<Option<(U
     )
 }
 
-pub fn delete(conn: &Connection, id_digest: &[u8]) -> Result<()> {
-    conn.execute(
+pub fn delete(tx: &Tx, id_digest: &[u8]) -> Result<()> {
+    tx.execute(
         "DELETE FROM sessions WHERE id_digest = $1",
         params![id_digest],
     )?;
@@ -47,18 +47,18 @@ pub fn delete(conn: &Connection, id_digest: &[u8]) -> Result<()> {
 }
 
 /// Ends every session of a user (disabled, password changed, switched to SSO).
-pub fn delete_for_user(conn: &Connection, user_id: i64) -> Result<usize> {
-    conn.execute("DELETE FROM sessions WHERE user_id = $1", params![user_id])
+pub fn delete_for_user(tx: &Tx, user_id: i64) -> Result<usize> {
+    tx.execute("DELETE FROM sessions WHERE user_id = $1", params![user_id])
 }
 
-pub fn delete_expired(conn: &Connection, now: i64) -> Result<usize> {
-    conn.execute("DELETE FROM sessions WHERE expires_at <= $1", params![now])
+pub fn delete_expired(tx: &Tx, now: i64) -> Result<usize> {
+    tx.execute("DELETE FROM sessions WHERE expires_at <= $1", params![now])
 }
 
 /// Keeps `sealed` (a value page waiting for its one view) in the session of `user_id` whose
 /// CSRF token is `csrf`, replacing any earlier one. Returns whether the session exists.
-pub fn set_pending(conn: &Connection, user_id: i64, csrf: &str, sealed: &[u8]) -> Result<bool> {
-    let n = conn.execute(
+pub fn set_pending(tx: &Tx, user_id: i64, csrf: &str, sealed: &[u8]) -> Result<bool> {
+    let n = tx.execute(
         "UPDATE sessions SET pending_value = $1 WHERE user_id = $2 AND csrf_token = $3",
         params![sealed, user_id, csrf],
     )?;
@@ -76,8 +76,8 @@ pub fn pending(conn: &Connection, user_id: i64, csrf: &str) -> Result<Option<Vec
 }
 
 /// Forgets the value page waiting in that session.
-pub fn clear_pending(conn: &Connection, user_id: i64, csrf: &str) -> Result<()> {
-    conn.execute(
+pub fn clear_pending(tx: &Tx, user_id: i64, csrf: &str) -> Result<()> {
+    tx.execute(
         "UPDATE sessions SET pending_value = NULL WHERE user_id = $1 AND csrf_token = $2",
         params![user_id, csrf],
     )?;

@@ -1,6 +1,6 @@
 //! SQL for users.
 
-use crate::db::{params, Connection, Result, Row};
+use crate::db::{params, Connection, Result, Row, Tx};
 
 use crate::domain::model::User;
 use crate::domain::names::Email;
@@ -84,8 +84,9 @@ pub struct NewUser<'a> {
     pub role_id: Option<i64>,
 }
 
-pub fn insert(conn: &Connection, u: &NewUser) -> Result<i64> {
-    conn.query_row(
+pub fn insert(tx: &Tx, u: &NewUser) -> Result<i64> {
+    tx.touch_auth();
+    tx.query_row(
         "INSERT INTO users (company_id, email, name, role, permissions, enabled, sso,
                             password_hash, created_at, updated_at, role_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)
@@ -107,8 +108,9 @@ pub fn insert(conn: &Connection, u: &NewUser) -> Result<i64> {
 }
 
 /// Writes every mutable field of `u` (the service computed the new state).
-pub fn update(conn: &Connection, u: &User, now: i64) -> Result<()> {
-    conn.execute(
+pub fn update(tx: &Tx, u: &User, now: i64) -> Result<()> {
+    tx.touch_auth();
+    tx.execute(
         "UPDATE users SET email = $1, name = $2, role = $3, permissions = $4, enabled = $5,
                           sso = $6, updated_at = $7, role_id = $9 WHERE id = $8",
         params![
@@ -126,16 +128,18 @@ pub fn update(conn: &Connection, u: &User, now: i64) -> Result<()> {
     Ok(())
 }
 
-pub fn set_password(conn: &Connection, id: i64, hash: Option<&str>) -> Result<()> {
-    conn.execute(
+pub fn set_password(tx: &Tx, id: i64, hash: Option<&str>) -> Result<()> {
+    tx.touch_auth();
+    tx.execute(
         "UPDATE users SET password_hash = $1 WHERE id = $2",
         params![hash, id],
     )?;
     Ok(())
 }
 
-pub fn delete(conn: &Connection, id: i64) -> Result<()> {
-    conn.execute("DELETE FROM users WHERE id = $1", params![id])?;
+pub fn delete(tx: &Tx, id: i64) -> Result<()> {
+    tx.touch_auth();
+    tx.execute("DELETE FROM users WHERE id = $1", params![id])?;
     Ok(())
 }
 

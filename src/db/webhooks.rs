@@ -1,6 +1,6 @@
 //! SQL for the webhook outbox and expiry-warning bookkeeping.
 
-use crate::db::{params, Connection, Result, Row};
+use crate::db::{params, Connection, Result, Row, Tx};
 
 #[derive(Debug, Clone)]
 pub struct Delivery {
@@ -37,7 +37,7 @@ fn from_row(r: &Row) -> Result<Delivery> {
 }
 
 pub fn insert(
-    conn: &Connection,
+    tx: &Tx,
     company_id: i64,
     event_id: &str,
     event_type: &str,
@@ -45,7 +45,7 @@ pub fn insert(
     body: &str,
     now: i64,
 ) -> Result<()> {
-    conn.execute(
+    tx.execute(
         "INSERT INTO webhook_outbox (company_id, event_id, event_type, token_id, body,
                                      next_attempt_at, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $6)",
@@ -66,8 +66,8 @@ pub fn due(conn: &Connection, now: i64, limit: usize) -> Result<Vec<Delivery>> {
     )
 }
 
-pub fn mark_delivered(conn: &Connection, id: i64, now: i64) -> Result<()> {
-    conn.execute(
+pub fn mark_delivered(tx: &Tx, id: i64, now: i64) -> Result<()> {
+    tx.execute(
         "UPDATE webhook_outbox SET delivered_at = $1, attempts = attempts + 1, last_error = NULL
          WHERE id = $2",
         params![now, id],
@@ -76,8 +76,8 @@ pub fn mark_delivered(conn: &Connection, id: i64, now: i64) -> Result<()> {
 }
 
 /// Records a failed attempt; `next` is `None` when the event is given up.
-pub fn mark_failed(conn: &Connection, id: i64, error: &str, next: Option<i64>) -> Result<()> {
-    conn.execute(
+pub fn mark_failed(tx: &Tx, id: i64, error: &str, next: Option<i64>) -> Result<()> {
+    tx.execute(
         "UPDATE webhook_outbox SET attempts = attempts + 1, last_error = $1,
                 next_attempt_at = COALESCE($2, 9223372036854775807)
          WHERE id = $3",
@@ -118,8 +118,8 @@ pub fn expiring_unwarned(
     )
 }
 
-pub fn mark_warned(conn: &Connection, token_id: i64, warning: &str, expires_at: i64) -> Result<()> {
-    conn.execute(
+pub fn mark_warned(tx: &Tx, token_id: i64, warning: &str, expires_at: i64) -> Result<()> {
+    tx.execute(
         "INSERT INTO token_warnings (token_id, warning, expires_at) VALUES ($1, $2, $3)
          ON CONFLICT DO NOTHING",
         params![token_id, warning, expires_at],

@@ -132,10 +132,7 @@ pub fn sessions(state: &AppState) -> ApiResult<usize> {
 /// Queues `token.expiring` warnings.
 pub fn warnings(state: &AppState) -> ApiResult<usize> {
     let now = state.now_ms();
-    let n = state.write_blocking(|tx| {
-        tx.effects.touches_auth = false;
-        crate::service::webhooks::warn_expiring(tx, now)
-    })?;
+    let n = state.write_blocking(|tx| crate::service::webhooks::warn_expiring(tx, now))?;
     count(state, "warnings", n);
     Ok(n)
 }

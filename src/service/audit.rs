@@ -104,7 +104,7 @@ pub struct Event<'a> {
     pub details: Value,
 }
 
-pub fn record(conn: &crate::db::Connection, actor: &Actor, e: Event, now: i64) -> Result<()> {
+pub fn record(conn: &crate::db::Tx, actor: &Actor, e: Event, now: i64) -> Result<()> {
     db::audit::insert(
         conn,
         &NewEvent {

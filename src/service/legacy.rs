@@ -17,7 +17,7 @@ use crate::domain::model::{Audience, Caller, TokenKind, User};
 use crate::domain::names::Email;
 use crate::domain::permissions::{Permission, PermissionSet};
 use crate::domain::secret::Secret;
-use crate::domain::token_value::{legacy_key, TokenValue, ValueKind};
+use crate::domain::token_value::{TokenValue, ValueKind};
 use crate::service::error::{Error, Result};
 
 pub const LEGACY_TOKEN_NAME: &str = "Legacy API credentials";
@@ -34,10 +34,7 @@ pub struct LegacyCredentials {
 /// Rule 21: erases the UUID + secret of a token, if it has any.
 pub fn end_compatibility(tx: &mut Tx, token_id: i64, now: i64) -> Result<bool> {
     match db::legacy::take_for_token(tx, token_id, now)? {
-        Some(uuid) => {
-            tx.digest_removed(legacy_key(&uuid));
-            Ok(true)
-        }
+        Some(_) => Ok(true),
         None => Ok(false),
     }
 }
@@ -109,8 +106,6 @@ pub fn attach(
         }
     })?;
     db::legacy::insert(tx, id, &uuid, &env.keys.legacy_digest(secret), now)?;
-    tx.digest_added(digest);
-    tx.digest_added(legacy_key(&uuid));
     record(
         tx,
         actor,

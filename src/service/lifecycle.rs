@@ -229,8 +229,7 @@ pub fn reconcile(tx: &mut Tx, now: i64) -> Result<ReconcileReport> {
             "owner_permissions_reduced",
         )?;
     }
-    for d in db::tokens::end_grace(tx, now)? {
-        tx.digest_removed(d);
+    for _ in db::tokens::end_grace(tx, now)? {
         report.grace_ended += 1;
     }
     Ok(report)

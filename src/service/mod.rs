@@ -14,6 +14,7 @@ pub mod policy;
 pub mod revoke;
 pub mod roles;
 pub mod scopes;
+pub mod sessions;
 pub mod system;
 pub mod tokens;
 pub mod users;

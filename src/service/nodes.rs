@@ -95,7 +95,6 @@ pub fn create(tx: &mut Tx, env: &Env, caller: &Caller, input: CreateNode) -> Res
         caller.user.id,
         now,
     )?;
-    tx.digest_added(digest);
     record(
         tx,
         &Actor::of(caller),
@@ -140,7 +139,6 @@ pub fn delete(tx: &mut Tx, env: &Env, caller: &Caller, id: i64) -> Result<()> {
         .filter(|n| caller.changes_company(n.company_id))
         .ok_or(Error::NotFound)?;
     db::nodes::delete(tx, id)?;
-    tx.digest_removed(node.token_digest);
     record(
         tx,
         &Actor::of(caller),
@@ -170,7 +168,6 @@ pub fn heartbeat(
             ));
         }
     }
-    tx.effects.touches_auth = false;
     db::nodes::heartbeat(tx, node.id, env.now_ms(), ip, input.version.as_deref())?;
     let n = db::nodes::get(tx, node.id)?.ok_or(Error::NotFound)?;
     Ok(NodeView::from(&n))

@@ -86,7 +86,6 @@ fn revoke_node(tx: &mut Tx, actor: &Actor, value: &TokenValue, now: i64) -> Resu
         return Ok(());
     }
     db::nodes::disable_token(tx, node.id, DisabledReason::Leaked.as_str(), now)?;
-    tx.digest_removed(node.token_digest);
     super::audit::record(
         tx,
         actor,

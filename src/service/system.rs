@@ -31,7 +31,6 @@ pub fn limit_hit(
     (max, window_ms): (usize, i64),
     now: i64,
 ) -> Result<Result<(), u64>> {
-    tx.effects.touches_auth = false;
     Ok(match db::limits::hit(tx, name, key, max, window_ms, now)? {
         None => Ok(()),
         Some(wait_ms) => Err((wait_ms / 1000).max(1) as u64),
@@ -40,7 +39,6 @@ pub fn limit_hit(
 
 /// Forgets limit `name`'s events for `key`, and every event older than `before`.
 pub fn limit_clear(tx: &mut Tx, name: &str, key: &str, before: i64) -> Result<()> {
-    tx.effects.touches_auth = false;
     db::limits::clear(tx, name, key)?;
     db::limits::prune(tx, before)?;
     Ok(())
@@ -48,14 +46,12 @@ pub fn limit_clear(tx: &mut Tx, name: &str, key: &str, before: i64) -> Result<()
 
 /// Takes back one event of limit `name` counted for `key` at `at`.
 pub fn limit_release(tx: &mut Tx, name: &str, key: &str, at: i64) -> Result<()> {
-    tx.effects.touches_auth = false;
     db::limits::release(tx, name, key, at)?;
     Ok(())
 }
 
 /// Writes buffered last-use data: (token id, time, client address) per use.
 pub fn record_uses(tx: &mut Tx, uses: &[(i64, i64, String)]) -> Result<()> {
-    tx.effects.touches_auth = false;
     for (id, at, ip) in uses {
         db::tokens::record_use(tx, *id, *at, ip)?;
     }
@@ -69,7 +65,6 @@ pub fn record_limits(
     quotas: &[(i64, i64, i64, i64)],
     usage: &[(i64, i64, i64, i64)],
 ) -> Result<Vec<(i64, i64, i64, i64)>> {
-    tx.effects.touches_auth = false;
     let mut stored = Vec::with_capacity(quotas.len());
     for &(id, reset_at, window, n) in quotas {
         if let Some(used) = db::tokens::limits::add_used(tx, id, reset_at, window, n)? {
@@ -84,6 +79,5 @@ pub fn record_limits(
 
 /// Deletes console sessions that ended before `now`.
 pub fn end_expired_sessions(tx: &mut Tx, now: i64) -> Result<usize> {
-    tx.effects.touches_auth = false;
     Ok(db::sessions::delete_expired(tx, now)?)
 }

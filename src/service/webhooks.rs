@@ -20,13 +20,7 @@ use crate::service::error::Result;
 const DAY_MS: i64 = 86_400_000;
 
 /// Queues `event_type` about `t` when the token's company has a webhook URL.
-pub fn enqueue(
-    conn: &Connection,
-    event_type: &str,
-    t: &TokenRow,
-    extra: Value,
-    now: i64,
-) -> Result<()> {
+pub fn enqueue(conn: &Tx, event_type: &str, t: &TokenRow, extra: Value, now: i64) -> Result<()> {
     let Some(_) = db::webhooks::company_target(conn, t.company_id)? else {
         return Ok(());
     };
@@ -76,7 +70,6 @@ pub fn record_attempt(
     retry: Option<i64>,
     now: i64,
 ) -> Result<()> {
-    tx.effects.touches_auth = false;
     match outcome {
         Ok(()) => db::webhooks::mark_delivered(tx, id, now)?,
         Err(e) => db::webhooks::mark_failed(tx, id, e, retry)?,
@@ -96,7 +89,7 @@ pub fn disabled_event(reason: Option<&str>) -> &'static str {
 
 /// Job: `token.expiring` 7 days and 1 day before expiry, each once per expiry time. A token
 /// already inside the 1-day window gets only that warning.
-pub fn warn_expiring(conn: &Connection, now: i64) -> Result<usize> {
+pub fn warn_expiring(conn: &Tx, now: i64) -> Result<usize> {
     let mut n = 0;
     for (warning, days) in [("1d", 1), ("7d", 7)] {
         for id in db::webhooks::expiring_unwarned(conn, now, now + days * DAY_MS, warning)? {
@@ -161,7 +154,6 @@ pub fn deliveries(conn: &Connection, caller: &Caller, page: Page) -> Result<Vec<
 /// `token.quota_low`: the token's remaining quota first fell below 10 % in the period
 /// starting `window` (once per period and quota setting).
 pub fn quota_low(tx: &mut Tx, id: i64, window: i64, remaining: i64, now: i64) -> Result<bool> {
-    tx.effects.touches_auth = false;
     let Some(t) = db::tokens::get(tx, id)? else {
         return Ok(false);
     };
@@ -179,7 +171,6 @@ pub fn quota_low(tx: &mut Tx, id: i64, window: i64, remaining: i64, now: i64) ->
 /// `token.rate_limited`: the token was refused for its rate limit; at most one an hour per
 /// token (across replicas: the outbox is asked under the write lock).
 pub fn rate_limited(tx: &mut Tx, id: i64, now: i64) -> Result<bool> {
-    tx.effects.touches_auth = false;
     if db::webhooks::queued_since(tx, id, "token.rate_limited", now - 3_600_000)? {
         return Ok(false);
     }

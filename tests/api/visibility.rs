@@ -30,7 +30,9 @@ fn custom_set(bits: u32) -> PermissionSet {
 fn check(users: &[UserSpec], tokens: &[TokenSpec]) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().expect("dir");
     let pool = db::open(&dir.path().join("v.db"), 1).expect("db");
-    let conn = pool.get().expect("conn");
+    let raw = pool.get().expect("conn");
+    // Writes go through a write transaction (rolled back when the check ends).
+    let conn = db::Tx::begin(&raw).expect("tx");
     let companies = [
         db::companies::insert(&conn, "A", 0).expect("company"),
         db::companies::insert(&conn, "B", 0).expect("company"),

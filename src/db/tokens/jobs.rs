@@ -1,6 +1,6 @@
 //! Maintenance queries: what the scheduled jobs look for and clear.
 
-use crate::db::{params, Connection, Result};
+use crate::db::{params, Connection, Result, Tx};
 
 use super::{from_row, TokenRow, SELECT};
 use crate::db::{parse_column, users};
@@ -99,15 +99,15 @@ pub fn all_digests(conn: &Connection) -> Result<Vec<TokenDigest>> {
 }
 
 /// Writes buffered last-use data.
-pub fn record_use(conn: &Connection, id: i64, at: i64, ip: &str) -> Result<()> {
-    conn.execute("UPDATE tokens SET last_used_at = CASE WHEN last_used_at > $1 THEN last_used_at ELSE $1 END, last_used_ip = $2
+pub fn record_use(tx: &Tx, id: i64, at: i64, ip: &str) -> Result<()> {
+    tx.execute("UPDATE tokens SET last_used_at = CASE WHEN last_used_at > $1 THEN last_used_at ELSE $1 END, last_used_ip = $2
          WHERE id = $3", params![at, ip, id])?;
-    conn.execute("INSERT INTO token_recent_ips (token_id, ip, first_seen_at, last_seen_at)
+    tx.execute("INSERT INTO token_recent_ips (token_id, ip, first_seen_at, last_seen_at)
          SELECT CAST($1 AS BIGINT), $2, CAST($3 AS BIGINT), CAST($3 AS BIGINT) WHERE EXISTS (SELECT 1 FROM tokens WHERE id = $1)
          ON CONFLICT (token_id, ip) DO UPDATE SET last_seen_at = CASE
              WHEN token_recent_ips.last_seen_at > excluded.last_seen_at
              THEN token_recent_ips.last_seen_at ELSE excluded.last_seen_at END", params![id, ip, at])?;
-    conn.execute("DELETE FROM token_recent_ips WHERE token_id = $1 AND ip NOT IN
+    tx.execute("DELETE FROM token_recent_ips WHERE token_id = $1 AND ip NOT IN
            (SELECT ip FROM token_recent_ips WHERE token_id = $1 ORDER BY last_seen_at DESC LIMIT 5)", params![id])?;
     Ok(())
 }
@@ -133,20 +133,24 @@ pub fn count_by_status(conn: &Connection) -> Result<(i64, i64)> {
 }
 
 /// Clears rotation grace periods that ended (housekeeping; checks happen per request anyway).
-/// Returns the digests that stopped being valid.
-pub fn end_grace(conn: &Connection, now: i64) -> Result<Vec<TokenDigest>> {
-    let ended: Vec<Vec<u8>> = conn.query_map(
+/// Returns the digests that stopped being valid (also recorded as removed).
+pub fn end_grace(tx: &Tx, now: i64) -> Result<Vec<TokenDigest>> {
+    let ended: Vec<Vec<u8>> = tx.query_map(
         "SELECT prev_digest FROM tokens WHERE prev_digest IS NOT NULL AND prev_expires_at <= $1",
         params![now],
         |r| r.get(0),
     )?;
-    conn.execute(
+    tx.execute(
         "UPDATE tokens SET prev_digest = NULL, prev_expires_at = NULL
          WHERE prev_digest IS NOT NULL AND prev_expires_at <= $1",
         params![now],
     )?;
-    Ok(ended
+    let ended: Vec<TokenDigest> = ended
         .iter()
         .filter_map(|b| TokenDigest::from_slice(b))
-        .collect())
+        .collect();
+    for d in &ended {
+        tx.digest_removed(*d);
+    }
+    Ok(ended)
 }

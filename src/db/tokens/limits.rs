@@ -1,6 +1,6 @@
 //! SQL for rate limits, quotas and hourly usage roll-ups (SPEC §16).
 
-use crate::db::{params, Connection, Result};
+use crate::db::{params, Connection, Result, Tx};
 use crate::domain::limits::{Quota, QuotaPeriod, RateLimit};
 
 /// The limits columns as read after the others (`rate_requests` … `quota_reset_at`).
@@ -53,8 +53,9 @@ impl Limits {
     }
 }
 
-pub fn set_rate_limit(conn: &Connection, id: i64, rate: Option<RateLimit>) -> Result<()> {
-    conn.execute(
+pub fn set_rate_limit(tx: &Tx, id: i64, rate: Option<RateLimit>) -> Result<()> {
+    tx.touch_auth();
+    tx.execute(
         "UPDATE tokens SET rate_requests = $1, rate_per_seconds = $2 WHERE id = $3",
         params![rate.map(|r| r.requests), rate.map(|r| r.per_seconds), id],
     )?;
@@ -62,8 +63,9 @@ pub fn set_rate_limit(conn: &Connection, id: i64, rate: Option<RateLimit>) -> Re
 }
 
 /// Sets (or clears) the quota and starts its count afresh at `now`.
-pub fn set_quota(conn: &Connection, id: i64, quota: Option<Quota>, now: i64) -> Result<()> {
-    conn.execute(
+pub fn set_quota(tx: &Tx, id: i64, quota: Option<Quota>, now: i64) -> Result<()> {
+    tx.touch_auth();
+    tx.execute(
         "UPDATE tokens SET quota_limit = $1, quota_period = $2, quota_used = 0,
                 quota_window = $3, quota_reset_at = $4, quota_low_window = NULL WHERE id = $5",
         params![
@@ -79,6 +81,8 @@ pub fn set_quota(conn: &Connection, id: i64, quota: Option<Quota>, now: i64) -> 
 
 /// Consumes one unit of a `total` quota, exactly across replicas: one conditional update.
 /// The count after this use, or `None` when the quota was already used up (or changed).
+/// The one write outside a [`Tx`]: a single statement on the hot path, atomic by itself, that
+/// changes only a counter every use checks again here (nothing the filter or caches keep).
 pub fn take_total(conn: &Connection, id: i64, reset_at: i64) -> Result<Option<i64>> {
     conn.query_opt(
         "UPDATE tokens SET quota_used = quota_used + 1
@@ -93,14 +97,8 @@ pub fn take_total(conn: &Connection, id: i64, reset_at: i64) -> Result<Option<i6
 /// Adds `n` uses counted in memory to a `day`/`month` quota's window `window`, unless the
 /// quota was set again since `reset_at`; a stored count of an older window is replaced.
 /// The stored count after the addition (it includes other replicas' uses).
-pub fn add_used(
-    conn: &Connection,
-    id: i64,
-    reset_at: i64,
-    window: i64,
-    n: i64,
-) -> Result<Option<i64>> {
-    conn.query_opt(
+pub fn add_used(tx: &Tx, id: i64, reset_at: i64, window: i64, n: i64) -> Result<Option<i64>> {
+    tx.query_opt(
         "UPDATE tokens SET
             quota_used = CASE WHEN quota_window = $3 THEN quota_used + $4 ELSE $4 END,
             quota_window = $3
@@ -112,8 +110,8 @@ pub fn add_used(
 }
 
 /// Marks the `token.quota_low` warning of `window` as sent; `true` for the first marker.
-pub fn mark_quota_low(conn: &Connection, id: i64, window: i64) -> Result<bool> {
-    let n = conn.execute(
+pub fn mark_quota_low(tx: &Tx, id: i64, window: i64) -> Result<bool> {
+    let n = tx.execute(
         "UPDATE tokens SET quota_low_window = $2 WHERE id = $1
            AND (quota_low_window IS NULL OR quota_low_window <> $2)",
         params![id, window],
@@ -122,8 +120,8 @@ pub fn mark_quota_low(conn: &Connection, id: i64, window: i64) -> Result<bool> {
 }
 
 /// Adds hourly usage counts.
-pub fn add_usage(conn: &Connection, id: i64, hour: i64, allowed: i64, refused: i64) -> Result<()> {
-    conn.execute(
+pub fn add_usage(tx: &Tx, id: i64, hour: i64, allowed: i64, refused: i64) -> Result<()> {
+    tx.execute(
         "INSERT INTO token_usage (token_id, hour, allowed, refused)
          SELECT CAST($1 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS BIGINT), CAST($4 AS BIGINT)
          WHERE EXISTS (SELECT 1 FROM tokens WHERE id = $1)
@@ -146,9 +144,9 @@ pub fn usage(conn: &Connection, id: i64, from: i64, to: i64) -> Result<Vec<(i64,
 }
 
 /// Deletes roll-ups of hours before `before`, and those of deleted tokens.
-pub fn purge_usage(conn: &Connection, before: i64) -> Result<usize> {
-    let n = conn.execute("DELETE FROM token_usage WHERE hour < $1", params![before])?;
-    let m = conn.execute(
+pub fn purge_usage(tx: &Tx, before: i64) -> Result<usize> {
+    let n = tx.execute("DELETE FROM token_usage WHERE hour < $1", params![before])?;
+    let m = tx.execute(
         "DELETE FROM token_usage WHERE NOT EXISTS
            (SELECT 1 FROM tokens WHERE tokens.id = token_usage.token_id)",
         params![],

@@ -13,7 +13,7 @@ pub use jobs::{
 };
 pub use list::{count, list, list_sorted};
 
-use crate::db::{params, Connection, Result, Row};
+use crate::db::{params, Connection, Result, Row, Tx};
 
 use crate::domain::model::{permissions_of, Audience, TokenKind};
 use crate::domain::permissions::PermissionSet;
@@ -157,8 +157,9 @@ pub struct NewToken<'a> {
     pub now: i64,
 }
 
-pub fn insert(conn: &Connection, t: &NewToken) -> Result<i64> {
-    conn.query_row(
+/// A new token; its digest becomes a valid value.
+pub fn insert(tx: &Tx, t: &NewToken) -> Result<i64> {
+    let id = tx.query_row(
         "INSERT INTO tokens (company_id, owner_id, creator_id, kind, audience, name, name_key,
                 description, permissions, role_template, digest, value_hint, value_enc, enabled,
                 disabled_reason, disabled_at, expires_at, allowed_cidrs, created_at, updated_at)
@@ -188,12 +189,15 @@ pub fn insert(conn: &Connection, t: &NewToken) -> Result<i64> {
             t.now,
         ],
         |r| r.get(0),
-    )
+    )?;
+    tx.digest_added(t.digest);
+    Ok(id)
 }
 
 /// Writes the editable fields of `t`.
-pub fn update(conn: &Connection, t: &TokenRow, now: i64) -> Result<()> {
-    conn.execute(
+pub fn update(tx: &Tx, t: &TokenRow, now: i64) -> Result<()> {
+    tx.touch_auth();
+    tx.execute(
         "UPDATE tokens SET name = $1, name_key = $2, description = $3,
                 permissions = $4, role_template = $5, enabled = $6,
                 disabled_reason = $7, disabled_at = $8, expires_at = $9,
@@ -219,8 +223,10 @@ pub fn update(conn: &Connection, t: &TokenRow, now: i64) -> Result<()> {
 }
 
 /// Replaces the value (renew); `prev` keeps the old digest valid until a time, or not at all.
+/// The digests that stop being valid (an older previous value, and the current one when it is
+/// not kept) are recorded as removed, the new one as added.
 pub fn set_value(
-    conn: &Connection,
+    tx: &Tx,
     id: i64,
     digest: &TokenDigest,
     hint: &str,
@@ -228,7 +234,12 @@ pub fn set_value(
     prev: Option<(&TokenDigest, i64)>,
     now: i64,
 ) -> Result<()> {
-    conn.execute(
+    let before: Option<(TokenDigest, Option<TokenDigest>)> = tx.query_opt(
+        "SELECT digest, prev_digest FROM tokens WHERE id = $1",
+        params![id],
+        |r| Ok((super::digest_column(r, 0)?, digest_at(r, 1)?)),
+    )?;
+    tx.execute(
         "UPDATE tokens SET digest = $1, value_hint = $2, value_enc = $3, prev_digest = $4,
                 prev_expires_at = $5, updated_at = $6 WHERE id = $7",
         params![
@@ -241,11 +252,36 @@ pub fn set_value(
             id
         ],
     )?;
+    tx.touch_auth();
+    let Some((old, old_prev)) = before else {
+        return Ok(());
+    };
+    let new = [Some(*digest), prev.map(|(d, _)| *d)];
+    for d in [Some(old), old_prev].into_iter().flatten() {
+        if !new.contains(&Some(d)) {
+            tx.digest_removed(d);
+        }
+    }
+    if *digest != old && old_prev != Some(*digest) {
+        tx.digest_added(*digest);
+    }
     Ok(())
 }
 
-pub fn delete(conn: &Connection, id: i64) -> Result<()> {
-    conn.execute("DELETE FROM tokens WHERE id = $1", params![id])?;
+/// Deletes a token; its value (and a previous value in its grace period) stop being valid.
+pub fn delete(tx: &Tx, id: i64) -> Result<()> {
+    let gone: Option<(TokenDigest, Option<TokenDigest>)> = tx.query_opt(
+        "DELETE FROM tokens WHERE id = $1 RETURNING digest, prev_digest",
+        params![id],
+        |r| Ok((super::digest_column(r, 0)?, digest_at(r, 1)?)),
+    )?;
+    tx.touch_auth();
+    if let Some((d, prev)) = gone {
+        tx.digest_removed(d);
+        if let Some(p) = prev {
+            tx.digest_removed(p);
+        }
+    }
     Ok(())
 }
 
@@ -260,8 +296,9 @@ pub fn value_enc(conn: &Connection, id: i64) -> Result<Option<Vec<u8>>> {
 }
 
 /// Rule 14: switching to `show_once` erases every stored value of the company.
-pub fn erase_values(conn: &Connection, company_id: i64) -> Result<usize> {
-    conn.execute(
+pub fn erase_values(tx: &Tx, company_id: i64) -> Result<usize> {
+    tx.touch_auth();
+    tx.execute(
         "UPDATE tokens SET value_enc = NULL WHERE company_id = $1 AND value_enc IS NOT NULL",
         params![company_id],
     )

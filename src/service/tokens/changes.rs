@@ -1,6 +1,5 @@
 //! Enable/disable bookkeeping shared with the lifecycle cascades, delete, and bulk.
 
-use crate::db::Connection;
 use serde_json::json;
 
 use crate::db::tokens::TokenRow;
@@ -23,7 +22,7 @@ pub fn disable_row(t: &mut TokenRow, reason: DisabledReason, now: i64) {
 
 /// Audits an enable or disable.
 pub fn record_toggle(
-    conn: &Connection,
+    conn: &Tx,
     actor: &Actor,
     t: &TokenRow,
     enabled: bool,
@@ -62,10 +61,6 @@ pub fn record_toggle(
 pub fn delete_row(tx: &mut Tx, actor: &Actor, t: &TokenRow, action: &str, now: i64) -> Result<()> {
     crate::service::legacy::end_compatibility(tx, t.id, now)?;
     db::tokens::delete(tx, t.id)?;
-    tx.digest_removed(t.digest);
-    if let Some(p) = t.prev_digest {
-        tx.digest_removed(p);
-    }
     record(
         tx,
         actor,

@@ -89,7 +89,6 @@ pub fn create_with_value(
     if let Some(quota) = quota.flatten() {
         db::tokens::limits::set_quota(tx, id, Some(quota), now)?;
     }
-    tx.digest_added(digest);
     let details = json!({
         "name": name.as_str(), "kind": kind.as_str(), "owner_id": owner.id,
         "permissions": permissions, "expires_at": opt_time(expires_at), "enabled": enabled,

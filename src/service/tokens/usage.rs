@@ -19,7 +19,6 @@ pub const USAGE_RETENTION_MS: i64 = 90 * DAY_MS;
 
 /// Deletes the hourly roll-ups older than [`USAGE_RETENTION_MS`] at `now` (the purge job).
 pub fn purge_usage(tx: &mut db::Tx, now: i64) -> Result<usize> {
-    tx.effects.touches_auth = false;
     Ok(db::tokens::limits::purge_usage(
         tx,
         now - USAGE_RETENTION_MS,

@@ -44,9 +44,6 @@ pub fn renew(
     // Rule 21: renewing the legacy token ends UUID + secret for good.
     crate::service::legacy::end_compatibility(tx, t.id, now)?;
     // A new rotation ends any older grace period at once.
-    if let Some(p) = t.prev_digest {
-        tx.digest_removed(p);
-    }
     let value = TokenValue::generate(ValueKind::Api);
     let digest = value.digest();
     let prev = (grace > 0).then(|| (&t.digest, now + grace * 1000));
@@ -59,10 +56,6 @@ pub fn renew(
         prev,
         now,
     )?;
-    tx.digest_added(digest);
-    if prev.is_none() {
-        tx.digest_removed(t.digest);
-    }
     let actor = Actor::of(caller);
     record(
         tx,
