@@ -126,7 +126,7 @@ pub fn record(conn: &crate::db::Connection, actor: &Actor, e: Event, now: i64) -
     Ok(())
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize)]
 pub struct AuditView {
     pub id: i64,
     pub action: String,
@@ -136,7 +136,6 @@ pub struct AuditView {
     pub token_id: Option<i64>,
     pub user_id: Option<i64>,
     pub ip: Option<String>,
-    #[schema(value_type = Object)]
     pub details: Value,
     pub created_at: String,
     /// The credential kind behind the event (rule 27).

@@ -6,12 +6,13 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::common::{AuditList, CompanyList, ErrorBody};
+use super::wire::companies::{CreateCompany, UpdateSettings};
 use crate::domain::listing::{time_filter, AuditFilter};
 use crate::domain::model::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::{self, MaintenanceReport};
 use crate::routes::shared::check_webhook_target;
-use crate::service::companies::{self, CompanyView, CreateCompany, SettingsView, UpdateSettings};
+use crate::service::companies::{self, CompanyView, SettingsView};
 use crate::service::{audit, Page};
 use crate::state::Shared;
 
@@ -106,7 +107,7 @@ pub async fn settings_update(
 ) -> ApiResult<HttpResponse> {
     let env = state.env();
     let company = q.company_id;
-    let input = body.into_inner()?;
+    let input = companies::UpdateSettings::from(body.into_inner()?);
     check_webhook_target(&state, &caller, input.webhook_url.as_ref()).await?;
     let s = state
         .write(move |tx| companies::update_settings(tx, &env, &caller, company, input))
@@ -153,7 +154,7 @@ pub async fn companies_create(
     body: super::common::JsonBody<CreateCompany>,
 ) -> ApiResult<HttpResponse> {
     let env = state.env();
-    let input = body.into_inner()?;
+    let input = companies::CreateCompany::from(body.into_inner()?);
     let c = state
         .write(move |tx| companies::create(tx, &env, &caller, input))
         .await?;
