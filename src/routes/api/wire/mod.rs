@@ -17,6 +17,10 @@ pub mod system;
 pub mod tokens;
 pub mod users;
 
+use chrono::{DateTime, Utc};
+
+use crate::domain::time::parse_time;
+
 /// Declares the schema twin of a service type: `schema_of!(path::Svc => struct Name { … })`
 /// or `… => enum Name { … }`, fields and variants exactly as the service declares them.
 macro_rules! schema_of {
@@ -119,6 +123,22 @@ pub(crate) fn de_present_value<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<Option<serde_json::Value>, D::Error> {
     <serde_json::Value as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+/// Deserialises an optional time in either accepted format.
+pub(crate) fn de_opt_time<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<DateTime<Utc>>, D::Error> {
+    let s = <Option<String> as serde::Deserialize>::deserialize(d)?;
+    s.map(|s| parse_time(&s).map_err(serde::de::Error::custom))
+        .transpose()
+}
+
+/// For PATCH bodies: absent → `None`, `null` → `Some(None)`, a time → `Some(Some(t))`.
+pub(crate) fn de_patch_time<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<DateTime<Utc>>>, D::Error> {
+    de_opt_time(d).map(Some)
 }
 
 #[cfg(test)]

@@ -4,12 +4,11 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{de_present, de_present_value, into_service, schema_of};
+use super::{de_opt_time, de_patch_time, de_present, de_present_value, into_service, schema_of};
 use crate::domain::limits::{Quota, RateLimit};
 use crate::domain::model::{Audience, TokenKind};
 use crate::domain::permissions::PermissionSet;
 use crate::domain::secret::Secret;
-use crate::domain::time::{de_opt_time, de_patch_time};
 use crate::service::tokens as svc;
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
