@@ -4,20 +4,19 @@
 use chrono::{Datelike, TimeZone, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use utoipa::ToSchema;
 
 pub const MAX_RATE_REQUESTS: i64 = 1_000_000;
 pub const MAX_RATE_SECONDS: i64 = 86_400;
 pub const MAX_QUOTA: i64 = 1_000_000_000_000;
 
 /// At most `requests` authentications per `per_seconds` seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct RateLimit {
     pub requests: i64,
     pub per_seconds: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum QuotaPeriod {
     Day,
@@ -79,7 +78,7 @@ impl QuotaPeriod {
 }
 
 /// At most `limit` successful authentications per `period`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Quota {
     pub limit: i64,
     pub period: QuotaPeriod,

@@ -39,7 +39,7 @@ pub fn permissions_of(role: Role, custom: &PermissionSet) -> PermissionSet {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenKind {
     Private,
@@ -67,7 +67,7 @@ impl TokenKind {
 }
 
 /// Who besides administrators may list and use a shared token (rule 9).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Audience {
     Administrators,
@@ -119,7 +119,7 @@ impl DisabledReason {
 
 /// How the caller authenticated. Serialised as the audit log's `via` (rule 27), which adds
 /// `sso`, `node` and `system` for events no `Caller` makes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthMethod {
     Token,

@@ -9,7 +9,7 @@ use super::permissions::{Permission as P, PermissionSet};
 /// A user's role. `Custom` carries its explicit set on the user, not here; so does `Company`
 /// (a role the company defined, SPEC §18: the user row names it by `role_id` and holds a copy
 /// of its set, kept in step whenever the role changes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     GlobalAdmin,

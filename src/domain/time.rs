@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
-use serde::{Deserialize, Deserializer, Serializer};
+use serde::Serializer;
 
 /// Where "now" comes from. Production uses the system clock; tests shift it.
 #[derive(Debug, Default)]
@@ -70,20 +70,6 @@ pub fn ser_opt_time<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S:
         Some(t) => s.serialize_str(&fmt_time(t)),
         None => s.serialize_none(),
     }
-}
-
-/// Deserialises an optional time in either accepted format.
-pub fn de_opt_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
-    let s = Option::<String>::deserialize(d)?;
-    s.map(|s| parse_time(&s).map_err(serde::de::Error::custom))
-        .transpose()
-}
-
-/// For PATCH bodies: absent → `None`, `null` → `Some(None)`, a time → `Some(Some(t))`.
-pub fn de_patch_time<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<DateTime<Utc>>>, D::Error> {
-    de_opt_time(d).map(Some)
 }
 
 /// Parses durations such as `7d`, `12h`, `30m`, `2s` (humantime syntax).

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use clokwerk::{Interval, Scheduler, TimeUnits};
 use serde::Serialize;
-use utoipa::ToSchema;
 
 pub mod sync;
 pub mod webhooks;
@@ -18,7 +17,7 @@ use crate::service::Result as ApiResult;
 use crate::state::AppState;
 
 /// What one run of every job did.
-#[derive(Debug, Default, Clone, Serialize, ToSchema)]
+#[derive(Debug, Default, Clone, Serialize)]
 pub struct MaintenanceReport {
     /// Tokens marked disabled because they expired.
     pub expire: usize,

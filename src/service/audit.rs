@@ -130,7 +130,7 @@ pub fn record(conn: &crate::db::Tx, actor: &Actor, e: Event, now: i64) -> Result
     Ok(())
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize)]
 pub struct AuditView {
     pub id: i64,
     pub action: String,
@@ -140,7 +140,6 @@ pub struct AuditView {
     pub token_id: Option<i64>,
     pub user_id: Option<i64>,
     pub ip: Option<String>,
-    #[schema(value_type = Object)]
     pub details: Value,
     pub created_at: String,
     /// The credential kind behind the event (rule 27).

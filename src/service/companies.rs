@@ -1,9 +1,8 @@
 //! Companies (global administrators) and company token policy (`/v1/settings`).
 
 use crate::db::Connection;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
-use utoipa::ToSchema;
 
 use super::audit::{record, Actor, Event};
 use super::{require, Env, Page};
@@ -15,7 +14,7 @@ use crate::domain::permissions::Permission;
 use crate::domain::time::{fmt_time, from_ms};
 use crate::service::error::{Error, Result};
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct CompanyView {
     pub id: i64,
     pub name: String,
@@ -32,14 +31,13 @@ impl From<&Company> for CompanyView {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct CreateCompany {
     pub name: String,
 }
 
 /// Company token policy.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct SettingsView {
     pub company_id: i64,
     /// `allowed` or `show_once`.
@@ -74,25 +72,14 @@ impl From<&Company> for SettingsView {
 
 /// A PATCH of the policy: absent fields stay, `null` clears the optional ones. `Debug` hides
 /// the webhook secret (rule 45).
-#[derive(Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Default)]
 pub struct UpdateSettings {
-    #[serde(default)]
     pub token_reveal: Option<String>,
-    #[serde(default, deserialize_with = "patch")]
-    #[schema(value_type = Option<i64>)]
     pub max_token_lifetime_days: Option<Option<i64>>,
-    #[serde(default, deserialize_with = "patch")]
-    #[schema(value_type = Option<i64>)]
     pub idle_disable_days: Option<Option<i64>>,
     /// 1–36500 days; it cannot be cleared.
-    #[serde(default)]
     pub default_token_lifetime_days: Option<i64>,
-    #[serde(default, deserialize_with = "patch")]
-    #[schema(value_type = Option<String>)]
     pub webhook_url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "patch")]
-    #[schema(value_type = Option<String>)]
     pub webhook_secret: Option<Option<String>>,
 }
 
@@ -114,14 +101,6 @@ impl std::fmt::Debug for UpdateSettings {
             .field("webhook_secret", &secret)
             .finish()
     }
-}
-
-fn patch<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// The company a settings call names (default: the caller's own), if the caller may read it

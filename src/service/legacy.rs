@@ -6,7 +6,6 @@
 
 use serde::Serialize;
 use serde_json::json;
-use utoipa::ToSchema;
 
 use super::audit::{record, Actor, Event};
 use super::policy::{ensure_may_mint_for, ensure_not_delegated};
@@ -23,10 +22,9 @@ use crate::service::error::{Error, Result};
 pub const LEGACY_TOKEN_NAME: &str = "Legacy API credentials";
 
 /// Issued credentials, shown once.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct LegacyCredentials {
     pub uuid: String,
-    #[schema(value_type = String)]
     pub secret: Secret,
     pub token_id: i64,
 }
@@ -124,13 +122,9 @@ pub fn attach(
 /// `POST /v1/users/{id}/legacy-credentials`: issues a fresh UUID + secret.
 /// An optional body of `POST /v1/users/{id}/legacy-credentials`: import these credentials
 /// from the older scheme instead of issuing fresh ones (both fields, or neither).
-#[derive(Debug, Clone, Default, serde::Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct ImportCredentials {
-    #[serde(default)]
     pub uuid: Option<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
     pub secret: Option<Secret>,
 }
 

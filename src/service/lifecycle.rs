@@ -3,7 +3,6 @@
 
 use serde::Serialize;
 use serde_json::json;
-use utoipa::ToSchema;
 
 use super::audit::{record, Actor, Event};
 use super::tokens::{delete_row, disable_row, record_toggle};
@@ -178,7 +177,7 @@ pub fn purge_batch(tx: &mut Tx, now: i64, retention_ms: i64, batch: usize) -> Re
 }
 
 /// What the reconcile job repaired.
-#[derive(Debug, Default, Clone, Serialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
 pub struct ReconcileReport {
     /// Enabled tokens of disabled owners, now disabled.
     pub owner_disabled: usize,

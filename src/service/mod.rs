@@ -24,7 +24,6 @@ pub mod webhooks;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 
 use crate::crypto::Keys;
 
@@ -103,9 +102,4 @@ impl Page {
             .flatten()
             .map(|id| keys.cursor(id))
     }
-}
-
-/// serde helper: a field that must be refused whenever it is present, whatever its value.
-pub fn de_present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    serde::de::IgnoredAny::deserialize(d).map(|_| true)
 }

@@ -2,9 +2,8 @@
 //! the node's own endpoints; deleting the node deletes its token.
 
 use crate::db::Connection;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
-use utoipa::ToSchema;
 
 use super::audit::{opt_time, record, Actor, Event};
 use super::{require, Env, Page};
@@ -17,7 +16,7 @@ use crate::domain::time::{fmt_time, from_ms};
 use crate::domain::token_value::{TokenValue, ValueKind};
 use crate::service::error::{Error, Result};
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct NodeView {
     pub id: i64,
     pub company_id: i64,
@@ -48,32 +47,28 @@ impl From<&NodeRow> for NodeView {
     }
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct NodeToken {
     pub id: i64,
     pub kind: String,
-    #[schema(value_type = String)]
     pub value: crate::domain::secret::Secret,
     pub value_hint: String,
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct NodeCreated {
     pub node: NodeView,
     pub token: NodeToken,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct CreateNode {
     pub name: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct Heartbeat {
-    #[serde(default)]
     pub version: Option<String>,
 }
 

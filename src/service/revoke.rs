@@ -2,9 +2,8 @@
 //! holding a value may report it. Matching tokens are disabled (`leaked`) before the answer,
 //! which never tells which values existed.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
-use utoipa::ToSchema;
 
 use super::audit::{Actor, Event};
 use super::tokens::{disable_row, record_toggle};
@@ -16,14 +15,13 @@ use crate::service::error::{Error, Result};
 
 pub const MAX_VALUES: usize = 100;
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct RevokeRequest {
     /// Up to 100 token values found leaked.
     pub values: Vec<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize)]
 pub struct RevokeAccepted {
     /// Well-formed values accepted for processing (whether or not they matched a token).
     pub accepted: usize,

@@ -5,9 +5,8 @@
 //! first. Nobody defines or edits a role beyond their own effective permissions, nor edits one
 //! held by someone above them (rules 23–26 whatever the source of a permission).
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
-use utoipa::ToSchema;
 
 use super::audit::{record, Actor, Event};
 use super::lifecycle::trim_to_owner;
@@ -24,13 +23,12 @@ use crate::domain::time::{fmt_time, from_ms};
 use crate::service::error::{Error, Result};
 
 /// One role as `/v1/roles` lists it: a built-in role (`builtin`, no `id`) or a company role.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct RoleView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     pub name: String,
     pub description: String,
-    #[schema(value_type = Vec<String>)]
     pub permissions: PermissionSet,
     pub builtin: bool,
     /// Users holding the role (company roles).
@@ -40,33 +38,25 @@ pub struct RoleView {
     pub updated_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct CreateRole {
     pub name: String,
-    #[serde(default)]
     pub description: Option<String>,
     /// Management permissions and API scopes of the company.
-    #[serde(default)]
     pub permissions: Option<Vec<String>>,
     /// A built-in role to start from (its permissions are added to `permissions`).
-    #[serde(default)]
     pub template: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct UpdateRole {
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub permissions: Option<Vec<String>>,
 }
 
 /// What saving a role change would do to its holders' tokens (rule 16), before it is done.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct RoleChangePreview {
     pub role: RoleView,
     /// Users holding the role.

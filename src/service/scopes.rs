@@ -3,9 +3,8 @@
 //! preview. Deleting a scope removes it from every role, user and token of the company in the
 //! same transaction, audited.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
-use utoipa::ToSchema;
 
 use super::audit::{record, Actor, Event};
 use super::lifecycle::trim_token;
@@ -59,7 +58,7 @@ pub fn explicit(conn: &Connection, company_id: i64, set: &PermissionSet) -> Resu
     })
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ScopeView {
     pub id: i64,
     pub name: String,
@@ -78,44 +77,38 @@ impl From<&ScopeRow> for ScopeView {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct CreateScope {
     pub name: String,
-    #[serde(default)]
     pub description: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct UpdateScope {
-    #[serde(default)]
     pub description: Option<String>,
     /// Refused: a scope is not renamed (create the new one, move roles, delete the old one).
-    #[serde(default)]
     pub name: Option<String>,
 }
 
 /// A token that loses a scope (or a role change's permissions), as a preview lists it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct TokenLoss {
     pub token_id: i64,
     pub name: String,
     pub owner_id: i64,
-    #[schema(value_type = Vec<String>)]
     pub lost: PermissionSet,
     /// Left with no permission: disabled (`no_permissions`).
     pub disabled: bool,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Named {
     pub id: i64,
     pub name: String,
 }
 
 /// What deleting a scope takes away, before it is done.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ScopeDeletePreview {
     pub scope: ScopeView,
     /// The tokens that lose it (those the caller may see).

@@ -5,7 +5,6 @@
 use crate::db::Connection;
 use serde::Serialize;
 use serde_json::{json, Value};
-use utoipa::ToSchema;
 
 use super::audit::opt_time;
 use super::{require, Page};
@@ -110,7 +109,7 @@ pub fn warn_expiring(conn: &Tx, now: i64) -> Result<usize> {
 }
 
 /// A delivery as administrators see it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize)]
 pub struct DeliveryView {
     pub id: i64,
     pub event_id: String,

@@ -341,7 +341,11 @@ fn rule_45_debug_never_shows_a_secret() {
         created_at: 0,
     };
     let update: tokend::service::companies::UpdateSettings =
-        serde_json::from_value(json!({ "webhook_secret": "pw-webhook-secret" })).unwrap();
+        serde_json::from_value::<tokend::routes::api::wire::companies::UpdateSettings>(
+            json!({ "webhook_secret": "pw-webhook-secret" }),
+        )
+        .unwrap()
+        .into();
     let printed = [
         format!("{config:?}"),
         format!("{boot:?}"),

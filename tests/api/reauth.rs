@@ -275,10 +275,12 @@ async fn rule_37_an_account_without_a_password_cannot_set_its_own_this_way() {
 
 #[tokio::test]
 async fn rule_37_current_password_is_redacted_in_debug_output() {
-    let update: tokend::service::users::UpdateUser = serde_json::from_value(
-        json!({ "password": "Sentinel-New-1", "current_password": "Sentinel-Old-1" }),
-    )
-    .unwrap();
+    let update: tokend::service::users::UpdateUser =
+        serde_json::from_value::<tokend::routes::api::wire::users::UpdateUser>(
+            json!({ "password": "Sentinel-New-1", "current_password": "Sentinel-Old-1" }),
+        )
+        .unwrap()
+        .into();
     let dump = format!("{update:?}");
     assert!(!dump.contains("Sentinel"), "{dump}");
 }

@@ -488,16 +488,23 @@ async fn secrets_never_print_in_debug_output() {
     let app = spawn_app().await;
     let secret = "Sentinel-Secret-0123456789";
     // Requests that carry a password or secret…
-    let create: tokend::service::users::CreateUser = serde_json::from_value(
-        json!({ "email": "a@example.com", "role": "analyst", "password": secret }),
-    )
-    .unwrap();
-    let update: tokend::service::users::UpdateUser =
-        serde_json::from_value(json!({ "password": secret })).unwrap();
-    let import: tokend::service::legacy::ImportCredentials = serde_json::from_value(
-        json!({ "uuid": "6f1c1d7e-94f4-4b43-9c6f-0b7d2b1f1a11", "secret": secret }),
-    )
-    .unwrap();
+    let create: tokend::service::users::CreateUser =
+        serde_json::from_value::<tokend::routes::api::wire::users::CreateUser>(
+            json!({ "email": "a@example.com", "role": "analyst", "password": secret }),
+        )
+        .unwrap()
+        .into();
+    let update: tokend::service::users::UpdateUser = serde_json::from_value::<
+        tokend::routes::api::wire::users::UpdateUser,
+    >(json!({ "password": secret }))
+    .unwrap()
+    .into();
+    let import: tokend::service::legacy::ImportCredentials =
+        serde_json::from_value::<tokend::routes::api::wire::users::ImportCredentials>(
+            json!({ "uuid": "6f1c1d7e-94f4-4b43-9c6f-0b7d2b1f1a11", "secret": secret }),
+        )
+        .unwrap()
+        .into();
     // (The login request has no `Debug` at all.)
     for dump in [
         format!("{create:?}"),
@@ -515,11 +522,18 @@ async fn secrets_never_print_in_debug_output() {
             let owner = tokend::db::users::get(tx, user)?.unwrap();
             let caller = tokend::domain::model::Caller::session(owner, "127.0.0.1".into());
             let env = state.env();
-            let input =
-                serde_json::from_value(json!({ "name": "t", "permissions": ["tokens:read"] }))
-                    .unwrap();
+            let input = serde_json::from_value::<tokend::routes::api::wire::tokens::CreateToken>(
+                json!({ "name": "t", "permissions": ["tokens:read"] }),
+            )
+            .unwrap()
+            .into();
             let token = tokend::service::tokens::create(tx, &env, &caller, input)?;
-            let node_input = serde_json::from_value(json!({ "name": "n" })).unwrap();
+            let node_input =
+                serde_json::from_value::<tokend::routes::api::wire::nodes::CreateNode>(
+                    json!({ "name": "n" }),
+                )
+                .unwrap()
+                .into();
             let node = tokend::service::nodes::create(tx, &env, &caller, node_input)?;
             Ok::<_, tokend::service::Error>((token, caller, node))
         })

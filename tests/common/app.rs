@@ -130,7 +130,9 @@ impl TestApp {
     /// [`owner_permissions_body`]): the API itself has no default.
     pub async fn own_token(&self, owner_id: i64, body: Value) -> (i64, String) {
         let mut input: tokend::service::tokens::CreateToken =
-            serde_json::from_value(body).expect("a CreateToken body");
+            serde_json::from_value::<tokend::routes::api::wire::tokens::CreateToken>(body)
+                .expect("a CreateToken body")
+                .into();
         let st = self.state.clone();
         let created = self
             .state

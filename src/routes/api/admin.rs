@@ -6,11 +6,12 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::common::{AuditList, CompanyList, ErrorBody};
+use super::wire::companies::{CreateCompany, UpdateSettings};
 use crate::domain::listing::{time_filter, AuditFilter};
 use crate::domain::model::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::{self, MaintenanceReport};
-use crate::service::companies::{self, CompanyView, CreateCompany, SettingsView, UpdateSettings};
+use crate::service::companies::{self, CompanyView, SettingsView};
 use crate::service::{audit, Page};
 use crate::state::Shared;
 
@@ -105,7 +106,7 @@ pub async fn settings_update(
 ) -> ApiResult<HttpResponse> {
     let env = state.env();
     let company = q.company_id;
-    let input = body.into_inner()?;
+    let input = companies::UpdateSettings::from(body.into_inner()?);
     let c = caller.clone();
     let input = state
         .blocking(move |st| companies::check_settings(&c, input, st.config.webhook_allow_private))
@@ -155,7 +156,7 @@ pub async fn companies_create(
     body: super::common::JsonBody<CreateCompany>,
 ) -> ApiResult<HttpResponse> {
     let env = state.env();
-    let input = body.into_inner()?;
+    let input = companies::CreateCompany::from(body.into_inner()?);
     let c = state
         .write(move |tx| companies::create(tx, &env, &caller, input))
         .await?;

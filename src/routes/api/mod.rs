@@ -10,6 +10,7 @@ pub mod session;
 pub mod system;
 pub mod tokens;
 pub mod users;
+pub mod wire;
 
 use actix_web::web;
 use utoipa::OpenApi;

@@ -5,10 +5,11 @@ use actix_web::{web, HttpResponse};
 
 use super::admin::PageQuery;
 use super::common::{secret_json, ErrorBody, NodeList};
+use super::wire::nodes::{CreateNode, Heartbeat};
 use crate::auth::node::NodeCaller;
 use crate::domain::model::Caller;
 use crate::error::ApiResult;
-use crate::service::nodes::{self as svc, CreateNode, Heartbeat, NodeCreated, NodeView};
+use crate::service::nodes::{self as svc, NodeCreated, NodeView};
 use crate::service::Page;
 use crate::state::Shared;
 
@@ -43,7 +44,7 @@ pub async fn create(
     body: super::common::JsonBody<CreateNode>,
 ) -> ApiResult<HttpResponse> {
     let env = state.env();
-    let input = body.into_inner()?;
+    let input = svc::CreateNode::from(body.into_inner()?);
     let created = state
         .write(move |tx| svc::create(tx, &env, &caller, input))
         .await?;
@@ -86,7 +87,7 @@ pub async fn heartbeat(
     body: super::common::JsonBody<Heartbeat>,
 ) -> ApiResult<HttpResponse> {
     let env = state.env();
-    let input = body.or_default()?;
+    let input = svc::Heartbeat::from(body.or_default()?);
     let view = state
         .write(move |tx| svc::heartbeat(tx, &env, &node.node, &node.ip, input))
         .await?;

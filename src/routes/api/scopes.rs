@@ -7,10 +7,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::common::{ErrorBody, JsonBody};
+use super::wire::scopes::{CreateRole, CreateScope, UpdateRole, UpdateScope};
 use crate::domain::model::Caller;
 use crate::error::ApiResult;
-use crate::service::roles::{self, CreateRole, RoleChangePreview, RoleView, UpdateRole};
-use crate::service::scopes::{self, CreateScope, ScopeDeletePreview, ScopeView, UpdateScope};
+use crate::service::roles::{self, RoleChangePreview, RoleView};
+use crate::service::scopes::{self, ScopeDeletePreview, ScopeView};
 use crate::state::Shared;
 
 #[derive(Serialize, ToSchema)]
@@ -44,7 +45,7 @@ pub async fn create(
     caller: Caller,
     body: JsonBody<CreateScope>,
 ) -> ApiResult<HttpResponse> {
-    let input = body.into_inner()?;
+    let input = scopes::CreateScope::from(body.into_inner()?);
     let env = state.env();
     let s = state
         .write(move |tx| scopes::create(tx, &env, &caller, input))
@@ -76,7 +77,7 @@ pub async fn update(
     id: web::Path<i64>,
     body: JsonBody<UpdateScope>,
 ) -> ApiResult<HttpResponse> {
-    let input = body.into_inner()?;
+    let input = scopes::UpdateScope::from(body.into_inner()?);
     let id = id.into_inner();
     let env = state.env();
     let s = state
@@ -138,7 +139,7 @@ pub async fn roles_create(
     caller: Caller,
     body: JsonBody<CreateRole>,
 ) -> ApiResult<HttpResponse> {
-    let input = body.into_inner()?;
+    let input = roles::CreateRole::from(body.into_inner()?);
     let env = state.env();
     let r = state
         .write(move |tx| roles::create(tx, &env, &caller, input))
@@ -174,7 +175,7 @@ pub async fn roles_preview(
     id: web::Path<i64>,
     body: JsonBody<UpdateRole>,
 ) -> ApiResult<HttpResponse> {
-    let input = body.into_inner()?;
+    let input = roles::UpdateRole::from(body.into_inner()?);
     let id = id.into_inner();
     let p = state
         .read(move |c| roles::preview_update(c, &caller, id, &input))
@@ -196,7 +197,7 @@ pub async fn roles_update(
     id: web::Path<i64>,
     body: JsonBody<UpdateRole>,
 ) -> ApiResult<HttpResponse> {
-    let input = body.into_inner()?;
+    let input = roles::UpdateRole::from(body.into_inner()?);
     let id = id.into_inner();
     let env = state.env();
     let r = state

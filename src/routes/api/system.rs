@@ -182,14 +182,14 @@ pub async fn metrics(state: Shared, req: HttpRequest) -> ApiResult<HttpResponse>
 ///
 /// Public revocation of leaked values: no credentials, rate limited per client address.
 #[utoipa::path(post, path = "/v1/revoke", operation_id = "revokeLeakedValues", tag = "auth",
-    request_body = crate::service::revoke::RevokeRequest,
+    request_body = super::wire::system::RevokeRequest,
     responses((status = 202, description = "Accepted for processing", body = crate::service::revoke::RevokeAccepted),
               (status = 400, body = ErrorBody), (status = 413, body = ErrorBody),
               (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn revoke(
     state: Shared,
     req: HttpRequest,
-    body: super::common::JsonBody<crate::service::revoke::RevokeRequest>,
+    body: super::common::JsonBody<super::wire::system::RevokeRequest>,
 ) -> ApiResult<HttpResponse> {
     let client = crate::auth::client_ip::client_ip(&req, &state.config.trusted_proxies);
     let ip = client.to_string();
@@ -198,7 +198,7 @@ pub async fn revoke(
     state
         .blocking(move |st| st.limit_hit(crate::auth::throttle::Limit::Revoke, &key, st.now_ms()))
         .await?;
-    let input = body.into_inner()?;
+    let input = crate::service::revoke::RevokeRequest::from(body.into_inner()?);
     let env = state.env();
     let accepted = state
         .write(move |tx| crate::service::revoke::revoke(tx, &env, &input, &ip))

@@ -6,14 +6,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::common::{secret_json, ErrorBody, TokenList};
+use super::wire::tokens::{BulkRequest, CreateToken, RenewToken, UpdateToken};
 use crate::domain::listing::{TokenFilter, TokenFilterText};
 use crate::domain::model::Caller;
 use crate::domain::time::parse_time;
 use crate::error::{ApiError, ApiResult};
-use crate::service::tokens::{
-    self as svc, BulkRequest, BulkResult, CreateToken, RenewToken, TokenView, TokenWithValue,
-    UpdateToken,
-};
+use crate::service::tokens::{self as svc, BulkResult, TokenView, TokenWithValue};
 use crate::service::Page;
 use crate::state::Shared;
 
@@ -95,7 +93,7 @@ pub async fn create(
     body: super::common::JsonBody<CreateToken>,
 ) -> ApiResult<HttpResponse> {
     let env = state.env();
-    let input = body.into_inner()?;
+    let input = svc::CreateToken::from(body.into_inner()?);
     let created = state
         .write(move |tx| svc::create(tx, &env, &caller, input))
         .await?;
@@ -190,7 +188,7 @@ pub async fn update(
 ) -> ApiResult<HttpResponse> {
     let env = state.env();
     let id = id.into_inner();
-    let input = body.into_inner()?;
+    let input = svc::UpdateToken::from(body.into_inner()?);
     let t = state
         .write(move |tx| svc::update(tx, &env, &caller, id, input))
         .await?;
@@ -244,7 +242,7 @@ pub async fn renew(
 ) -> ApiResult<HttpResponse> {
     let env = state.env();
     let id = id.into_inner();
-    let input = body.or_default()?;
+    let input = svc::RenewToken::from(body.or_default()?);
     let renewed = state
         .write(move |tx| svc::renew(tx, &env, &caller, id, input))
         .await?;
@@ -288,7 +286,7 @@ pub async fn bulk(
     body: super::common::JsonBody<BulkRequest>,
 ) -> ApiResult<HttpResponse> {
     let env = state.env();
-    let input = body.into_inner()?;
+    let input = svc::BulkRequest::from(body.into_inner()?);
     let results = state
         .write(move |tx| svc::bulk(tx, &env, &caller, input))
         .await?;

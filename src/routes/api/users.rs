@@ -7,11 +7,12 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::common::{secret_json, ErrorBody, UserList};
+use super::wire::users::{CreateUser, ImportCredentials, UpdateUser};
 use crate::domain::model::Caller;
 use crate::error::ApiResult;
 use crate::service::audit::Actor;
 use crate::service::legacy::{self, LegacyCredentials};
-use crate::service::users::{self as svc, CreateUser, UpdateUser, UserView};
+use crate::service::users::{self as svc, UserView};
 use crate::service::Page;
 use crate::state::Shared;
 
@@ -56,7 +57,7 @@ pub async fn create(
     caller: Caller,
     body: super::common::JsonBody<CreateUser>,
 ) -> ApiResult<HttpResponse> {
-    let valid = svc::validate_create(&caller, body.into_inner()?)?;
+    let valid = svc::validate_create(&caller, body.into_inner()?.into())?;
     let hash = hash_password(&state, valid.password.clone()).await?;
     let env = state.env();
     let user = state
@@ -90,7 +91,7 @@ pub async fn update(
     id: web::Path<i64>,
     body: super::common::JsonBody<UpdateUser>,
 ) -> ApiResult<HttpResponse> {
-    let input = body.into_inner()?;
+    let input = svc::UpdateUser::from(body.into_inner()?);
     let id = id.into_inner();
     let hash = prepare_user_change(&state, &caller, id, &input).await?;
     let env = state.env();
@@ -117,7 +118,7 @@ pub async fn delete(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiRes
 /// Issue or import legacy UUID + secret credentials.
 #[utoipa::path(post, path = "/v1/users/{id}/legacy-credentials", operation_id = "issueLegacyCredentials", tag = "users",
     params(("id" = i64, Path)),
-    request_body(content = Option<legacy::ImportCredentials>,
+    request_body(content = Option<ImportCredentials>,
                  description = "Omit to issue fresh credentials; give uuid + secret to import"),
     responses((status = 201, description = "The credentials (the secret is shown once)", body = LegacyCredentials), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -128,11 +129,11 @@ pub async fn legacy_credentials(
     state: Shared,
     caller: Caller,
     id: web::Path<i64>,
-    body: super::common::JsonBody<legacy::ImportCredentials>,
+    body: super::common::JsonBody<ImportCredentials>,
 ) -> ApiResult<HttpResponse> {
     let env = state.env();
     let id = id.into_inner();
-    let input = body.or_default()?;
+    let input = legacy::ImportCredentials::from(body.or_default()?);
     let creds = state
         .write(move |tx| legacy::issue(tx, &env, &caller, id, input))
         .await?;

@@ -1,8 +1,7 @@
 //! The shapes of token requests and answers, and the view of a token for one caller.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use serde::Serialize;
 
 use crate::db::companies::Company;
 use crate::db::tokens::TokenRow;
@@ -10,7 +9,7 @@ use crate::domain::limits::{Quota, RateLimit};
 use crate::domain::model::{is_delegated, Audience, Caller, TokenKind};
 use crate::domain::permissions::PermissionSet;
 use crate::domain::secret::Secret;
-use crate::domain::time::{de_opt_time, de_patch_time, fmt_time, from_ms};
+use crate::domain::time::{fmt_time, from_ms};
 use crate::service::audit::opt_time;
 use crate::service::error::{Error, Result};
 use crate::service::policy::access;
@@ -20,88 +19,54 @@ use crate::service::Env;
 pub const MAX_GRACE_SECONDS: i64 = 604_800;
 pub(super) const MAX_CIDRS: usize = 32;
 
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct CreateToken {
     /// Required: 1–128 characters after trimming (a missing name is 422 like an empty one).
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub description: Option<String>,
     /// Administrators may assign the token to another user of the company.
-    #[serde(default)]
     pub owner_id: Option<i64>,
     /// `private` (default) or `shared` (administrators only).
-    #[serde(default)]
     pub kind: Option<String>,
     /// For shared tokens: `administrators` (default) or `company`.
-    #[serde(default)]
     pub audience: Option<String>,
     /// `admin`, `analyst`, `api_developer`, `read_only`, `deploy` or `custom` (with
     /// `permissions`). A token gets only what is named: without `role_template` and
     /// `permissions` the request is refused (422 `permissions_required`).
-    #[serde(default)]
     pub role_template: Option<String>,
     /// The token's permissions, when no template (or `custom`) is given.
-    #[serde(default)]
     pub permissions: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "de_opt_time")]
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<DateTime<Utc>>,
-    #[serde(default)]
     pub enabled: Option<bool>,
-    #[serde(default)]
     pub allowed_cidrs: Option<Vec<String>>,
     /// `{"requests", "per_seconds"}` (1–1000000, 1–86400) or `null` for none.
-    #[serde(default, deserialize_with = "de_present_value")]
-    #[schema(value_type = Option<RateLimit>)]
     pub rate_limit: Option<serde_json::Value>,
     /// `{"limit", "period": "day" | "month" | "total"}` or `null` for none.
-    #[serde(default, deserialize_with = "de_present_value")]
-    #[schema(value_type = Option<Quota>)]
     pub quota: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct UpdateToken {
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
     /// A time, or `null` for no expiry.
-    #[serde(default, deserialize_with = "de_patch_time")]
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<Option<DateTime<Utc>>>,
-    #[serde(default)]
     pub enabled: Option<bool>,
-    #[serde(default)]
     pub permissions: Option<Vec<String>>,
-    #[serde(default)]
     pub role_template: Option<String>,
-    #[serde(default)]
     pub audience: Option<String>,
-    #[serde(default)]
     pub allowed_cidrs: Option<Vec<String>>,
     /// `{"requests", "per_seconds"}` (1–1000000, 1–86400) or `null` to remove; a new quota (even the same) starts its count afresh.
-    #[serde(default, deserialize_with = "de_present_value")]
-    #[schema(value_type = Option<RateLimit>)]
     pub rate_limit: Option<serde_json::Value>,
     /// `{"limit", "period": "day" | "month" | "total"}` or `null` to remove; a new quota (even the same) starts its count afresh.
-    #[serde(default, deserialize_with = "de_present_value")]
-    #[schema(value_type = Option<Quota>)]
     pub quota: Option<serde_json::Value>,
     /// Refused: the owner is fixed at creation (422 `owner_immutable`).
-    #[serde(default, deserialize_with = "crate::service::de_present")]
-    #[schema(value_type = Option<i64>)]
     pub owner_id: bool,
     /// Refused: the kind is fixed at creation.
-    #[serde(default, deserialize_with = "crate::service::de_present")]
-    #[schema(value_type = Option<String>)]
     pub kind: bool,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct UserRef {
     pub id: i64,
     pub email: String,
@@ -109,7 +74,7 @@ pub struct UserRef {
     pub name: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct RecentIp {
     pub ip: String,
     pub first_seen_at: String,
@@ -117,7 +82,7 @@ pub struct RecentIp {
 }
 
 /// A token as the API shows it. `permissions` is absent for legacy tokens (rule 19).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct TokenView {
     pub id: i64,
     pub name: String,
@@ -132,7 +97,6 @@ pub struct TokenView {
     pub delegated: bool,
     pub company_id: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<String>>)]
     pub permissions: Option<PermissionSet>,
     pub role_template: Option<String>,
     pub enabled: bool,
@@ -157,37 +121,33 @@ pub struct TokenView {
 }
 
 /// A token together with its value: the create and renew answers (shown once to the caller).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct TokenWithValue {
     #[serde(flatten)]
     pub token: TokenView,
-    #[schema(value_type = String)]
     pub value: Secret,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct RenewToken {
     /// Seconds the previous value keeps working (0–604800, default 0).
-    #[serde(default)]
     pub grace_seconds: Option<i64>,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct BulkRequest {
     pub ids: Vec<i64>,
     /// `enable`, `disable` or `delete`.
     pub action: String,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct BulkError {
     pub code: String,
     pub message: String,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct BulkResult {
     pub id: i64,
     pub ok: bool,
@@ -252,14 +212,6 @@ pub fn view(t: &TokenRow, caller: &Caller, company: &Company, env: &Env) -> Toke
 
 pub(super) fn split_cidrs(s: &str) -> Vec<String> {
     s.split_whitespace().map(str::to_string).collect()
-}
-
-/// A JSON value that was present in the body (`null` included): `Some(Value::Null)` for an
-/// explicit `null`, `None` when the key is absent.
-fn de_present_value<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<serde_json::Value>, D::Error> {
-    serde_json::Value::deserialize(d).map(Some)
 }
 
 /// The `rate_limit` and `quota` of a request: absent (`None`), removed (`Some(None)`) or set.

@@ -2,7 +2,6 @@
 //! from the hourly roll-ups the last-use flush writes (SPEC §16).
 
 use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::rules::load_visible;
 use crate::db::{self, Connection};
@@ -55,7 +54,7 @@ impl Bucket {
     }
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct UsageItem {
     /// Start of the bucket (RFC 3339, UTC).
     pub start: String,
@@ -65,7 +64,7 @@ pub struct UsageItem {
     pub refused: i64,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct UsageView {
     /// `hour` or `day`.
     pub bucket: String,

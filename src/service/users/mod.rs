@@ -10,8 +10,7 @@ pub use create::{insert, provision_sso, validate_create, validate_new_user, Vali
 pub use own::{change_own_password, current_password_needed, Reauthenticated, ValidUpdate};
 
 use crate::db::Connection;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use serde::Serialize;
 
 use super::policy::ensure_may_change_user;
 use super::{require, Env, Page};
@@ -24,7 +23,7 @@ use crate::domain::secret::Secret;
 use crate::domain::time::{fmt_time, from_ms};
 use crate::service::error::{Error, Result};
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct UserView {
     pub id: i64,
     pub company_id: i64,
@@ -35,7 +34,6 @@ pub struct UserView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role_id: Option<i64>,
     /// The user's current permissions (from the role, or the custom set).
-    #[schema(value_type = Vec<String>)]
     pub permissions: PermissionSet,
     pub enabled: bool,
     pub sso: bool,
@@ -61,56 +59,35 @@ impl From<&User> for UserView {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct CreateUser {
     pub email: String,
-    #[serde(default)]
     pub name: Option<String>,
     pub role: String,
     /// The explicit set of a `custom` role.
-    #[serde(default)]
     pub permissions: Option<Vec<String>>,
-    #[serde(default)]
     pub enabled: Option<bool>,
-    #[serde(default)]
     pub sso: Option<bool>,
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
     pub password: Option<Secret>,
     /// Global administrators only; default: the caller's company.
-    #[serde(default)]
     pub company_id: Option<i64>,
     /// The company role to hold, with `role: "company"` (SPEC §18).
-    #[serde(default)]
     pub role_id: Option<i64>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct UpdateUser {
-    #[serde(default)]
     pub email: Option<String>,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub role: Option<String>,
     /// The company role to hold, with `role: "company"` (SPEC §18).
-    #[serde(default)]
     pub role_id: Option<i64>,
-    #[serde(default)]
     pub permissions: Option<Vec<String>>,
-    #[serde(default)]
     pub enabled: Option<bool>,
-    #[serde(default)]
     pub sso: Option<bool>,
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
     pub password: Option<Secret>,
     /// Rule 37: one's own current password, needed to change one's own password or email
     /// (ignored otherwise). Redacted in `Debug` like every secret.
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
     pub current_password: Option<Secret>,
 }
 
