@@ -141,6 +141,13 @@ impl Registration {
     }
 }
 
+/// Whether the route table says `path` takes node tokens only (they have no legacy form).
+pub fn node_only(path: &str) -> bool {
+    super::ROUTES
+        .iter()
+        .any(|(_, p, needs)| *p == path && *needs == "node token")
+}
+
 /// Puts each declared operation into `doc` at its path and method, with the security of what
 /// it needs, and takes in the schemas it refers to.
 pub fn document(doc: &mut OpenApi, table: Vec<DeclaredPath>) {

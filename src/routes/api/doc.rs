@@ -77,20 +77,13 @@ impl Modify for Security {
             if op.security.is_some() {
                 let mut these = alternatives.clone();
                 // Node endpoints take node tokens only, which have no legacy form.
-                if !node_only(&path) {
+                if !super::declare::node_only(&path) {
                     these.push(legacy.clone());
                 }
                 op.security = Some(these);
             }
         }
     }
-}
-
-/// Whether the route table says the path takes node tokens only.
-fn node_only(path: &str) -> bool {
-    super::ROUTES
-        .iter()
-        .any(|(_, p, needs)| *p == path && *needs == "node token")
 }
 
 /// Every operation of the document with its path.
