@@ -26,6 +26,7 @@ mod power;
 mod privacy;
 mod reauth;
 mod rotation_webhooks;
+mod routes_table;
 mod scopes;
 mod scopes_guide;
 mod security;

@@ -44,11 +44,10 @@ impl AuditQuery {
 }
 
 /// List audit events.
-#[utoipa::path(get, path = "/v1/audit", operation_id = "listAuditEvents", tag = "admin", params(AuditQuery),
+#[utoipa::path(get, path = super::IN_TABLE, operation_id = "listAuditEvents", tag = "admin", params(AuditQuery),
     responses((status = 200, description = "A page of audit events, newest first", body = AuditList), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 422, body = ErrorBody)))]
 pub async fn audit_list(
     state: Shared,
     caller: Caller,
@@ -73,12 +72,11 @@ pub struct CompanyQuery {
 }
 
 /// Get the company token policy.
-#[utoipa::path(get, path = "/v1/settings", operation_id = "getSettings", tag = "admin", params(CompanyQuery),
+#[utoipa::path(get, path = super::IN_TABLE, operation_id = "getSettings", tag = "admin", params(CompanyQuery),
     responses((status = 200, description = "The policy", body = SettingsView), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 422, body = ErrorBody),
-              (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 404, body = ErrorBody)))]
 pub async fn settings_get(
     state: Shared,
     caller: Caller,
@@ -92,12 +90,11 @@ pub async fn settings_get(
 }
 
 /// Change the company token policy.
-#[utoipa::path(patch, path = "/v1/settings", operation_id = "updateSettings", tag = "admin", params(CompanyQuery),
+#[utoipa::path(patch, path = super::IN_TABLE, operation_id = "updateSettings", tag = "admin", params(CompanyQuery),
     request_body = UpdateSettings,
     responses((status = 200, description = "The policy as changed", body = SettingsView), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn settings_update(
     state: Shared,
     caller: Caller,
@@ -126,11 +123,10 @@ pub struct PageQuery {
 }
 
 /// List companies (global administrators).
-#[utoipa::path(get, path = "/v1/companies", operation_id = "listCompanies", tag = "admin", params(PageQuery),
+#[utoipa::path(get, path = super::IN_TABLE, operation_id = "listCompanies", tag = "admin", params(PageQuery),
     responses((status = 200, description = "A page of companies", body = CompanyList), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 422, body = ErrorBody)))]
 pub async fn companies_list(
     state: Shared,
     caller: Caller,
@@ -145,11 +141,10 @@ pub async fn companies_list(
 }
 
 /// Create a company (global administrators).
-#[utoipa::path(post, path = "/v1/companies", operation_id = "createCompany", tag = "admin", request_body = CreateCompany,
+#[utoipa::path(post, path = super::IN_TABLE, operation_id = "createCompany", tag = "admin", request_body = CreateCompany,
     responses((status = 201, description = "The company", body = CompanyView), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 422, body = ErrorBody)))]
 pub async fn companies_create(
     state: Shared,
     caller: Caller,
@@ -164,10 +159,9 @@ pub async fn companies_create(
 }
 
 /// Run the scheduler's jobs now.
-#[utoipa::path(post, path = "/v1/maintenance/run", operation_id = "runMaintenance", tag = "admin",
+#[utoipa::path(post, path = super::IN_TABLE, operation_id = "runMaintenance", tag = "admin",
     responses((status = 200, description = "What each job did", body = MaintenanceReport), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 403, body = ErrorBody)))]
 pub async fn maintenance(state: Shared, caller: Caller) -> ApiResult<HttpResponse> {
     crate::service::require(
         &caller,
@@ -187,11 +181,10 @@ pub struct DeliveryList {
 }
 
 /// List webhook deliveries.
-#[utoipa::path(get, path = "/v1/webhooks/deliveries", operation_id = "listWebhookDeliveries", tag = "admin", params(PageQuery),
+#[utoipa::path(get, path = super::IN_TABLE, operation_id = "listWebhookDeliveries", tag = "admin", params(PageQuery),
     responses((status = 200, description = "A page of deliveries", body = DeliveryList), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 422, body = ErrorBody)))]
 pub async fn webhook_deliveries(
     state: Shared,
     caller: Caller,

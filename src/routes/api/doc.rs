@@ -77,7 +77,7 @@ impl Modify for Security {
             if op.security.is_some() {
                 let mut these = alternatives.clone();
                 // Node endpoints take node tokens only, which have no legacy form.
-                if !path.starts_with("/v1/nodes/self") {
+                if !super::declare::node_only(&path) {
                     these.push(legacy.clone());
                 }
                 op.security = Some(these);

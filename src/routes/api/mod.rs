@@ -1,8 +1,11 @@
-//! The JSON API under `/v1`. `ROUTES` names every route with the permission it needs; the
-//! authorization matrix test checks it against the OpenAPI document and the live server.
+//! The JSON API under `/v1`. Each route is declared once, in the table below: method, path,
+//! what it needs and the handler whose `#[utoipa::path]` describes the operation. `configure`,
+//! the OpenAPI document (`ApiDoc`) and `ROUTES` (the authorization matrix's list) are all
+//! generated from it (see `declare`).
 
 pub mod admin;
 pub mod common;
+mod declare;
 pub mod doc;
 pub mod nodes;
 pub mod scopes;
@@ -13,197 +16,133 @@ pub mod users;
 pub mod wire;
 
 use actix_web::web;
-use utoipa::OpenApi;
+use utoipa::{Modify, OpenApi};
 
+use declare::api_routes;
 use doc::{ErrorResponses, Fields, Security};
 
-/// Every API route: (method, path, what it needs). `—` = no credentials.
-pub const ROUTES: &[(&str, &str, &str)] = &[
-    ("GET", "/healthz", "—"),
-    ("GET", "/readyz", "—"),
-    ("POST", "/v1/session", "—"),
-    ("DELETE", "/v1/session", "—"),
-    ("GET", "/v1/me", "any"),
-    ("GET", "/v1/permissions", "any"),
-    ("GET", "/v1/roles", "any"),
-    ("GET", "/v1/tokens", "tokens:read"),
-    ("POST", "/v1/tokens", "tokens:write"),
-    ("POST", "/v1/tokens/bulk", "tokens:write"),
-    ("GET", "/v1/tokens/{id}", "tokens:read"),
-    ("GET", "/v1/tokens/{id}/usage", "tokens:read"),
-    ("PATCH", "/v1/tokens/{id}", "tokens:write"),
-    ("DELETE", "/v1/tokens/{id}", "tokens:write"),
-    ("POST", "/v1/tokens/{id}/regenerate", "tokens:write"),
-    ("POST", "/v1/tokens/{id}/renew", "tokens:write"),
-    ("POST", "/v1/tokens/{id}/reveal", "tokens:read"),
-    ("GET", "/v1/users", "users:read"),
-    ("POST", "/v1/users", "users:write"),
-    ("GET", "/v1/users/{id}", "users:read"),
-    ("PATCH", "/v1/users/{id}", "users:write"),
-    ("DELETE", "/v1/users/{id}", "users:write"),
-    ("POST", "/v1/users/{id}/legacy-credentials", "users:write"),
-    ("GET", "/v1/audit", "audit:read"),
-    ("GET", "/v1/settings", "settings:read"),
-    ("PATCH", "/v1/settings", "settings:write"),
-    ("GET", "/v1/companies", "companies:read"),
-    ("POST", "/v1/companies", "companies:write"),
-    ("GET", "/v1/auth/verify", "a token"),
-    ("GET", "/v1/nodes", "nodes:read"),
-    ("POST", "/v1/nodes", "nodes:write"),
-    ("DELETE", "/v1/nodes/{id}", "nodes:write"),
-    ("GET", "/v1/nodes/self", "node token"),
-    ("POST", "/v1/nodes/self/heartbeat", "node token"),
-    ("POST", "/v1/maintenance/run", "maintenance:run"),
-    ("POST", "/v1/revoke", "—"),
-    ("GET", "/v1/webhooks/deliveries", "settings:read"),
-    ("GET", "/v1/scopes", "settings:read"),
-    ("POST", "/v1/scopes", "settings:write"),
-    ("GET", "/v1/scopes/{id}", "settings:read"),
-    ("PATCH", "/v1/scopes/{id}", "settings:write"),
-    ("GET", "/v1/scopes/{id}/delete-preview", "settings:write"),
-    ("DELETE", "/v1/scopes/{id}", "settings:write"),
-    ("POST", "/v1/roles", "settings:write"),
-    ("GET", "/v1/roles/{id}", "any"),
-    ("POST", "/v1/roles/{id}/preview", "settings:write"),
-    ("PATCH", "/v1/roles/{id}", "settings:write"),
-    ("DELETE", "/v1/roles/{id}", "settings:write"),
-];
+pub use declare::IN_TABLE;
 
-/// A resource whose unmatched methods answer 405 in the error envelope.
-fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(|| async {
-        Err::<actix_web::HttpResponse, _>(crate::error::ApiError::MethodNotAllowed)
-    }))
+api_routes! {
+    "/healthz" { GET "—" => system::healthz }
+    "/readyz" { GET "—" => system::readyz }
+    // First in `/v1`: the hot path, matched before any `{id}` pattern is tried. It answers
+    // every method; the document names GET.
+    "/v1/auth/verify" { GET(any) "a token" => system::verify }
+    "/v1/session" {
+        POST "—" => session::login,
+        DELETE "—" => session::logout,
+    }
+    /// Who is calling (the console's example `curl`).
+    ME = "/v1/me" { GET "any" => session::me }
+    "/v1/permissions" { GET "any" => session::permissions }
+    "/v1/roles" {
+        GET "any" => scopes::roles_list,
+        POST "settings:write" => scopes::roles_create,
+    }
+    "/v1/tokens" {
+        GET "tokens:read" => tokens::list,
+        POST "tokens:write" => tokens::create,
+    }
+    // Before `/v1/tokens/{id}`, which would take `bulk` for an id and answer POST with 405.
+    "/v1/tokens/bulk" { POST "tokens:write" => tokens::bulk }
+    "/v1/tokens/{id}/usage" { GET "tokens:read" => tokens::usage }
+    "/v1/tokens/{id}" {
+        GET "tokens:read" => tokens::get,
+        PATCH "tokens:write" => tokens::update,
+        DELETE "tokens:write" => tokens::delete,
+    }
+    "/v1/tokens/{id}/regenerate" { POST "tokens:write" => tokens::regenerate }
+    "/v1/tokens/{id}/renew" { POST "tokens:write" => tokens::renew }
+    "/v1/tokens/{id}/reveal" { POST "tokens:read" => tokens::reveal }
+    "/v1/users" {
+        GET "users:read" => users::list,
+        POST "users:write" => users::create,
+    }
+    "/v1/users/{id}" {
+        GET "users:read" => users::get,
+        PATCH "users:write" => users::update,
+        DELETE "users:write" => users::delete,
+    }
+    "/v1/users/{id}/legacy-credentials" { POST "users:write" => users::legacy_credentials }
+    "/v1/audit" { GET "audit:read" => admin::audit_list }
+    "/v1/settings" {
+        GET "settings:read" => admin::settings_get,
+        PATCH "settings:write" => admin::settings_update,
+    }
+    "/v1/companies" {
+        GET "companies:read" => admin::companies_list,
+        POST "companies:write" => admin::companies_create,
+    }
+    "/v1/nodes" {
+        GET "nodes:read" => nodes::list,
+        POST "nodes:write" => nodes::create,
+    }
+    "/v1/nodes/{id}" { DELETE "nodes:write" => nodes::delete }
+    /// A node's own record (the console's example `curl` for node tokens).
+    NODE_SELF = "/v1/nodes/self" { GET "node token" => nodes::me }
+    "/v1/nodes/self/heartbeat" { POST "node token" => nodes::heartbeat }
+    "/v1/maintenance/run" { POST "maintenance:run" => admin::maintenance }
+    "/v1/revoke" { POST "—" => system::revoke }
+    "/v1/webhooks/deliveries" { GET "settings:read" => admin::webhook_deliveries }
+    "/v1/scopes" {
+        GET "settings:read" => scopes::list,
+        POST "settings:write" => scopes::create,
+    }
+    "/v1/scopes/{id}/delete-preview" { GET "settings:write" => scopes::delete_preview }
+    "/v1/scopes/{id}" {
+        GET "settings:read" => scopes::get,
+        PATCH "settings:write" => scopes::update,
+        DELETE "settings:write" => scopes::delete,
+    }
+    "/v1/roles/{id}/preview" { POST "settings:write" => scopes::roles_preview }
+    "/v1/roles/{id}" {
+        GET "any" => scopes::roles_get,
+        PATCH "settings:write" => scopes::roles_update,
+        DELETE "settings:write" => scopes::roles_delete,
+    }
 }
 
+/// The scope of the JSON API; the table's other paths (probes) sit at the root.
+const SCOPE: &str = "/v1";
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(system::healthz))
-        .route("/readyz", web::get().to(system::readyz))
-        .route("/metrics", web::get().to(system::metrics))
-        .service(
-            web::scope("/v1")
-                .app_data(common::json_config())
-                .app_data(common::query_config())
-                .app_data(common::path_config())
-                .app_data(common::payload_config())
-                // First: the hot path, matched before any `{id}` pattern is tried.
-                .route("/auth/verify", web::route().to(system::verify))
-                .service(
-                    resource("/session")
-                        .route(web::post().to(session::login))
-                        .route(web::delete().to(session::logout)),
-                )
-                .route("/me", web::get().to(session::me))
-                .route("/permissions", web::get().to(session::permissions))
-                .service(
-                    resource("/roles")
-                        .route(web::get().to(scopes::roles_list))
-                        .route(web::post().to(scopes::roles_create)),
-                )
-                .service(
-                    resource("/roles/{id}")
-                        .route(web::get().to(scopes::roles_get))
-                        .route(web::patch().to(scopes::roles_update))
-                        .route(web::delete().to(scopes::roles_delete)),
-                )
-                .route("/roles/{id}/preview", web::post().to(scopes::roles_preview))
-                .service(
-                    resource("/scopes")
-                        .route(web::get().to(scopes::list))
-                        .route(web::post().to(scopes::create)),
-                )
-                .service(
-                    resource("/scopes/{id}")
-                        .route(web::get().to(scopes::get))
-                        .route(web::patch().to(scopes::update))
-                        .route(web::delete().to(scopes::delete)),
-                )
-                .route(
-                    "/scopes/{id}/delete-preview",
-                    web::get().to(scopes::delete_preview),
-                )
-                .service(
-                    resource("/tokens")
-                        .route(web::get().to(tokens::list))
-                        .route(web::post().to(tokens::create)),
-                )
-                .route("/tokens/bulk", web::post().to(tokens::bulk))
-                .service(
-                    resource("/tokens/{id}")
-                        .route(web::get().to(tokens::get))
-                        .route(web::patch().to(tokens::update))
-                        .route(web::delete().to(tokens::delete)),
-                )
-                .route(
-                    "/tokens/{id}/regenerate",
-                    web::post().to(tokens::regenerate),
-                )
-                .route("/tokens/{id}/renew", web::post().to(tokens::renew))
-                .route("/tokens/{id}/reveal", web::post().to(tokens::reveal))
-                .route("/tokens/{id}/usage", web::get().to(tokens::usage))
-                .service(
-                    resource("/users")
-                        .route(web::get().to(users::list))
-                        .route(web::post().to(users::create)),
-                )
-                .service(
-                    resource("/users/{id}")
-                        .route(web::get().to(users::get))
-                        .route(web::patch().to(users::update))
-                        .route(web::delete().to(users::delete)),
-                )
-                .route(
-                    "/users/{id}/legacy-credentials",
-                    web::post().to(users::legacy_credentials),
-                )
-                .route("/audit", web::get().to(admin::audit_list))
-                .service(
-                    resource("/settings")
-                        .route(web::get().to(admin::settings_get))
-                        .route(web::patch().to(admin::settings_update)),
-                )
-                .service(
-                    resource("/companies")
-                        .route(web::get().to(admin::companies_list))
-                        .route(web::post().to(admin::companies_create)),
-                )
-                .service(
-                    resource("/nodes")
-                        .route(web::get().to(nodes::list))
-                        .route(web::post().to(nodes::create)),
-                )
-                .route("/nodes/self", web::get().to(nodes::me))
-                .route("/nodes/self/heartbeat", web::post().to(nodes::heartbeat))
-                .route("/nodes/{id}", web::delete().to(nodes::delete))
-                .route("/maintenance/run", web::post().to(admin::maintenance))
-                .route("/revoke", web::post().to(system::revoke))
-                .route(
-                    "/webhooks/deliveries",
-                    web::get().to(admin::webhook_deliveries),
-                )
-                .default_service(web::to(|| async {
-                    Err::<actix_web::HttpResponse, _>(crate::error::ApiError::NotFound)
-                })),
-        );
+    let mut scope = web::scope(SCOPE)
+        .app_data(common::json_config())
+        .app_data(common::query_config())
+        .app_data(common::path_config())
+        .app_data(common::payload_config());
+    for d in declared() {
+        match d.path.strip_prefix(SCOPE) {
+            Some(inner) => scope = declare::registration(inner, &d.routes).on_scope(scope),
+            None => declare::registration(d.path, &d.routes).on_config(cfg),
+        }
+    }
+    // Prometheus text, for the operator's scraper: not part of the API or its document.
+    cfg.route("/metrics", web::get().to(system::metrics));
+    cfg.service(scope.default_service(web::to(|| async {
+        Err::<actix_web::HttpResponse, _>(crate::error::ApiError::NotFound)
+    })));
+}
+
+/// The OpenAPI document: the description and tags here, the operations placed by the table.
+pub struct ApiDoc;
+
+impl OpenApi for ApiDoc {
+    fn openapi() -> utoipa::openapi::OpenApi {
+        let mut doc = Described::openapi();
+        declare::document(&mut doc, declared());
+        let finishing: [&dyn Modify; 3] = [&Security, &ErrorResponses, &Fields];
+        for m in finishing {
+            m.modify(&mut doc);
+        }
+        doc
+    }
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "tokend", description = "Self-hosted API token service"),
-    paths(
-        system::healthz, system::readyz, session::login, session::logout, session::me,
-        session::permissions, scopes::roles_list, scopes::roles_create, scopes::roles_get,
-        scopes::roles_preview, scopes::roles_update, scopes::roles_delete, scopes::list,
-        scopes::create, scopes::get, scopes::update, scopes::delete_preview, scopes::delete,
-        tokens::list, tokens::create, tokens::bulk,
-        tokens::get, tokens::update, tokens::delete, tokens::regenerate, tokens::renew, tokens::reveal, tokens::usage,
-        users::list, users::create, users::get, users::update, users::delete,
-        users::legacy_credentials, admin::audit_list, admin::settings_get,
-        admin::settings_update, admin::companies_list, admin::companies_create,
-        system::verify, nodes::list, nodes::create, nodes::delete, nodes::me,
-        nodes::heartbeat, admin::maintenance, system::revoke, admin::webhook_deliveries,
-    ),
-    modifiers(&Security, &ErrorResponses, &Fields),
     tags(
         (name = "tokens", description = "API tokens: create, list, edit, renew, reveal, delete"),
         (name = "users", description = "Users of a company and their legacy credentials"),
@@ -214,4 +153,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (name = "system", description = "Liveness and readiness"),
     )
 )]
-pub struct ApiDoc;
+/// The document's description and tags; the operations come from the route table.
+struct Described;

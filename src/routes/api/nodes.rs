@@ -14,11 +14,10 @@ use crate::service::Page;
 use crate::state::Shared;
 
 /// List filtering nodes.
-#[utoipa::path(get, path = "/v1/nodes", operation_id = "listNodes", tag = "nodes", params(PageQuery),
+#[utoipa::path(get, path = super::IN_TABLE, operation_id = "listNodes", tag = "nodes", params(PageQuery),
     responses((status = 200, description = "A page of nodes", body = NodeList), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 422, body = ErrorBody)))]
 pub async fn list(
     state: Shared,
     caller: Caller,
@@ -33,11 +32,10 @@ pub async fn list(
 }
 
 /// Register a filtering node.
-#[utoipa::path(post, path = "/v1/nodes", operation_id = "createNode", tag = "nodes", request_body = CreateNode,
+#[utoipa::path(post, path = super::IN_TABLE, operation_id = "createNode", tag = "nodes", request_body = CreateNode,
     responses((status = 201, description = "The node and its node token (value shown once)", body = NodeCreated), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 422, body = ErrorBody)))]
 pub async fn create(
     state: Shared,
     caller: Caller,
@@ -52,10 +50,9 @@ pub async fn create(
 }
 
 /// Delete a node (its token stops working).
-#[utoipa::path(delete, path = "/v1/nodes/{id}", operation_id = "deleteNode", tag = "nodes", params(("id" = i64, Path)),
+#[utoipa::path(delete, path = super::IN_TABLE, operation_id = "deleteNode", tag = "nodes", params(("id" = i64, Path)),
     responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 404, body = ErrorBody)))]
 pub async fn delete(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let env = state.env();
     let id = id.into_inner();
@@ -66,21 +63,19 @@ pub async fn delete(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiRes
 }
 
 /// The calling node's own view (node token).
-#[utoipa::path(get, path = "/v1/nodes/self", operation_id = "getOwnNode", tag = "nodes",
+#[utoipa::path(get, path = super::IN_TABLE, operation_id = "getOwnNode", tag = "nodes",
     responses((status = 200, description = "The node", body = NodeView), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 403, body = ErrorBody)))]
 pub async fn me(node: NodeCaller) -> HttpResponse {
     HttpResponse::Ok().json(NodeView::from(&node.node))
 }
 
 /// Report that the calling node is alive (node token).
-#[utoipa::path(post, path = "/v1/nodes/self/heartbeat", operation_id = "nodeHeartbeat", tag = "nodes",
+#[utoipa::path(post, path = super::IN_TABLE, operation_id = "nodeHeartbeat", tag = "nodes",
     request_body(content = Option<Heartbeat>),
     responses((status = 200, description = "The node", body = NodeView), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 422, body = ErrorBody)))]
 pub async fn heartbeat(
     state: Shared,
     node: NodeCaller,

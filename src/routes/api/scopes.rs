@@ -25,21 +25,19 @@ pub struct CompanyRoleList {
 }
 
 /// The API scopes of the caller's company.
-#[utoipa::path(get, path = "/v1/scopes", operation_id = "listScopes", tag = "admin",
+#[utoipa::path(get, path = super::IN_TABLE, operation_id = "listScopes", tag = "admin",
     responses((status = 200, description = "Every API scope of the company, by name", body = ScopeList),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(state: Shared, caller: Caller) -> ApiResult<HttpResponse> {
     let items = state.read(move |c| scopes::list(c, &caller)).await?;
     Ok(HttpResponse::Ok().json(ScopeList { items }))
 }
 
 /// Define an API scope.
-#[utoipa::path(post, path = "/v1/scopes", operation_id = "createScope", tag = "admin", request_body = CreateScope,
+#[utoipa::path(post, path = super::IN_TABLE, operation_id = "createScope", tag = "admin", request_body = CreateScope,
     responses((status = 201, description = "The new scope", body = ScopeView), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(
     state: Shared,
     caller: Caller,
@@ -54,10 +52,9 @@ pub async fn create(
 }
 
 /// One API scope.
-#[utoipa::path(get, path = "/v1/scopes/{id}", operation_id = "getScope", tag = "admin", params(("id" = i64, Path)),
+#[utoipa::path(get, path = super::IN_TABLE, operation_id = "getScope", tag = "admin", params(("id" = i64, Path)),
     responses((status = 200, description = "The scope", body = ScopeView), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let s = state.read(move |c| scopes::get(c, &caller, id)).await?;
@@ -65,12 +62,11 @@ pub async fn get(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult
 }
 
 /// Change an API scope's description (a scope is not renamed).
-#[utoipa::path(patch, path = "/v1/scopes/{id}", operation_id = "updateScope", tag = "admin", params(("id" = i64, Path)),
+#[utoipa::path(patch, path = super::IN_TABLE, operation_id = "updateScope", tag = "admin", params(("id" = i64, Path)),
     request_body = UpdateScope,
     responses((status = 200, description = "The scope as changed", body = ScopeView), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update(
     state: Shared,
     caller: Caller,
@@ -87,10 +83,9 @@ pub async fn update(
 }
 
 /// What deleting an API scope would take away: the tokens, roles and users that lose it.
-#[utoipa::path(get, path = "/v1/scopes/{id}/delete-preview", operation_id = "previewScopeDelete", tag = "admin", params(("id" = i64, Path)),
+#[utoipa::path(get, path = super::IN_TABLE, operation_id = "previewScopeDelete", tag = "admin", params(("id" = i64, Path)),
     responses((status = 200, description = "What the delete would remove", body = ScopeDeletePreview),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_preview(
     state: Shared,
     caller: Caller,
@@ -106,10 +101,9 @@ pub async fn delete_preview(
 /// Delete an API scope: it is removed from every role, user and token of the company (a
 /// token left with none is disabled), in one transaction, audited. The answer says what was
 /// removed.
-#[utoipa::path(delete, path = "/v1/scopes/{id}", operation_id = "deleteScope", tag = "admin", params(("id" = i64, Path)),
+#[utoipa::path(delete, path = super::IN_TABLE, operation_id = "deleteScope", tag = "admin", params(("id" = i64, Path)),
     responses((status = 200, description = "Deleted; what it was removed from", body = ScopeDeletePreview),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let env = state.env();
@@ -120,20 +114,18 @@ pub async fn delete(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiRes
 }
 
 /// Roles: the built-in ones (read-only; also role templates) and the company's own.
-#[utoipa::path(get, path = "/v1/roles", operation_id = "listRoles", tag = "session",
-    responses((status = 200, description = "Every role with its permissions", body = CompanyRoleList), (status = 401, body = ErrorBody)),
-    security(("bearer" = [])))]
+#[utoipa::path(get, path = super::IN_TABLE, operation_id = "listRoles", tag = "session",
+    responses((status = 200, description = "Every role with its permissions", body = CompanyRoleList), (status = 401, body = ErrorBody)))]
 pub async fn roles_list(state: Shared, caller: Caller) -> ApiResult<HttpResponse> {
     let items = state.read(move |c| roles::list(c, &caller)).await?;
     Ok(HttpResponse::Ok().json(CompanyRoleList { items }))
 }
 
 /// Define a company role.
-#[utoipa::path(post, path = "/v1/roles", operation_id = "createRole", tag = "admin", request_body = CreateRole,
+#[utoipa::path(post, path = super::IN_TABLE, operation_id = "createRole", tag = "admin", request_body = CreateRole,
     responses((status = 201, description = "The new role", body = RoleView), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn roles_create(
     state: Shared,
     caller: Caller,
@@ -148,10 +140,9 @@ pub async fn roles_create(
 }
 
 /// One company role.
-#[utoipa::path(get, path = "/v1/roles/{id}", operation_id = "getRole", tag = "admin", params(("id" = i64, Path)),
+#[utoipa::path(get, path = super::IN_TABLE, operation_id = "getRole", tag = "admin", params(("id" = i64, Path)),
     responses((status = 200, description = "The role", body = RoleView), (status = 401, body = ErrorBody),
-              (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 404, body = ErrorBody)))]
 pub async fn roles_get(
     state: Shared,
     caller: Caller,
@@ -163,12 +154,11 @@ pub async fn roles_get(
 }
 
 /// What saving a role change would take from its holders' tokens, without saving it.
-#[utoipa::path(post, path = "/v1/roles/{id}/preview", operation_id = "previewRoleUpdate", tag = "admin", params(("id" = i64, Path)),
+#[utoipa::path(post, path = super::IN_TABLE, operation_id = "previewRoleUpdate", tag = "admin", params(("id" = i64, Path)),
     request_body = UpdateRole,
     responses((status = 200, description = "The tokens that would lose permissions", body = RoleChangePreview),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn roles_preview(
     state: Shared,
     caller: Caller,
@@ -185,12 +175,11 @@ pub async fn roles_preview(
 
 /// Change a company role; its holders' tokens lose what the role no longer grants, in the
 /// same transaction.
-#[utoipa::path(patch, path = "/v1/roles/{id}", operation_id = "updateRole", tag = "admin", params(("id" = i64, Path)),
+#[utoipa::path(patch, path = super::IN_TABLE, operation_id = "updateRole", tag = "admin", params(("id" = i64, Path)),
     request_body = UpdateRole,
     responses((status = 200, description = "The role as changed", body = RoleView), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn roles_update(
     state: Shared,
     caller: Caller,
@@ -207,10 +196,9 @@ pub async fn roles_update(
 }
 
 /// Delete a company role no user holds.
-#[utoipa::path(delete, path = "/v1/roles/{id}", operation_id = "deleteRole", tag = "admin", params(("id" = i64, Path)),
+#[utoipa::path(delete, path = super::IN_TABLE, operation_id = "deleteRole", tag = "admin", params(("id" = i64, Path)),
     responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn roles_delete(
     state: Shared,
     caller: Caller,

@@ -33,7 +33,7 @@ pub struct LoginResponse {
 }
 
 /// Sign in with email and password (browser session).
-#[utoipa::path(post, path = "/v1/session", operation_id = "createSession", tag = "session", request_body = LoginRequest,
+#[utoipa::path(post, path = super::IN_TABLE, operation_id = "createSession", tag = "session", request_body = LoginRequest,
     responses((status = 200, description = "Signed in: the session cookie is set; send `csrf_token` as `X-CSRF-Token` on unsafe methods", body = LoginResponse), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
@@ -61,7 +61,7 @@ pub async fn login(
 }
 
 /// Sign out (ends the browser session).
-#[utoipa::path(delete, path = "/v1/session", operation_id = "deleteSession", tag = "session", responses((status = 204, description = "Signed out")))]
+#[utoipa::path(delete, path = super::IN_TABLE, operation_id = "deleteSession", tag = "session", responses((status = 204, description = "Signed out")))]
 pub async fn logout(state: Shared, req: HttpRequest) -> ApiResult<HttpResponse> {
     if let Some(c) = req.cookie(cookie_name(state.config.secure_cookies)) {
         let value = c.value().to_string();
@@ -89,9 +89,8 @@ pub struct Me {
 }
 
 /// Who is calling: user, company, effective permissions, token.
-#[utoipa::path(get, path = "/v1/me", operation_id = "getMe", tag = "session",
-    responses((status = 200, description = "The caller", body = Me), (status = 401, body = ErrorBody)),
-    security(("bearer" = [])))]
+#[utoipa::path(get, path = super::IN_TABLE, operation_id = "getMe", tag = "session",
+    responses((status = 200, description = "The caller", body = Me), (status = 401, body = ErrorBody)))]
 pub async fn me(state: Shared, caller: Caller) -> ApiResult<HttpResponse> {
     let who = caller.clone();
     let company = state.read(move |c| companies::own(c, &who)).await?;
@@ -123,9 +122,8 @@ pub struct PermissionList {
 
 /// The permission catalogue: tokend's management permissions, then the API scopes of the
 /// caller's company (SPEC §18).
-#[utoipa::path(get, path = "/v1/permissions", operation_id = "listPermissions", tag = "session",
-    responses((status = 200, description = "Every permission with its description", body = PermissionList), (status = 401, body = ErrorBody)),
-    security(("bearer" = [])))]
+#[utoipa::path(get, path = super::IN_TABLE, operation_id = "listPermissions", tag = "session",
+    responses((status = 200, description = "Every permission with its description", body = PermissionList), (status = 401, body = ErrorBody)))]
 pub async fn permissions(state: Shared, caller: Caller) -> ApiResult<HttpResponse> {
     let company = caller.user.company_id;
     let scopes = state

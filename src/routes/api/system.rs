@@ -72,7 +72,7 @@ fn needed(req: &HttpRequest, held: &PermissionSet) -> ApiResult<(Option<String>,
 }
 
 /// Forward authentication: does this token hold these scopes?
-#[utoipa::path(get, path = "/v1/auth/verify", operation_id = "verifyToken", tag = "auth",
+#[utoipa::path(get, path = super::IN_TABLE, operation_id = "verifyToken", tag = "auth",
     params(("scope" = Option<Vec<String>>, Query, description = "A management permission or an API scope of the caller's company the token must hold; may repeat. A scope the company does not define answers 400 `unknown_scope`")),
     responses(
         (status = 200, description = "Allowed; identity in X-Auth-* headers",
@@ -84,8 +84,7 @@ fn needed(req: &HttpRequest, held: &PermissionSet) -> ApiResult<(Option<String>,
                  ("RateLimit-Reset" = Option<i64>, description = "Seconds until the limit is whole again"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
-        (status = 429, description = "The token's rate limit or quota is reached (`Retry-After`, `RateLimit-*`)", body = ErrorBody)),
-    security(("bearer" = [])))]
+        (status = 429, description = "The token's rate limit or quota is reached (`Retry-After`, `RateLimit-*`)", body = ErrorBody)))]
 pub async fn verify(state: Shared, req: HttpRequest) -> ApiResult<HttpResponse> {
     // Same order as before: authenticate (outcome, last use), then the scopes.
     let caller = authenticate_forward(&state, &req).await?;
@@ -132,7 +131,7 @@ fn identity_slow(caller: &Forwarded) -> HttpResponse {
 }
 
 /// Liveness: the process answers.
-#[utoipa::path(get, path = "/healthz", operation_id = "checkLiveness", tag = "system", responses((status = 200, description = "alive")))]
+#[utoipa::path(get, path = super::IN_TABLE, operation_id = "checkLiveness", tag = "system", responses((status = 200, description = "alive")))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/plain"))
@@ -140,7 +139,7 @@ pub async fn healthz() -> HttpResponse {
 }
 
 /// Readiness: the database answers.
-#[utoipa::path(get, path = "/readyz", operation_id = "checkReadiness", tag = "system",
+#[utoipa::path(get, path = super::IN_TABLE, operation_id = "checkReadiness", tag = "system",
     responses((status = 200, description = "database answers"), (status = 503, body = ErrorBody)))]
 pub async fn readyz(state: Shared) -> ApiResult<HttpResponse> {
     state
@@ -181,7 +180,7 @@ pub async fn metrics(state: Shared, req: HttpRequest) -> ApiResult<HttpResponse>
 /// Revoke leaked token values (public, rate limited)
 ///
 /// Public revocation of leaked values: no credentials, rate limited per client address.
-#[utoipa::path(post, path = "/v1/revoke", operation_id = "revokeLeakedValues", tag = "auth",
+#[utoipa::path(post, path = super::IN_TABLE, operation_id = "revokeLeakedValues", tag = "auth",
     request_body = super::wire::system::RevokeRequest,
     responses((status = 202, description = "Accepted for processing", body = crate::service::revoke::RevokeAccepted),
               (status = 400, body = ErrorBody), (status = 413, body = ErrorBody),

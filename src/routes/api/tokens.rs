@@ -61,11 +61,10 @@ impl TokenQuery {
 }
 
 /// List the tokens the caller may see.
-#[utoipa::path(get, path = "/v1/tokens", operation_id = "listTokens", tag = "tokens", params(TokenQuery),
+#[utoipa::path(get, path = super::IN_TABLE, operation_id = "listTokens", tag = "tokens", params(TokenQuery),
     responses((status = 200, description = "A page of tokens", body = TokenList), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 422, body = ErrorBody)))]
 pub async fn list(
     state: Shared,
     caller: Caller,
@@ -81,12 +80,11 @@ pub async fn list(
 }
 
 /// Create a token.
-#[utoipa::path(post, path = "/v1/tokens", operation_id = "createToken", tag = "tokens", request_body = CreateToken,
+#[utoipa::path(post, path = super::IN_TABLE, operation_id = "createToken", tag = "tokens", request_body = CreateToken,
     responses((status = 201, description = "The token with its `value` (shown once unless the company allows reveal)", body = TokenWithValue), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
-              (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 422, body = ErrorBody)))]
 pub async fn create(
     state: Shared,
     caller: Caller,
@@ -101,10 +99,9 @@ pub async fn create(
 }
 
 /// Get one token.
-#[utoipa::path(get, path = "/v1/tokens/{id}", operation_id = "getToken", tag = "tokens", params(("id" = i64, Path)),
+#[utoipa::path(get, path = super::IN_TABLE, operation_id = "getToken", tag = "tokens", params(("id" = i64, Path)),
     responses((status = 200, description = "The token", body = TokenView), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let env = state.env();
     let id = id.into_inner();
@@ -152,12 +149,11 @@ impl UsageQuery {
 
 /// Authentications allowed and refused per hour or day (rolled up by the last-use flush;
 /// kept 90 days).
-#[utoipa::path(get, path = "/v1/tokens/{id}/usage", operation_id = "getTokenUsage", tag = "tokens",
+#[utoipa::path(get, path = super::IN_TABLE, operation_id = "getTokenUsage", tag = "tokens",
     params(("id" = i64, Path), UsageQuery),
     responses((status = 200, description = "Usage per bucket, oldest first", body = svc::UsageView),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn usage(
     state: Shared,
     caller: Caller,
@@ -173,13 +169,12 @@ pub async fn usage(
 }
 
 /// Edit a token (name, description, expiry, enabled, permissions).
-#[utoipa::path(patch, path = "/v1/tokens/{id}", operation_id = "updateToken", tag = "tokens", params(("id" = i64, Path)),
+#[utoipa::path(patch, path = super::IN_TABLE, operation_id = "updateToken", tag = "tokens", params(("id" = i64, Path)),
     request_body = UpdateToken,
     responses((status = 200, description = "The token as changed", body = TokenView), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-              (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update(
     state: Shared,
     caller: Caller,
@@ -196,10 +191,9 @@ pub async fn update(
 }
 
 /// Delete a token.
-#[utoipa::path(delete, path = "/v1/tokens/{id}", operation_id = "deleteToken", tag = "tokens", params(("id" = i64, Path)),
+#[utoipa::path(delete, path = super::IN_TABLE, operation_id = "deleteToken", tag = "tokens", params(("id" = i64, Path)),
     responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 404, body = ErrorBody)))]
 pub async fn delete(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let env = state.env();
     let id = id.into_inner();
@@ -210,13 +204,12 @@ pub async fn delete(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiRes
 }
 
 /// Regenerate a token's value (the console's *Regenerate*; `/renew` is its alias).
-#[utoipa::path(post, path = "/v1/tokens/{id}/regenerate", operation_id = "regenerateToken", tag = "tokens", params(("id" = i64, Path)),
+#[utoipa::path(post, path = super::IN_TABLE, operation_id = "regenerateToken", tag = "tokens", params(("id" = i64, Path)),
     request_body(content = Option<RenewToken>),
     responses((status = 200, description = "The token with its new `value`", body = TokenWithValue), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
-              (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 422, body = ErrorBody)))]
 pub async fn regenerate(
     state: Shared,
     caller: Caller,
@@ -227,13 +220,12 @@ pub async fn regenerate(
 }
 
 /// Regenerate a token's value (`/renew`, the older name of `/regenerate`, kept as an alias).
-#[utoipa::path(post, path = "/v1/tokens/{id}/renew", operation_id = "renewToken", tag = "tokens", params(("id" = i64, Path)),
+#[utoipa::path(post, path = super::IN_TABLE, operation_id = "renewToken", tag = "tokens", params(("id" = i64, Path)),
     request_body(content = Option<RenewToken>),
     responses((status = 200, description = "The token with its new `value`", body = TokenWithValue), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
-              (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 422, body = ErrorBody)))]
 pub async fn renew(
     state: Shared,
     caller: Caller,
@@ -255,11 +247,10 @@ pub struct Revealed {
 }
 
 /// Reveal a token's value (owner only; audited).
-#[utoipa::path(post, path = "/v1/tokens/{id}/reveal", operation_id = "revealToken", tag = "tokens", params(("id" = i64, Path)),
+#[utoipa::path(post, path = super::IN_TABLE, operation_id = "revealToken", tag = "tokens", params(("id" = i64, Path)),
     responses((status = 200, description = "The value", body = Revealed), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 409, body = ErrorBody)))]
 pub async fn reveal(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let env = state.env();
     let id = id.into_inner();
@@ -275,11 +266,10 @@ pub struct BulkResponse {
 }
 
 /// Enable, disable or delete several tokens.
-#[utoipa::path(post, path = "/v1/tokens/bulk", operation_id = "bulkTokens", tag = "tokens", request_body = BulkRequest,
+#[utoipa::path(post, path = super::IN_TABLE, operation_id = "bulkTokens", tag = "tokens", request_body = BulkRequest,
     responses((status = 200, description = "One result per id", body = BulkResponse), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 422, body = ErrorBody)))]
 pub async fn bulk(
     state: Shared,
     caller: Caller,

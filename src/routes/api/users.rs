@@ -27,11 +27,10 @@ pub struct UserQuery {
 }
 
 /// List users.
-#[utoipa::path(get, path = "/v1/users", operation_id = "listUsers", tag = "users", params(UserQuery),
+#[utoipa::path(get, path = super::IN_TABLE, operation_id = "listUsers", tag = "users", params(UserQuery),
     responses((status = 200, description = "A page of users", body = UserList), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 422, body = ErrorBody)))]
 pub async fn list(
     state: Shared,
     caller: Caller,
@@ -47,11 +46,10 @@ pub async fn list(
 }
 
 /// Create a user.
-#[utoipa::path(post, path = "/v1/users", operation_id = "createUser", tag = "users", request_body = CreateUser,
+#[utoipa::path(post, path = super::IN_TABLE, operation_id = "createUser", tag = "users", request_body = CreateUser,
     responses((status = 201, description = "The user", body = UserView), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(
     state: Shared,
     caller: Caller,
@@ -67,10 +65,9 @@ pub async fn create(
 }
 
 /// Get one user.
-#[utoipa::path(get, path = "/v1/users/{id}", operation_id = "getUser", tag = "users", params(("id" = i64, Path)),
+#[utoipa::path(get, path = super::IN_TABLE, operation_id = "getUser", tag = "users", params(("id" = i64, Path)),
     responses((status = 200, description = "The user", body = UserView), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let u = state.read(move |c| svc::get(c, &caller, id)).await?;
@@ -78,13 +75,12 @@ pub async fn get(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult
 }
 
 /// Edit a user.
-#[utoipa::path(patch, path = "/v1/users/{id}", operation_id = "updateUser", tag = "users", params(("id" = i64, Path)),
+#[utoipa::path(patch, path = super::IN_TABLE, operation_id = "updateUser", tag = "users", params(("id" = i64, Path)),
     request_body = UpdateUser,
     responses((status = 200, description = "The user as changed", body = UserView), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-              (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn update(
     state: Shared,
     caller: Caller,
@@ -102,10 +98,9 @@ pub async fn update(
 }
 
 /// Delete a user.
-#[utoipa::path(delete, path = "/v1/users/{id}", operation_id = "deleteUser", tag = "users", params(("id" = i64, Path)),
+#[utoipa::path(delete, path = super::IN_TABLE, operation_id = "deleteUser", tag = "users", params(("id" = i64, Path)),
     responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let env = state.env();
     let id = id.into_inner();
@@ -116,15 +111,14 @@ pub async fn delete(state: Shared, caller: Caller, id: web::Path<i64>) -> ApiRes
 }
 
 /// Issue or import legacy UUID + secret credentials.
-#[utoipa::path(post, path = "/v1/users/{id}/legacy-credentials", operation_id = "issueLegacyCredentials", tag = "users",
+#[utoipa::path(post, path = super::IN_TABLE, operation_id = "issueLegacyCredentials", tag = "users",
     params(("id" = i64, Path)),
     request_body(content = Option<ImportCredentials>,
                  description = "Omit to issue fresh credentials; give uuid + secret to import"),
     responses((status = 201, description = "The credentials (the secret is shown once)", body = LegacyCredentials), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-              (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+              (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn legacy_credentials(
     state: Shared,
     caller: Caller,

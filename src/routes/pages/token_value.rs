@@ -130,7 +130,7 @@ pub async fn show(state: Shared, user: PageUser, path: web::Path<String>) -> Pag
             layout: user.layout(p.heading.as_str(), Section::Nodes),
             name: &p.token_name,
             value: &p.value,
-            curl: curl_example_at(&user.origin, &p.value, "/v1/nodes/self"),
+            curl: curl_example_at(&user.origin, &p.value, crate::routes::api::NODE_SELF),
         });
     }
     user.page(&ValueTemplate {
@@ -148,7 +148,7 @@ pub async fn show(state: Shared, user: PageUser, path: web::Path<String>) -> Pag
 
 /// A `curl` line that sends `value` to `/v1/me` of this server.
 pub fn curl_example(origin: &str, value: &str) -> String {
-    curl_example_at(origin, value, "/v1/me")
+    curl_example_at(origin, value, crate::routes::api::ME)
 }
 
 /// A `curl` line that sends `value` to `path` of this server.
