@@ -78,55 +78,9 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn forbidden(code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError::Forbidden {
-            code,
-            message: message.into(),
-            challenge: None,
-        }
-    }
-
-    pub fn insufficient_scope(needed: &str) -> ApiError {
-        ApiError::Forbidden {
-            code: "insufficient_scope",
-            message: format!("this request needs the `{needed}` permission"),
-            challenge: Some(Challenge::InsufficientScope),
-        }
-    }
-
-    /// A 409. `name_taken` and `email_taken` name their field in `fields`.
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
-        let message = message.into();
-        let field = match code {
-            "name_taken" => Some("name"),
-            "email_taken" => Some("email"),
-            _ => None,
-        };
-        ApiError::Conflict {
-            code,
-            fields: field
-                .map(|f| BTreeMap::from([(f.to_string(), message.clone())]))
-                .unwrap_or_default(),
-            message,
-        }
-    }
-
-    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError::Unprocessable {
-            code,
-            message: message.into(),
-            fields: BTreeMap::new(),
-        }
-    }
-
-    /// A `validation_failed` error naming one field.
+    /// A `validation_failed` error naming one field (a query or body the routes read).
     pub fn field(field: &str, message: impl Into<String>) -> ApiError {
-        let message = message.into();
-        ApiError::Unprocessable {
-            code: "validation_failed",
-            message: format!("{field}: {message}"),
-            fields: BTreeMap::from([(field.to_string(), message)]),
-        }
+        crate::service::Error::field(field, message).into()
     }
 
     pub fn code(&self) -> &'static str {

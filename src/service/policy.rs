@@ -127,10 +127,7 @@ pub fn require(caller: &Caller, p: Permission) -> Result<()> {
     if caller.has(p) {
         Ok(())
     } else {
-        Err(refuse(
-            "insufficient_scope",
-            format!("this request needs the `{}` permission", p.name()),
-        ))
+        Err(refusals::insufficient_scope(p.name()))
     }
 }
 
@@ -365,6 +362,15 @@ pub fn ensure(allowed: bool, what: &str) -> Result<()> {
 /// with every other refusal.
 pub mod refusals {
     use super::{refuse, Error};
+
+    /// The credential lacks the permission or scope `needed` (403 with the
+    /// `insufficient_scope` challenge).
+    pub fn insufficient_scope(needed: &str) -> Error {
+        refuse(
+            "insufficient_scope",
+            format!("this request needs the `{needed}` permission"),
+        )
+    }
 
     /// A token bound to addresses (`allowed_cidrs`, rule 47) used from another one.
     pub fn ip_not_allowed() -> Error {

@@ -101,7 +101,7 @@ pub async fn verify(state: Shared, req: HttpRequest) -> ApiResult<HttpResponse> 
     }
     if let Some(name) = missing {
         state.metrics.auth("insufficient_scope");
-        return Err(ApiError::insufficient_scope(&name));
+        return Err(crate::service::policy::refusals::insufficient_scope(&name).into());
     }
     let mut res = HttpResponse::Ok().finish();
     match caller.headers() {
