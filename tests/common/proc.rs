@@ -259,10 +259,13 @@ impl Server {
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn tokend serve");
         let stderr = Arc::new(Mutex::new(String::new()));
+        let (drained_tx, drained) = mpsc::channel::<()>();
         {
             let mut pipe = child.stderr.take().expect("stderr");
             let sink = stderr.clone();
             thread::spawn(move || {
+                // Tells the waiter when the pipe is closed and everything is read.
+                let _drained = drained_tx;
                 let mut buf = [0u8; 4096];
                 while let Ok(n) = pipe.read(&mut buf) {
                     if n == 0 {
@@ -314,7 +317,7 @@ impl Server {
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     if let Ok(Some(_)) = child.try_wait() {
-                        thread::sleep(Duration::from_millis(100));
+                        let _ = drained.recv_timeout(Duration::from_secs(10));
                         return Err((banner.join("\n"), err_text(&stderr)));
                     }
                     if Instant::now() >= deadline {
@@ -325,7 +328,7 @@ impl Server {
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     let _ = wait_timeout(&mut child, Duration::from_secs(10));
-                    thread::sleep(Duration::from_millis(100));
+                    let _ = drained.recv_timeout(Duration::from_secs(10));
                     return Err((banner.join("\n"), err_text(&stderr)));
                 }
             }
