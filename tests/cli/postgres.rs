@@ -327,7 +327,7 @@ async fn migrate_to_copies_everything_and_the_same_credentials_work_on_postgresq
     migrate_to(&r.w, &url).expect_code(1);
 
     // A server on PostgreSQL with the SQLite database's master key.
-    r.server = serve_url(&url, &r.w);
+    r.use_server(serve_url(&url, &r.w));
     assert!(
         r.server.banner.iter().all(|l| !l.contains("created")),
         "no bootstrap on a copied database: {:?}",

@@ -45,6 +45,12 @@ pub fn running_with(mut opts: ServerOpts) -> Running {
 }
 
 impl Running {
+    /// Replaces the server by `server` (a restart, or another database): calls go to it.
+    pub fn use_server(&mut self, server: Server) {
+        self.api = server.api(&self.http, &self.admin);
+        self.server = server;
+    }
+
     /// `server` on the database of `w`, administered with the token value `admin`.
     pub fn new(w: Workdir, server: Server, admin: &str) -> Running {
         let http = client();

@@ -10,6 +10,7 @@ mod patroni;
 mod pgbouncer;
 mod shared;
 mod tls;
+mod write_lock;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
