@@ -183,6 +183,12 @@ impl Workdir {
     }
 }
 
+impl Default for Workdir {
+    fn default() -> Self {
+        Workdir::new()
+    }
+}
+
 /// A `tokend serve --port 0` process. Killed when dropped.
 pub struct Server {
     pub child: Child,
