@@ -13,10 +13,12 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::db::DbTarget;
-use crate::domain::time::parse_duration;
 
+mod fields;
 pub mod oidc;
 pub mod print;
+pub use fields::parse_nets;
+use fields::{db_target, default_key_file, duration, log_filter, read_file, sso_header};
 pub use oidc::{OidcConfig, Secret};
 
 /// How log lines are written on stderr.
@@ -266,79 +268,23 @@ pub struct Config {
 #[error("configuration error: {0}")]
 pub struct ConfigError(pub String);
 
-fn duration(name: &str, v: Option<String>, default: &str) -> Result<Duration, ConfigError> {
-    let d = parse_duration(v.as_deref().unwrap_or(default))
-        .map_err(|e| ConfigError(format!("{name}: {e}")))?;
-    if d.is_zero() {
-        return Err(ConfigError(format!("{name}: must be longer than zero")));
-    }
-    Ok(d)
-}
-
-/// Parses a comma-separated list of IPs or CIDRs.
-pub fn parse_nets(name: &str, v: Option<&str>) -> Result<Vec<IpNet>, ConfigError> {
-    let Some(v) = v else { return Ok(Vec::new()) };
-    v.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<IpNet>()
-                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
-                .map_err(|_| ConfigError(format!("{name}: `{s}` is not an IP address or CIDR")))
-        })
-        .collect()
-}
-
 impl Config {
     /// Merges `given` (flags and env, already merged by clap) over the TOML file named by
     /// `file` (or `TOKEND_CONFIG`) over the defaults, and validates the result.
     pub fn resolve(given: RawConfig, file: Option<&Path>) -> Result<Config, ConfigError> {
         let from_file = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    ConfigError(format!("cannot read config file {}: {e}", path.display()))
-                })?;
-                toml::from_str::<RawConfig>(&text).map_err(|e| {
-                    // Name the line (and so the key) at fault, not only what was wrong.
-                    let at = e.span().map_or(String::new(), |s| {
-                        let n = text.get(..s.start).unwrap_or("").matches('\n').count();
-                        let line = text.lines().nth(n).unwrap_or("").trim();
-                        format!(", line {} `{line}`", n + 1)
-                    });
-                    ConfigError(format!(
-                        "config file {}{at}: {}",
-                        path.display(),
-                        e.message()
-                    ))
-                })?
-            }
+            Some(path) => read_file(path)?,
             None => RawConfig::default(),
         };
         let r = given.or(from_file);
-        let db = r.db.unwrap_or_else(|| DbTarget::new("./tokend.db"));
-        if crate::db::is_keyword_string(&db.to_string_lossy()) {
-            return Err(ConfigError(format!(
-                "db: `{}` reads as a libpq key=value string; give PostgreSQL as a URL, \
-                 e.g. postgres://user@host/db (password in PGPASSWORD or ~/.pgpass)",
-                crate::db::shown(&db)
-            )));
-        }
+        let db = db_target(r.db)?;
         let bind_text = r.bind.unwrap_or_else(|| "127.0.0.1:8080".to_string());
         let bind = bind_text.parse::<SocketAddr>().map_err(|_| {
             ConfigError(format!(
                 "bind: `{bind_text}` is not host:port, e.g. 127.0.0.1:8080"
             ))
         })?;
-        // Beside an SQLite file; in the working directory for a PostgreSQL URL (every replica
-        // needs the same key: set TOKEND_MASTER_KEY_FILE there).
-        let master_key_file = r.master_key_file.unwrap_or_else(|| {
-            if crate::db::is_postgres_url(&db.to_string_lossy()) {
-                return PathBuf::from("./tokend.key");
-            }
-            let mut p = db.to_path_buf().into_os_string();
-            p.push(".key");
-            PathBuf::from(p)
-        });
+        let master_key_file = r.master_key_file.unwrap_or_else(|| default_key_file(&db));
         let metrics_allow = match r.metrics_allow.as_deref() {
             Some(v) => parse_nets("metrics_allow", Some(v))?,
             None => parse_nets("metrics_allow", Some("127.0.0.0/8,::1/128"))?,
@@ -349,19 +295,8 @@ impl Config {
         if workers == 0 || workers > 256 {
             return Err(ConfigError("workers: must be between 1 and 256".into()));
         }
-        let sso_header = r.sso_header.filter(|h| !h.trim().is_empty());
-        if let Some(h) = &sso_header {
-            if actix_web::http::header::HeaderName::from_bytes(h.as_bytes()).is_err() {
-                return Err(ConfigError(format!(
-                    "sso_header: `{h}` is not a header name"
-                )));
-            }
-        }
-        let log = r.log.filter(|l| !l.trim().is_empty());
-        if let Some(l) = &log {
-            tracing_subscriber::EnvFilter::try_new(l)
-                .map_err(|e| ConfigError(format!("log: `{l}` is not a log filter: {e}")))?;
-        }
+        let sso_header = sso_header(r.sso_header)?;
+        let log = log_filter(r.log)?;
         let oidc = oidc::resolve(oidc::RawOidc {
             issuer: r.oidc_issuer,
             client_id: r.oidc_client_id,

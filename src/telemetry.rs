@@ -158,37 +158,8 @@ impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new_custom(Some("tokend".into()), None).expect("valid prefix");
         let r = &registry;
-        let http_requests = counters(
-            r,
-            "http_requests_total",
-            "HTTP requests by route, method and status",
-            &["route", "method", "status"],
-        );
-        let http_duration = histogram(
-            r,
-            HistogramOpts::new(
-                "http_request_duration_seconds",
-                "HTTP request latency by route",
-            )
-            .buckets(vec![
-                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                1.0, 2.5,
-            ]),
-            &["route", "method"],
-        );
-        let auth_outcomes = counters(
-            r,
-            "auth_outcomes_total",
-            "Token authentication outcomes: ok, malformed, unknown, expired, disabled, \
-             insufficient_scope, ip_not_allowed",
-            &["outcome"],
-        );
-        let auth_db_reads = counters(
-            r,
-            "auth_db_reads_total",
-            "Database reads made by token authentication (cache misses), by credential kind",
-            &["kind"],
-        );
+        let (http_requests, http_duration) = http_metrics(r);
+        let (auth_outcomes, auth_db_reads, filter_size, filter_rechecks) = auth_metrics(r);
         let job_runs = counters(r, "job_runs_total", "Scheduler job runs", &["job"]);
         let job_changes = counters(
             r,
@@ -196,14 +167,16 @@ impl Metrics {
             "Rows changed by scheduler jobs",
             &["job"],
         );
-        let tokens = IntGaugeVec::new(
-            Opts::new(
-                "tokens",
-                "Stored API tokens by status (updated at scrape time)",
+        let tokens = registered(
+            r,
+            IntGaugeVec::new(
+                Opts::new(
+                    "tokens",
+                    "Stored API tokens by status (updated at scrape time)",
+                ),
+                &["status"],
             ),
-            &["status"],
-        )
-        .expect("valid metric");
+        );
         let pool_wait = histogram(
             r,
             HistogramOpts::new(
@@ -219,26 +192,13 @@ impl Metrics {
             "Authentications refused for a token's rate limit or quota, by reason",
             &["reason"],
         );
-        let filter_size = IntGauge::new("auth_filter_entries", "Digests in the in-memory filter")
-            .expect("valid metric");
-        let filter_rechecks = IntCounter::new(
-            "auth_filter_rechecks_total",
-            "Change-counter reads made for values unknown to the digest filter",
-        )
-        .expect("valid metric");
-        let password_hashes = IntCounter::new(
-            "password_hashes_total",
-            "Argon2 runs (password hashing and login verification)",
-        )
-        .expect("valid metric");
-        for c in [
-            Box::new(tokens.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(filter_size.clone()),
-            Box::new(filter_rechecks.clone()),
-            Box::new(password_hashes.clone()),
-        ] {
-            registry.register(c).expect("metric registered once");
-        }
+        let password_hashes = registered(
+            r,
+            IntCounter::new(
+                "password_hashes_total",
+                "Argon2 runs (password hashing and login verification)",
+            ),
+        );
         Metrics {
             registry,
             http_requests,
@@ -298,22 +258,79 @@ impl Default for Metrics {
     }
 }
 
-/// A registered counter family.
-fn counters(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+/// The HTTP request counter and latency histogram, registered.
+fn http_metrics(r: &Registry) -> (IntCounterVec, HistogramVec) {
+    let requests = counters(
+        r,
+        "http_requests_total",
+        "HTTP requests by route, method and status",
+        &["route", "method", "status"],
+    );
+    let duration = histogram(
+        r,
+        HistogramOpts::new(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+        )
+        .buckets(vec![
+            0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+            2.5,
+        ]),
+        &["route", "method"],
+    );
+    (requests, duration)
+}
+
+/// The token authentication metrics, registered: outcomes, database reads, and the digest
+/// filter's size and rechecks.
+fn auth_metrics(r: &Registry) -> (IntCounterVec, IntCounterVec, IntGauge, IntCounter) {
+    let outcomes = counters(
+        r,
+        "auth_outcomes_total",
+        "Token authentication outcomes: ok, malformed, unknown, expired, disabled, \
+         insufficient_scope, ip_not_allowed",
+        &["outcome"],
+    );
+    let db_reads = counters(
+        r,
+        "auth_db_reads_total",
+        "Database reads made by token authentication (cache misses), by credential kind",
+        &["kind"],
+    );
+    let filter_size = registered(
+        r,
+        IntGauge::new("auth_filter_entries", "Digests in the in-memory filter"),
+    );
+    let filter_rechecks = registered(
+        r,
+        IntCounter::new(
+            "auth_filter_rechecks_total",
+            "Change-counter reads made for values unknown to the digest filter",
+        ),
+    );
+    (outcomes, db_reads, filter_size, filter_rechecks)
+}
+
+/// A metric made by `made`, registered.
+fn registered<C>(registry: &Registry, made: prometheus::Result<C>) -> C
+where
+    C: prometheus::core::Collector + Clone + 'static,
+{
+    let c = made.expect("valid metric");
     registry
         .register(Box::new(c.clone()))
         .expect("metric registered once");
     c
 }
 
+/// A registered counter family.
+fn counters(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    registered(registry, IntCounterVec::new(Opts::new(name, help), labels))
+}
+
 /// A registered histogram family.
 fn histogram(registry: &Registry, opts: HistogramOpts, labels: &[&str]) -> HistogramVec {
-    let h = HistogramVec::new(opts, labels).expect("valid metric");
-    registry
-        .register(Box::new(h.clone()))
-        .expect("metric registered once");
-    h
+    registered(registry, HistogramVec::new(opts, labels))
 }
 
 #[cfg(test)]

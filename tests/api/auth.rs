@@ -137,7 +137,7 @@ async fn no_credentials_get_401_with_the_bare_bearer_challenge() {
         let res = app.send(Method::GET, path, None, None).await;
         assert_eq!(res.status(), 401, "{path}");
         assert_eq!(header(&res, "www-authenticate"), MISSING, "{path}");
-        assert_error(res, 401, "unauthenticated").await;
+        expect_error(res, 401, "unauthenticated").await;
     }
 }
 
@@ -156,7 +156,7 @@ async fn missing_permission_gets_403_insufficient_scope() {
     ] {
         let res = app.send(method, path, Some(&dev), None).await;
         assert_eq!(header(&res, "www-authenticate"), SCOPE, "{path}");
-        assert_error(res, 403, "insufficient_scope").await;
+        expect_error(res, 403, "insufficient_scope").await;
     }
     let res = app
         .send(
@@ -265,7 +265,7 @@ async fn effective_permissions_are_the_token_and_the_owners_current_permissions(
     );
     assert_eq!(me["auth_method"], "token");
     // the token's set limits the request even where the owner holds more
-    assert_error(
+    expect_error(
         app.post("/v1/tokens", &narrow, json!({ "name": "x" }))
             .await,
         403,

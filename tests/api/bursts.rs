@@ -13,11 +13,10 @@ use futures_util::StreamExt;
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
 
-use crate::common::PASSWORD;
 use crate::helpers::*;
+use tokend_test_support::PASSWORD;
 
-#[path = "../cli/proc.rs"]
-mod proc;
+use tokend_test_support::proc;
 
 /// A login through `POST /v1/session` as if from `from` (the app trusts 127.0.0.1 as a proxy).
 async fn login_from(app: &TestApp, from: &str, email: &str, password: &str) -> Response {
@@ -85,7 +84,7 @@ async fn rule_40_a_login_that_gets_no_hashing_slot_within_a_second_answers_503_b
     let res = app.login_raw("slots@example.com", PASSWORD).await;
     let waited = started.elapsed();
     assert_eq!(header(&res, "retry-after"), "1");
-    assert_error(res, 503, "busy").await;
+    expect_error(res, 503, "busy").await;
     assert!(waited >= StdDuration::from_millis(990), "{waited:?}");
     assert!(waited < StdDuration::from_secs(5), "{waited:?}");
     // Creating a user with a password, and the console's form, wait for a slot too.
@@ -96,7 +95,7 @@ async fn rule_40_a_login_that_gets_no_hashing_slot_within_a_second_answers_503_b
             json!({ "email": "more@example.com", "role": "read_only", "password": PASSWORD }),
         )
         .await;
-    assert_error(res, 503, "busy").await;
+    expect_error(res, 503, "busy").await;
     let (status, retry, _) = console_login(&app, "slots@example.com", PASSWORD).await;
     assert_eq!((status, retry.as_str()), (503, "1"));
     assert_eq!(
@@ -111,7 +110,7 @@ async fn rule_40_a_login_that_gets_no_hashing_slot_within_a_second_answers_503_b
         assert_eq!(res.status(), 401, "wrong password {i}");
     }
     let res = app.login_raw("slots@example.com", PASSWORD).await;
-    assert_error(res, 429, "too_many_attempts").await;
+    expect_error(res, 429, "too_many_attempts").await;
 }
 
 #[tokio::test]
@@ -137,10 +136,10 @@ async fn rule_40_the_31st_failed_login_a_minute_from_one_address_is_refused() {
     assert!(header(&res, "retry-after")
         .parse::<u64>()
         .is_ok_and(|s| s >= 1));
-    assert_error(res, 429, "too_many_attempts").await;
+    expect_error(res, 429, "too_many_attempts").await;
     // Counted before the password is checked: the right password waits too.
     let res = login_from(&app, "192.0.2.1", ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    assert_error(res, 429, "too_many_attempts").await;
+    expect_error(res, 429, "too_many_attempts").await;
     // Another address is not affected; after a minute the address may try again.
     let res = login_from(&app, "192.0.2.2", ADMIN_EMAIL, ADMIN_PASSWORD).await;
     assert_eq!(res.status(), 200);
@@ -155,7 +154,7 @@ async fn rule_40_the_31st_failed_login_a_minute_from_one_address_is_refused() {
         assert_eq!(res.status(), 401, "v6 failure {i}");
     }
     let res = login_from(&app, "2001:db8:7:7:ffff::1", "v6@example.com", "wrong pw!").await;
-    assert_error(res, 429, "too_many_attempts").await;
+    expect_error(res, 429, "too_many_attempts").await;
     let res = login_from(&app, "2001:db8:7:8::1", "v6@example.com", "wrong pw!").await;
     assert_eq!(res.status(), 401, "the next /64 is another address");
 }
@@ -173,7 +172,7 @@ async fn rule_40_the_console_login_shares_the_per_address_limit() {
     assert!(page.contains("Too many failed attempts"), "{page}");
     // The API login from the same address is limited by the same count.
     let res = app.login_raw(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    assert_error(res, 429, "too_many_attempts").await;
+    expect_error(res, 429, "too_many_attempts").await;
 }
 
 /// A value of `/proc/PID/status` in KiB (`VmRSS`, `VmHWM`).
@@ -365,7 +364,7 @@ async fn rule_41_a_login_email_that_does_not_parse_is_not_stored() {
     let app = spawn_app().await;
     for email in ["not-an-email-zq7", "spaces in@example.com", "@nobody-zq7"] {
         let res = app.login_raw(email, "wrong password").await;
-        assert_error(res, 401, "invalid_credentials").await;
+        expect_error(res, 401, "invalid_credentials").await;
     }
     let failures = app.audit_events("action=session.login_failed").await;
     assert_eq!(failures.len(), 3, "{failures:?}");
@@ -378,7 +377,7 @@ async fn rule_41_a_login_email_that_does_not_parse_is_not_stored() {
     assert!(!stored.contains("spaces in"), "{stored}");
     // A well-formed unknown email is still recorded as such.
     let res = app.login_raw("Someone@Example.com", "wrong password").await;
-    assert_error(res, 401, "invalid_credentials").await;
+    expect_error(res, 401, "invalid_credentials").await;
     let last = &app.audit_events("action=session.login_failed").await[0];
     assert_eq!(last["details"]["email"], "someone@example.com");
 }
@@ -501,7 +500,7 @@ async fn rule_41_ten_thousand_oidc_starts_do_not_refuse_a_new_visitor() {
 }
 
 fn common_client() -> reqwest::Client {
-    crate::common::client()
+    tokend_test_support::client()
 }
 
 #[tokio::test]

@@ -176,115 +176,109 @@ fn names(v: &Value) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
-impl TestApp {
-    /// Sends `body` to `path` as `cred`.
-    async fn as_cred(
-        &self,
-        cred: &Credential,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut req = self.client.request(method, self.url(path));
-        req = match &cred.auth {
-            Auth::Bearer(v) => req.bearer_auth(v),
-            Auth::Legacy { uuid, secret } => req
-                .header("X-WallarmApi-UUID", uuid)
-                .header("X-WallarmApi-Secret", secret),
-            Auth::Session { cookie, csrf } => {
-                req.header("Cookie", cookie).header("X-CSRF-Token", csrf)
-            }
-        };
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.expect("request sent");
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(Value::Null))
+/// Sends `body` to `path` as `cred`.
+async fn as_cred(
+    app: &TestApp,
+    cred: &Credential,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = app.client.request(method, app.url(path));
+    req = match &cred.auth {
+        Auth::Bearer(v) => req.bearer_auth(v),
+        Auth::Legacy { uuid, secret } => req
+            .header("X-WallarmApi-UUID", uuid)
+            .header("X-WallarmApi-Secret", secret),
+        Auth::Session { cookie, csrf } => req.header("Cookie", cookie).header("X-CSRF-Token", csrf),
+    };
+    if let Some(b) = body {
+        req = req.json(&b);
     }
+    let res = req.send().await.expect("request sent");
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
 
-    /// The power of a credential now (`None` when it does not authenticate).
-    async fn power_of(&self, cred: &Credential) -> Option<Power> {
-        let (status, me) = self.as_cred(cred, Method::GET, "/v1/me", None).await;
-        (status == 200).then(|| Power {
-            permissions: names(&me["permissions"]),
-            company: me["company"]["id"]
-                .as_i64()
-                .or_else(|| me["user"]["company_id"].as_i64())
-                .expect("company of /v1/me"),
+/// The power of a credential now (`None` when it does not authenticate).
+async fn power_of(app: &TestApp, cred: &Credential) -> Option<Power> {
+    let (status, me) = as_cred(app, cred, Method::GET, "/v1/me", None).await;
+    (status == 200).then(|| Power {
+        permissions: names(&me["permissions"]),
+        company: me["company"]["id"]
+            .as_i64()
+            .or_else(|| me["user"]["company_id"].as_i64())
+            .expect("company of /v1/me"),
+    })
+}
+
+async fn token_state(app: &TestApp, id: i64) -> Option<TokenState> {
+    let now = app.server_now().timestamp_millis();
+    app.state
+        .read(move |c| -> tokend::service::Result<_> {
+            let Some(t) = tokend::db::tokens::get(c, id)? else {
+                return Ok(None);
+            };
+            let owner =
+                tokend::db::users::get(c, t.owner_id)?.ok_or(tokend::service::Error::NotFound)?;
+            let power = tokend::service::policy::power(&t);
+            Ok(Some(TokenState {
+                live: t.enabled && owner.can_hold_tokens() && t.expires_at.is_none_or(|e| e > now),
+                enabled: t.enabled,
+                reason: t.disabled_reason.clone(),
+                expires_at: t.expires_at,
+                cidrs: t.allowed_cidrs.clone(),
+                power: power.names().into_iter().map(str::to_string).collect(),
+                company: t.company_id,
+            }))
         })
-    }
+        .await
+        .expect("token state")
+}
 
-    async fn token_state(&self, id: i64) -> Option<TokenState> {
-        let now = self.server_now().timestamp_millis();
-        self.state
-            .read(move |c| -> tokend::service::Result<_> {
-                let Some(t) = tokend::db::tokens::get(c, id)? else {
-                    return Ok(None);
-                };
-                let owner = tokend::db::users::get(c, t.owner_id)?
-                    .ok_or(tokend::service::Error::NotFound)?;
-                let power = tokend::service::policy::power(&t);
-                Ok(Some(TokenState {
-                    live: t.enabled
-                        && owner.can_hold_tokens()
-                        && t.expires_at.is_none_or(|e| e > now),
-                    enabled: t.enabled,
-                    reason: t.disabled_reason.clone(),
-                    expires_at: t.expires_at,
-                    cidrs: t.allowed_cidrs.clone(),
-                    power: power.names().into_iter().map(str::to_string).collect(),
-                    company: t.company_id,
-                }))
-            })
-            .await
-            .expect("token state")
-    }
+async fn user_state(app: &TestApp, id: i64) -> Option<UserState> {
+    let u = app
+        .state
+        .read(move |c| Ok::<_, tokend::service::Error>(tokend::db::users::get(c, id)?))
+        .await
+        .expect("user")?;
+    let password = app
+        .store()
+        .query_row(
+            "SELECT password_hash FROM users WHERE id = $1",
+            tokend::params![id],
+            |r| r.get::<Option<String>>(0),
+        )
+        .expect("password hash");
+    Some(UserState {
+        password,
+        email: u.email.clone(),
+        permissions: u
+            .permissions()
+            .names()
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+        company: u.company_id,
+    })
+}
 
-    async fn user_state(&self, id: i64) -> Option<UserState> {
-        let u = self
-            .state
-            .read(move |c| Ok::<_, tokend::service::Error>(tokend::db::users::get(c, id)?))
-            .await
-            .expect("user")?;
-        let password = self
-            .store()
-            .query_row(
-                "SELECT password_hash FROM users WHERE id = $1",
-                tokend::params![id],
-                |r| r.get::<Option<String>>(0),
-            )
-            .expect("password hash");
-        Some(UserState {
-            password,
-            email: u.email.clone(),
-            permissions: u
-                .permissions()
-                .names()
-                .into_iter()
-                .map(str::to_string)
-                .collect(),
-            company: u.company_id,
-        })
+async fn snapshot(
+    app: &TestApp,
+    w: &World,
+) -> (
+    BTreeMap<i64, Option<TokenState>>,
+    BTreeMap<i64, Option<UserState>>,
+) {
+    let mut tokens = BTreeMap::new();
+    for id in &w.tokens {
+        tokens.insert(*id, token_state(app, *id).await);
     }
-
-    async fn snapshot(
-        &self,
-        w: &World,
-    ) -> (
-        BTreeMap<i64, Option<TokenState>>,
-        BTreeMap<i64, Option<UserState>>,
-    ) {
-        let mut tokens = BTreeMap::new();
-        for id in &w.tokens {
-            tokens.insert(*id, self.token_state(*id).await);
-        }
-        let mut users = BTreeMap::new();
-        for id in &w.users {
-            users.insert(*id, self.user_state(*id).await);
-        }
-        (tokens, users)
+    let mut users = BTreeMap::new();
+    for id in &w.users {
+        users.insert(*id, user_state(app, *id).await);
     }
+    (tokens, users)
 }
 
 /// Whether `b` (after) gives power back compared with `a` (before).
@@ -521,7 +515,7 @@ async fn perform(app: &TestApp, w: &World, c: usize, op: &Op) -> (u16, Value) {
             return (res.status().as_u16(), Value::Null);
         }
     };
-    app.as_cred(cred, method, &path, body).await
+    as_cred(app, cred, method, &path, body).await
 }
 
 /// Runs one case; returns the first violation found.
@@ -530,8 +524,8 @@ async fn run_case(app: &TestApp, case: usize, steps: &[(usize, Op)]) -> Result<(
     for (n, (c, op)) in steps.iter().enumerate() {
         let c = c % w.creds.len();
         let caller = w.creds[c].clone();
-        let power = app.power_of(&caller).await.unwrap_or_default();
-        let (tokens_before, users_before) = app.snapshot(&w).await;
+        let power = power_of(app, &caller).await.unwrap_or_default();
+        let (tokens_before, users_before) = snapshot(app, &w).await;
         let (status, answer) = perform(app, &w, c, op).await;
         let at = || format!("step {n}: {} {op:?} → {status} {answer}", caller.label);
         if status >= 500 {
@@ -576,7 +570,7 @@ async fn run_case(app: &TestApp, case: usize, steps: &[(usize, Op)]) -> Result<(
             if let Auth::Bearer(v) = &auth {
                 w.values.push(v.clone());
             }
-            if let Some(got) = app.power_of(&cred).await {
+            if let Some(got) = power_of(app, &cred).await {
                 if !power.covers(&got.permissions, got.company) {
                     return Err(format!(
                         "{}: handed out a value with {:?} in company {} to a caller holding {:?} in company {}",
@@ -589,7 +583,7 @@ async fn run_case(app: &TestApp, case: usize, steps: &[(usize, Op)]) -> Result<(
                 }
             }
             if let Some(state) = match id {
-                Some(id) => app.token_state(id).await,
+                Some(id) => token_state(app, id).await,
                 None => None,
             } {
                 if !power.covers(&state.power, state.company) {
@@ -604,7 +598,7 @@ async fn run_case(app: &TestApp, case: usize, steps: &[(usize, Op)]) -> Result<(
                 w.creds[c].auth = auth;
             }
         }
-        let (tokens_after, users_after) = app.snapshot(&w).await;
+        let (tokens_after, users_after) = snapshot(app, &w).await;
         for (id, after) in &tokens_after {
             let (Some(after), Some(Some(before))) = (after, tokens_before.get(id)) else {
                 continue;

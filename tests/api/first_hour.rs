@@ -30,7 +30,7 @@ async fn first_hour_api_token_create_without_template_or_permissions_is_422_perm
         ),
     ] {
         let res = app.post("/v1/tokens", token, body).await;
-        let b = assert_error(res, 422, "permissions_required").await;
+        let b = expect_error(res, 422, "permissions_required").await;
         assert!(
             b["error"]["fields"]["permissions"].is_string(),
             "{who}: fields.permissions: {b}"

@@ -27,7 +27,7 @@ fn no_serde_text(b: &Value, what: &str) {
 
 /// Asserts 422 `validation_failed` with `fields.<field>` == `message`; returns the body.
 async fn assert_field(res: reqwest::Response, field: &str, message: &str, what: &str) -> Value {
-    let b = assert_error(res, 422, "validation_failed").await;
+    let b = expect_error(res, 422, "validation_failed").await;
     assert_eq!(b["error"]["fields"][field], message, "{what}: {b}");
     assert!(
         b["error"]["message"].as_str().unwrap_or("").contains(field),
@@ -94,7 +94,7 @@ async fn first_hour_a_wrongly_typed_body_field_is_422_naming_the_field() {
             json!({ "name": "a", "expires_at": "soon" }),
         )
         .await;
-    let b = assert_error(res, 422, "validation_failed").await;
+    let b = expect_error(res, 422, "validation_failed").await;
     let m = b["error"]["fields"]["expires_at"].as_str().unwrap_or("");
     assert!(m.contains("RFC 3339"), "{b}");
     // nested: the index of the bad element
@@ -165,7 +165,7 @@ async fn first_hour_unknown_fields_stay_400_and_are_named_malformed_json_stays_4
     let res = app
         .post("/v1/tokens", t, json!({ "name": "a", "surprise": true }))
         .await;
-    let b = assert_error(res, 400, "bad_request").await;
+    let b = expect_error(res, 400, "bad_request").await;
     let m = b["error"]["message"].as_str().unwrap_or("");
     assert!(m.contains("`surprise`"), "names the field: {b}");
     assert!(m.contains("name"), "lists the accepted fields: {b}");
@@ -181,7 +181,7 @@ async fn first_hour_unknown_fields_stay_400_and_are_named_malformed_json_stays_4
                 raw.into(),
             )
             .await;
-        assert_error(res, 400, "bad_request").await;
+        expect_error(res, 400, "bad_request").await;
     }
     assert_eq!(token_count(&app), before, "nothing stored changed");
 }
@@ -230,12 +230,12 @@ async fn first_hour_a_bad_query_value_is_422_naming_the_parameter() {
         ("/v1/tokens?cursor=bogus", "cursor"),
     ] {
         let res = app.get(query, t).await;
-        let b = assert_error(res, 422, "validation_failed").await;
+        let b = expect_error(res, 422, "validation_failed").await;
         assert!(b["error"]["fields"][field].is_string(), "{query}: {b}");
     }
     // an unknown parameter stays 400, named
     let res = app.get("/v1/tokens?colour=blue", t).await;
-    let b = assert_error(res, 400, "bad_request").await;
+    let b = expect_error(res, 400, "bad_request").await;
     assert!(
         b["error"]["message"]
             .as_str()
@@ -261,7 +261,7 @@ async fn first_hour_name_taken_carries_fields_name() {
             json!({ "name": "deploy-bot", "role_template": "read_only" }),
         )
         .await;
-    let b = assert_error(res, 409, "name_taken").await;
+    let b = expect_error(res, 409, "name_taken").await;
     assert!(b["error"]["fields"]["name"].is_string(), "{b}");
     // renaming onto a taken name too
     let other = app
@@ -274,7 +274,7 @@ async fn first_hour_name_taken_carries_fields_name() {
             json!({ "name": "deploy-bot" }),
         )
         .await;
-    let b = assert_error(res, 409, "name_taken").await;
+    let b = expect_error(res, 409, "name_taken").await;
     assert!(b["error"]["fields"]["name"].is_string(), "{b}");
     // and a taken email names `email`
     app.quick_user("taken@example.com", "analyst").await;
@@ -285,6 +285,6 @@ async fn first_hour_name_taken_carries_fields_name() {
             json!({ "email": "taken@example.com", "role": "analyst", "password": "password-123" }),
         )
         .await;
-    let b = assert_error(res, 409, "email_taken").await;
+    let b = expect_error(res, 409, "email_taken").await;
     assert!(b["error"]["fields"]["email"].is_string(), "{b}");
 }

@@ -45,13 +45,13 @@ async fn rule_28_oversized_login_input_is_refused_without_hashing_or_storing() {
     let huge_email = format!("{}@example.com", "a".repeat(60_000));
     let before = hashes(&app).await;
     let res = app.login_raw(&huge_email, "wrong password here").await;
-    assert_error(res, 401, "invalid_credentials").await;
+    expect_error(res, 401, "invalid_credentials").await;
     let long_password = "p".repeat(1025);
     let res = app.login_raw(ADMIN_EMAIL, &long_password).await;
-    assert_error(res, 401, "invalid_credentials").await;
+    expect_error(res, 401, "invalid_credentials").await;
     // A string over 4 KiB anywhere in the body is a failed login too, not a 422.
     let res = app.login_raw(ADMIN_EMAIL, &"p".repeat(5000)).await;
-    assert_error(res, 401, "invalid_credentials").await;
+    expect_error(res, 401, "invalid_credentials").await;
     assert_eq!(
         hashes(&app).await,
         before,
@@ -65,7 +65,7 @@ async fn rule_28_oversized_login_input_is_refused_without_hashing_or_storing() {
     assert!(!audit.contains(&"p".repeat(1025)), "no password stored");
     // The control: a bounded wrong password is hashed (the counter works).
     let res = app.login_raw(ADMIN_EMAIL, "wrong password here").await;
-    assert_error(res, 401, "invalid_credentials").await;
+    expect_error(res, 401, "invalid_credentials").await;
     assert_eq!(hashes(&app).await, before + 1.0);
 }
 
@@ -81,7 +81,7 @@ async fn rule_28_user_fields_are_bounded_before_the_password_is_hashed() {
             json!({ "email": long_email, "role": "read_only", "password": "password-123" }),
         )
         .await;
-    assert_error(res, 422, "validation_failed").await;
+    expect_error(res, 422, "validation_failed").await;
     let res = app
         .post(
             "/v1/users",
@@ -89,7 +89,7 @@ async fn rule_28_user_fields_are_bounded_before_the_password_is_hashed() {
             json!({ "email": "p@example.com", "role": "read_only", "password": "p".repeat(1025) }),
         )
         .await;
-    assert_error(res, 422, "validation_failed").await;
+    expect_error(res, 422, "validation_failed").await;
     let id = app.create_user("bounded@example.com", "read_only").await;
     let after_create = hashes(&app).await;
     // A change with a new password and an over-long name is refused before hashing.
@@ -100,7 +100,7 @@ async fn rule_28_user_fields_are_bounded_before_the_password_is_hashed() {
             json!({ "name": "n".repeat(129), "password": "new-password-123" }),
         )
         .await;
-    assert_error(res, 422, "validation_failed").await;
+    expect_error(res, 422, "validation_failed").await;
     let res = app
         .patch(
             &format!("/v1/users/{id}"),
@@ -108,7 +108,7 @@ async fn rule_28_user_fields_are_bounded_before_the_password_is_hashed() {
             json!({ "email": long_email, "password": "new-password-123" }),
         )
         .await;
-    assert_error(res, 422, "validation_failed").await;
+    expect_error(res, 422, "validation_failed").await;
     assert_eq!(hashes(&app).await, after_create, "no argon2 run");
     assert!(after_create - before <= 1.0, "only the valid create hashed");
     // Every other string: at most 4 KiB, refused with the field named.
@@ -119,12 +119,12 @@ async fn rule_28_user_fields_are_bounded_before_the_password_is_hashed() {
             json!({ "name": "ok", "role_template": "x".repeat(5000) }),
         )
         .await;
-    let b = assert_error(res, 422, "validation_failed").await;
+    let b = expect_error(res, 422, "validation_failed").await;
     assert!(b["error"]["fields"]["role_template"].is_string(), "{b}");
     let res = app
         .post("/v1/revoke", "", json!({ "values": ["v".repeat(5000)] }))
         .await;
-    let b = assert_error(res, 422, "validation_failed").await;
+    let b = expect_error(res, 422, "validation_failed").await;
     assert!(b["error"]["fields"]["values.0"].is_string(), "{b}");
     assert!(!audit_text(&app).contains(&"x".repeat(300)));
 }
@@ -169,7 +169,7 @@ async fn rule_29_failed_legacy_attempts_are_limited_per_address() {
         assert_eq!(res.status(), 401, "failure {i}");
     }
     let res = app.legacy_get("/v1/me", &uuid, "wrong-secret").await;
-    assert_error(res, 429, "too_many_attempts").await;
+    expect_error(res, 429, "too_many_attempts").await;
     // Refused before the secret is compared: the right one waits too.
     let res = app.legacy_get("/v1/me", &uuid, &secret).await;
     assert_eq!(res.status(), 429);
@@ -370,7 +370,7 @@ async fn rule_33_internal_webhook_targets_are_refused() {
         "http://[fe80::1]/",
     ] {
         let res = set_webhook(&app, url).await;
-        assert_error(res, 422, "webhook_target_forbidden").await;
+        expect_error(res, 422, "webhook_target_forbidden").await;
     }
     let s = body(app.get("/v1/settings", &app.admin_token).await).await;
     assert!(s["webhook_url"].is_null(), "nothing stored: {s}");
@@ -443,7 +443,7 @@ async fn rule_35_leaked_node_tokens_are_revocable() {
         .await;
     assert_eq!(res.status(), 202);
     assert_eq!(body(res).await["accepted"], 1);
-    assert_error(
+    expect_error(
         app.get("/v1/nodes/self", &value).await,
         401,
         "invalid_token",
@@ -509,7 +509,7 @@ async fn rule_34_console_forms_over_64_kib_get_413_chunked_or_not() {
     let app = spawn_app().await;
     let s = app.login_ok(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let users_before =
-        crate::helpers::ids(&app.get_ok("/v1/users?limit=500", &app.admin_token).await).len();
+        tokend_test_support::ids(&app.get_ok("/v1/users?limit=500", &app.admin_token).await).len();
     let filler = "x".repeat(100 * 1024);
     let body = format!(
         "csrf_token={}&email=big%40example.com&role=read_only&name={filler}",
@@ -528,7 +528,7 @@ async fn rule_34_console_forms_over_64_kib_get_413_chunked_or_not() {
     let status = raw_form(&app, "/users", &s.cookie, small.into_bytes(), true).await;
     assert_eq!(status, 303, "a small chunked form is processed");
     assert_eq!(
-        crate::helpers::ids(&app.get_ok("/v1/users?limit=500", &app.admin_token).await).len(),
+        tokend_test_support::ids(&app.get_ok("/v1/users?limit=500", &app.admin_token).await).len(),
         users_before + 1
     );
 }

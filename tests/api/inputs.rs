@@ -5,8 +5,8 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::common::PASSWORD;
 use crate::helpers::*;
+use tokend_test_support::PASSWORD;
 
 /// Webhook URLs naming an address that is not global unicast, each written so that the
 /// rule 33 filter alone (loopback, private, link-local, unspecified) let it through.
@@ -50,7 +50,7 @@ async fn rule_43_webhook_targets_that_are_not_global_unicast_are_refused() {
                 json!({ "webhook_url": url, "token_reveal": "show_once" }),
             )
             .await;
-        assert_error(res, 422, "webhook_target_forbidden").await;
+        expect_error(res, 422, "webhook_target_forbidden").await;
         assert_eq!(settings(&app).await, before, "{url}: nothing stored");
     }
     // A global address is accepted (no DNS needed for a literal).
@@ -276,7 +276,7 @@ async fn rule_44_control_characters_in_any_input_are_422_and_change_nothing() {
         // and it is stored nowhere.
         for email in [format!("ctl{c}@example.com"), format!("{ADMIN_EMAIL}{c}")] {
             let res = app.login_raw(&email, PASSWORD).await;
-            assert_error(res, 401, "invalid_credentials").await;
+            expect_error(res, 401, "invalid_credentials").await;
         }
     }
     // Tab and line breaks are allowed in descriptions, and only there.
@@ -287,7 +287,7 @@ async fn rule_44_control_characters_in_any_input_are_422_and_change_nothing() {
             json!({ "name": "a\tb" }),
         )
         .await;
-    assert_error(res, 422, "validation_failed").await;
+    expect_error(res, 422, "validation_failed").await;
     assert_eq!(snapshot(&app).await, before, "nothing changed");
     let text = "line one\r\n\tline two\nend";
     let res = app

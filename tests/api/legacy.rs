@@ -158,13 +158,13 @@ async fn rule_19_legacy_permissions_are_not_displayed_and_cannot_be_changed() {
         json!({ "role_template": "custom", "permissions": ["attacks:read"] }),
         json!({ "name": "renamed", "permissions": ["tokens:read"] }),
     ] {
-        assert_error(
+        expect_error(
             app.update_token(creds.token_id, change.clone()).await,
             422,
             "legacy_permissions_fixed",
         )
         .await;
-        assert_error(
+        expect_error(
             app.patch(
                 &format!("/v1/tokens/{}", creds.token_id),
                 &owner_token,
@@ -192,7 +192,7 @@ async fn rule_19_one_legacy_token_per_user_issued_by_administrators_secret_never
     let app = spawn_app().await;
     let (owner, owner_token) = app.user_with_token("leo@example.com", "analyst").await;
     // Issuing needs `users:write` (administrators).
-    assert_error(
+    expect_error(
         app.post(
             &format!("/v1/users/{owner}/legacy-credentials"),
             &owner_token,
@@ -204,7 +204,7 @@ async fn rule_19_one_legacy_token_per_user_issued_by_administrators_secret_never
     )
     .await;
     let creds = issue(&app, owner).await;
-    assert_error(
+    expect_error(
         app.post(
             &format!("/v1/users/{owner}/legacy-credentials"),
             &app.admin_token,
@@ -368,7 +368,7 @@ async fn rule_20_legacy_headers_obey_expiry_disable_and_owner_state() {
         app.token_view(id).await["disabled_reason"],
         "owner_disabled"
     );
-    assert_error(
+    expect_error(
         app.update_token(id, json!({ "enabled": true })).await,
         409,
         "owner_inactive",
@@ -406,8 +406,8 @@ async fn rule_21_renewing_the_legacy_token_ends_uuid_secret_but_the_token_lives_
     let renewed = body(res).await;
     let new_value = renewed["value"].as_str().unwrap().to_string();
 
-    assert_error(creds.me(&app).await, 401, "invalid_token").await;
-    assert_error(app.get("/v1/me", &old_value).await, 401, "invalid_token").await;
+    expect_error(creds.me(&app).await, 401, "invalid_token").await;
+    expect_error(app.get("/v1/me", &old_value).await, 401, "invalid_token").await;
     let me = body(app.get("/v1/me", &new_value).await).await;
     assert_eq!(me["token_id"], creds.token_id, "the legacy token lives on");
     assert_eq!(
@@ -437,7 +437,7 @@ async fn rule_21_renewing_the_legacy_token_ends_uuid_secret_but_the_token_lives_
     app.maintenance().await;
     assert_eq!(creds.me(&app).await.status(), 401);
     // The user still holds a legacy token: new credentials need it deleted first.
-    assert_error(
+    expect_error(
         app.post(
             &format!("/v1/users/{owner}/legacy-credentials"),
             &app.admin_token,
@@ -462,7 +462,7 @@ async fn rule_21_deleting_the_legacy_token_ends_uuid_secret_and_new_ones_can_be_
             .status(),
         204
     );
-    assert_error(first.me(&app).await, 401, "invalid_token").await;
+    expect_error(first.me(&app).await, 401, "invalid_token").await;
 
     // "To control a legacy user's permissions, delete the legacy token and create a new one."
     let second = issue(&app, owner).await;
@@ -480,7 +480,7 @@ async fn rule_21_switching_the_owner_to_sso_ends_uuid_secret_for_good() {
     let creds = issue(&app, owner).await;
     let user: Value = app.update_user(owner, json!({ "sso": true })).await;
     assert_eq!(user["sso"], true);
-    assert_error(creds.me(&app).await, 401, "invalid_token").await;
+    expect_error(creds.me(&app).await, 401, "invalid_token").await;
     app.update_user(owner, json!({ "sso": false })).await;
     assert_eq!(
         app.update_token(creds.token_id, json!({ "enabled": true }))
@@ -488,7 +488,7 @@ async fn rule_21_switching_the_owner_to_sso_ends_uuid_secret_for_good() {
             .status(),
         200
     );
-    assert_error(creds.me(&app).await, 401, "invalid_token").await;
+    expect_error(creds.me(&app).await, 401, "invalid_token").await;
 }
 
 /// Issuing legacy credentials hands the caller a credential that acts as the owner, with the
@@ -554,7 +554,7 @@ async fn rule_19_administrators_cannot_issue_legacy_credentials_wider_than_their
     };
     // A token narrowed to `users:*` cannot mint an analyst's (wider) credentials either.
     let deployer = app.create_user("dee@example.com", "deploy").await;
-    assert_error(
+    expect_error(
         app.post(
             &format!("/v1/users/{deployer}/legacy-credentials"),
             &narrow_admin_token,
@@ -586,7 +586,7 @@ async fn rule_19_credentials_can_be_imported_through_the_api() {
     let res = app
         .post(&path, &app.admin_token, json!({ "uuid": uuid }))
         .await;
-    assert_error(res, 422, "validation_failed").await;
+    expect_error(res, 422, "validation_failed").await;
     let res = app
         .post(
             &path,
@@ -594,7 +594,7 @@ async fn rule_19_credentials_can_be_imported_through_the_api() {
             json!({ "uuid": "not-a-uuid", "secret": secret }),
         )
         .await;
-    assert_error(res, 422, "validation_failed").await;
+    expect_error(res, 422, "validation_failed").await;
     let res = app
         .post(
             &path,
@@ -602,7 +602,7 @@ async fn rule_19_credentials_can_be_imported_through_the_api() {
             json!({ "uuid": uuid, "secret": secret, "x": 1 }),
         )
         .await;
-    assert_error(res, 400, "bad_request").await;
+    expect_error(res, 400, "bad_request").await;
     let res = app
         .post(
             &path,
@@ -651,7 +651,7 @@ async fn rule_21_an_ended_uuid_never_works_again_even_when_re_imported() {
             json!({ "uuid": uuid, "secret": secret }),
         )
         .await;
-    assert_error(res, 409, "uuid_retired").await;
+    expect_error(res, 409, "uuid_retired").await;
     let res = app
         .client
         .get(app.url("/v1/me"))

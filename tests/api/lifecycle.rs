@@ -18,7 +18,7 @@ fn minutes(n: i64) -> chrono::Duration {
 /// Asserts a token value no longer authenticates: 401 `invalid_token` on `/v1/me` and on the
 /// forward-auth endpoint.
 async fn assert_dead(app: &TestApp, value: &str) {
-    assert_error(app.get("/v1/me", value).await, 401, "invalid_token").await;
+    expect_error(app.get("/v1/me", value).await, 401, "invalid_token").await;
     let res = app.get("/v1/auth/verify", value).await;
     assert_eq!(res.status(), 401, "verify must refuse a dead token");
 }
@@ -143,14 +143,14 @@ async fn rule_15_tokens_cannot_be_enabled_while_owner_disabled() {
     let (id, value) = app.token_for(owner, json!({})).await;
     app.update_user(owner, json!({ "enabled": false })).await;
 
-    assert_error(
+    expect_error(
         app.update_token(id, json!({ "enabled": true })).await,
         409,
         "owner_inactive",
     )
     .await;
     let later = app.server_time_plus(days(30));
-    assert_error(
+    expect_error(
         app.update_token(id, json!({ "enabled": true, "expires_at": later }))
             .await,
         409,
@@ -172,7 +172,7 @@ async fn rule_15_tokens_cannot_be_enabled_while_owner_disabled() {
         "{bulk}"
     );
     // Nor can a new token be created for a disabled user.
-    assert_error(
+    expect_error(
         app.post(
             "/v1/tokens",
             &app.admin_token,
@@ -234,7 +234,7 @@ async fn user_delete_deletes_its_tokens_and_is_refused_while_it_owns_shared_toke
     let (private, private_value) = app.token_for(owner, json!({})).await;
     let (shared, _) = app.token_for(owner, json!({ "kind": "shared" })).await;
 
-    assert_error(
+    expect_error(
         app.delete(&format!("/v1/users/{owner}"), &app.admin_token)
             .await,
         409,
@@ -321,7 +321,7 @@ async fn rule_16_role_change_trims_tokens_and_raising_it_restores_nothing() {
     );
     assert!(!expected.contains(&"attacks:write".to_string()));
     // At once, on the hot path.
-    assert_error(
+    expect_error(
         app.get(&verify("attacks:write"), &wide_value).await,
         403,
         "insufficient_scope",
@@ -355,7 +355,7 @@ async fn rule_16_role_change_trims_tokens_and_raising_it_restores_nothing() {
         sorted_strings(&app.token_view(wide).await["permissions"]),
         expected
     );
-    assert_error(
+    expect_error(
         app.get(&verify("attacks:write"), &wide_value).await,
         403,
         "insufficient_scope",
@@ -501,7 +501,7 @@ async fn rule_17_disabled_token_is_purged_after_retention_and_audit_remains() {
 
     app.advance(minutes(2));
     app.maintenance().await;
-    assert_error(
+    expect_error(
         app.get(&format!("/v1/tokens/{id}"), &app.admin_token).await,
         404,
         "not_found",
@@ -702,7 +702,7 @@ async fn rule_18_switching_to_sso_disables_tokens_and_ends_legacy_compatibility(
     assert_eq!(user["sso"], true);
 
     assert_dead(&app, &value).await;
-    assert_error(
+    expect_error(
         app.legacy_get("/v1/me", uuid, secret).await,
         401,
         "invalid_token",
@@ -727,7 +727,7 @@ async fn rule_18_switching_to_sso_disables_tokens_and_ends_legacy_compatibility(
         .unwrap();
     assert_eq!(creds_left, 0, "the UUID + secret are erased");
     // While SSO, tokens cannot be enabled again.
-    assert_error(
+    expect_error(
         app.update_token(id, json!({ "enabled": true })).await,
         403,
         "sso_user",
@@ -736,7 +736,7 @@ async fn rule_18_switching_to_sso_disables_tokens_and_ends_legacy_compatibility(
 
     // Switching back does not bring back the UUID + secret, nor enable the tokens.
     app.update_user(owner, json!({ "sso": false })).await;
-    assert_error(
+    expect_error(
         app.legacy_get("/v1/me", uuid, secret).await,
         401,
         "invalid_token",
@@ -749,7 +749,7 @@ async fn rule_18_switching_to_sso_disables_tokens_and_ends_legacy_compatibility(
             .status(),
         200
     );
-    assert_error(
+    expect_error(
         app.legacy_get("/v1/me", uuid, secret).await,
         401,
         "invalid_token",
@@ -763,7 +763,7 @@ async fn rule_18_sso_users_get_no_tokens_and_no_legacy_credentials() {
     let sso = app
         .create_user_with(json!({ "email": "sso@example.com", "role": "analyst", "sso": true }))
         .await;
-    assert_error(
+    expect_error(
         app.post(
             "/v1/tokens",
             &app.admin_token,
@@ -774,7 +774,7 @@ async fn rule_18_sso_users_get_no_tokens_and_no_legacy_credentials() {
         "sso_user",
     )
     .await;
-    assert_error(
+    expect_error(
         app.post(
             &format!("/v1/users/{sso}/legacy-credentials"),
             &app.admin_token,
@@ -830,7 +830,7 @@ async fn rule_18_password_login_of_sso_users_is_refused() {
             Some(json!({ "email": email, "password": "password-123" })),
         )
     };
-    assert_error(login("sso@example.com").await, 403, "sso_user").await;
+    expect_error(login("sso@example.com").await, 403, "sso_user").await;
 
     // A password user switched to SSO: its password no longer opens a session, and its
     // sessions end.
@@ -842,10 +842,10 @@ async fn rule_18_password_login_of_sso_users_is_refused() {
     assert_eq!(app.cookie_get("/v1/me", &cookie).await.status(), 401);
     let res = login("pwd@example.com").await;
     assert!(session_cookie_value(&res).is_none());
-    assert_error(res, 403, "sso_user").await;
+    expect_error(res, 403, "sso_user").await;
     // Switched back, the old password was erased: it does not work either.
     app.update_user(owner, json!({ "sso": false })).await;
-    assert_error(login("pwd@example.com").await, 401, "invalid_credentials").await;
+    expect_error(login("pwd@example.com").await, 401, "invalid_credentials").await;
 }
 
 /// The CSRF token of the newest session of `user` (read from the database: the test signs
@@ -900,7 +900,7 @@ async fn rule_18_sso_header_from_trusted_proxy_opens_a_session() {
         .any(|e| e["user_id"] == sso && e["details"]["method"] == "sso"));
 
     // The tokens section is closed to SSO users: listing and creating answer 403 `sso_user`.
-    assert_error(app.cookie_get("/v1/tokens", &cookie).await, 403, "sso_user").await;
+    expect_error(app.cookie_get("/v1/tokens", &cookie).await, 403, "sso_user").await;
     let session = format!("tokend_session={cookie}");
     let csrf = csrf_of(&app, sso);
     let res = app
@@ -914,7 +914,7 @@ async fn rule_18_sso_header_from_trusted_proxy_opens_a_session() {
             Some(json!({ "name": "mine" })),
         )
         .await;
-    assert_error(res, 403, "sso_user").await;
+    expect_error(res, 403, "sso_user").await;
 
     // The header opens sessions only for SSO users that exist and are enabled.
     let _pwd = app.create_user("pwd@example.com", "analyst").await;

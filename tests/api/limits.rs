@@ -105,7 +105,7 @@ async fn limits_bad_input_is_422_naming_the_field_and_stores_nothing() {
                 json!({ "name": name, "role_template": "read_only", field: value }),
             )
             .await;
-        let b = assert_error(res, 422, "validation_failed").await;
+        let b = expect_error(res, 422, "validation_failed").await;
         assert!(
             b["error"]["fields"][field].is_string(),
             "{field} {value}: {b}"
@@ -118,7 +118,7 @@ async fn limits_bad_input_is_422_naming_the_field_and_stores_nothing() {
         let res = app
             .update_token(id, json!({ field: value, "name": "renamed" }))
             .await;
-        let b = assert_error(res, 422, "validation_failed").await;
+        let b = expect_error(res, 422, "validation_failed").await;
         assert!(b["error"]["fields"][field].is_string(), "{b}");
         let t = app.token_view(id).await;
         assert_ne!(t["name"], "renamed", "nothing changed by {value}");
@@ -160,7 +160,7 @@ async fn limits_rate_limit_refuses_with_429_retry_after_and_ratelimit_headers() 
             .expect("n");
         assert!((1..=20).contains(&retry), "retry after {retry}");
         assert_eq!(h(&res, "ratelimit-remaining").as_deref(), Some("0"));
-        assert_error(res, 429, "rate_limited").await;
+        expect_error(res, 429, "rate_limited").await;
     }
     // The server's clock moves on by the Retry-After: exactly one more passes.
     app.advance(chrono::Duration::seconds(20));
@@ -228,7 +228,7 @@ async fn limits_daily_quota_is_used_up_then_renews_the_next_utc_day() {
         .and_utc();
     let expected = (midnight - now).num_seconds();
     assert!((retry - expected).abs() <= 2, "{retry} vs {expected}");
-    assert_error(res, 429, "quota_exhausted").await;
+    expect_error(res, 429, "quota_exhausted").await;
     // The count reaches the database with the flush, and the next day starts afresh.
     app.maintenance().await;
     assert_eq!(app.token_view(id).await["quota_remaining"], 0);
@@ -251,7 +251,7 @@ async fn limits_total_quota_of_one_works_exactly_once_under_a_concurrent_burst()
             None,
             "no Retry-After for a total quota"
         );
-        assert_error(r, 429, "quota_exhausted").await;
+        expect_error(r, 429, "quota_exhausted").await;
     }
     assert_eq!(app.token_view(id).await["quota_remaining"], 0);
 }

@@ -101,7 +101,7 @@ async fn limits_usage_needs_tokens_read_and_visibility_and_checks_its_query() {
         .quick_user_with_token("reader@example.com", "read_only")
         .await;
     let res = app.get(&format!("/v1/tokens/{id}/usage"), &reader).await;
-    assert_error(res, 404, "not_found").await;
+    expect_error(res, 404, "not_found").await;
     for q in [
         "bucket=week",
         "from=yesterday",
@@ -114,7 +114,7 @@ async fn limits_usage_needs_tokens_read_and_visibility_and_checks_its_query() {
         assert_eq!(res.status(), 400, "{q}");
     }
     let res = app.get("/v1/tokens/999999/usage", &app.admin_token).await;
-    assert_error(res, 404, "not_found").await;
+    expect_error(res, 404, "not_found").await;
 }
 
 #[tokio::test]

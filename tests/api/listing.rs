@@ -137,12 +137,12 @@ async fn list_filters_by_name_owner_creator_status_kind_and_expiry() {
     ] {
         // SPEC §17: a bad query value is 422 naming the parameter
         let res = app.get(&format!("/v1/tokens?{bad}"), &admin_tok).await;
-        let b = assert_error(res, 422, "validation_failed").await;
+        let b = expect_error(res, 422, "validation_failed").await;
         let field = bad.split('=').next().unwrap();
         assert!(b["error"]["fields"][field].is_string(), "{bad}: {b}");
     }
     let res = app.get("/v1/tokens?unknown=1", &admin_tok).await;
-    assert_error(res, 400, "bad_request").await;
+    expect_error(res, 400, "bad_request").await;
 }
 
 #[tokio::test]
@@ -162,7 +162,7 @@ async fn list_limit_is_1_to_500_and_cursor_paging_returns_every_token_once() {
         let res = app
             .get(&format!("/v1/tokens?limit={bad}"), &app.admin_token)
             .await;
-        let b = assert_error(res, 422, "validation_failed").await;
+        let b = expect_error(res, 422, "validation_failed").await;
         assert!(b["error"]["fields"]["limit"].is_string(), "{b}");
     }
     let page = app.get_ok("/v1/tokens?limit=500", &app.admin_token).await;
@@ -228,13 +228,13 @@ async fn list_limit_is_1_to_500_and_cursor_paging_returns_every_token_once() {
         let res = app
             .get(&format!("/v1/tokens?cursor={bad}"), &app.admin_token)
             .await;
-        assert_error(res, 422, "validation_failed").await;
+        expect_error(res, 422, "validation_failed").await;
     }
     let other = spawn_app().await;
     let res = other
         .get(&format!("/v1/tokens?cursor={c}"), &other.admin_token)
         .await;
-    assert_error(res, 422, "validation_failed").await;
+    expect_error(res, 422, "validation_failed").await;
 }
 
 fn plan(app: &TestApp, sql: &str) -> String {
@@ -707,7 +707,7 @@ async fn audit_records_token_changes_with_actor_token_and_ip_but_never_a_value()
         );
     }
     // reading the log needs audit:read
-    assert_error(
+    expect_error(
         app.get("/v1/audit", &a_tok).await,
         403,
         "insufficient_scope",

@@ -1,7 +1,7 @@
 //! HTTP tests against a spawned server (one binary).
 
-#[path = "../common/app.rs"]
-mod common;
+/// The test harness (`tests/common`), by the name the API tests import it with.
+use tokend_test_support as helpers;
 
 mod auth;
 mod bursts;
@@ -11,7 +11,6 @@ mod first_hour;
 mod first_hour_errors;
 mod first_hour_list;
 mod hardening;
-mod helpers;
 mod inputs;
 mod legacy;
 mod lifecycle;

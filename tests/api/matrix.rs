@@ -182,7 +182,7 @@ async fn every_route_refuses_anonymous_callers_and_callers_without_its_permissio
         }
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{what}");
         assert_eq!(header(&res, "www-authenticate"), MISSING, "{what}");
-        assert_error(res, 401, "unauthenticated").await;
+        expect_error(res, 401, "unauthenticated").await;
 
         // a caller lacking what the route needs
         match *needs {
@@ -232,7 +232,7 @@ async fn every_route_refuses_anonymous_callers_and_callers_without_its_permissio
                     .send(method(m), &path, Some(&lacking[perm]), payload(m, p))
                     .await;
                 assert_eq!(header(&res, "www-authenticate"), SCOPE, "{what}");
-                assert_error(res, 403, "insufficient_scope").await;
+                expect_error(res, 403, "insufficient_scope").await;
                 // a node token never reaches an API route
                 let res = app
                     .send(method(m), &path, Some(&w.node_token), payload(m, p))
@@ -318,28 +318,24 @@ fn shared_table(who: Who, op: Op, member_sees: bool) -> u16 {
     }
 }
 
-async fn call(app: &TestApp, who_token: &str, op: Op, id: i64) -> u16 {
+/// `op` on token `id` with `who_token`, through the common call helper: the status.
+async fn attempt(app: &TestApp, who_token: &str, op: Op, id: i64) -> u16 {
     let path = format!("/v1/tokens/{id}");
-    let res = match op {
-        Op::Get => app.get(&path, who_token).await,
-        Op::Patch => {
-            app.patch(&path, who_token, json!({ "description": "touched" }))
-                .await
-        }
-        Op::Delete => app.delete(&path, who_token).await,
-        Op::Renew => {
-            app.post(&format!("{path}/renew"), who_token, json!({}))
-                .await
-        }
-        Op::Reveal => {
-            app.post(&format!("{path}/reveal"), who_token, json!({}))
-                .await
-        }
+    let (method, path, body) = match op {
+        Op::Get => (Method::GET, path, None),
+        Op::Patch => (
+            Method::PATCH,
+            path,
+            Some(json!({ "description": "touched" })),
+        ),
+        Op::Delete => (Method::DELETE, path, None),
+        Op::Renew => (Method::POST, format!("{path}/renew"), Some(json!({}))),
+        Op::Reveal => (Method::POST, format!("{path}/reveal"), Some(json!({}))),
     };
-    let status = res.status().as_u16();
+    let (status, body) = app.call(method, &path, Some(who_token), body).await;
     if status == 404 {
         // existence does not leak: the same answer as for an id that never existed
-        assert_eq!(body(res).await["error"]["code"], "not_found");
+        assert_eq!(body["error"]["code"], "not_found");
     }
     status
 }
@@ -378,7 +374,7 @@ async fn token_routes_follow_the_role_and_ownership_table() {
         for op in OPS {
             // private token of a non-administrator
             let (id, _) = app.token_for(owner, json!({})).await;
-            let got = call(&app, token_of(who), op, id).await;
+            let got = attempt(&app, token_of(who), op, id).await;
             let want = private_table(who, op);
             if got != want {
                 failures.push(format!("private {who:?} {op:?}: got {got}, want {want}"));
@@ -401,7 +397,7 @@ async fn token_routes_follow_the_role_and_ownership_table() {
                     Who::CompanyAdmin => second_admin.as_str(),
                     w => token_of(w),
                 };
-                let got = call(&app, caller, op, id).await;
+                let got = attempt(&app, caller, op, id).await;
                 let want = shared_table(who, op, member_sees);
                 if got != want {
                     failures.push(format!(

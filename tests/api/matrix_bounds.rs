@@ -290,7 +290,7 @@ async fn rule_24_matrix_a_global_admins_token_without_companies_or_maintenance()
             .all(|e| e["company_id"] != c2),
         "foreign audit events leak"
     );
-    assert_error(
+    expect_error(
         app.get(&format!("/v1/settings?company_id={c2}"), &token)
             .await,
         404,

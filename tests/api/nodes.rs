@@ -78,7 +78,7 @@ async fn rule_22_a_deploy_template_token_creates_a_node_with_its_node_token() {
 
     // Without `nodes:write` there is no node to be had; `nodes:read` still lists.
     let (_, analyst) = app.user_with_token("ann@example.com", "analyst").await;
-    assert_error(
+    expect_error(
         app.post("/v1/nodes", &analyst, json!({ "name": "edge-3" }))
             .await,
         403,
@@ -89,7 +89,7 @@ async fn rule_22_a_deploy_template_token_creates_a_node_with_its_node_token() {
     let (_, dev) = app
         .user_with_token("dev@example.com", "api_developer")
         .await;
-    assert_error(app.get("/v1/nodes", &dev).await, 403, "insufficient_scope").await;
+    expect_error(app.get("/v1/nodes", &dev).await, 403, "insufficient_scope").await;
 
     // Node tokens are listed under their node, not among API tokens.
     let tokens = body(app.get("/v1/tokens?limit=500", &app.admin_token).await).await;
@@ -261,7 +261,7 @@ async fn rule_22_deleting_the_node_deletes_its_token_at_once() {
 
     // Deleting needs `nodes:write`.
     let (_, analyst) = app.user_with_token("ann@example.com", "analyst").await;
-    assert_error(
+    expect_error(
         app.delete(&format!("/v1/nodes/{node_id}"), &analyst).await,
         403,
         "insufficient_scope",
@@ -275,7 +275,7 @@ async fn rule_22_deleting_the_node_deletes_its_token_at_once() {
             .status(),
         204
     );
-    assert_error(
+    expect_error(
         app.get("/v1/nodes/self", &value).await,
         401,
         "invalid_token",

@@ -376,7 +376,7 @@ async fn rule_36_a_team_token_is_revealed_only_by_members_who_cover_it() {
     assert_eq!(res.status(), 200, "a read_only member holds what it grants");
     assert_eq!(body(res).await["value"], team["value"]);
     let res = app.post(&path, &dev, json!({})).await;
-    assert_error(res, 403, "token_exceeds_caller").await;
+    expect_error(res, 403, "token_exceeds_caller").await;
 }
 
 #[tokio::test]
@@ -406,7 +406,7 @@ async fn rule_38_a_leaked_token_stays_disabled_until_it_is_regenerated() {
                 json!({ "enabled": true }),
             )
             .await;
-        assert_error(res, 409, "token_leaked").await;
+        expect_error(res, 409, "token_leaked").await;
     }
     let res = app
         .post(
@@ -513,5 +513,5 @@ async fn rule_39_an_administrators_own_deploy_token_creates_nodes() {
     let res = app
         .post("/v1/nodes", &reader, json!({ "name": "edge-3" }))
         .await;
-    assert_error(res, 403, "insufficient_scope").await;
+    expect_error(res, 403, "insufficient_scope").await;
 }

@@ -40,7 +40,7 @@ async fn rule_8_admins_see_and_manage_all_tokens_of_their_company() {
         .await;
     assert_eq!(res.status(), 200);
     assert_eq!(app.delete(&path, &admin).await.status(), 204);
-    assert_error(app.get(&path, &admin).await, 404, "not_found").await;
+    expect_error(app.get(&path, &admin).await, 404, "not_found").await;
     assert_eq!(app.get("/v1/me", &value).await.status(), 401);
     // bulk too
     let res = app
@@ -81,14 +81,14 @@ async fn rule_8_global_admin_manages_tokens_in_every_company_and_admins_only_the
     assert!(seen2.contains(&t2) && !seen2.contains(&t1), "{seen2:?}");
     for (admin, foreign) in [(&admin1, t2), (&admin2, t1)] {
         let path = format!("/v1/tokens/{foreign}");
-        assert_error(app.get(&path, admin).await, 404, "not_found").await;
-        assert_error(
+        expect_error(app.get(&path, admin).await, 404, "not_found").await;
+        expect_error(
             app.patch(&path, admin, json!({ "enabled": false })).await,
             404,
             "not_found",
         )
         .await;
-        assert_error(app.delete(&path, admin).await, 404, "not_found").await;
+        expect_error(app.delete(&path, admin).await, 404, "not_found").await;
     }
     let f = app
         .get_ok(&format!("/v1/tokens?owner_id={analyst2}"), &admin1)
@@ -136,7 +136,7 @@ async fn rule_9_only_administrators_create_shared_tokens() {
         let (_, token) = app
             .quick_user_with_token(&format!("{role}-u@example.com"), role)
             .await;
-        assert_error(
+        expect_error(
             app.post(
                 "/v1/tokens",
                 &token,
@@ -224,15 +224,15 @@ async fn rule_9_shared_token_is_listed_used_and_managed_by_every_admin_of_its_co
     // a non-administrator (audience `administrators`) and another company's admin do not
     for outsider in [&analyst, &foreign_admin] {
         assert!(!visible(&app, outsider).await.contains(&sid));
-        assert_error(app.get(&path, outsider).await, 404, "not_found").await;
-        assert_error(
+        expect_error(app.get(&path, outsider).await, 404, "not_found").await;
+        expect_error(
             app.post(&format!("{path}/reveal"), outsider, json!({}))
                 .await,
             404,
             "not_found",
         )
         .await;
-        assert_error(
+        expect_error(
             app.patch(&path, outsider, json!({ "name": "x" })).await,
             404,
             "not_found",
@@ -273,20 +273,20 @@ async fn rule_9_company_audience_lets_every_member_list_and_use_it_but_not_manag
 
     // only administrators manage it
     let before = app.get_ok(&path, &admin).await;
-    assert_error(
+    expect_error(
         app.patch(&path, &member, json!({ "name": "mine now" }))
             .await,
         403,
         "forbidden",
     )
     .await;
-    assert_error(
+    expect_error(
         app.patch(&path, &member, json!({ "enabled": false })).await,
         403,
         "forbidden",
     )
     .await;
-    assert_error(app.delete(&path, &member).await, 403, "forbidden").await;
+    expect_error(app.delete(&path, &member).await, 403, "forbidden").await;
     let res = app.post(&format!("{path}/renew"), &member, json!({})).await;
     assert_eq!(
         res.status(),
@@ -315,7 +315,7 @@ async fn rule_9_company_audience_lets_every_member_list_and_use_it_but_not_manag
 
     // other companies' users never see it
     assert!(!visible(&app, &foreigner).await.contains(&sid));
-    assert_error(app.get(&path, &foreigner).await, 404, "not_found").await;
+    expect_error(app.get(&path, &foreigner).await, 404, "not_found").await;
 
     // back to `administrators`: the member loses it
     let res = app
@@ -323,7 +323,7 @@ async fn rule_9_company_audience_lets_every_member_list_and_use_it_but_not_manag
         .await;
     assert_eq!(res.status(), 200);
     assert!(!visible(&app, &member).await.contains(&sid));
-    assert_error(
+    expect_error(
         app.post(&format!("{path}/reveal"), &member, json!({}))
             .await,
         404,
@@ -337,7 +337,7 @@ async fn rule_9_shared_token_permissions_are_bounded_by_its_owner() {
     let app = spawn_app().await;
     let (_, admin) = app.quick_user_with_token("boss@example.com", "admin").await;
     let analyst = app.quick_user("an@example.com", "analyst").await;
-    assert_error(
+    expect_error(
         app.post(
             "/v1/tokens",
             &admin,
@@ -348,7 +348,7 @@ async fn rule_9_shared_token_permissions_are_bounded_by_its_owner() {
         "permissions_exceed_owner",
     )
     .await;
-    assert_error(
+    expect_error(
         app.post(
             "/v1/tokens",
             &admin,
@@ -360,7 +360,7 @@ async fn rule_9_shared_token_permissions_are_bounded_by_its_owner() {
     )
     .await;
     // an admin-owned shared token may not exceed `admin` either (no companies:*)
-    assert_error(
+    expect_error(
         app.post(
             "/v1/tokens",
             &admin,
@@ -375,7 +375,7 @@ async fn rule_9_shared_token_permissions_are_bounded_by_its_owner() {
         .create_token(&admin, json!({ "name": "s", "kind": "shared", "owner_id": analyst, "role_template": "analyst" }))
         .await;
     let path = format!("/v1/tokens/{}", s["id"]);
-    assert_error(
+    expect_error(
         app.patch(
             &path,
             &admin,
@@ -426,13 +426,13 @@ async fn rule_12_nobody_but_the_owner_sees_a_private_tokens_value() {
             .await
             .unwrap();
         assert!(!list.contains(&value[8..]), "value leaked in list");
-        assert_error(
+        expect_error(
             app.post(&format!("{path}/reveal"), who, json!({})).await,
             403,
             "forbidden",
         )
         .await;
-        assert_error(
+        expect_error(
             app.post(&format!("{path}/renew"), who, json!({})).await,
             403,
             "forbidden",
@@ -580,7 +580,7 @@ async fn rule_14_show_once_refuses_reveal_and_erases_stored_values() {
     assert_eq!(body(res).await["token_reveal"], "show_once");
     assert_eq!(stored(c1), 0, "switching to show_once erases stored values");
     assert!(stored(c2) >= 1, "other companies keep theirs");
-    assert_error(
+    expect_error(
         app.post(&reveal(t1), &a_token, json!({})).await,
         409,
         "reveal_disabled",
@@ -601,7 +601,7 @@ async fn rule_14_show_once_refuses_reveal_and_erases_stored_values() {
     assert!(spec_well_formed(t["value"].as_str().unwrap(), "tkd_"));
     assert_eq!(t["can_reveal"], false);
     assert_eq!(stored(c1), 0);
-    assert_error(
+    expect_error(
         app.post(&reveal(t["id"].as_i64().unwrap()), &a_token, json!({}))
             .await,
         409,
@@ -625,7 +625,7 @@ async fn rule_14_show_once_refuses_reveal_and_erases_stored_values() {
         )
         .await;
     assert_eq!(res.status(), 200);
-    assert_error(
+    expect_error(
         app.post(&reveal(t1), &a_token, json!({})).await,
         409,
         "reveal_disabled",

@@ -56,7 +56,7 @@ async fn rule_37_a_narrow_own_token_cannot_change_its_administrators_password_or
         json!({ "email": "attacker@example.com", "password": "taken-over-1" }),
         json!({ "password": "taken-over-1", "current_password": "" }),
     ] {
-        let b = assert_error(
+        let b = expect_error(
             app.patch(&path, &script, change.clone()).await,
             422,
             "current_password_required",
@@ -73,7 +73,7 @@ async fn rule_37_a_narrow_own_token_cannot_change_its_administrators_password_or
         // Out of bounds: wrong without being hashed.
         json!({ "password": "taken-over-1", "current_password": "x".repeat(1025) }),
     ] {
-        assert_error(
+        expect_error(
             app.patch(&path, &script, change).await,
             403,
             "current_password_wrong",
@@ -121,7 +121,7 @@ async fn rule_37_with_the_current_password_a_session_changes_it_and_other_sessio
         json!({ "password": "short", "current_password": "a-wrong-guess" }),
     )
     .await;
-    assert_error(res, 422, "validation_failed").await;
+    expect_error(res, 422, "validation_failed").await;
     assert_eq!(app.metric_sum("tokend_password_hashes_total").await, hashes);
 
     let res = patch_as_session(
@@ -151,7 +151,7 @@ async fn rule_37_with_the_current_password_a_session_changes_it_and_other_sessio
         json!({ "email": "chief@example.com", "current_password": PW }),
     )
     .await;
-    assert_error(res, 403, "current_password_wrong").await;
+    expect_error(res, 403, "current_password_wrong").await;
     let res = patch_as_session(
         &app,
         &s3,
@@ -182,7 +182,7 @@ async fn rule_37_wrong_current_passwords_count_in_the_login_throttle() {
     let path = format!("/v1/users/{boss}");
     let guess = |n: usize| json!({ "password": "taken-over-1", "current_password": format!("guess-{n:04}") });
     for n in 0..10 {
-        assert_error(
+        expect_error(
             app.patch(&path, &tok, guess(n)).await,
             403,
             "current_password_wrong",
@@ -232,7 +232,7 @@ async fn rule_37_an_administrator_covering_the_user_changes_it_without_the_curre
     let admin_id = app.get_ok("/v1/me", &app.admin_token).await["user"]["id"]
         .as_i64()
         .unwrap();
-    assert_error(
+    expect_error(
         app.patch(
             &format!("/v1/users/{admin_id}"),
             &boss_tok,
@@ -250,7 +250,7 @@ async fn rule_37_an_account_without_a_password_cannot_set_its_own_this_way() {
     let app = spawn_app().await;
     let (me, tok) = app.quick_user_with_token("nopw@example.com", "admin").await;
     let path = format!("/v1/users/{me}");
-    assert_error(
+    expect_error(
         app.patch(
             &path,
             &tok,

@@ -156,7 +156,7 @@ async fn renewing_again_ends_an_older_grace_at_once() {
     let bad = app
         .post(&path, &app.admin_token, json!({ "grace_seconds": 604_801 }))
         .await;
-    assert_error(bad, 422, "validation_failed").await;
+    expect_error(bad, 422, "validation_failed").await;
 }
 
 #[tokio::test]
@@ -165,7 +165,7 @@ async fn ip_binding_refuses_other_addresses_with_ip_not_allowed() {
     let (id, value) = app
         .token_for(1, json!({ "allowed_cidrs": ["10.1.0.0/16"] }))
         .await;
-    assert_error(app.get("/v1/me", &value).await, 403, "ip_not_allowed").await;
+    expect_error(app.get("/v1/me", &value).await, 403, "ip_not_allowed").await;
     let res = app
         .send(Method::GET, "/v1/auth/verify", Some(&value), None)
         .await;
@@ -201,7 +201,7 @@ async fn ip_binding_refuses_other_addresses_with_ip_not_allowed() {
             json!({ "allowed_cidrs": too_many }),
         )
         .await;
-    assert_error(res, 422, "validation_failed").await;
+    expect_error(res, 422, "validation_failed").await;
     let res = app
         .patch(
             &format!("/v1/tokens/{id}"),
@@ -209,7 +209,7 @@ async fn ip_binding_refuses_other_addresses_with_ip_not_allowed() {
             json!({ "allowed_cidrs": ["nonsense"] }),
         )
         .await;
-    assert_error(res, 422, "validation_failed").await;
+    expect_error(res, 422, "validation_failed").await;
 }
 
 #[tokio::test]
@@ -346,7 +346,7 @@ async fn max_lifetime_policy_refuses_longer_or_missing_expiry() {
             json!({ "name": "forever", "role_template": "read_only" }),
         )
         .await;
-    assert_error(res, 422, "lifetime_exceeds_policy").await;
+    expect_error(res, 422, "lifetime_exceeds_policy").await;
     let far = (chrono::Utc::now() + Duration::days(31)).to_rfc3339();
     let res = app
         .post(
@@ -355,7 +355,7 @@ async fn max_lifetime_policy_refuses_longer_or_missing_expiry() {
             json!({ "name": "far", "role_template": "read_only", "expires_at": far }),
         )
         .await;
-    assert_error(res, 422, "lifetime_exceeds_policy").await;
+    expect_error(res, 422, "lifetime_exceeds_policy").await;
     let near = (chrono::Utc::now() + Duration::days(29)).to_rfc3339();
     let res = app
         .post(
@@ -417,7 +417,7 @@ async fn public_revoke_disables_leaked_tokens_without_revealing_which_existed() 
             Some(json!({ "values": too_many })),
         )
         .await;
-    assert_error(res, 422, "validation_failed").await;
+    expect_error(res, 422, "validation_failed").await;
 }
 
 #[tokio::test]

@@ -109,5 +109,5 @@ async fn routes_bulk_is_matched_before_the_token_id_pattern() {
     let res = app
         .send(Method::PUT, "/v1/tokens/bulk", Some(&app.admin_token), None)
         .await;
-    assert_error(res, 405, "method_not_allowed").await;
+    expect_error(res, 405, "method_not_allowed").await;
 }

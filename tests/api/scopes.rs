@@ -122,7 +122,7 @@ async fn scopes_crud_validates_names_and_descriptions_and_refuses_duplicates() {
         &format!("orders:{}", "w".repeat(32)),
     ] {
         let res = app.post("/v1/scopes", t, json!({ "name": bad })).await;
-        let b = assert_error(res, 422, "validation_failed").await;
+        let b = expect_error(res, 422, "validation_failed").await;
         assert!(b["error"]["fields"]["name"].is_string(), "{bad}: {b}");
     }
     let res = app
@@ -132,7 +132,7 @@ async fn scopes_crud_validates_names_and_descriptions_and_refuses_duplicates() {
             json!({ "name": "orders:read", "description": "d".repeat(257) }),
         )
         .await;
-    let b = assert_error(res, 422, "validation_failed").await;
+    let b = expect_error(res, 422, "validation_failed").await;
     assert!(b["error"]["fields"]["description"].is_string(), "{b}");
     let res = app
         .post(
@@ -141,7 +141,7 @@ async fn scopes_crud_validates_names_and_descriptions_and_refuses_duplicates() {
             json!({ "name": "orders:read", "description": "a\u{0}b" }),
         )
         .await;
-    assert_error(res, 422, "validation_failed").await;
+    expect_error(res, 422, "validation_failed").await;
     assert_eq!(scope_names(&app, t).await, SEED.to_vec(), "nothing stored");
 
     let res = app
@@ -157,7 +157,7 @@ async fn scopes_crud_validates_names_and_descriptions_and_refuses_duplicates() {
     let res = app
         .post("/v1/scopes", t, json!({ "name": "billing.v2:read-all" }))
         .await;
-    assert_error(res, 409, "name_taken").await;
+    expect_error(res, 409, "name_taken").await;
 
     let b = app.get_ok(&format!("/v1/scopes/{id}"), t).await;
     assert_eq!(b["name"], "billing.v2:read-all");
@@ -176,7 +176,7 @@ async fn scopes_crud_validates_names_and_descriptions_and_refuses_duplicates() {
             json!({ "name": "billing:read" }),
         )
         .await;
-    let b = assert_error(res, 422, "validation_failed").await;
+    let b = expect_error(res, 422, "validation_failed").await;
     assert!(b["error"]["fields"]["name"].is_string(), "{b}");
 
     // settings:read to list, settings:write to change
@@ -192,9 +192,9 @@ async fn scopes_crud_validates_names_and_descriptions_and_refuses_duplicates() {
     let res = app
         .post("/v1/scopes", &reader, json!({ "name": "x:y" }))
         .await;
-    assert_error(res, 403, "insufficient_scope").await;
+    expect_error(res, 403, "insufficient_scope").await;
     let res = app.delete(&format!("/v1/scopes/{id}"), &reader).await;
-    assert_error(res, 403, "insufficient_scope").await;
+    expect_error(res, 403, "insufficient_scope").await;
 }
 
 #[tokio::test]
@@ -243,7 +243,7 @@ async fn scopes_verify_answers_unknown_scope_for_a_name_the_company_does_not_def
             json!({ "name": "x", "permissions": ["orders:delete"] }),
         )
         .await;
-    let b = assert_error(res, 422, "validation_failed").await;
+    let b = expect_error(res, 422, "validation_failed").await;
     assert!(b["error"]["fields"]["permissions"].is_string(), "{b}");
 }
 
@@ -295,7 +295,7 @@ async fn scopes_and_roles_of_one_company_are_invisible_and_unusable_in_another()
             json!({ "name": "x", "permissions": ["orders:write"] }),
         )
         .await;
-    assert_error(res, 422, "validation_failed").await;
+    expect_error(res, 422, "validation_failed").await;
     let res = app
         .post(
             "/v1/users",
@@ -303,7 +303,7 @@ async fn scopes_and_roles_of_one_company_are_invisible_and_unusable_in_another()
             json!({ "email": "c@example.com", "role": "custom", "permissions": ["orders:write"] }),
         )
         .await;
-    assert_error(res, 422, "validation_failed").await;
+    expect_error(res, 422, "validation_failed").await;
     let res = app
         .post(
             "/v1/users",
@@ -311,7 +311,7 @@ async fn scopes_and_roles_of_one_company_are_invisible_and_unusable_in_another()
             json!({ "email": "d@example.com", "role": "company", "role_id": role }),
         )
         .await;
-    let b = assert_error(res, 422, "validation_failed").await;
+    let b = expect_error(res, 422, "validation_failed").await;
     assert!(b["error"]["fields"]["role_id"].is_string(), "{b}");
     let (s, b) = verify(&app, &b_admin, "orders:write").await;
     assert_eq!(
@@ -445,7 +445,7 @@ async fn roles_crud_lists_builtin_and_company_roles_and_assigns_either() {
             json!({ "name": "ci DEPLOYER", "permissions": [] }),
         )
         .await;
-    assert_error(res, 409, "name_taken").await;
+    expect_error(res, 409, "name_taken").await;
     for (body, field) in [
         (json!({ "name": "analyst" }), "name"),
         (json!({ "name": "" }), "name"),
@@ -468,7 +468,7 @@ async fn roles_crud_lists_builtin_and_company_roles_and_assigns_either() {
         ),
     ] {
         let res = app.post("/v1/roles", t, body.clone()).await;
-        let b = assert_error(res, 422, "validation_failed").await;
+        let b = expect_error(res, 422, "validation_failed").await;
         assert!(b["error"]["fields"][field].is_string(), "{body}: {b}");
     }
     // a built-in role is a template to start from
@@ -515,7 +515,7 @@ async fn roles_crud_lists_builtin_and_company_roles_and_assigns_either() {
             json!({ "email": "x@example.com", "role": "company" }),
         )
         .await;
-    assert_error(res, 422, "validation_failed").await;
+    expect_error(res, 422, "validation_failed").await;
     let res = app
         .post(
             "/v1/users",
@@ -523,7 +523,7 @@ async fn roles_crud_lists_builtin_and_company_roles_and_assigns_either() {
             json!({ "email": "x@example.com", "role": "analyst", "role_id": role }),
         )
         .await;
-    assert_error(res, 422, "validation_failed").await;
+    expect_error(res, 422, "validation_failed").await;
     // and back to a built-in role
     let v = app.update_user(u, json!({ "role": "read_only" })).await;
     assert_eq!(v["role"], "read_only");
@@ -628,7 +628,7 @@ async fn roles_a_role_in_use_cannot_be_deleted() {
         .create_user_with(json!({ "email": "a@example.com", "role": "company", "role_id": role }))
         .await;
     let res = app.delete(&format!("/v1/roles/{role}"), t).await;
-    assert_error(res, 409, "role_in_use").await;
+    expect_error(res, 409, "role_in_use").await;
     app.update_user(u, json!({ "role": "read_only" })).await;
     let res = app.delete(&format!("/v1/roles/{role}"), t).await;
     assert_eq!(res.status(), 204);
@@ -669,7 +669,7 @@ async fn roles_no_power_grows_through_a_custom_role() {
             json!({ "name": "x", "permissions": ["orders:write"] }),
         )
         .await;
-    assert_error(res, 403, "forbidden").await;
+    expect_error(res, 403, "forbidden").await;
     let res = app
         .post(
             "/v1/roles",
@@ -677,7 +677,7 @@ async fn roles_no_power_grows_through_a_custom_role() {
             json!({ "name": "x", "template": "analyst" }),
         )
         .await;
-    assert_error(res, 403, "forbidden").await;
+    expect_error(res, 403, "forbidden").await;
     let res = app
         .post(
             "/v1/roles",
@@ -685,7 +685,7 @@ async fn roles_no_power_grows_through_a_custom_role() {
             json!({ "name": "x", "permissions": ["companies:read"] }),
         )
         .await;
-    assert_error(res, 403, "forbidden").await;
+    expect_error(res, 403, "forbidden").await;
     // cannot edit a role holding more than itself, nor widen one it covers
     let res = app
         .patch(
@@ -694,7 +694,7 @@ async fn roles_no_power_grows_through_a_custom_role() {
             json!({ "description": "mine" }),
         )
         .await;
-    assert_error(res, 403, "user_exceeds_caller").await;
+    expect_error(res, 403, "user_exceeds_caller").await;
     let weak = define_role(&app, &helpdesk, "Weak", &["tokens:read", "tokens:write"]).await;
     let res = app
         .patch(
@@ -703,7 +703,7 @@ async fn roles_no_power_grows_through_a_custom_role() {
             json!({ "permissions": ["tokens:read", "orders:write"] }),
         )
         .await;
-    assert_error(res, 403, "forbidden").await;
+    expect_error(res, 403, "forbidden").await;
     // cannot assign a role beyond itself
     let res = app
         .post(
@@ -712,7 +712,7 @@ async fn roles_no_power_grows_through_a_custom_role() {
             json!({ "email": "n@example.com", "role": "company", "role_id": strong }),
         )
         .await;
-    assert_error(res, 403, "forbidden").await;
+    expect_error(res, 403, "forbidden").await;
     let plain = app.quick_user("p@example.com", "read_only").await;
     let res = app
         .patch(
@@ -733,7 +733,7 @@ async fn roles_no_power_grows_through_a_custom_role() {
             json!({ "name": "renamed" }),
         )
         .await;
-    assert_error(res, 403, "user_exceeds_caller").await;
+    expect_error(res, 403, "user_exceeds_caller").await;
     let res = app
         .post(
             "/v1/tokens",
@@ -741,7 +741,7 @@ async fn roles_no_power_grows_through_a_custom_role() {
             json!({ "name": "x", "owner_id": holder, "permissions": ["tokens:read"] }),
         )
         .await;
-    assert_error(res, 403, "owner_exceeds_caller").await;
+    expect_error(res, 403, "owner_exceeds_caller").await;
     // rule 2: a holder's token stays within the role
     let (_, holder_token) = app
         .token_for(
@@ -756,7 +756,7 @@ async fn roles_no_power_grows_through_a_custom_role() {
             json!({ "name": "wider", "permissions": ["orders:write", "attacks:read"] }),
         )
         .await;
-    assert_error(res, 422, "permissions_exceed_owner").await;
+    expect_error(res, 422, "permissions_exceed_owner").await;
 }
 
 #[tokio::test]
@@ -786,7 +786,7 @@ async fn roles_rule_36_a_custom_scope_is_power_a_caller_must_cover() {
             json!({ "enabled": true }),
         )
         .await;
-    assert_error(res, 403, "token_exceeds_caller").await;
+    expect_error(res, 403, "token_exceeds_caller").await;
     let res = app
         .patch(
             &format!("/v1/tokens/{token}"),

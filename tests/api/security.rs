@@ -35,7 +35,7 @@ async fn rule_23_a_company_admin_cannot_mint_credentials_owned_by_the_global_adm
         json!({ "name": "takeover", "owner_id": global }),
         json!({ "name": "takeover", "owner_id": global, "permissions": ["attacks:read"] }),
     ] {
-        assert_error(
+        expect_error(
             app.post("/v1/tokens", &admin, body).await,
             403,
             "owner_exceeds_caller",
@@ -43,7 +43,7 @@ async fn rule_23_a_company_admin_cannot_mint_credentials_owned_by_the_global_adm
         .await;
     }
     // …or the global administrator's legacy credentials.
-    assert_error(
+    expect_error(
         app.post(
             &format!("/v1/users/{global}/legacy-credentials"),
             &admin,
@@ -61,7 +61,7 @@ async fn rule_23_a_company_admin_cannot_mint_credentials_owned_by_the_global_adm
     );
 
     // Nor can it take the account over directly.
-    assert_error(
+    expect_error(
         app.patch(
             &format!("/v1/users/{global}"),
             &admin,
@@ -97,7 +97,7 @@ async fn rule_23_a_narrow_token_cannot_mint_for_its_more_powerful_owner() {
         .await;
     let narrow = narrow["value"].as_str().unwrap();
     // …cannot mint a token for an analyst, who holds more than it does,
-    assert_error(
+    expect_error(
         app.post(
             "/v1/tokens",
             narrow,
@@ -147,25 +147,25 @@ async fn rule_24_power_comes_from_permissions_never_from_the_role_name() {
     let admin_like: Vec<String> = spec_role("admin");
     let admin_like: Vec<&str> = admin_like.iter().map(String::as_str).collect();
     let narrow = global_token(&app, &admin_like).await;
-    assert_error(
+    expect_error(
         app.post("/v1/maintenance/run", &narrow, json!({})).await,
         403,
         "insufficient_scope",
     )
     .await;
-    assert_error(
+    expect_error(
         app.get("/v1/companies", &narrow).await,
         403,
         "insufficient_scope",
     )
     .await;
-    assert_error(
+    expect_error(
         app.get(&format!("/v1/tokens/{t2}"), &narrow).await,
         404,
         "not_found",
     )
     .await;
-    assert_error(
+    expect_error(
         app.get(&format!("/v1/users/{u2}"), &narrow).await,
         404,
         "not_found",
@@ -178,7 +178,7 @@ async fn rule_24_power_comes_from_permissions_never_from_the_role_name() {
     let reader = global_token(&app, &reader).await;
     app.get_ok(&format!("/v1/tokens/{t2}"), &reader).await;
     app.get_ok(&format!("/v1/users/{u2}"), &reader).await;
-    assert_error(
+    expect_error(
         app.patch(
             &format!("/v1/tokens/{t2}"),
             &reader,
@@ -189,7 +189,7 @@ async fn rule_24_power_comes_from_permissions_never_from_the_role_name() {
         "forbidden",
     )
     .await;
-    assert_error(
+    expect_error(
         app.patch(&format!("/v1/users/{u2}"), &reader, json!({ "name": "x" }))
             .await,
         403,
@@ -245,7 +245,7 @@ async fn rule_25_a_token_made_for_someone_cannot_reach_their_private_values() {
         ("/v1/tokens".to_string(), json!({ "name": "second" })),
         (format!("/v1/users/{victim}/legacy-credentials"), json!({})),
     ] {
-        assert_error(app.post(&path, &minted, body).await, 403, "delegated_token").await;
+        expect_error(app.post(&path, &minted, body).await, 403, "delegated_token").await;
     }
     // Nor change the victim's credentials.
     for change in [
@@ -253,7 +253,7 @@ async fn rule_25_a_token_made_for_someone_cannot_reach_their_private_values() {
         json!({ "email": "attacker@example.com" }),
         json!({ "sso": true }),
     ] {
-        assert_error(
+        expect_error(
             app.patch(&format!("/v1/users/{victim}"), &minted, change)
                 .await,
             403,
@@ -305,7 +305,7 @@ async fn rule_25_legacy_credentials_issued_by_an_administrator_are_delegated() {
             Some(json!({})),
         )
         .await;
-    assert_error(res, 403, "delegated_token").await;
+    expect_error(res, 403, "delegated_token").await;
     let me = body(app.legacy_get("/v1/me", uuid, secret).await).await;
     assert_eq!(me["delegated"], true);
 }
@@ -331,7 +331,7 @@ async fn rule_26_a_helpdesk_role_cannot_change_someone_above_itself() {
         json!({ "name": "renamed" }),
         json!({ "role": "custom", "permissions": ["users:read"] }),
     ] {
-        assert_error(
+        expect_error(
             app.patch(&format!("/v1/users/{admin}"), &help, change)
                 .await,
             403,
@@ -339,7 +339,7 @@ async fn rule_26_a_helpdesk_role_cannot_change_someone_above_itself() {
         )
         .await;
     }
-    assert_error(
+    expect_error(
         app.delete(&format!("/v1/users/{admin}"), &help).await,
         403,
         "user_exceeds_caller",

@@ -219,7 +219,7 @@ async fn every_login_gets_a_new_session_id_and_logout_ends_it() {
     let res = app
         .send_with(Method::GET, "/v1/me", &[("cookie", &second.cookie)], None)
         .await;
-    assert_error(res, 401, "invalid_token").await;
+    expect_error(res, 401, "invalid_token").await;
     let res = app
         .send_with(Method::GET, "/v1/me", &[("cookie", &third.cookie)], None)
         .await;
@@ -289,7 +289,7 @@ async fn ten_failed_logins_lock_the_account_with_429() {
         .parse()
         .expect("Retry-After seconds");
     assert!(retry > 0 && retry <= 15 * 60, "{retry}");
-    assert_error(res, 429, "too_many_attempts").await;
+    expect_error(res, 429, "too_many_attempts").await;
     let res = app.login_raw("V@example.com", PW).await;
     assert_eq!(res.status(), 429, "the same account whatever the case");
     // other accounts are not affected
@@ -306,7 +306,7 @@ async fn ten_failed_logins_lock_the_account_with_429() {
             401
         );
     }
-    assert_error(
+    expect_error(
         app.login_raw("ghost@example.com", "x-password").await,
         429,
         "too_many_attempts",
@@ -388,7 +388,7 @@ async fn passwords_are_at_least_8_characters_and_never_truncated() {
             json!({ "email": "p@example.com", "role": "analyst", "password": "1234567" }),
         )
         .await;
-    let b = assert_error(res, 422, "validation_failed").await;
+    let b = expect_error(res, 422, "validation_failed").await;
     assert!(b["error"]["fields"]["password"].is_string(), "{b}");
     let long = "p".repeat(199) + "!";
     let u = app

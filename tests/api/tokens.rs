@@ -61,21 +61,21 @@ async fn rule_1_user_without_tokens_write_cannot_create_or_edit_tokens() {
         header(&res, "www-authenticate"),
         r#"Bearer realm="tokend", error="insufficient_scope""#
     );
-    assert_error(res, 403, "insufficient_scope").await;
-    assert_error(
+    expect_error(res, 403, "insufficient_scope").await;
+    expect_error(
         app.patch(&path, &token, json!({ "name": "renamed" })).await,
         403,
         "insufficient_scope",
     )
     .await;
-    assert_error(
+    expect_error(
         app.patch(&path, &token, json!({ "enabled": false })).await,
         403,
         "insufficient_scope",
     )
     .await;
-    assert_error(app.delete(&path, &token).await, 403, "insufficient_scope").await;
-    assert_error(
+    expect_error(app.delete(&path, &token).await, 403, "insufficient_scope").await;
+    expect_error(
         app.post(&format!("{path}/renew"), &token, json!({})).await,
         403,
         "insufficient_scope",
@@ -90,7 +90,7 @@ async fn rule_1_user_without_tokens_write_cannot_create_or_edit_tokens() {
             .len(),
         1
     );
-    assert_error(
+    expect_error(
         app.post(&format!("{path}/reveal"), &token, json!({})).await,
         403,
         "delegated_token",
@@ -119,7 +119,7 @@ async fn rule_1_user_without_tokens_write_cannot_create_or_edit_tokens() {
             Some(json!({ "name": "y", "permissions": ["tokens:read"] })),
         )
         .await;
-    assert_error(res, 403, "insufficient_scope").await;
+    expect_error(res, 403, "insufficient_scope").await;
     let after = app.get_ok(&path, &app.admin_token).await;
     assert_eq!(after["name"], before["name"], "unchanged");
     assert_eq!(after["enabled"], true, "unchanged");
@@ -135,7 +135,7 @@ async fn rule_1_user_without_tokens_write_cannot_create_or_edit_tokens() {
 async fn rule_2_permissions_exceeding_owner_are_refused_at_creation() {
     let app = spawn_app().await;
     let (analyst, token) = app.quick_user_with_token("an@example.com", "analyst").await;
-    let b = assert_error(
+    let b = expect_error(
         app.post(
             "/v1/tokens",
             &token,
@@ -153,7 +153,7 @@ async fn rule_2_permissions_exceeding_owner_are_refused_at_creation() {
             .contains("users:read"),
         "{b}"
     );
-    assert_error(
+    expect_error(
         app.post(
             "/v1/tokens",
             &token,
@@ -165,7 +165,7 @@ async fn rule_2_permissions_exceeding_owner_are_refused_at_creation() {
     )
     .await;
     // an administrator creating for the analyst is bounded by the analyst too
-    assert_error(
+    expect_error(
         app.post(
             "/v1/tokens",
             &app.admin_token,
@@ -176,7 +176,7 @@ async fn rule_2_permissions_exceeding_owner_are_refused_at_creation() {
         "permissions_exceed_owner",
     )
     .await;
-    assert_error(
+    expect_error(
         app.post(
             "/v1/tokens",
             &app.admin_token,
@@ -208,7 +208,7 @@ async fn rule_2_permissions_exceeding_owner_are_refused_on_edit() {
         ("owner", token.as_str()),
         ("admin", app.admin_token.as_str()),
     ] {
-        assert_error(
+        expect_error(
             app.patch(
                 &path,
                 t,
@@ -219,7 +219,7 @@ async fn rule_2_permissions_exceeding_owner_are_refused_on_edit() {
             "permissions_exceed_owner",
         )
         .await;
-        assert_error(
+        expect_error(
             app.patch(&path, t, json!({ "role_template": "admin" }))
                 .await,
             422,
@@ -292,7 +292,7 @@ async fn rule_3_expired_token_stops_authenticating_at_every_request_before_the_s
         header(&res, "www-authenticate"),
         r#"Bearer realm="tokend", error="invalid_token""#
     );
-    assert_error(res, 401, "invalid_token").await;
+    expect_error(res, 401, "invalid_token").await;
     let res = app
         .send(Method::GET, "/v1/auth/verify", Some(&value), None)
         .await;
@@ -321,7 +321,7 @@ async fn rule_3_past_expiry_at_creation_is_refused() {
             .format("%Y-%m-%d %H:%M:%S")
             .to_string(),
     ] {
-        assert_error(
+        expect_error(
             app.post(
                 "/v1/tokens",
                 &token,
@@ -363,7 +363,7 @@ async fn rule_4_tokens_are_disabled_and_enabled_by_hand() {
     assert_eq!(t["enabled"], false);
     assert_eq!(t["disabled_reason"], "manual");
     assert!(t["disabled_at"].is_string());
-    assert_error(app.get("/v1/me", &value).await, 401, "invalid_token").await;
+    expect_error(app.get("/v1/me", &value).await, 401, "invalid_token").await;
 
     let res = app.patch(&path, &other, json!({ "enabled": true })).await;
     assert_eq!(res.status(), 200);
@@ -398,7 +398,7 @@ async fn rule_4_enabling_an_expired_token_needs_a_new_valid_expiry() {
     // the scheduler has not run yet: the stored flag is still `true`
     let pa = format!("/v1/tokens/{a}");
     assert_eq!(app.get_ok(&pa, &app.admin_token).await["enabled"], true);
-    assert_error(
+    expect_error(
         app.patch(&pa, &app.admin_token, json!({ "enabled": true }))
             .await,
         422,
@@ -406,7 +406,7 @@ async fn rule_4_enabling_an_expired_token_needs_a_new_valid_expiry() {
     )
     .await;
     let past = rfc3339_after(app.server_now(), -10);
-    assert_error(
+    expect_error(
         app.patch(
             &pa,
             &app.admin_token,
@@ -438,7 +438,7 @@ async fn rule_4_enabling_an_expired_token_needs_a_new_valid_expiry() {
         (t["enabled"].clone(), t["disabled_reason"].clone()),
         (json!(false), json!("expired"))
     );
-    assert_error(
+    expect_error(
         app.patch(&pb, &app.admin_token, json!({ "enabled": true }))
             .await,
         422,
@@ -466,7 +466,7 @@ async fn rule_4_enabling_an_expired_token_needs_a_new_valid_expiry() {
 
     // the owner gets the same answer
     let pc = format!("/v1/tokens/{c}");
-    assert_error(
+    expect_error(
         app.patch(&pc, &a_value, json!({ "enabled": true })).await,
         422,
         "expiry_in_past",
@@ -495,7 +495,7 @@ async fn rule_5_renew_issues_a_new_value_and_the_old_one_stops_at_once() {
     assert!(spec_well_formed(&new, "tkd_"), "{new}");
     assert_eq!(r["id"], tid);
     assert_eq!(r["value_hint"], &new[..8]);
-    assert_error(app.get("/v1/me", &old).await, 401, "invalid_token").await;
+    expect_error(app.get("/v1/me", &old).await, 401, "invalid_token").await;
     let me = app.get_ok("/v1/me", &new).await;
     assert_eq!(me["token_id"], tid);
 
@@ -541,7 +541,7 @@ async fn rule_6_tokens_may_be_created_disabled() {
     assert_eq!(t["enabled"], false);
     assert_eq!(t["disabled_reason"], "manual");
     let value = t["value"].as_str().unwrap();
-    assert_error(app.get("/v1/me", value).await, 401, "invalid_token").await;
+    expect_error(app.get("/v1/me", value).await, 401, "invalid_token").await;
     let res = app
         .patch(
             &format!("/v1/tokens/{}", t["id"]),
@@ -615,7 +615,7 @@ async fn rule_7_name_is_unique_among_one_owners_tokens() {
     let (a, a_token) = app.quick_user_with_token("a@example.com", "analyst").await;
     let (_, b_token) = app.quick_user_with_token("b@example.com", "analyst").await;
     app.create_token(&a_token, json!({ "name": "ci" })).await;
-    assert_error(
+    expect_error(
         app.post(
             "/v1/tokens",
             &a_token,
@@ -626,7 +626,7 @@ async fn rule_7_name_is_unique_among_one_owners_tokens() {
         "name_taken",
     )
     .await;
-    assert_error(
+    expect_error(
         app.post(
             "/v1/tokens",
             &a_token,
@@ -638,7 +638,7 @@ async fn rule_7_name_is_unique_among_one_owners_tokens() {
     )
     .await;
     // an administrator creating for the same owner meets the same rule
-    assert_error(
+    expect_error(
         app.post(
             "/v1/tokens",
             &app.admin_token,
@@ -655,7 +655,7 @@ async fn rule_7_name_is_unique_among_one_owners_tokens() {
         .await;
     // renaming onto a taken name
     let other = app.create_token(&a_token, json!({ "name": "other" })).await;
-    assert_error(
+    expect_error(
         app.patch(
             &format!("/v1/tokens/{}", other["id"]),
             &a_token,
@@ -736,7 +736,7 @@ async fn rule_10_admin_creates_a_token_assigned_to_another_user() {
     assert_eq!(sorted_strings(&me["permissions"]), spec_role("read_only"));
 
     // bounded by that owner, not by the administrator
-    assert_error(
+    expect_error(
         app.post(
             "/v1/tokens",
             &admin_token,
@@ -748,7 +748,7 @@ async fn rule_10_admin_creates_a_token_assigned_to_another_user() {
     )
     .await;
     // the owner is fixed
-    assert_error(
+    expect_error(
         app.patch(
             &format!("/v1/tokens/{}", t["id"]),
             &admin_token,
@@ -893,7 +893,7 @@ async fn rule_7_missing_name_is_a_validation_error_like_an_empty_one() {
     let app = spawn_app().await;
     for body in [json!({}), json!({ "name": "   " })] {
         let res = app.post("/v1/tokens", &app.admin_token, body).await;
-        let b = assert_error(res, 422, "validation_failed").await;
+        let b = expect_error(res, 422, "validation_failed").await;
         assert!(b["error"]["fields"]["name"].is_string(), "{b}");
     }
 }

@@ -61,8 +61,8 @@ async fn users_can_be_created_read_listed_changed_and_deleted() {
     );
 
     assert_eq!(app.delete(&path, &app.admin_token).await.status(), 204);
-    assert_error(app.get(&path, &app.admin_token).await, 404, "not_found").await;
-    assert_error(app.delete(&path, &app.admin_token).await, 404, "not_found").await;
+    expect_error(app.get(&path, &app.admin_token).await, 404, "not_found").await;
+    expect_error(app.delete(&path, &app.admin_token).await, 404, "not_found").await;
     assert_eq!(
         app.login_raw("carol@example.com", "password-123")
             .await
@@ -99,7 +99,7 @@ async fn user_email_is_unique_ignoring_case() {
                 json!({ "email": email, "role": "analyst" }),
             )
             .await;
-        assert_error(res, 409, "email_taken").await;
+        expect_error(res, 409, "email_taken").await;
     }
     // across companies too
     let c2 = app.create_company("Other").await;
@@ -110,7 +110,7 @@ async fn user_email_is_unique_ignoring_case() {
             json!({ "email": "Bob@example.com", "role": "analyst", "company_id": c2 }),
         )
         .await;
-    assert_error(res, 409, "email_taken").await;
+    expect_error(res, 409, "email_taken").await;
     let eve = app.quick_user("eve@example.com", "analyst").await;
     let res = app
         .patch(
@@ -119,7 +119,7 @@ async fn user_email_is_unique_ignoring_case() {
             json!({ "email": "BOB@example.com" }),
         )
         .await;
-    assert_error(res, 409, "email_taken").await;
+    expect_error(res, 409, "email_taken").await;
     // renaming onto its own address (other case) is fine
     let res = app
         .patch(
@@ -235,14 +235,14 @@ async fn users_are_scoped_to_the_company_and_global_admins_see_all() {
     let seen = ids(&app.get_ok("/v1/users?limit=500", &admin1).await);
     assert!(seen.contains(&u1) && !seen.contains(&u2));
     let p = format!("/v1/users/{u2}");
-    assert_error(app.get(&p, &admin1).await, 404, "not_found").await;
-    assert_error(
+    expect_error(app.get(&p, &admin1).await, 404, "not_found").await;
+    expect_error(
         app.patch(&p, &admin1, json!({ "name": "x" })).await,
         404,
         "not_found",
     )
     .await;
-    assert_error(app.delete(&p, &admin1).await, 404, "not_found").await;
+    expect_error(app.delete(&p, &admin1).await, 404, "not_found").await;
     let res = app
         .post(
             "/v1/users",
@@ -276,13 +276,13 @@ async fn users_are_scoped_to_the_company_and_global_admins_see_all() {
 
     // users:read / users:write are needed
     let (_, analyst) = app.quick_user_with_token("an@example.com", "analyst").await;
-    assert_error(
+    expect_error(
         app.get("/v1/users", &analyst).await,
         403,
         "insufficient_scope",
     )
     .await;
-    assert_error(
+    expect_error(
         app.get(&format!("/v1/users/{u1}"), &analyst).await,
         403,
         "insufficient_scope",
@@ -298,7 +298,7 @@ async fn users_are_scoped_to_the_company_and_global_admins_see_all() {
     let res = app
         .patch(&format!("/v1/users/{u1}"), &reader, json!({ "name": "no" }))
         .await;
-    assert_error(res, 403, "insufficient_scope").await;
+    expect_error(res, 403, "insufficient_scope").await;
 }
 
 #[tokio::test]
@@ -309,13 +309,13 @@ async fn companies_are_managed_by_global_admins() {
     assert!(ids(&list).contains(&c2));
     assert_eq!(ids(&list).len(), 2);
     let (_, admin) = app.quick_user_with_token("boss@example.com", "admin").await;
-    assert_error(
+    expect_error(
         app.get("/v1/companies", &admin).await,
         403,
         "insufficient_scope",
     )
     .await;
-    assert_error(
+    expect_error(
         app.post("/v1/companies", &admin, json!({ "name": "Mine" }))
             .await,
         403,
@@ -342,13 +342,13 @@ async fn settings_can_be_read_and_changed_by_administrators() {
     let s = app.get_ok("/v1/settings", &admin).await;
     assert_eq!(s["token_reveal"], "allowed");
     assert!(s["max_token_lifetime_days"].is_null());
-    assert_error(
+    expect_error(
         app.get("/v1/settings", &analyst).await,
         403,
         "insufficient_scope",
     )
     .await;
-    assert_error(
+    expect_error(
         app.patch(
             "/v1/settings",
             &analyst,
@@ -374,7 +374,7 @@ async fn settings_can_be_read_and_changed_by_administrators() {
         30
     );
     let now = app.server_now();
-    assert_error(
+    expect_error(
         app.post(
             "/v1/tokens",
             &analyst,
@@ -392,7 +392,7 @@ async fn settings_can_be_read_and_changed_by_administrators() {
             json!({ "name": "a", "role_template": "read_only", "expires_at": rfc3339_after(now, 40 * 86_400) }),
         )
         .await;
-    assert_error(res, 422, "lifetime_exceeds_policy").await;
+    expect_error(res, 422, "lifetime_exceeds_policy").await;
     app.create_token(
         &analyst,
         json!({ "name": "a", "expires_at": rfc3339_after(now, 10 * 86_400) }),

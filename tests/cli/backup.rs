@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::proc::*;
 use crate::support::*;
+use tokend_test_support::proc::*;
 
 fn backup(r: &Running, file: &std::path::Path, force: bool) -> Output {
     let mut cmd = r.w.tokend();
@@ -57,7 +57,7 @@ fn assert_consistent(path: &std::path::Path) -> i64 {
 #[tokio::test]
 async fn backup_while_the_server_writes_is_consistent_and_restorable() {
     let r = Arc::new(running());
-    let ann = r.api_user("ann@example.com", "analyst").await;
+    let ann = r.create_user("ann@example.com", "analyst").await;
     // A writer creating tokens at full speed until told to stop.
     let stop = Arc::new(AtomicBool::new(false));
     let written = Arc::new(AtomicUsize::new(0));
@@ -184,7 +184,7 @@ fn mode(path: &std::path::Path) -> u32 {
 async fn rule_32_database_wal_shm_master_key_and_backups_are_private() {
     // The test process's own umask lets files be world-readable; tokend must not.
     let r = running();
-    r.api_user("u@example.com", "analyst").await;
+    r.create_user("u@example.com", "analyst").await;
     let dir = r.w.dir.path();
     let mut seen = Vec::new();
     for entry in std::fs::read_dir(dir).expect("dir") {

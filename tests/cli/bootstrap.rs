@@ -1,8 +1,8 @@
 //! First start on an empty database: the administrator, its password printed once
 //! when none is given, `TOKEND_ADMIN_TOKEN`, and a malformed token as a startup error.
 
-use crate::proc::*;
 use crate::support::*;
+use tokend_test_support::proc::*;
 
 #[tokio::test]
 async fn random_admin_password_is_printed_once_and_works() {
@@ -28,12 +28,7 @@ async fn random_admin_password_is_printed_once_and_works() {
         password.len() >= 12,
         "a strong generated password: {password}"
     );
-    let r = Running {
-        w,
-        server,
-        admin: String::new(),
-        http: client(),
-    };
+    let r = Running::new(w, server, "");
     assert_eq!(r.login(ADMIN_EMAIL, &password).await, 200);
     assert!(
         !r.server.stderr().contains(&password),
@@ -54,12 +49,7 @@ async fn random_admin_password_is_printed_once_and_works() {
         "shown once: {:?}",
         again.banner
     );
-    let r = Running {
-        w,
-        server: again,
-        admin: String::new(),
-        http: client(),
-    };
+    let r = Running::new(w, again, "");
     assert_eq!(r.login(ADMIN_EMAIL, &password).await, 200);
     assert_eq!(count(&r.w.db(), "users"), 1);
 }

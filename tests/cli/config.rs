@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::proc::*;
+use tokend_test_support::proc::*;
 
 /// `tokend config` as TOML.
 fn effective(cmd: std::process::Command) -> toml::Table {

@@ -11,8 +11,8 @@ use std::process::Command;
 use serde_json::{json, Value};
 use tokend::domain::token_value::TokenValue;
 
-use crate::proc::*;
 use crate::support::*;
+use tokend_test_support::proc::*;
 
 /// `tokend --db DB ARGS…` with nothing asked of the log (no `TOKEND_LOG`).
 fn quiet(w: &Workdir, args: &[&str]) -> Command {
@@ -350,12 +350,7 @@ async fn first_hour_user_create_works_on_a_fresh_database_and_prints_a_labelled_
         "{:?}",
         server.banner
     );
-    let r = Running {
-        w,
-        server,
-        admin: String::new(),
-        http: client(),
-    };
+    let r = Running::new(w, server, "");
     assert_eq!(
         r.login("root@example.com", "the first admin's password")
             .await,
@@ -368,7 +363,7 @@ async fn first_hour_user_create_works_on_a_fresh_database_and_prints_a_labelled_
 #[tokio::test]
 async fn first_hour_errors_name_the_flag_and_say_why() {
     let r = running();
-    r.api_user("ann@example.com", "analyst").await;
+    r.create_user("ann@example.com", "analyst").await;
     let create = |extra: &[&str]| {
         let mut c = r.w.tokend();
         c.args([
@@ -436,7 +431,7 @@ async fn first_hour_errors_name_the_flag_and_say_why() {
 #[tokio::test]
 async fn first_hour_a_bare_date_means_midnight_utc() {
     let r = running();
-    r.api_user("ann@example.com", "analyst").await;
+    r.create_user("ann@example.com", "analyst").await;
     let mut c = r.w.tokend();
     c.args([
         "token",
@@ -477,8 +472,8 @@ fn token_cmd(r: &Running, args: &[&str]) -> Output {
 #[tokio::test]
 async fn first_hour_token_list_enable_disable_delete_follow_the_api_rules() {
     let r = running();
-    r.api_user("ann@example.com", "analyst").await;
-    r.api_user("bob@example.com", "deploy").await;
+    r.create_user("ann@example.com", "analyst").await;
+    r.create_user("bob@example.com", "deploy").await;
     let mut ids = Vec::new();
     for (owner, name, template) in [
         ("ann@example.com", "ann-reader", "read_only"),
@@ -583,12 +578,7 @@ async fn first_hour_token_generate_prints_a_value_that_works_as_the_admin_token(
     assert_ne!(a, b, "a fresh value each time");
     assert!(!w.db.exists(), "nothing stored");
     let server = Server::start(&w.db, &ServerOpts::with_token(a.trim()));
-    let r = Running {
-        w,
-        server,
-        admin: a.trim().to_string(),
-        http: client(),
-    };
+    let r = Running::new(w, server, a.trim());
     let (s, me) = r.get("/v1/me", &r.admin).await;
     assert_eq!(s, 200, "{me}");
     assert_eq!(me["user"]["role"], "global_admin");
@@ -599,7 +589,7 @@ async fn first_hour_token_generate_prints_a_value_that_works_as_the_admin_token(
 #[tokio::test]
 async fn first_hour_token_create_value_works_at_first_use() {
     let r = running();
-    r.api_user("fast@example.com", "deploy").await;
+    r.create_user("fast@example.com", "deploy").await;
     for n in 0..20 {
         let name = format!("first-use-{n}");
         let out = token_cmd(
@@ -677,12 +667,12 @@ async fn first_hour_set_password_recovers_a_lost_password_and_ends_sessions() {
     assert_eq!(event["via"], "cli", "{audit}");
     assert_eq!(event["details"]["password_changed"], true, "{audit}");
     // Refused: a short password, an unknown email, an SSO user.
-    let sso = r.api_user("sso@example.com", "analyst").await;
+    let sso = r.create_user("sso@example.com", "analyst").await;
     let (s, _) = r
         .call(
             reqwest::Method::PATCH,
             &format!("/v1/users/{sso}"),
-            &r.admin,
+            Some(&r.admin),
             Some(json!({ "sso": true })),
         )
         .await;
@@ -783,7 +773,7 @@ fn first_hour_the_administrator_is_created_only_once_the_port_is_bound() {
 #[tokio::test]
 async fn first_hour_cli_token_create_without_permissions_refuses_and_says_how() {
     let r = running();
-    r.api_user("ann@example.com", "analyst").await;
+    r.create_user("ann@example.com", "analyst").await;
     let before = r.dump("tokens");
     let mut cmd = r.w.tokend();
     cmd.args([

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::proc::*;
 use crate::support::*;
+use tokend_test_support::proc::*;
 
 const U1: &str = "6f1c1c1e-7a8b-4c0d-9e2f-0a1b2c3d4e5f";
 const U2: &str = "0b6e2a9c-1d2e-4f30-8a4b-5c6d7e8f9a0b";
@@ -37,14 +37,14 @@ async fn legacy_status(r: &Running, uuid: &str, secret: &str) -> u16 {
 #[tokio::test]
 async fn legacy_import_imports_valid_rows_and_reports_the_rest_by_line() {
     let r = running();
-    r.api_user("ann@example.com", "analyst").await;
-    r.api_user("bob@example.com", "read_only").await;
-    let sso = r.api_user("sso@example.com", "analyst").await;
+    r.create_user("ann@example.com", "analyst").await;
+    r.create_user("bob@example.com", "read_only").await;
+    let sso = r.create_user("sso@example.com", "analyst").await;
     let (s, _) = r
         .call(
             reqwest::Method::PATCH,
             &format!("/v1/users/{sso}"),
-            &r.admin,
+            Some(&r.admin),
             Some(json!({ "sso": true })),
         )
         .await;
@@ -134,7 +134,7 @@ async fn legacy_import_imports_valid_rows_and_reports_the_rest_by_line() {
 #[tokio::test]
 async fn legacy_import_rejects_a_bad_file_and_stores_nothing() {
     let r = running();
-    r.api_user("ann@example.com", "analyst").await;
+    r.create_user("ann@example.com", "analyst").await;
     let before = r.dump("tokens");
     let bad_header = r.w.path("bad.csv");
     std::fs::write(

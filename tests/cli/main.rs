@@ -1,10 +1,6 @@
 //! The command line as a user runs it: the real binary as a process, on temp
 //! databases, with a clean environment. One test binary, one module per topic.
 
-#[path = "../common/pg.rs"]
-mod pg;
-mod proc;
-
 mod backup;
 mod bootstrap;
 mod config;

@@ -7,8 +7,8 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::json;
 
-use crate::proc::*;
 use crate::support::*;
+use tokend_test_support::proc::*;
 
 /// Runs `maintenance run` with `retention` and returns job → report line.
 fn maintenance(r: &Running, retention: &str) -> BTreeMap<String, String> {
@@ -40,7 +40,7 @@ async fn maintenance_run_prints_each_job_and_applies_expiry_and_purge() {
             .env("TOKEND_EXPIRY_INTERVAL", "1h")
             .env("TOKEND_PURGE_INTERVAL", "1h"),
     );
-    let ann = r.api_user("ann@example.com", "analyst").await;
+    let ann = r.create_user("ann@example.com", "analyst").await;
     let soon = (Utc::now() + chrono::Duration::milliseconds(1500)).to_rfc3339();
     let (s, expiring) = r
         .post("/v1/tokens", &r.admin, json!({ "name": "short", "owner_id": ann, "role_template": "read_only", "expires_at": soon }))

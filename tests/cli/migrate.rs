@@ -1,7 +1,7 @@
 //! `tokend migrate` on an empty database and on one already migrated.
 
-use crate::proc::*;
 use crate::support::*;
+use tokend_test_support::proc::*;
 
 /// How many migration files the binary embeds (`migrations/NNNN_*.sql`).
 pub fn migration_count() -> i64 {
@@ -54,7 +54,7 @@ fn migrate_creates_the_schema_on_an_empty_database() {
 #[tokio::test]
 async fn migrate_on_a_migrated_database_is_a_no_op_that_keeps_data() {
     let r = running();
-    r.api_user("ann@example.com", "analyst").await;
+    r.create_user("ann@example.com", "analyst").await;
     let before: Vec<Vec<String>> = ["companies", "users", "tokens", "audit_events"]
         .iter()
         .map(|t| r.dump(t))

@@ -10,9 +10,9 @@ use tokend::db::Col;
 use tokend::startup::off_runtime;
 
 use crate::migrate::migration_count;
-use crate::pg::PgCluster;
-use crate::proc::*;
 use crate::support::*;
+use tokend_test_support::pg::PgCluster;
+use tokend_test_support::proc::*;
 
 /// A throwaway cluster with one empty database, and that database's URL.
 fn cluster() -> (PgCluster, String) {
@@ -183,7 +183,7 @@ async fn fill(r: &Running) -> (String, (String, String), String) {
     ])
     .args(["--role-template", "read_only"]);
     let ann_token = run(cmd).expect_code(0).stdout.trim().to_string();
-    r.api_user("bob@example.com", "read_only").await;
+    r.create_user("bob@example.com", "read_only").await;
     let uuid = "6f1c1c1e-7a8b-4c0d-9e2f-0a1b2c3d4e5f";
     let secret = "bob-secret-0000009";
     let csv = r.w.path("legacy.csv");
@@ -327,7 +327,7 @@ async fn migrate_to_copies_everything_and_the_same_credentials_work_on_postgresq
     migrate_to(&r.w, &url).expect_code(1);
 
     // A server on PostgreSQL with the SQLite database's master key.
-    r.server = serve_url(&url, &r.w);
+    r.use_server(serve_url(&url, &r.w));
     assert!(
         r.server.banner.iter().all(|l| !l.contains("created")),
         "no bootstrap on a copied database: {:?}",
@@ -368,7 +368,7 @@ async fn migrate_to_copies_everything_and_the_same_credentials_work_on_postgresq
         .map(|u| u["id"].as_i64().expect("id"))
         .collect();
     assert_eq!(ids.len(), 4, "{users}");
-    let carl = r.api_user("carl@example.com", "analyst").await;
+    let carl = r.create_user("carl@example.com", "analyst").await;
     assert_eq!(carl, ids.iter().max().unwrap() + 1);
 }
 

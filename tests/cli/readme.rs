@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::proc::*;
+use tokend_test_support::proc::*;
 
 /// The first ```sh block after the "A 60-second tour" heading.
 fn tour() -> String {

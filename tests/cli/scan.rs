@@ -3,7 +3,7 @@
 
 use tokend::domain::token_value::{TokenValue, ValueKind};
 
-use crate::proc::*;
+use tokend_test_support::proc::*;
 
 fn scan(args: &[&std::path::Path]) -> Output {
     let mut cmd = std::process::Command::new(bin());

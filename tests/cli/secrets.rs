@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use crate::proc::*;
+use tokend_test_support::proc::*;
 
 /// The secret every URL below carries; none of its characters-with-meaning may leak either.
 const PW: &str = "Pw0rd";

@@ -1,18 +1,35 @@
 //! A running server on a fresh database, and API calls the CLI tests use to check results.
-#![allow(dead_code)]
 
 use std::time::Duration;
 
+use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::proc::*;
+use tokend_test_support::http::Api;
+use tokend_test_support::proc::*;
+pub use tokend_test_support::store::{assert_integrity, count, dump};
 
-/// A bootstrapped server with an admin token, and its work directory.
+/// A bootstrapped server with an admin token, and its work directory. Derefs to its [`Api`]
+/// (`call`, `create_user`).
 pub struct Running {
     pub w: Workdir,
     pub server: Server,
     pub admin: String,
     pub http: reqwest::Client,
+    pub api: Api,
+}
+
+impl std::ops::Deref for Running {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+/// A bearer token to send: none for "".
+fn bearer(token: &str) -> Option<&str> {
+    (!token.is_empty()).then_some(token)
 }
 
 pub fn running() -> Running {
@@ -24,33 +41,35 @@ pub fn running_with(mut opts: ServerOpts) -> Running {
     let admin = new_value();
     opts.admin_token = Some(admin.clone());
     let server = Server::start(&w.db, &opts);
-    Running {
-        w,
-        server,
-        admin,
-        http: client(),
-    }
+    Running::new(w, server, &admin)
 }
 
 impl Running {
-    pub async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        self.server
-            .call(&self.http, method, path, token, body)
-            .await
+    /// Replaces the server by `server` (a restart, or another database): calls go to it.
+    pub fn use_server(&mut self, server: Server) {
+        self.api = server.api(&self.http, &self.admin);
+        self.server = server;
+    }
+
+    /// `server` on the database of `w`, administered with the token value `admin`.
+    pub fn new(w: Workdir, server: Server, admin: &str) -> Running {
+        let http = client();
+        let api = server.api(&http, admin);
+        Running {
+            w,
+            server,
+            admin: admin.to_string(),
+            http,
+            api,
+        }
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
-        self.call(reqwest::Method::GET, path, token, None).await
+        self.call(Method::GET, path, bearer(token), None).await
     }
 
     pub async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::POST, path, token, Some(body))
+        self.call(Method::POST, path, bearer(token), Some(body))
             .await
     }
 
@@ -77,37 +96,8 @@ impl Running {
             .as_u16()
     }
 
-    /// Creates a user through the API (as the admin) and returns its id.
-    pub async fn api_user(&self, email: &str, role: &str) -> i64 {
-        self.server
-            .create_user(&self.http, &self.admin, email, role)
-            .await
-    }
-
     /// Rows of a table, as text, for before/after comparisons.
     pub fn dump(&self, table: &str) -> Vec<String> {
         dump(&self.w.db(), table)
     }
-}
-
-/// Every row of `table` (all columns but last-use data) as text, ordered by rowid.
-pub fn dump(conn: &rusqlite::Connection, table: &str) -> Vec<String> {
-    let mut stmt = conn
-        .prepare(&format!("SELECT * FROM {table} ORDER BY rowid"))
-        .expect("prepare dump");
-    let names: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
-    let rows = stmt
-        .query_map([], |r| {
-            let mut parts = Vec::new();
-            for (i, n) in names.iter().enumerate() {
-                if n.starts_with("last_used") {
-                    continue;
-                }
-                let v: rusqlite::types::Value = r.get(i)?;
-                parts.push(format!("{n}={v:?}"));
-            }
-            Ok(parts.join(" "))
-        })
-        .expect("query dump");
-    rows.map(|r| r.expect("row")).collect()
 }

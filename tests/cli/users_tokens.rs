@@ -8,8 +8,8 @@ use chrono::{Duration as Days, Utc};
 use serde_json::Value;
 use tokend::domain::token_value::TokenValue;
 
-use crate::proc::*;
 use crate::support::*;
+use tokend_test_support::proc::*;
 
 fn user_create(r: &Running, args: &[&str], stdin: &str) -> Output {
     let mut cmd = r.w.tokend();
@@ -74,7 +74,7 @@ async fn user_create_with_password_from_stdin_can_log_in() {
 #[tokio::test]
 async fn user_create_rejects_bad_input_and_stores_nothing() {
     let r = running();
-    r.api_user("taken@example.com", "read_only").await;
+    r.create_user("taken@example.com", "read_only").await;
     let before = r.dump("users");
     let cases: &[(&[&str], &str, i32, &str)] = &[
         (
@@ -191,7 +191,7 @@ fn only_value(out: &Output) -> String {
 #[tokio::test]
 async fn rule_27_token_create_prints_only_the_value_which_authenticates_and_is_audited_as_cli() {
     let r = running();
-    r.api_user("ci@example.com", "deploy").await;
+    r.create_user("ci@example.com", "deploy").await;
     let out = token_create(
         &r,
         &[
@@ -249,7 +249,7 @@ async fn rule_27_token_create_prints_only_the_value_which_authenticates_and_is_a
 #[tokio::test]
 async fn token_create_with_permissions_and_expiry() {
     let r = running();
-    r.api_user("ann@example.com", "analyst").await;
+    r.create_user("ann@example.com", "analyst").await;
     let at = (Utc::now() + Days::days(3))
         .format("%Y-%m-%d %H:%M:%S")
         .to_string();
@@ -288,13 +288,13 @@ async fn token_create_with_permissions_and_expiry() {
 #[tokio::test]
 async fn token_create_rejects_bad_input_and_stores_nothing() {
     let r = running();
-    r.api_user("ann@example.com", "analyst").await;
-    let sso = r.api_user("sso@example.com", "analyst").await;
+    r.create_user("ann@example.com", "analyst").await;
+    let sso = r.create_user("sso@example.com", "analyst").await;
     let (s, _) = r
         .call(
             reqwest::Method::PATCH,
             &format!("/v1/users/{sso}"),
-            &r.admin,
+            Some(&r.admin),
             Some(serde_json::json!({ "sso": true })),
         )
         .await;
@@ -445,7 +445,7 @@ async fn token_create_rejects_bad_input_and_stores_nothing() {
 #[tokio::test]
 async fn a_token_made_by_the_command_line_works_on_the_running_server_at_once() {
     let r = running();
-    r.api_user("fast@example.com", "deploy").await;
+    r.create_user("fast@example.com", "deploy").await;
     let mut delays = Vec::new();
     for n in 0..20 {
         let name = format!("quick-{n}");

@@ -1,13 +1,12 @@
 //! The one test application: a real tokend started in-process exactly as production starts
 //! (`Application::build`) on a temp database and port 0, with a bootstrap global administrator
-//! of known password and token. Included by the api, console and ops binaries with `#[path]`;
-//! each adds the helpers of its own kind of test in further `impl TestApp` blocks.
-#![allow(dead_code)]
+//! of known password and token. It derefs to its [`Api`] (client, address, admin token, the
+//! HTTP call helper); the helpers of each kind of test are further `impl TestApp` blocks of
+//! this crate.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use reqwest::Client;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokend::config::Config;
@@ -15,19 +14,16 @@ use tokend::domain::token_value::{TokenValue, ValueKind};
 use tokend::startup::{Application, Bootstrap};
 use tokend::state::AppState;
 
+use crate::http::{client, Api};
+
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "correct horse battery";
-/// The password of every user the tests create.
-pub const PASSWORD: &str = "password-123";
 
 /// A running server and what tests need to reach it.
 pub struct TestApp {
-    pub address: String,
+    /// Its address, client and admin token (`app.address`, `app.client`, `app.call(…)`).
+    pub api: Api,
     pub port: u16,
-    /// Follows no redirects (tests look at them).
-    pub client: Client,
-    /// A token of the bootstrap global administrator (all permissions).
-    pub admin_token: String,
     pub db_path: PathBuf,
     pub state: Arc<AppState>,
     pub dir: TempDir,
@@ -59,10 +55,12 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let state = app.state();
     tokio::spawn(app.run_until_stopped());
     TestApp {
-        address: format!("http://127.0.0.1:{port}"),
+        api: Api {
+            client: client(),
+            address: format!("http://127.0.0.1:{port}"),
+            admin_token,
+        },
         port,
-        client: client(),
-        admin_token,
         db_path,
         state,
         dir,
@@ -94,35 +92,15 @@ fn fresh_pg_database(admin: &str) -> String {
     url.to_string()
 }
 
-/// An HTTP client that does not follow redirects (tests look at them).
-pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
+impl std::ops::Deref for TestApp {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.address, path)
-    }
-
-    /// Creates a user with `role` and the shared test password, as the admin; returns its id.
-    pub async fn create_user(&self, email: &str, role: &str) -> i64 {
-        let res = self
-            .client
-            .post(self.url("/v1/users"))
-            .bearer_auth(&self.admin_token)
-            .json(&json!({ "email": email, "role": role, "password": PASSWORD }))
-            .send()
-            .await
-            .expect("request");
-        let status = res.status().as_u16();
-        let body: Value = res.json().await.unwrap_or(Value::Null);
-        assert_eq!(status, 201, "create user: {body}");
-        body["id"].as_i64().expect("id")
-    }
-
     /// Creates a token owned and made by `owner_id` from a create-token JSON `body`, as the
     /// owner does in the console: a session of the owner, through the same service function
     /// as the API. The token is not delegated. Returns (id, value). A body naming neither
@@ -189,63 +167,6 @@ impl TestApp {
     /// A direct connection to the database file (to look at what is stored).
     pub fn db(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(&self.db_path).expect("open db")
-    }
-
-    /// A connection to the server's database, on either backend (to look at what is stored
-    /// or plant what a test needs).
-    pub fn store(&self) -> Store {
-        let pool = self.state.pool.clone();
-        Store(std::sync::Mutex::new(tokend::startup::off_runtime(
-            move || pool.get().expect("a database connection"),
-        )))
-    }
-}
-
-/// A database connection usable from async test code: each call runs on a plain thread (the
-/// blocking PostgreSQL client cannot run on a thread that drives a runtime).
-pub struct Store(std::sync::Mutex<tokend::db::Connection>);
-
-type DbResult<T> = tokend::db::Result<T>;
-type Params<'a> = &'a [&'a dyn tokend::db::Param];
-
-impl Store {
-    fn run<T: Send>(&self, f: impl FnOnce(&tokend::db::Connection) -> T + Send) -> T {
-        tokend::startup::off_runtime(|| f(&self.0.lock().expect("store lock")))
-    }
-
-    pub fn execute(&self, sql: &str, params: Params) -> DbResult<usize> {
-        self.run(|c| c.execute(sql, params))
-    }
-
-    pub fn execute_batch(&self, sql: &str) -> DbResult<()> {
-        self.run(|c| c.execute_batch(sql))
-    }
-
-    pub fn query_row<T: Send>(
-        &self,
-        sql: &str,
-        params: Params,
-        f: impl FnOnce(&tokend::db::Row) -> DbResult<T> + Send,
-    ) -> DbResult<T> {
-        self.run(|c| c.query_row(sql, params, f))
-    }
-
-    pub fn query_opt<T: Send>(
-        &self,
-        sql: &str,
-        params: Params,
-        f: impl FnOnce(&tokend::db::Row) -> DbResult<T> + Send,
-    ) -> DbResult<Option<T>> {
-        self.run(|c| c.query_opt(sql, params, f))
-    }
-
-    pub fn query_map<T: Send>(
-        &self,
-        sql: &str,
-        params: Params,
-        f: impl FnMut(&tokend::db::Row) -> DbResult<T> + Send,
-    ) -> DbResult<Vec<T>> {
-        self.run(|c| c.query_map(sql, params, f))
     }
 }
 

@@ -1,6 +1,6 @@
 //! Throwaway PostgreSQL clusters for tests that need real PostgreSQL processes: a primary,
 //! streaming standbys (asynchronous or synchronous), clean stops, crashes, restarts and
-//! promotion. Std-only; included by test binaries with `#[path = "../common/pg.rs"] mod pg;`.
+//! promotion. Std-only (`tokend_test_support::pg`).
 //!
 //! Each cluster lives in its own temp dir (data dir, Unix socket, server log `log`), listens on
 //! 127.0.0.1 only, on a free port, with trust authentication for user `postgres`, and has
@@ -10,7 +10,6 @@
 //! PostgreSQL program runs as the `postgres` user (`runuser -u postgres --`), since initdb
 //! refuses root; the temp dir must then be reachable by that user. `scripts/pg` is the
 //! equivalent for scripts.
-#![allow(dead_code)]
 
 use std::fs;
 use std::io::Write;

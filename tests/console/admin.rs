@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::app::{spawn_app, ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD};
 use crate::browser::{Browser, Options};
-use crate::tokens::create_token;
+use crate::tokens::create_token_in_browser;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_create_role_change_preview_disable_and_legacy_credentials() {
@@ -32,7 +32,7 @@ async fn users_create_role_change_preview_disable_and_legacy_credentials() {
         .expect("user id");
 
     // Carol gets an analyst token; lowering her role previews what the token loses.
-    let (token, value) = app.create_token(carol, "carol-analyst", json!({})).await;
+    let (token, value) = app.token_named(carol, "carol-analyst", json!({})).await;
     b.select("Role", "API Developer").await;
     b.click("Save changes").await;
     assert_eq!(b.heading().await, "Confirm change of carol@example.com");
@@ -110,7 +110,7 @@ async fn settings_show_once_and_audit_log() {
 
     // Under show_once the value page warns that the value will not be shown again,
     // and the token page offers no Reveal.
-    create_token(&b, "once").await;
+    create_token_in_browser(&b, "once").await;
     b.sees("It will not be shown again.").await;
     b.click("once").await;
     assert!(!b.has_button("Reveal").await);

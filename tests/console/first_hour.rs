@@ -296,8 +296,8 @@ async fn first_hour_list_filters_take_names_partial_emails_and_bad_dates_without
     let alice = named_user(&app, "alice@example.com", "Alice", "analyst").await;
     named_user(&app, "bob1@example.com", "Bob", "analyst").await;
     named_user(&app, "bob2@example.com", "Bob", "analyst").await;
-    app.create_token(alice, "alice-token", json!({})).await;
-    app.create_token(1, "admin-token", json!({})).await;
+    app.token_named(alice, "alice-token", json!({})).await;
+    app.token_named(1, "admin-token", json!({})).await;
     let c = signed_in(&app).await;
     for (path, status, shows) in [
         ("/?user=Alice", 200, "alice-token"),

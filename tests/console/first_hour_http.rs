@@ -88,7 +88,7 @@ async fn seed(app: &TestApp) {
         }
         b
     };
-    app.create_token(
+    app.token_named(
         alice,
         "fh-marked",
         mk(
@@ -97,13 +97,13 @@ async fn seed(app: &TestApp) {
         ),
     )
     .await;
-    app.create_token(
+    app.token_named(
         alice,
         "fh-manual",
         mk("fh-manual", json!({ "enabled": false })),
     )
     .await;
-    app.create_token(bob, "fh-owner-off", mk("fh-owner-off", json!({})))
+    app.token_named(bob, "fh-owner-off", mk("fh-owner-off", json!({})))
         .await;
     api(
         app,
@@ -115,7 +115,7 @@ async fn seed(app: &TestApp) {
     .await;
     app.advance(Duration::hours(2));
     app.admin_post("/v1/maintenance/run", json!({}), 200).await;
-    app.create_token(
+    app.token_named(
         alice,
         "fh-flagged",
         mk(
@@ -125,7 +125,7 @@ async fn seed(app: &TestApp) {
     )
     .await;
     app.advance(Duration::hours(2));
-    app.create_token(
+    app.token_named(
         alice,
         "fh-soon",
         mk(
@@ -134,7 +134,7 @@ async fn seed(app: &TestApp) {
         ),
     )
     .await;
-    app.create_token(
+    app.token_named(
         alice,
         "fh-later",
         mk(

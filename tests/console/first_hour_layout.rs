@@ -120,7 +120,7 @@ async fn seed(app: &TestApp) -> String {
     let at = |d: Duration| {
         (app.state.clock.now() + d).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     };
-    app.create_token(
+    app.token_named(
         alice,
         "nightly-export",
         ro(json!({ "expires_at": at(Duration::hours(1)) })),
@@ -138,7 +138,7 @@ async fn seed(app: &TestApp) -> String {
     {
         let name = long_name(&format!("{}-customer-facing", ["api", "ci", "ops"][i]), 100);
         assert_eq!(name.chars().count(), 100);
-        app.create_token(alice, &name, ro(extra)).await;
+        app.token_named(alice, &name, ro(extra)).await;
     }
     let (id, value) = app
         .own_token(

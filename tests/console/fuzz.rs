@@ -373,7 +373,7 @@ async fn fixture(app: &TestApp) -> (Fixture, Vec<(&'static str, String)>) {
         (analyst, "an-token"),
         (ro, "ro-token"),
     ] {
-        let (id, _) = app.create_token(owner, name, json!({})).await;
+        let (id, _) = app.token_named(owner, name, json!({})).await;
         ids.push(id.to_string());
     }
     let node = app

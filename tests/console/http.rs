@@ -194,9 +194,9 @@ async fn login_form_needs_its_csrf_cookie_and_static_files_come_from_the_binary(
 async fn the_token_list_pages_by_number_with_the_total_keeping_filters_and_sort() {
     let app = spawn_app().await;
     for n in ["page-a", "page-b", "page-c"] {
-        app.create_token(1, n, serde_json::json!({})).await;
+        app.token_named(1, n, serde_json::json!({})).await;
     }
-    app.create_token(1, "other", serde_json::json!({})).await;
+    app.token_named(1, "other", serde_json::json!({})).await;
     let c = signed_in(&app).await;
     let get = |path: String| {
         let c = c.clone();

@@ -81,7 +81,7 @@ async fn limits_console_create_and_edit_forms_set_rate_limit_and_quota() {
 async fn limits_console_token_page_charts_the_last_7_days_without_javascript() {
     let app = spawn_app().await;
     let (id, value) = app
-        .create_token(1, "charted", json!({ "role_template": "read_only" }))
+        .token_named(1, "charted", json!({ "role_template": "read_only" }))
         .await;
     // Two days ago: 2 allowed; today, under a new rate limit: 3 allowed and 2 refused.
     app.state.clock.advance(chrono::Duration::days(-2));

@@ -18,10 +18,10 @@ async fn sorting_paging_and_a_view_that_survives_actions(javascript: bool) {
         ("exp-4", 4),
     ] {
         let expires = format!("2031-0{month}-01T00:00:00Z");
-        app.create_token(1, name, json!({ "expires_at": expires }))
+        app.token_named(1, name, json!({ "expires_at": expires }))
             .await;
     }
-    app.create_token(1, "unrelated", json!({})).await;
+    app.token_named(1, "unrelated", json!({})).await;
     let b = Browser::start(&app.address, Options::js(javascript)).await;
     b.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     b.goto("/?name=exp&per_page=2").await;

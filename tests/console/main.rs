@@ -2,9 +2,6 @@
 //! ChromeDriver by visible labels, against a tokend spawned in-process. One test binary;
 //! each test starts its own server and browser.
 
-#[path = "../common/app.rs"]
-mod common;
-
 mod app;
 mod browser;
 

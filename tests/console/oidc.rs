@@ -19,9 +19,9 @@ async fn rule_18_oidc_sso_user_signs_in_others_are_refused() {
         "k1",
         "RS256",
     );
-    create_user(&app, "carol@example.com", true).await;
-    create_user(&app, "dave@example.com", false).await;
-    create_user(&app, "unverified@example.com", true).await;
+    analyst(&app, "carol@example.com", true).await;
+    analyst(&app, "dave@example.com", false).await;
+    analyst(&app, "unverified@example.com", true).await;
     let b = Browser::start(&app.address, Options::default()).await;
 
     sso_sign_in(&b, "carol@example.com").await;
@@ -75,7 +75,7 @@ async fn oidc_tampered_state_and_replayed_code_are_refused() {
     let holder = Holder::start();
     let app = spawn_with_oidc(port, Some(holder.redirect()), None).await;
     let _provider = Provider::start(port, &holder.redirect(), "k1", "RS256");
-    create_user(&app, "carol@example.com", true).await;
+    analyst(&app, "carol@example.com", true).await;
     let b = Browser::start(&app.address, Options::default()).await;
 
     sso_sign_in(&b, "carol@example.com").await;
@@ -123,7 +123,7 @@ async fn oidc_id_token_signed_by_another_key_is_refused_and_rotated_keys_are_fet
     let port = free_port();
     let app = spawn_with_oidc(port, None, None).await;
     let redirect = format!("{}/login/oidc/callback", app.address);
-    create_user(&app, "carol@example.com", true).await;
+    analyst(&app, "carol@example.com", true).await;
     let b = Browser::start(&app.address, Options::default()).await;
 
     let first = Provider::start(port, &redirect, "k1", "RS256");
@@ -156,7 +156,7 @@ async fn oidc_id_token_signed_by_another_key_is_refused_and_rotated_keys_are_fet
 async fn oidc_provider_down_shows_a_clear_error_page() {
     let port = free_port(); // nothing listens there
     let app = spawn_with_oidc(port, None, None).await;
-    let res = crate::common::client()
+    let res = tokend_test_support::client()
         .get(format!("{}/login/oidc", app.address))
         .send()
         .await
@@ -190,7 +190,7 @@ async fn oidc_auto_provision_creates_an_sso_user_with_the_role_email_from_userin
     let b = Browser::start(&app.address, Options::default()).await;
     sso_sign_in(&b, "newcomer@example.com").await;
     b.sees("newcomer@example.com").await;
-    let users: Value = crate::common::client()
+    let users: Value = tokend_test_support::client()
         .get(format!("{}/v1/users", app.address))
         .bearer_auth(&app.admin_token)
         .send()

@@ -14,7 +14,7 @@ use tokend::config::{OidcConfig, Secret};
 use tokend::domain::roles::Role;
 
 use crate::browser::Browser;
-use crate::common::{self, TestApp};
+use tokend_test_support::{self as common, TestApp};
 
 pub const CLIENT_ID: &str = "tokend-test";
 pub const CLIENT_SECRET: &str = "a client secret for the tests";
@@ -125,24 +125,13 @@ pub async fn spawn_with_oidc(
     .await
 }
 
-pub async fn create_user(app: &TestApp, email: &str, sso: bool) {
+/// An analyst `email`, signing in with SSO only when `sso`, else with the tests' password.
+pub async fn analyst(app: &TestApp, email: &str, sso: bool) {
     let mut body = json!({ "email": email, "role": "analyst", "sso": sso });
     if !sso {
         body["password"] = json!(crate::app::PASSWORD);
     }
-    let res = common::client()
-        .post(format!("{}/v1/users", app.address))
-        .bearer_auth(&app.admin_token)
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(
-        res.status().as_u16(),
-        201,
-        "{}",
-        res.text().await.unwrap_or_default()
-    );
+    app.create_user_with(body).await;
 }
 
 /// The `session.login*` audit events, oldest first, as (action, details).

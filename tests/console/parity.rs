@@ -61,7 +61,7 @@ async fn the_value_page_has_a_curl_line_and_closes_back_without_javascript() {
 
 async fn profile_toggles_own_tokens(javascript: bool) {
     let app = spawn_app().await;
-    let (_, value) = app.create_token(1, "mine", json!({})).await;
+    let (_, value) = app.token_named(1, "mine", json!({})).await;
     let b = browser(&app.address, javascript).await;
     b.goto("/profile").await;
     b.click_in_row("mine", "Enabled").await;

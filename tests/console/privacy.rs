@@ -2,7 +2,7 @@
 
 use crate::app::{spawn_app, spawn_app_with, PASSWORD};
 use crate::browser::{Browser, Options};
-use crate::tokens::create_token;
+use crate::tokens::create_token_in_browser;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_non_admin_never_sees_another_users_tokens() {
@@ -12,7 +12,7 @@ async fn a_non_admin_never_sees_another_users_tokens() {
     let b = Browser::start(&app.address, Options::default()).await;
 
     b.login("alice@example.com", PASSWORD).await;
-    create_token(&b, "alice-secret").await;
+    create_token_in_browser(&b, "alice-secret").await;
     b.goto("/").await;
     let id = b
         .row("alice-secret")
@@ -51,7 +51,7 @@ async fn an_admin_sees_all_tokens_but_cannot_reveal_a_private_one() {
     let app = spawn_app().await;
     let alice = app.create_user("alice@example.com", "analyst").await;
     let (id, _) = app
-        .create_token(alice, "alice-private", serde_json::json!({}))
+        .token_named(alice, "alice-private", serde_json::json!({}))
         .await;
     let b = Browser::start(&app.address, Options::default()).await;
     b.login(crate::app::ADMIN_EMAIL, crate::app::ADMIN_PASSWORD)

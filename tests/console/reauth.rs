@@ -234,7 +234,7 @@ async fn rule_46_a_helpdesk_gets_no_preview_of_a_change_it_may_not_make() {
         json!({ "email": "boss@example.com", "name": "Boss", "role": "admin" }),
     )
     .await;
-    app.create_token(boss, "boss-deploy-pipeline", json!({}))
+    app.token_named(boss, "boss-deploy-pipeline", json!({}))
         .await;
     let perms = ["users:read", "users:write"];
     user(
@@ -292,12 +292,12 @@ async fn rule_46_an_allowed_preview_lists_only_tokens_the_caller_may_see() {
     )
     .await;
     let two = json!({ "permissions": ["users:read", "tokens:read"] });
-    app.create_token(target, "tina-private-hidden", two.clone())
+    app.token_named(target, "tina-private-hidden", two.clone())
         .await;
     let mut shared = two.clone();
     shared["kind"] = json!("shared");
     shared["audience"] = json!("company");
-    app.create_token(target, "team-visible", shared).await;
+    app.token_named(target, "team-visible", shared).await;
     let perms = ["users:read", "users:write", "tokens:read", "tokens:write"];
     user(
         &app,

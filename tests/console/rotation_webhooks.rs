@@ -2,26 +2,14 @@
 //! ("Allowed IP addresses", "Lock to these addresses"), and the idle policy and webhook
 //! settings with the deliveries table. Each result is checked through the API.
 
-use serde_json::{json, Value};
+use reqwest::Method;
+use serde_json::json;
 
 use crate::app::{spawn_app, spawn_app_with, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
 use crate::browser::{Browser, Options};
 
 /// The bootstrap administrator's user id.
 const ADMIN_ID: i64 = 1;
-
-/// `method path` with `bearer`: (status, body text).
-async fn call(app: &TestApp, method: reqwest::Method, path: &str, bearer: &str) -> (u16, String) {
-    let res = app
-        .client
-        .request(method, app.url(path))
-        .bearer_auth(bearer)
-        .send()
-        .await
-        .expect("request");
-    let status = res.status().as_u16();
-    (status, res.text().await.expect("body"))
-}
 
 /// Flushes the buffered last-use data (and runs every other job once).
 async fn maintenance(app: &TestApp) {
@@ -41,7 +29,7 @@ async fn details(b: &Browser) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regenerate_with_an_overlap_keeps_both_values_working() {
     let app = spawn_app().await;
-    let (id, old) = app.create_token(ADMIN_ID, "rotating", json!({})).await;
+    let (id, old) = app.token_named(ADMIN_ID, "rotating", json!({})).await;
     let b = Browser::start(&app.address, Options::default()).await;
     b.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
 
@@ -87,7 +75,7 @@ async fn regenerate_with_an_overlap_keeps_both_values_working() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allowed_addresses_refuse_other_clients_and_lock_to_recent_ones() {
     let app = spawn_app().await;
-    let (id, value) = app.create_token(ADMIN_ID, "bound", json!({})).await;
+    let (id, value) = app.token_named(ADMIN_ID, "bound", json!({})).await;
     assert_eq!(app.token_status(&value).await, 200, "a use from 127.0.0.1");
     maintenance(&app).await;
 
@@ -113,9 +101,9 @@ async fn allowed_addresses_refuse_other_clients_and_lock_to_recent_ones() {
     b.click("Save changes").await;
     b.sees("Changes saved.").await;
     assert!(details(&b).await.contains("Allowed from\n10.0.0.0/8"));
-    let (status, body) = call(&app, reqwest::Method::GET, "/v1/me", &value).await;
+    let (status, body) = app.call(Method::GET, "/v1/me", Some(&value), None).await;
     assert_eq!(status, 403, "{body}");
-    assert!(body.contains("ip_not_allowed"), "{body}");
+    assert_eq!(body["error"]["code"], "ip_not_allowed", "{body}");
 
     b.click("Lock to these addresses").await;
     b.sees("Token “bound” now works only from 127.0.0.1.").await;
@@ -164,16 +152,20 @@ async fn idle_policy_and_webhook_settings_with_deliveries() {
     b.sees("A secret is set; it is never shown.").await;
     assert_eq!(b.field_value("Webhook secret").await, "");
     assert!(!b.text().await.contains(secret));
-    let (status, body) = call(&app, reqwest::Method::GET, "/v1/settings", &app.admin_token).await;
-    assert_eq!(status, 200, "{body}");
-    assert!(!body.contains(secret), "the secret is never shown: {body}");
-    let s: Value = serde_json::from_str(&body).expect("json");
+    let (status, s) = app
+        .call(Method::GET, "/v1/settings", Some(&app.admin_token), None)
+        .await;
+    assert_eq!(status, 200, "{s}");
+    assert!(
+        !s.to_string().contains(secret),
+        "the secret is never shown: {s}"
+    );
     assert_eq!(s["idle_disable_days"], 90);
     assert_eq!(s["webhook_url"], hook);
     assert_eq!(s["webhook_secret_set"], true);
 
     // A disabled token queues an event; its failed delivery shows in the table.
-    let (id, _) = app.create_token(ADMIN_ID, "hooked", json!({})).await;
+    let (id, _) = app.token_named(ADMIN_ID, "hooked", json!({})).await;
     app.admin_post(
         "/v1/tokens/bulk",
         json!({ "ids": [id], "action": "disable" }),
@@ -196,8 +188,9 @@ async fn idle_policy_and_webhook_settings_with_deliveries() {
     b.check("Remove secret", true).await;
     b.click("Save settings").await;
     b.sees("No secret is set.").await;
-    let (_, body) = call(&app, reqwest::Method::GET, "/v1/settings", &app.admin_token).await;
-    let s: Value = serde_json::from_str(&body).expect("json");
+    let (_, s) = app
+        .call(Method::GET, "/v1/settings", Some(&app.admin_token), None)
+        .await;
     assert_eq!(s["webhook_secret_set"], false);
     assert_eq!(s["webhook_url"], hook, "the URL stays");
     b.finish().await;

@@ -16,11 +16,11 @@ async fn seed(app: &TestApp) -> (i64, i64) {
         201,
     )
     .await;
-    let (_, v) = app.create_token(alice, "grafana-dashboards", json!({ "role_template": "read_only", "description": "Read-only access for the Grafana datasource" })).await;
+    let (_, v) = app.token_named(alice, "grafana-dashboards", json!({ "role_template": "read_only", "description": "Read-only access for the Grafana datasource" })).await;
     app.token_status(&v).await;
-    app.create_token(alice, "incident-bot", json!({ "permissions": ["incidents:read", "incidents:write"], "expires_at": "2031-03-01T09:00:00Z" })).await;
+    app.token_named(alice, "incident-bot", json!({ "permissions": ["incidents:read", "incidents:write"], "expires_at": "2031-03-01T09:00:00Z" })).await;
     let (old, _) = app
-        .create_token(bob, "edge-deploy", json!({ "role_template": "deploy" }))
+        .token_named(bob, "edge-deploy", json!({ "role_template": "deploy" }))
         .await;
     // A webhook target that refuses connections: disabling a token queues an event whose
     // delivery fails (shown under the settings).
@@ -40,7 +40,7 @@ async fn seed(app: &TestApp) -> (i64, i64) {
         200,
     )
     .await;
-    app.create_token(
+    app.token_named(
         1,
         "team-shared",
         json!({ "kind": "shared", "audience": "company", "role_template": "analyst" }),

@@ -6,7 +6,7 @@ use crate::browser::{Browser, Options};
 
 /// Creates a token through the form with the Read only template (the form preselects none);
 /// returns its value from the value page.
-pub async fn create_token(b: &Browser, name: &str) -> String {
+pub async fn create_token_in_browser(b: &Browser, name: &str) -> String {
     b.goto("/").await;
     b.click("Create API token").await;
     assert_eq!(b.heading().await, "Create API token");
@@ -171,7 +171,7 @@ async fn regenerate_behind_confirmation_reveal_and_delete() {
     let app = spawn_app().await;
     let b = Browser::start(&app.address, Options::default()).await;
     b.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let old = create_token(&b, "rotating").await;
+    let old = create_token_in_browser(&b, "rotating").await;
 
     b.goto("/").await;
     b.click("rotating").await;
@@ -267,7 +267,7 @@ async fn validation_messages_beside_fields_keep_the_input() {
     assert!(b.is_checked("Set expiration date and time").await);
 
     // A duplicate name is refused beside the Name field.
-    create_token(&b, "dup").await;
+    create_token_in_browser(&b, "dup").await;
     b.goto("/tokens/new").await;
     b.fill("Name", "dup").await;
     b.select("Role template", "Read only").await;

@@ -2,15 +2,16 @@
 //! (`caddy run --adapter caddyfile`, its own process on free ports, not the system service).
 //! The Caddyfile is the one `docs/reverse-proxy.md` shows, read from that file.
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use reqwest::Method;
 use serde_json::json;
 
 use crate::app::*;
-use crate::proc::*;
+use crate::upstream::spawn_upstream;
+use tokend_test_support::proc::*;
 
 /// The ```caddyfile block of docs/reverse-proxy.md.
 fn documented_caddyfile() -> String {
@@ -27,53 +28,6 @@ fn documented_caddyfile() -> String {
         .find("```")
         .expect("the end of the caddyfile block");
     doc[start..start + len].to_string()
-}
-
-/// A demo upstream: answers every request with the `X-Auth-*` headers it received, one
-/// `name: value` line each (sorted, names lower-cased), plus `authorization` if one came.
-fn spawn_upstream() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind upstream");
-    let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
-            std::thread::spawn(move || echo(stream));
-        }
-    });
-    port
-}
-
-fn echo(mut stream: TcpStream) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let Ok(read) = stream.try_clone() else { return };
-    let mut reader = BufReader::new(read);
-    let mut seen = Vec::new();
-    let mut line = String::new();
-    loop {
-        line.clear();
-        match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        if line == "\r\n" {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            let k = k.trim().to_ascii_lowercase();
-            if k.starts_with("x-auth-") {
-                seen.push(format!("{k}: {}", v.trim()));
-            } else if k == "authorization" {
-                seen.push("authorization".into());
-            }
-        }
-    }
-    seen.sort();
-    let body = seen.join("\n");
-    let _ = write!(
-        stream,
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
 }
 
 struct Caddy {
@@ -251,10 +205,11 @@ async fn caddy_forward_auth_passes_identity_stops_401_403_and_strips_forged_head
 
     // Disabled: 401 at once through the proxy.
     let (s, _) = app
-        .patch(
+        .call(
+            Method::PATCH,
             &format!("/v1/tokens/{id}"),
-            &app.admin_token,
-            json!({ "enabled": false }),
+            Some(&app.admin_token),
+            Some(json!({ "enabled": false })),
         )
         .await;
     assert_eq!(s, 200);

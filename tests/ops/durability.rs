@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::proc::*;
+use tokend_test_support::proc::*;
+use tokend_test_support::store::assert_integrity;
 
 const ROUNDS: usize = 10;
 const CLIENTS: usize = 4;

@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 use tokend::routes::api::ROUTES;
 
 use crate::app::*;
-use crate::proc::new_value;
+use tokend_test_support::proc::new_value;
 
 /// Cases per property; each case is one request plus two table snapshots.
 const ROUTE_CASES: u32 = 600;
@@ -381,7 +381,12 @@ async fn fixtures(app: &TestApp) -> Fixtures {
         tokens.push(id);
     }
     let (s, node) = app
-        .post("/v1/nodes", &app.admin_token, json!({ "name": "n1" }))
+        .call(
+            Method::POST,
+            "/v1/nodes",
+            Some(&app.admin_token),
+            Some(json!({ "name": "n1" })),
+        )
         .await;
     assert_eq!(s, 201, "{node}");
     let mut cursors = vec![String::from("")];
@@ -390,7 +395,9 @@ async fn fixtures(app: &TestApp) -> Fixtures {
         "/v1/users?limit=1",
         "/v1/audit?limit=1",
     ] {
-        let (_, page) = app.get(list, &app.admin_token).await;
+        let (_, page) = app
+            .call(Method::GET, list, Some(&app.admin_token), None)
+            .await;
         if let Some(c) = page["next_cursor"].as_str() {
             cursors.push(c.to_string());
         }
@@ -537,7 +544,7 @@ fn every_route_survives_arbitrary_input() {
         panic!("{e}");
     }
     // The administrator survived the run, so the cases reached the handlers.
-    let (s, _) = rt.block_on(app.get("/v1/me", &app.admin_token));
+    let (s, _) = rt.block_on(app.call(Method::GET, "/v1/me", Some(&app.admin_token), None));
     assert_eq!(s, 200);
     assert!(
         statuses.keys().any(|s| (200..300).contains(s)),

@@ -2,12 +2,6 @@
 //! in front, kill -9 durability, input fuzzing, schemathesis, and in-place upgrades. One test
 //! binary, one module per topic; heavy loops are bounded (see each module).
 
-#[path = "../common/app.rs"]
-mod common;
-
-#[path = "../cli/proc.rs"]
-mod proc;
-
 mod app;
 mod caddy;
 mod durability;
@@ -19,3 +13,4 @@ mod schemathesis;
 mod shutdown;
 mod upgrade;
 mod upgrade_scopes;
+mod upstream;

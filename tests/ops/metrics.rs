@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::app::*;
-use crate::proc::*;
+use tokend_test_support::proc::*;
 
 /// Scrapes `/metrics` from loopback.
 async fn scrape(app: &TestApp) -> String {
@@ -107,51 +107,72 @@ async fn auth_outcomes_move_as_expected() {
     let (_, expiring) = app.token_for(ro, json!({ "expires_at": soon })).await;
     let (off_id, off) = app.token_for(ro, json!({})).await;
     let (s, _) = app
-        .patch(
+        .call(
+            Method::PATCH,
             &format!("/v1/tokens/{off_id}"),
-            &app.admin_token,
-            json!({ "enabled": false }),
+            Some(&app.admin_token),
+            Some(json!({ "enabled": false })),
         )
         .await;
     assert_eq!(s, 200);
 
     assert_outcomes(&app, &[("ok", 1.0)], || async {
-        app.get("/v1/me", &ro_token).await.0
+        app.call(Method::GET, "/v1/me", Some(&ro_token), None)
+            .await
+            .0
     })
     .await;
     assert_outcomes(&app, &[("malformed", 1.0)], || async {
-        app.get("/v1/me", "tkd_garbage").await.0
+        app.call(Method::GET, "/v1/me", Some("tkd_garbage"), None)
+            .await
+            .0
     })
     .await;
     assert_outcomes(&app, &[("unknown", 1.0)], || async {
-        app.get("/v1/me", &new_value()).await.0
+        app.call(Method::GET, "/v1/me", Some(&new_value()), None)
+            .await
+            .0
     })
     .await;
     assert_outcomes(&app, &[("disabled", 1.0)], || async {
-        app.get("/v1/me", &off).await.0
+        app.call(Method::GET, "/v1/me", Some(&off), None).await.0
     })
     .await;
     // Authenticated, then refused: one `ok`, one `insufficient_scope` — on a route and on verify.
     assert_outcomes(
         &app,
         &[("ok", 1.0), ("insufficient_scope", 1.0)],
-        || async { app.get("/v1/users", &ro_token).await.0 },
+        || async {
+            app.call(Method::GET, "/v1/users", Some(&ro_token), None)
+                .await
+                .0
+        },
     )
     .await;
     assert_outcomes(
         &app,
         &[("ok", 1.0), ("insufficient_scope", 1.0)],
         || async {
-            app.get("/v1/auth/verify?scope=users:write", &ro_token)
-                .await
-                .0
+            app.call(
+                Method::GET,
+                "/v1/auth/verify?scope=users:write",
+                Some(&ro_token),
+                None,
+            )
+            .await
+            .0
         },
     )
     .await;
     assert_outcomes(&app, &[("ok", 1.0)], || async {
-        app.get("/v1/auth/verify?scope=tokens:read", &ro_token)
-            .await
-            .0
+        app.call(
+            Method::GET,
+            "/v1/auth/verify?scope=tokens:read",
+            Some(&ro_token),
+            None,
+        )
+        .await
+        .0
     })
     .await;
     // No credentials at all is not an authentication attempt.
@@ -162,7 +183,9 @@ async fn auth_outcomes_move_as_expected() {
     // Expiry is checked at each request, before any scheduler run.
     app.advance(chrono::Duration::hours(2));
     assert_outcomes(&app, &[("expired", 1.0)], || async {
-        app.get("/v1/me", &expiring).await.0
+        app.call(Method::GET, "/v1/me", Some(&expiring), None)
+            .await
+            .0
     })
     .await;
 }
@@ -183,25 +206,47 @@ async fn requests_tokens_jobs_and_pool_wait_are_exposed() {
     let before = scrape(&app).await;
     for _ in 0..3 {
         assert_eq!(
-            app.get(&format!("/v1/tokens/{id}"), &app.admin_token)
-                .await
-                .0,
+            app.call(
+                Method::GET,
+                &format!("/v1/tokens/{id}"),
+                Some(&app.admin_token),
+                None
+            )
+            .await
+            .0,
             200
         );
     }
-    assert_eq!(app.get("/v1/tokens/987654", &app.admin_token).await.0, 404);
+    assert_eq!(
+        app.call(
+            Method::GET,
+            "/v1/tokens/987654",
+            Some(&app.admin_token),
+            None
+        )
+        .await
+        .0,
+        404
+    );
     assert_eq!(app.call(Method::GET, "/v1/me", None, None).await.0, 401);
     assert_eq!(
-        app.get(
+        app.call(
+            Method::GET,
             &format!("/v1/zzz-{}", &new_value()[4..12]),
-            &app.admin_token
+            Some(&app.admin_token),
+            None
         )
         .await
         .0,
         404
     );
     let (s, _) = app
-        .post("/v1/maintenance/run", &app.admin_token, json!({}))
+        .call(
+            Method::POST,
+            "/v1/maintenance/run",
+            Some(&app.admin_token),
+            Some(json!({})),
+        )
         .await;
     assert_eq!(s, 200);
     let text = scrape(&app).await;
@@ -331,7 +376,12 @@ async fn metrics_are_refused_to_addresses_not_allowed() {
 #[tokio::test]
 async fn metrics_answer_loopback_by_default_without_credentials() {
     let app = spawn_app().await;
-    assert_eq!(app.get("/v1/me", &app.admin_token).await.0, 200);
+    assert_eq!(
+        app.call(Method::GET, "/v1/me", Some(&app.admin_token), None)
+            .await
+            .0,
+        200
+    );
     let text = scrape(&app).await;
     assert!(
         text.contains("# TYPE tokend_http_requests_total counter"),

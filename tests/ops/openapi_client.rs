@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::proc::*;
+use tokend_test_support::proc::*;
 
 fn venv_tool(name: &str) -> PathBuf {
     let tool = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,17 +1,18 @@
 //! Reverse-proxy integration (`/v1/auth/verify`): a real nginx with `auth_request`
-//! in front of a demo upstream that echoes the `X-Auth-User-Email` it receives. The nginx
+//! in front of the demo upstream (`upstream.rs`), which echoes the identity it receives. The nginx
 //! configuration is the one `docs/reverse-proxy.md` ships.
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use reqwest::Method;
 use serde_json::json;
 
 use crate::app::*;
-use crate::proc::*;
+use crate::upstream::{spawn_upstream, user_of};
+use tokend_test_support::proc::*;
 
 /// nginx as installed by `scripts/install-test-deps` (never skipped: missing is a failure).
 fn nginx_binary() -> PathBuf {
@@ -34,50 +35,6 @@ fn nginx_binary() -> PathBuf {
         "nginx is not installed: run scripts/install-test-deps (the reverse-proxy test needs it)"
     );
     found.into()
-}
-
-/// A demo upstream: answers every request with `user=<X-Auth-User-Email>` (or `user=-`).
-fn spawn_upstream() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind upstream");
-    let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
-            std::thread::spawn(move || serve_one(stream));
-        }
-    });
-    port
-}
-
-fn serve_one(mut stream: TcpStream) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let mut reader = BufReader::new(match stream.try_clone() {
-        Ok(s) => s,
-        Err(_) => return,
-    });
-    let mut email = "-".to_string();
-    let mut line = String::new();
-    loop {
-        line.clear();
-        match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        if line == "\r\n" {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            if k.eq_ignore_ascii_case("x-auth-user-email") && !v.trim().is_empty() {
-                email = v.trim().to_string();
-            }
-        }
-    }
-    let body = format!("user={email}");
-    let _ = write!(
-        stream,
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
 }
 
 /// The nginx configuration of `docs/reverse-proxy.md`, with test paths and ports.
@@ -216,14 +173,20 @@ async fn start_nginx(tokend: u16, upstream: u16) -> Nginx {
     panic!("nginx did not start: {last_error}");
 }
 
-/// GET through nginx → (status, body).
+/// GET through nginx → (status, `user=<email the upstream received>` or the body nginx
+/// answered itself).
 async fn via(nginx: &Nginx, path: &str, token: Option<&str>) -> (u16, String) {
     let mut req = client().get(format!("http://127.0.0.1:{}{path}", nginx.port));
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
     let res = req.send().await.expect("request through nginx");
-    (res.status().as_u16(), res.text().await.expect("body"))
+    let status = res.status().as_u16();
+    let body = res.text().await.expect("body");
+    match status {
+        200 => (status, user_of(&body)),
+        _ => (status, body),
+    }
 }
 
 #[tokio::test]
@@ -284,10 +247,11 @@ async fn nginx_auth_request_allows_refuses_and_follows_token_lifecycle() {
 
     // Disabled by hand: 401 at once.
     let (s, _) = app
-        .patch(
+        .call(
+            Method::PATCH,
             &format!("/v1/tokens/{id}"),
-            &app.admin_token,
-            json!({ "enabled": false }),
+            Some(&app.admin_token),
+            Some(json!({ "enabled": false })),
         )
         .await;
     assert_eq!(s, 200);
@@ -298,10 +262,11 @@ async fn nginx_auth_request_allows_refuses_and_follows_token_lifecycle() {
         .token_for(ann, json!({ "role_template": "analyst" }))
         .await;
     let (s, renewed) = app
-        .post(
+        .call(
+            Method::POST,
             &format!("/v1/tokens/{}/renew", app_token_id(&app, &writer).await),
-            &manager,
-            json!({}),
+            Some(&manager),
+            Some(json!({})),
         )
         .await;
     assert_eq!(s, 200, "{renewed}");
@@ -314,10 +279,11 @@ async fn nginx_auth_request_allows_refuses_and_follows_token_lifecycle() {
 
     // The owner disabled: every token of the owner stops.
     let (s, _) = app
-        .patch(
+        .call(
+            Method::PATCH,
             &format!("/v1/users/{ann}"),
-            &app.admin_token,
-            json!({ "enabled": false }),
+            Some(&app.admin_token),
+            Some(json!({ "enabled": false })),
         )
         .await;
     assert_eq!(s, 200);
@@ -326,7 +292,7 @@ async fn nginx_auth_request_allows_refuses_and_follows_token_lifecycle() {
 
 /// The id of the token whose value is `value`.
 async fn app_token_id(app: &TestApp, value: &str) -> i64 {
-    let (s, me) = app.get("/v1/me", value).await;
+    let (s, me) = app.call(Method::GET, "/v1/me", Some(value), None).await;
     assert_eq!(s, 200, "{me}");
     me["token_id"].as_i64().expect("token id")
 }

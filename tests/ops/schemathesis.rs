@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::proc::*;
+use tokend_test_support::proc::*;
+use tokend_test_support::store::assert_integrity;
 
 /// Examples per operation and phase; with a fixed seed the run is repeatable.
 const MAX_EXAMPLES: &str = "60";

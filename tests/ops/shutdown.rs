@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::proc::*;
+use tokend_test_support::proc::*;
+use tokend_test_support::store::assert_integrity;
 
 /// Reads one HTTP/1.1 response with a `Content-Length` body from `s`.
 fn read_response(s: &mut TcpStream) -> (u16, String) {
@@ -71,7 +72,10 @@ async fn graceful_stop_on(signal: &str) {
     );
 
     // A request in flight: the connection is established and served once (so a worker owns
-    // it), then a second request's head and half its body are sent before the signal.
+    // it), then a second request's head and half its body are sent before the signal. The
+    // head asks for `100 Continue`, which the server sends once it has read the head: a
+    // connection whose request has not been read yet is idle to the server and is closed at
+    // once by a graceful stop, so the signal must not overtake the head.
     let mut conn = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
     conn.set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
@@ -81,17 +85,15 @@ async fn graceful_stop_on(signal: &str) {
     let body = json!({ "name": "made-during-shutdown", "role_template": "read_only" }).to_string();
     let head = format!(
         "POST /v1/tokens HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {admin}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\
+         Expect: 100-continue\r\n\r\n",
         body.len()
     );
     let (first, rest) = body.split_at(body.len() / 2);
     conn.write_all(head.as_bytes()).expect("write head");
+    assert_eq!(read_response(&mut conn).0, 100, "the head was read");
     conn.write_all(first.as_bytes()).expect("write half");
     conn.flush().expect("flush");
-    // Let a worker read the head first: a connection whose request has not been read yet is
-    // idle to the server and is closed at once by a graceful stop (on a loaded test machine
-    // the signal could otherwise overtake the bytes).
-    std::thread::sleep(Duration::from_millis(500));
 
     server.signal(signal);
     // It stops accepting new connections…

@@ -10,7 +10,8 @@ use std::path::Path;
 use rusqlite::Connection;
 use tokend::domain::token_value::TokenValue;
 
-use crate::proc::*;
+use tokend_test_support::proc::*;
+use tokend_test_support::store::assert_integrity;
 
 fn migrations_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations")

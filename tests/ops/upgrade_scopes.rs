@@ -4,8 +4,8 @@
 
 use rusqlite::Connection;
 
-use crate::proc::*;
 use crate::upgrade::make_v1;
+use tokend_test_support::proc::*;
 
 const SEED: [&str; 12] = [
     "api_discovery:read",

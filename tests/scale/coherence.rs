@@ -45,7 +45,10 @@ async fn make(a: &Replica, admin: &str, change: Change, id: i64, owner: i64) {
     let path = format!("/v1/tokens/{id}");
     let (status, body) = match change {
         Change::Disable => a.patch(&path, admin, json!({ "enabled": false })).await,
-        Change::Delete => a.call(reqwest::Method::DELETE, &path, admin, None).await,
+        Change::Delete => {
+            a.call(reqwest::Method::DELETE, &path, Some(admin), None)
+                .await
+        }
         Change::Renew => {
             a.post(
                 &format!("{path}/renew"),
@@ -75,11 +78,11 @@ pub async fn trials(
     n: usize,
 ) -> (Vec<Duration>, Vec<Duration>) {
     let (mut created, mut changed) = (Vec::new(), Vec::new());
-    let tag = crate::proc::new_value()[4..12].to_lowercase();
+    let tag = tokend_test_support::proc::new_value()[4..12].to_lowercase();
     for trial in 0..n {
         let change = CHANGES[trial % CHANGES.len()];
         let owner = a
-            .user(admin, &format!("u{trial}-{tag}@example.com"), "analyst")
+            .create_user(&format!("u{trial}-{tag}@example.com"), "analyst")
             .await;
         let mut body = json!({
             "name": format!("trial-{trial}"),
@@ -140,13 +143,13 @@ async fn coherence_a_token_made_by_the_command_line_works_on_every_replica_at_on
     let setup = Setup::start();
     let a = setup.replica(&[]);
     let b = setup.replica(&[]);
-    let out = crate::proc::run({
-        let mut c = crate::proc::tokend(std::path::Path::new(&setup.url));
+    let out = tokend_test_support::proc::run({
+        let mut c = tokend_test_support::proc::tokend(std::path::Path::new(&setup.url));
         c.env("TOKEND_MASTER_KEY_FILE", setup.key_file()).args([
             "token",
             "create",
             "--owner",
-            crate::proc::ADMIN_EMAIL,
+            tokend_test_support::proc::ADMIN_EMAIL,
             "--name",
             "from-cli",
             "--role-template",

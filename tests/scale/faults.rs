@@ -2,14 +2,14 @@
 //! resuming by itself when it returns, and a primary failover to a synchronous standby that
 //! loses no acknowledged write.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
 
-use crate::pg::PgCluster;
 use crate::{until, Replica, Setup};
+use tokend_test_support::pg::PgCluster;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_down_answers_503_storage_unavailable_and_service_resumes_by_itself() {
@@ -59,8 +59,14 @@ async fn database_down_answers_503_storage_unavailable_and_service_resumes_by_it
     .await;
 }
 
-/// Writes tokens through the replica at `base` until `stop`, keeping those answered 201.
-pub async fn write_until(base: String, admin: String, stop: Arc<AtomicBool>) -> Vec<(i64, String)> {
+/// Writes tokens through the replica at `base` until `stop`, keeping those answered 201 and
+/// counting them in `acked` as they come (several writers may share one count).
+pub async fn write_until(
+    base: String,
+    admin: String,
+    stop: Arc<AtomicBool>,
+    acked_count: Arc<AtomicUsize>,
+) -> Vec<(i64, String)> {
     let http = reqwest::Client::new();
     let mut acked = Vec::new();
     let mut n = 0;
@@ -80,10 +86,24 @@ pub async fn write_until(base: String, admin: String, stop: Arc<AtomicBool>) -> 
                     v["id"].as_i64().expect("id"),
                     v["value"].as_str().expect("value").into(),
                 ));
+                acked_count.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
     acked
+}
+
+/// Waits (≤ 20 s) until `acked` counts `more` writes beyond what it counts now.
+pub async fn more_writes(acked: &AtomicUsize, more: usize) {
+    let from = acked.load(Ordering::Relaxed);
+    let done = until(Duration::from_secs(20), || async {
+        acked.load(Ordering::Relaxed) >= from + more
+    })
+    .await;
+    assert!(
+        done.is_some(),
+        "no {more} more writes acknowledged within 20 s"
+    );
 }
 
 /// How long after now until `r` acknowledges a write again.
@@ -92,7 +112,7 @@ pub async fn reconnected(r: &Replica, admin: &str) -> Duration {
         r.post(
             "/v1/tokens",
             admin,
-            json!({ "name": format!("probe-{}", crate::proc::new_value()), "role_template": "read_only" }),
+            json!({ "name": format!("probe-{}", tokend_test_support::proc::new_value()), "role_template": "read_only" }),
         )
         .await
         .0 == 201
@@ -117,10 +137,12 @@ async fn failover_to_a_promoted_synchronous_standby_loses_no_acknowledged_write(
     let b = setup.replica(&[]);
     let admin = setup.admin.clone();
     let stop = Arc::new(AtomicBool::new(false));
+    let acked_count = Arc::new(AtomicUsize::new(0));
     let writer = tokio::spawn(write_until(
         a.server.base.clone(),
         admin.clone(),
         stop.clone(),
+        acked_count.clone(),
     ));
     // The failover comes once some writes were acknowledged (seen through the API).
     let written = until(Duration::from_secs(20), || async {
@@ -143,7 +165,8 @@ async fn failover_to_a_promoted_synchronous_standby_loses_no_acknowledged_write(
     standby.promote();
     let (ta, tb) = tokio::join!(reconnected(&a, &admin), reconnected(&b, &admin));
     let reconnect = [ta, tb];
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The writer itself gets writes acknowledged on the promoted standby too.
+    more_writes(&acked_count, 3).await;
     stop.store(true, Ordering::Relaxed);
     let acked = writer.await.expect("writer");
     assert!(

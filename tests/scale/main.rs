@@ -3,11 +3,6 @@
 //! Coherence across replicas, jobs run once, shared limits, the database going away and
 //! coming back, and a primary failover with synchronous replication.
 
-#[path = "../common/pg.rs"]
-mod pg;
-#[path = "../cli/proc.rs"]
-mod proc;
-
 mod coherence;
 mod faults;
 mod limits;
@@ -15,6 +10,7 @@ mod patroni;
 mod pgbouncer;
 mod shared;
 mod tls;
+mod write_lock;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -22,16 +18,21 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use pg::PgCluster;
-use proc::{new_value, Server, ServerOpts};
+use tokend_test_support::http::Api;
+use tokend_test_support::pg::PgCluster;
+use tokend_test_support::proc::{self, new_value, Server, ServerOpts};
 
 /// The scale tests run one at a time: each measures delays (coherence within 100 ms, reconnect
 /// within 10 s) that would mostly measure the other tests if they shared the two cores.
-pub struct Serial(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
+pub struct Serial {
+    _held: std::sync::MutexGuard<'static, ()>,
+}
 
 pub fn serial() -> Serial {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    Serial(LOCK.lock().unwrap_or_else(|e| e.into_inner()))
+    Serial {
+        _held: LOCK.lock().unwrap_or_else(|e| e.into_inner()),
+    }
 }
 
 /// A PostgreSQL database, the master key file every replica shares, and the admin token the
@@ -75,56 +76,52 @@ impl Setup {
         for (k, v) in env {
             opts = opts.env(k, v);
         }
-        Replica {
-            server: Server::start(Path::new(&self.url), &opts),
-            http: proc::client(),
-        }
+        Replica::new(Server::start(Path::new(&self.url), &opts), &self.admin)
     }
 }
 
-/// One running `tokend serve` and an HTTP client for it.
+/// One running `tokend serve` and an HTTP client for it; derefs to its [`Api`] (`call`,
+/// `create_user` as the admin it was started with).
 pub struct Replica {
     pub server: Server,
     pub http: reqwest::Client,
+    pub api: Api,
+}
+
+impl std::ops::Deref for Replica {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 impl Replica {
-    pub async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        self.server
-            .call(&self.http, method, path, token, body)
-            .await
+    /// The replica `server`, administered with the token value `admin`.
+    pub fn new(server: Server, admin: &str) -> Replica {
+        let http = proc::client();
+        let api = server.api(&http, admin);
+        Replica { server, http, api }
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
-        self.call(reqwest::Method::GET, path, token, None).await
+        self.call(reqwest::Method::GET, path, Some(token), None)
+            .await
     }
 
     pub async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::POST, path, token, Some(body))
+        self.call(reqwest::Method::POST, path, Some(token), Some(body))
             .await
     }
 
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::PATCH, path, token, Some(body))
+        self.call(reqwest::Method::PATCH, path, Some(token), Some(body))
             .await
     }
 
     /// The status `GET /v1/me` answers for `value`.
     pub async fn me(&self, value: &str) -> u16 {
         self.get("/v1/me", value).await.0
-    }
-
-    /// Creates a user with `role` and a password, as `admin`; returns its id.
-    pub async fn user(&self, admin: &str, email: &str, role: &str) -> i64 {
-        self.server
-            .create_user(&self.http, admin, email, role)
-            .await
     }
 
     /// Creates a token from `body` as `admin`; returns (id, value).

@@ -7,15 +7,15 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::faults::{reconnected, write_until};
-use crate::proc::{self, Server, ServerOpts};
+use crate::faults::{more_writes, reconnected, write_until};
 use crate::Replica;
+use tokend_test_support::proc::{self, Server, ServerOpts};
 
 /// The ```yaml block after "patroni.yml" in docs/SCALING.md.
 fn documented_config() -> String {
@@ -101,7 +101,9 @@ impl PatroniCluster {
             .spawn()
             .expect("run etcd (scripts/install-test-deps installs etcd-server)");
         let template = documented_config();
-        let bin = crate::pg::bin_dir().to_string_lossy().into_owned();
+        let bin = tokend_test_support::pg::bin_dir()
+            .to_string_lossy()
+            .into_owned();
         let mut nodes = Vec::new();
         for i in 1..=3 {
             let name = format!("node{i}");
@@ -218,7 +220,7 @@ impl PatroniCluster {
     }
 
     fn psql(&self, node: usize, sql: &str) -> String {
-        let bin = crate::pg::bin_dir().join("psql");
+        let bin = tokend_test_support::pg::bin_dir().join("psql");
         let port = self.nodes[node].pg_port.to_string();
         let out = Command::new(bin)
             .args([
@@ -296,10 +298,7 @@ impl Drop for PatroniCluster {
 
 fn replica(url: &str, key: &Path, admin: &str) -> Replica {
     let opts = ServerOpts::with_token(admin).env("TOKEND_MASTER_KEY_FILE", &key.to_string_lossy());
-    Replica {
-        server: Server::start(Path::new(url), &opts),
-        http: proc::client(),
-    }
+    Replica::new(Server::start(Path::new(url), &opts), admin)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -319,19 +318,23 @@ async fn patroni_promotes_by_itself_and_both_replicas_write_again_losing_nothing
     eprintln!("patroni: cluster and replicas up in {:?}", begun.elapsed());
 
     let stop = Arc::new(AtomicBool::new(false));
+    let acked_count = Arc::new(AtomicUsize::new(0));
     let writers = [
         tokio::spawn(write_until(
             a.server.base.clone(),
             admin.clone(),
             stop.clone(),
+            acked_count.clone(),
         )),
         tokio::spawn(write_until(
             b.server.base.clone(),
             admin.clone(),
             stop.clone(),
+            acked_count.clone(),
         )),
     ];
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // The failover comes once the writers have writes acknowledged.
+    more_writes(&acked_count, 5).await;
 
     let pid = cluster.postmaster(old);
     let killed = Instant::now();
@@ -352,7 +355,8 @@ async fn patroni_promotes_by_itself_and_both_replicas_write_again_losing_nothing
     };
     let promoted = killed.elapsed();
     let (ta, tb) = tokio::join!(reconnected(&a, &admin), reconnected(&b, &admin));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The writers themselves get writes acknowledged on the new primary too.
+    more_writes(&acked_count, 3).await;
     stop.store(true, Ordering::Relaxed);
     let mut acked = Vec::new();
     for w in writers {

@@ -7,8 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::coherence::{trials, BOUND};
-use crate::pg::PgCluster;
 use crate::{p95_max, Setup};
+use tokend_test_support::pg::PgCluster;
 
 /// One PgBouncer in front of a cluster, for every database (`* = host=… port=…`).
 pub struct Bouncer {
@@ -179,18 +179,19 @@ fn pgbouncer_transaction_mode_is_refused_at_start_saying_what_to_do() {
         let bouncer = Bouncer::start(cluster.port(), mode);
         let url = bouncer.url("tokend");
         for args in [&["migrate"][..], &["serve", "--port", "0"][..]] {
-            let mut cmd = crate::proc::tokend(Path::new(&url));
+            let mut cmd = tokend_test_support::proc::tokend(Path::new(&url));
             cmd.args(args)
-                .env("TOKEND_ADMIN_TOKEN", crate::proc::new_value())
+                .env("TOKEND_ADMIN_TOKEN", tokend_test_support::proc::new_value())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped());
             let mut child = cmd.spawn().expect("spawn tokend");
-            let status = crate::proc::wait_timeout(&mut child, Duration::from_secs(30))
-                .unwrap_or_else(|| {
-                    let _ = child.kill();
-                    panic!("tokend {args:?} kept running through pool_mode = {mode}")
-                });
+            let status =
+                tokend_test_support::proc::wait_timeout(&mut child, Duration::from_secs(30))
+                    .unwrap_or_else(|| {
+                        let _ = child.kill();
+                        panic!("tokend {args:?} kept running through pool_mode = {mode}")
+                    });
             let mut err = String::new();
             if let Some(mut pipe) = child.stderr.take() {
                 let _ = std::io::Read::read_to_string(&mut pipe, &mut err);
@@ -210,8 +211,8 @@ fn pgbouncer_transaction_mode_is_refused_at_start_saying_what_to_do() {
     // The same cluster straight, or through session pooling, is accepted.
     let session = Bouncer::start(cluster.port(), "session");
     for url in [cluster.url("tokend"), session.url("tokend")] {
-        let out = crate::proc::run({
-            let mut c = crate::proc::tokend(Path::new(&url));
+        let out = tokend_test_support::proc::run({
+            let mut c = tokend_test_support::proc::tokend(Path::new(&url));
             c.arg("migrate");
             c
         });

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::proc::ADMIN_EMAIL;
-use crate::{until, Setup};
+use crate::{until, Replica, Setup};
+use tokend_test_support::proc::ADMIN_EMAIL;
 
 /// (event, delivery id) of every request a webhook target received.
 type Received = Arc<Mutex<Vec<(String, String)>>>;
@@ -52,6 +52,16 @@ fn webhook_target() -> (String, Received) {
     (url, seen)
 }
 
+/// The webhook delivery rounds `r` has finished (`tokend_job_runs_total{job="webhooks"}`).
+async fn delivery_rounds(r: &Replica) -> u64 {
+    let res = r.http.get(r.server.url("/metrics")).send().await;
+    let text = res.expect("metrics").text().await.expect("metrics text");
+    text.lines()
+        .find_map(|l| l.strip_prefix("tokend_job_runs_total{job=\"webhooks\"} "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_run_once_across_replicas_no_double_expiry_and_each_webhook_once() {
     let _serial = crate::serial();
@@ -87,8 +97,19 @@ async fn jobs_run_once_across_replicas_no_double_expiry_and_each_webhook_once() 
     })
     .await;
     assert!(delivered.is_some(), "deliveries: {:?}", seen.lock());
-    // Let any second delivery arrive before counting.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Before counting, each replica finishes two more delivery rounds (a round that finds the
+    // other replica delivering ends at once, the other's ends later): any second delivery of
+    // an event would have arrived by then.
+    let (runs_a, runs_b) = (delivery_rounds(&a).await, delivery_rounds(&b).await);
+    let settled = until(Duration::from_secs(20), || async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        delivery_rounds(&a).await >= runs_a + 2 && delivery_rounds(&b).await >= runs_b + 2
+    })
+    .await;
+    assert!(
+        settled.is_some(),
+        "the replicas stopped their delivery rounds"
+    );
     for id in &ids {
         let (_, audit) = a
             .get(
@@ -130,7 +151,7 @@ async fn login_throttle_and_revoke_limit_hold_across_replicas() {
         let (status, body) = r.post("/v1/session", "", wrong.clone()).await;
         assert_eq!(status, 429, "the 11th failure, on either replica: {body}");
     }
-    let leaked = json!({ "values": [crate::proc::new_value()] });
+    let leaked = json!({ "values": [tokend_test_support::proc::new_value()] });
     for i in 0..30 {
         let r = if i % 2 == 0 { &a } else { &b };
         let (status, body) = r.post("/v1/revoke", "", leaked.clone()).await;

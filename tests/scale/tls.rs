@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tempfile::TempDir;
 
-use crate::pg::PgCluster;
-use crate::proc;
 use crate::{until, Replica, Setup};
+use tokend_test_support::pg::PgCluster;
+use tokend_test_support::proc;
 
 /// hostssl only: `postgres` trusted, `tokend_cert` by client certificate; nothing in clear.
 const HBA: &str = "\

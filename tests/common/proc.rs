@@ -1,7 +1,6 @@
 //! Runs the real `tokend` binary: one-shot commands and servers, with a clean environment
-//! (no inherited `TOKEND_*`), temp directories and bounded waits. Shared by the `cli` and
-//! `ops` test binaries (`#[path]`-included by `tests/ops/main.rs`).
-#![allow(dead_code)]
+//! (no inherited `TOKEND_*`), temp directories and bounded waits (the cli, ops, api and scale
+//! tests).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -14,12 +13,23 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use tokend::domain::token_value::{TokenValue, ValueKind};
 
-pub const ADMIN_EMAIL: &str = "admin@example.com";
-pub const ADMIN_PASSWORD: &str = "correct horse battery";
+pub use crate::app::{ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::http::Api;
 
-/// The binary under test.
+/// The binary under test: `tokend` beside the `deps` directory of the running test binary
+/// (cargo builds it for the integration tests of its package).
 pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_tokend")
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target/<profile>");
+        let bin = dir.join(format!("tokend{}", std::env::consts::EXE_SUFFIX));
+        assert!(bin.is_file(), "{} is not built", bin.display());
+        bin.to_str().expect("a UTF-8 target dir").to_string()
+    })
 }
 
 /// A fresh, well-formed API token value.
@@ -173,6 +183,12 @@ impl Workdir {
     }
 }
 
+impl Default for Workdir {
+    fn default() -> Self {
+        Workdir::new()
+    }
+}
+
 /// A `tokend serve --port 0` process. Killed when dropped.
 pub struct Server {
     pub child: Child,
@@ -249,10 +265,13 @@ impl Server {
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn tokend serve");
         let stderr = Arc::new(Mutex::new(String::new()));
+        let (drained_tx, drained) = mpsc::channel::<()>();
         {
             let mut pipe = child.stderr.take().expect("stderr");
             let sink = stderr.clone();
             thread::spawn(move || {
+                // Tells the waiter when the pipe is closed and everything is read.
+                let _drained = drained_tx;
                 let mut buf = [0u8; 4096];
                 while let Ok(n) = pipe.read(&mut buf) {
                     if n == 0 {
@@ -304,7 +323,7 @@ impl Server {
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     if let Ok(Some(_)) = child.try_wait() {
-                        thread::sleep(Duration::from_millis(100));
+                        let _ = drained.recv_timeout(Duration::from_secs(10));
                         return Err((banner.join("\n"), err_text(&stderr)));
                     }
                     if Instant::now() >= deadline {
@@ -315,7 +334,7 @@ impl Server {
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     let _ = wait_timeout(&mut child, Duration::from_secs(10));
-                    thread::sleep(Duration::from_millis(100));
+                    let _ = drained.recv_timeout(Duration::from_secs(10));
                     return Err((banner.join("\n"), err_text(&stderr)));
                 }
             }
@@ -367,44 +386,13 @@ impl Drop for Server {
 }
 
 impl Server {
-    /// One API call with `http`: (status, the JSON body or `Null`). An empty `token` sends no
-    /// `Authorization` header.
-    pub async fn call(
-        &self,
-        http: &reqwest::Client,
-        method: reqwest::Method,
-        path: &str,
-        token: &str,
-        body: Option<serde_json::Value>,
-    ) -> (u16, serde_json::Value) {
-        let mut req = http.request(method, self.url(path));
-        if !token.is_empty() {
-            req = req.bearer_auth(token);
+    /// Its API, reached with `http` and administered with `admin` (a token value).
+    pub fn api(&self, http: &reqwest::Client, admin: &str) -> Api {
+        Api {
+            client: http.clone(),
+            address: self.base.clone(),
+            admin_token: admin.to_string(),
         }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.unwrap_or_else(|e| panic!("{path}: {e}"));
-        let status = res.status().as_u16();
-        let text = res.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or_default())
-    }
-
-    /// Creates a user with `role` and the tests' password through the API, as `admin`;
-    /// returns its id.
-    pub async fn create_user(
-        &self,
-        http: &reqwest::Client,
-        admin: &str,
-        email: &str,
-        role: &str,
-    ) -> i64 {
-        let body = serde_json::json!({ "email": email, "role": role, "password": "password-123" });
-        let (s, b) = self
-            .call(http, reqwest::Method::POST, "/v1/users", admin, Some(body))
-            .await;
-        assert_eq!(s, 201, "create user: {b}");
-        b["id"].as_i64().expect("id")
     }
 }
 
@@ -415,19 +403,4 @@ pub fn client() -> reqwest::Client {
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client")
-}
-
-/// `SELECT COUNT(*) FROM table` on a direct connection.
-pub fn count(conn: &rusqlite::Connection, table: &str) -> i64 {
-    conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
-        .expect("count")
-}
-
-/// `PRAGMA integrity_check` answers `ok`.
-pub fn assert_integrity(path: &Path) {
-    let conn = rusqlite::Connection::open(path).expect("open db");
-    let s: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .expect("integrity_check");
-    assert_eq!(s, "ok", "integrity_check of {}", path.display());
 }

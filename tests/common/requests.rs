@@ -1,36 +1,14 @@
-//! `spawn_app()`: a real tokend on port 0 with a temp database, started exactly as production
-//! starts (`Application::build`), plus helpers that read like the rules.
-#![allow(dead_code)]
-
-mod setup;
-
-pub use setup::*;
+//! Requests tests make of an in-process app: the verbs as the admin or a token, tokens made
+//! for an owner (own or delegated), legacy credentials, sessions, audit, roles.
 
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
-use tokend::domain::token_value::{TokenValue, ValueKind};
 
-pub use crate::common::{spawn_app, spawn_app_with, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::app::TestApp;
+use crate::http::{body, session_cookie_value};
+use crate::spec::{rand_suffix, sorted_strings};
 
 impl TestApp {
-    /// Sends a request with a bearer token (if any) and a JSON body (if any).
-    pub async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Response {
-        let mut req = self.client.request(method, self.url(path));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        req.send().await.expect("request sent")
-    }
-
     pub async fn get(&self, path: &str, token: &str) -> Response {
         self.send(Method::GET, path, Some(token), None).await
     }
@@ -46,19 +24,6 @@ impl TestApp {
 
     pub async fn delete(&self, path: &str, token: &str) -> Response {
         self.send(Method::DELETE, path, Some(token), None).await
-    }
-
-    pub async fn create_user_with(&self, body: Value) -> i64 {
-        let res = self.post("/v1/users", &self.admin_token, body).await;
-        assert_eq!(
-            res.status(),
-            201,
-            "create user: {}",
-            res.text().await.unwrap_or_default()
-        );
-        res.json::<Value>().await.expect("json")["id"]
-            .as_i64()
-            .expect("id")
     }
 
     /// Creates a token owned and made by `owner_id`, as the owner does in the console (a
@@ -140,53 +105,6 @@ impl TestApp {
         assert_eq!(res.status(), 200);
         res.json().await.expect("json")
     }
-}
-
-pub fn rand_suffix() -> String {
-    TokenValue::generate(ValueKind::Api).expose()[4..12].to_string()
-}
-
-/// Reads a JSON body, panicking with the text when it is not JSON.
-pub async fn body(res: Response) -> Value {
-    let text = res.text().await.expect("body");
-    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
-}
-
-/// Asserts status and error code of an error response; returns the body.
-pub async fn assert_error(res: Response, status: u16, code: &str) -> Value {
-    let got = res.status().as_u16();
-    let b = body(res).await;
-    assert_eq!(got, status, "unexpected status, body: {b}");
-    assert_eq!(b["error"]["code"], code, "unexpected code, body: {b}");
-    b
-}
-
-// ---- Rules 15–22 (lifecycle, legacy, nodes): helpers added by the lifecycle tests. ----
-
-/// The value of the `tokend_session` cookie a response sets, if it sets a non-empty one.
-pub fn session_cookie_value(res: &Response) -> Option<String> {
-    session_cookie(res)
-        .and_then(|kv| kv.split_once('=').map(|(_, v)| v.to_string()))
-        .filter(|v| !v.is_empty())
-}
-
-/// Parses an RFC 3339 time from a JSON field.
-pub fn json_time(v: &Value) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap_or_else(|| panic!("not a time: {v}")))
-        .unwrap_or_else(|e| panic!("not RFC 3339: {v}: {e}"))
-        .with_timezone(&chrono::Utc)
-}
-
-/// A JSON array of strings, sorted.
-pub fn sorted_strings(v: &Value) -> Vec<String> {
-    let mut out: Vec<String> = v
-        .as_array()
-        .unwrap_or_else(|| panic!("not an array: {v}"))
-        .iter()
-        .map(|s| s.as_str().expect("string").to_string())
-        .collect();
-    out.sort();
-    out
 }
 
 impl TestApp {
@@ -302,5 +220,40 @@ impl TestApp {
     /// The server's clock plus `by`, as RFC 3339 (for `expires_at`).
     pub fn server_time_plus(&self, by: chrono::Duration) -> String {
         (self.state.now() + by).to_rfc3339()
+    }
+}
+
+impl TestApp {
+    /// `POST` as the bootstrap admin, asserting `status`; returns the JSON body.
+    pub async fn admin_post(&self, path: &str, body: Value, status: u16) -> Value {
+        let token = self.admin_token.clone();
+        let (got, b) = self
+            .call(Method::POST, path, Some(&token), Some(body))
+            .await;
+        assert_eq!(got, status, "POST {path}: {b}");
+        b
+    }
+
+    /// Creates a token named `name` for `owner_id` as the admin (delegated); returns
+    /// (id, value). Without `role_template` or `permissions` in `extra`, it gets every
+    /// permission of its owner.
+    pub async fn token_named(&self, owner_id: i64, name: &str, extra: Value) -> (i64, String) {
+        let mut fields = json!({ "name": name });
+        if let (Some(f), Some(e)) = (fields.as_object_mut(), extra.as_object()) {
+            f.extend(e.clone());
+        }
+        self.delegated_token_for(owner_id, fields).await
+    }
+
+    /// `GET /v1/me` with a token value: the status (200 when the value works).
+    pub async fn token_status(&self, value: &str) -> u16 {
+        self.call(Method::GET, "/v1/me", Some(value), None).await.0
+    }
+
+    /// `GET /v1/tokens/{id}` as the admin.
+    pub async fn token(&self, id: i64) -> Value {
+        let token = self.admin_token.clone();
+        let path = format!("/v1/tokens/{id}");
+        self.call(Method::GET, &path, Some(&token), None).await.1
     }
 }
