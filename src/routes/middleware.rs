@@ -75,6 +75,15 @@ fn security_headers(h: &mut header::HeaderMap, docs: bool, cacheable: bool) {
     }
 }
 
+/// A declared body over the limit is refused on every route, before any work
+/// (authentication, password hashing) and whether or not the handler reads a body.
+fn declares_too_large(req: &ServiceRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+        .is_some_and(|n| n > crate::routes::api::common::BODY_LIMIT as u64)
+}
+
 pub async fn common(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -85,14 +94,7 @@ pub async fn common(
     let path = req.path();
     let docs = path.starts_with("/api-docs");
     let cacheable = docs || path.starts_with("/static/");
-    // A declared body over the limit is refused on every route, before any work
-    // (authentication, password hashing) and whether or not the handler reads a body.
-    let too_large = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
-        .is_some_and(|n| n > crate::routes::api::common::BODY_LIMIT as u64);
-    let mut res = if too_large {
+    let mut res = if declares_too_large(&req) {
         let refusal =
             actix_web::ResponseError::error_response(&crate::error::ApiError::PayloadTooLarge);
         req.into_response(refusal).map_into_right_body()

@@ -59,8 +59,18 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
     error_page(layout, StatusCode::NOT_FOUND, message)
 }
 
+/// The console's routes, in matching order (`/tokens/new` and `/tokens/bulk` before
+/// `/tokens/{id}`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.default_service(web::to(not_found));
+    sign_in_routes(cfg);
+    token_routes(cfg);
+    people_routes(cfg);
+    settings_routes(cfg);
+}
+
+/// Static files, sign-in and sign-out.
+fn sign_in_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/static/{file}", web::get().to(assets::serve))
         .service(
             web::resource("/login")
@@ -69,8 +79,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/login/oidc", web::get().to(oidc::start))
         .route("/login/oidc/callback", web::get().to(oidc::callback))
-        .route("/logout", web::post().to(session::logout))
-        .route("/", web::get().to(tokens::index))
+        .route("/logout", web::post().to(session::logout));
+}
+
+/// The tokens list, form, owner picker, value page and token actions.
+fn token_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(tokens::index))
         .service(
             web::resource("/tokens")
                 .route(web::get().to(tokens::index))
@@ -101,62 +115,70 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(token_actions::regenerate),
         )
         .route("/tokens/{id}/lock", web::post().to(token_actions::lock))
-        .route("/tokens/{id}/delete", web::post().to(token_actions::delete))
-        .service(
-            web::resource("/users")
-                .route(web::get().to(users::list))
-                .route(web::post().to(users::create)),
-        )
-        .route("/users/new", web::get().to(users::new_form))
-        .service(
-            web::resource("/users/{id}")
-                .route(web::get().to(users::show))
-                .route(web::post().to(user_actions::update)),
-        )
-        .route(
-            "/users/{id}/legacy",
-            web::post().to(user_actions::legacy_credentials),
-        )
-        .route("/users/{id}/delete", web::post().to(user_actions::delete))
-        .route("/audit", web::get().to(audit::audit_log))
-        .service(
-            web::resource("/nodes")
-                .route(web::get().to(nodes::list))
-                .route(web::post().to(nodes::create)),
-        )
-        .route("/nodes/value/{id}", web::get().to(token_value::show))
-        .route("/nodes/{id}/delete", web::post().to(nodes::delete))
-        .service(
-            web::resource("/settings")
-                .route(web::get().to(settings::settings))
-                .route(web::post().to(settings::save_settings)),
-        )
-        .service(
-            web::resource("/settings/scopes")
-                .route(web::get().to(scopes::scopes_page))
-                .route(web::post().to(scopes::scopes_create)),
-        )
-        .route(
-            "/settings/scopes/{id}/delete",
-            web::post().to(scopes::scopes_delete),
-        )
-        .service(
-            web::resource("/settings/roles")
-                .route(web::get().to(scopes::roles_page))
-                .route(web::post().to(scopes::roles_create)),
-        )
-        .service(
-            web::resource("/settings/roles/{id}")
-                .route(web::get().to(scopes::role_page))
-                .route(web::post().to(scopes::role_update)),
-        )
-        .route(
-            "/settings/roles/{id}/delete",
-            web::post().to(scopes::role_delete),
-        )
-        .route("/profile", web::get().to(profile::profile))
-        .route(
-            "/profile/password",
-            web::post().to(profile::change_password),
-        );
+        .route("/tokens/{id}/delete", web::post().to(token_actions::delete));
+}
+
+/// Users, their actions, the audit log and nodes.
+fn people_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/users")
+            .route(web::get().to(users::list))
+            .route(web::post().to(users::create)),
+    )
+    .route("/users/new", web::get().to(users::new_form))
+    .service(
+        web::resource("/users/{id}")
+            .route(web::get().to(users::show))
+            .route(web::post().to(user_actions::update)),
+    )
+    .route(
+        "/users/{id}/legacy",
+        web::post().to(user_actions::legacy_credentials),
+    )
+    .route("/users/{id}/delete", web::post().to(user_actions::delete))
+    .route("/audit", web::get().to(audit::audit_log))
+    .service(
+        web::resource("/nodes")
+            .route(web::get().to(nodes::list))
+            .route(web::post().to(nodes::create)),
+    )
+    .route("/nodes/value/{id}", web::get().to(token_value::show))
+    .route("/nodes/{id}/delete", web::post().to(nodes::delete));
+}
+
+/// Company settings, scopes, roles and one's own profile.
+fn settings_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/settings")
+            .route(web::get().to(settings::settings))
+            .route(web::post().to(settings::save_settings)),
+    )
+    .service(
+        web::resource("/settings/scopes")
+            .route(web::get().to(scopes::scopes_page))
+            .route(web::post().to(scopes::scopes_create)),
+    )
+    .route(
+        "/settings/scopes/{id}/delete",
+        web::post().to(scopes::scopes_delete),
+    )
+    .service(
+        web::resource("/settings/roles")
+            .route(web::get().to(scopes::roles_page))
+            .route(web::post().to(scopes::roles_create)),
+    )
+    .service(
+        web::resource("/settings/roles/{id}")
+            .route(web::get().to(scopes::role_page))
+            .route(web::post().to(scopes::role_update)),
+    )
+    .route(
+        "/settings/roles/{id}/delete",
+        web::post().to(scopes::role_delete),
+    )
+    .route("/profile", web::get().to(profile::profile))
+    .route(
+        "/profile/password",
+        web::post().to(profile::change_password),
+    );
 }

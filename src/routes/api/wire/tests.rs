@@ -166,7 +166,7 @@ fn node_view(all: bool) -> svc::nodes::NodeView {
 }
 
 #[test]
-fn wire_user_node_and_role_schemas_match_what_the_service_sends() {
+fn wire_user_and_node_schemas_match_what_the_service_sends() {
     let user = |role_id| svc::users::UserView {
         id: 1,
         company_id: 1,
@@ -204,7 +204,10 @@ fn wire_user_node_and_role_schemas_match_what_the_service_sends() {
             created_at: "2026-01-01T00:00:00Z".into(),
         },
     });
+}
 
+#[test]
+fn wire_role_and_scope_schemas_match_what_the_service_sends() {
     let role = |all: bool| svc::roles::RoleView {
         id: all.then_some(1),
         name: "r".into(),
