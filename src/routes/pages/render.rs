@@ -234,6 +234,15 @@ pub fn on_form(e: impl Into<ApiError>) -> Result<ApiError, PageError> {
     }
 }
 
+/// A sign-in attempt: wrong credentials, a refusal, a throttle or a busy server are said on
+/// the sign-in form (`Ok(e)`); an internal or storage failure is an error page (`Err`).
+pub fn on_sign_in(e: ApiError) -> Result<ApiError, PageError> {
+    match e {
+        e @ (ApiError::Internal(_) | ApiError::StorageUnavailable) => Err(e.into()),
+        e => Ok(e),
+    }
+}
+
 /// Invalid input, a conflict, or a request that cannot be read: the person fixes what they
 /// typed.
 fn is_about_input(e: &ApiError) -> bool {

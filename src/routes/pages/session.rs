@@ -9,7 +9,7 @@ use askama::Template;
 
 use super::auth::{PageUser, SignedForm};
 use super::form::FormData;
-use super::render::{html, render, see_other, Layout, PageError, PageResult};
+use super::render::{html, on_sign_in, render, see_other, Layout, PageError, PageResult};
 use crate::auth::client_ip::{client_ip, in_nets, peer_ip};
 use crate::auth::extract::cookie_name;
 use crate::auth::session::{self, NewSession};
@@ -100,13 +100,12 @@ pub async fn login_page(state: Shared, req: HttpRequest) -> PageResult {
         return match start_session(&state, move |st| session::sso_login(st, &email, Some(ip))).await
         {
             Ok(s) => Ok(signed_in(&state, &s)),
-            Err(e @ ApiError::Internal(_)) => Err(e.into()),
             Err(e) => login_form(
                 &req,
                 secure,
                 StatusCode::FORBIDDEN,
                 String::new(),
-                Some(e.to_string()),
+                Some(on_sign_in(e)?.to_string()),
             ),
         };
     }
@@ -155,8 +154,8 @@ pub async fn login(state: Shared, req: HttpRequest, body: web::Bytes) -> PageRes
             let _ = res.add_cookie(&gone);
             Ok(res)
         }
-        Err(e @ ApiError::Internal(_)) => Err(e.into()),
         Err(e) => {
+            let e = on_sign_in(e)?;
             let message = match &e {
                 ApiError::InvalidCredentials => "Invalid email or password.".to_string(),
                 ApiError::TooManyAttempts { .. } => {
