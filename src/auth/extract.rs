@@ -18,7 +18,6 @@ use actix_web::http::Method;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
 use super::client_ip::client_ip;
-use super::index::Cached;
 use super::limits::{self, Presented};
 use super::node::node_lookup;
 use crate::auth::session;
@@ -30,6 +29,7 @@ use crate::domain::model::{AuthMethod, Caller};
 use crate::domain::token_value::{legacy_key, TokenDigest, TokenValue, ValueKind};
 use crate::error::{ApiError, ApiResult, Challenge};
 use crate::service::legacy::valid_uuid;
+use crate::state::index::Cached;
 use crate::state::{AppState, Shared};
 
 /// The credential a request carries.

@@ -9,7 +9,6 @@ use crate::db::Connection;
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 
-use crate::auth::index::{AuthIndex, UsageBuffer};
 use crate::auth::password::HashSlots;
 use crate::auth::throttle::{
     legacy_failures, login_address_limit, login_throttle, revoke_limit, AddressFailures, Limit,
@@ -22,6 +21,10 @@ use crate::domain::time::Clock;
 use crate::error::{ApiError, ApiResult};
 use crate::service;
 use crate::telemetry::Metrics;
+
+pub mod index;
+
+use index::{AuthIndex, Throttle, UsageBuffer};
 
 pub struct AppState {
     pub pool: Pool,
@@ -59,7 +62,7 @@ pub struct AppState {
     /// This process's name in change announcements, so it skips its own.
     pub origin: String,
     /// At most one look at the change counter per [`CATCH_UP_EVERY`] for unknown values.
-    pub catch_up: crate::auth::index::Throttle,
+    pub catch_up: Throttle,
 }
 
 /// How often, at most, a value unknown to the filter makes the server look whether another
@@ -94,7 +97,7 @@ impl AppState {
             external_writer,
             seen_epoch: parking_lot::Mutex::new(epoch),
             origin: crate::crypto::random_token::<9>(),
-            catch_up: crate::auth::index::Throttle::new(CATCH_UP_EVERY),
+            catch_up: Throttle::new(CATCH_UP_EVERY),
         };
         let start = Instant::now();
         state.reload_index(&conn)?;
