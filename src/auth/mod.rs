@@ -10,4 +10,3 @@ pub mod oidc;
 pub mod password;
 pub mod reauth;
 pub mod session;
-pub mod throttle;

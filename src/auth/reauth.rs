@@ -7,7 +7,6 @@
 //! blocking pool (`routes::shared::reauthenticate`).
 
 use crate::auth::password::HashSlot;
-use crate::auth::throttle::Limit;
 use crate::db;
 use crate::domain::model::Caller;
 use crate::domain::names::check_password;
@@ -15,6 +14,7 @@ use crate::domain::secret::Secret;
 use crate::error::{ApiError, ApiResult};
 use crate::service::audit::Actor;
 use crate::service::users::Reauthenticated;
+use crate::state::throttle::Limit;
 use crate::state::AppState;
 
 /// Checks `pw` against the caller's stored password. Wrong → 403 `current_password_wrong`

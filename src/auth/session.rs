@@ -11,7 +11,6 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::auth::password::HashSlot;
-use crate::auth::throttle::{address_key, Limit};
 use crate::crypto::random_token;
 use crate::db;
 use crate::domain::model::User;
@@ -19,6 +18,7 @@ use crate::domain::names::{check_password, Email, MAX_EMAIL};
 use crate::domain::time::{fmt_time, from_ms};
 use crate::error::{ApiError, ApiResult};
 use crate::service::sessions;
+use crate::state::throttle::{address_key, Limit};
 use crate::state::AppState;
 
 /// A new session: the cookie value (shown to the browser only) and its CSRF token.

@@ -1,6 +1,12 @@
 //! `AppState`: everything a request or a job needs, built once at start and shared.
 //! Blocking database work goes through `read` / `write`, which run it on the blocking pool
 //! and keep the authentication index exact after every committed write.
+//!
+//! The in-memory structures it holds live beside it: [`index`] (digest filter, lookup cache,
+//! usage buffer), [`throttle`] (sliding windows).
+
+pub mod index;
+pub mod throttle;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,10 +16,6 @@ use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 
 use crate::auth::password::HashSlots;
-use crate::auth::throttle::{
-    legacy_failures, login_address_limit, login_throttle, revoke_limit, AddressFailures, Limit,
-    SignInFailures, SlidingWindow,
-};
 use crate::config::Config;
 use crate::crypto::Keys;
 use crate::db::{self, Backend, Pool, Tx};
@@ -21,10 +23,11 @@ use crate::domain::time::Clock;
 use crate::error::{ApiError, ApiResult};
 use crate::service;
 use crate::telemetry::Metrics;
-
-pub mod index;
-
 use index::{AuthIndex, Throttle, UsageBuffer};
+use throttle::{
+    legacy_failures, login_address_limit, login_throttle, revoke_limit, AddressFailures, Limit,
+    SignInFailures, SlidingWindow,
+};
 
 pub struct AppState {
     pub pool: Pool,

@@ -193,9 +193,9 @@ pub async fn revoke(
     let client = crate::auth::client_ip::client_ip(&req, &state.config.trusted_proxies);
     let ip = client.to_string();
     // Rule 29: IPv6 clients are limited per /64.
-    let key = crate::auth::throttle::address_key(client).to_string();
+    let key = crate::state::throttle::address_key(client).to_string();
     state
-        .blocking(move |st| st.limit_hit(crate::auth::throttle::Limit::Revoke, &key, st.now_ms()))
+        .blocking(move |st| st.limit_hit(crate::state::throttle::Limit::Revoke, &key, st.now_ms()))
         .await?;
     let input = crate::service::revoke::RevokeRequest::from(body.into_inner()?);
     let env = state.env();
