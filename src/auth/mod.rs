@@ -7,6 +7,5 @@ pub mod forward;
 pub mod limits;
 pub mod node;
 pub mod oidc;
-pub mod password;
 pub mod reauth;
 pub mod session;

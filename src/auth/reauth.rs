@@ -6,7 +6,6 @@
 //! `verify` blocks and compares with a hashing slot taken beforehand (rule 40): call it on the
 //! blocking pool (`routes::shared::reauthenticate`).
 
-use crate::auth::password::HashSlot;
 use crate::db;
 use crate::domain::model::Caller;
 use crate::domain::names::check_password;
@@ -14,6 +13,7 @@ use crate::domain::secret::Secret;
 use crate::error::{ApiError, ApiResult};
 use crate::service::audit::Actor;
 use crate::service::users::Reauthenticated;
+use crate::state::slots::HashSlot;
 use crate::state::throttle::Limit;
 use crate::state::AppState;
 

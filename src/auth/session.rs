@@ -10,7 +10,6 @@ use std::sync::Arc;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::auth::password::HashSlot;
 use crate::crypto::random_token;
 use crate::db;
 use crate::domain::model::User;
@@ -18,6 +17,7 @@ use crate::domain::names::{check_password, Email, MAX_EMAIL};
 use crate::domain::time::{fmt_time, from_ms};
 use crate::error::{ApiError, ApiResult};
 use crate::service::sessions;
+use crate::state::slots::HashSlot;
 use crate::state::throttle::{address_key, Limit};
 use crate::state::AppState;
 

@@ -3,9 +3,10 @@
 //! and keep the authentication index exact after every committed write.
 //!
 //! The in-memory structures it holds live beside it: [`index`] (digest filter, lookup cache,
-//! usage buffer), [`throttle`] (sliding windows).
+//! usage buffer), [`throttle`] (sliding windows), [`slots`] (password hashing slots).
 
 pub mod index;
+pub mod slots;
 pub mod throttle;
 
 use std::sync::Arc;
@@ -15,7 +16,6 @@ use crate::db::Connection;
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 
-use crate::auth::password::HashSlots;
 use crate::config::Config;
 use crate::crypto::Keys;
 use crate::db::{self, Backend, Pool, Tx};
@@ -24,6 +24,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::service;
 use crate::telemetry::Metrics;
 use index::{AuthIndex, Throttle, UsageBuffer};
+use slots::HashSlots;
 use throttle::{
     legacy_failures, login_address_limit, login_throttle, revoke_limit, AddressFailures, Limit,
     SignInFailures, SlidingWindow,
@@ -92,7 +93,7 @@ impl AppState {
             webhook_run: parking_lot::Mutex::new(()),
             ip_refusals: SlidingWindow::new(1, 60_000),
             metrics: Metrics::new(),
-            dummy_hash: crate::auth::password::hash(&crate::crypto::random_token::<16>())?,
+            dummy_hash: crate::crypto::hash_password(&crate::crypto::random_token::<16>())?,
             clock: Arc::new(Clock::default()),
             keys: Arc::new(keys),
             config,
