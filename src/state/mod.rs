@@ -3,9 +3,11 @@
 //! and keep the authentication index exact after every committed write.
 //!
 //! The in-memory structures it holds live beside it: [`index`] (digest filter, lookup cache,
-//! usage buffer), [`throttle`] (sliding windows), [`slots`] (password hashing slots).
+//! usage buffer), [`throttle`] (sliding windows), [`slots`] (password hashing slots),
+//! [`limits`] (rate-limit states, quota and usage counts).
 
 pub mod index;
+pub mod limits;
 pub mod slots;
 pub mod throttle;
 
@@ -38,7 +40,7 @@ pub struct AppState {
     pub index: AuthIndex,
     pub usage: UsageBuffer,
     /// Rate-limit states, in-memory quota counts and usage counts (SPEC §16).
-    pub limiters: Arc<crate::auth::limits::Limiters>,
+    pub limiters: Arc<limits::Limiters>,
     /// Failed logins per account.
     pub throttle: SlidingWindow,
     /// Failed logins per client address (rule 40).
