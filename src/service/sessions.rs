@@ -113,3 +113,8 @@ pub fn ip_refused(tx: &mut Tx, token_id: i64, owner: &User, ip: String, now: i64
         now,
     )
 }
+
+/// Deletes console sessions that ended before `now`.
+pub fn end_expired(tx: &mut Tx, now: i64) -> Result<usize> {
+    Ok(db::sessions::delete_expired(tx, now)?)
+}

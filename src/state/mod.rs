@@ -266,7 +266,7 @@ impl AppState {
             Backend::Sqlite => window.hit(key, now),
             Backend::Postgres => self.write_blocking(|tx| {
                 let bounds = (window.max(), window.window_ms());
-                crate::service::system::limit_hit(tx, limit.name(), key, bounds, now)
+                crate::service::throttle::hit(tx, limit.name(), key, bounds, now)
             })?,
         };
         outcome.map_err(|wait| ApiError::TooManyAttempts {
@@ -282,7 +282,7 @@ impl AppState {
             Backend::Postgres => {
                 let before = self.now_ms() - window.window_ms();
                 self.write_blocking(|tx| {
-                    crate::service::system::limit_clear(tx, limit.name(), key, before)
+                    crate::service::throttle::clear(tx, limit.name(), key, before)
                 })?
             }
         }
@@ -295,7 +295,7 @@ impl AppState {
         match self.pool.backend() {
             Backend::Sqlite => self.limit(limit).release(key, at),
             Backend::Postgres => self.write_blocking(|tx| {
-                crate::service::system::limit_release(tx, limit.name(), key, at)
+                crate::service::throttle::release(tx, limit.name(), key, at)
             })?,
         }
         Ok(())
