@@ -25,7 +25,7 @@ use crate::crypto::same_secret;
 use crate::db;
 use crate::db::tokens::AuthRow;
 use crate::domain::authz::{self, Grant, Refusal};
-use crate::domain::model::{AuthMethod, Caller};
+use crate::domain::caller::{AuthMethod, Caller};
 use crate::domain::token_value::{legacy_key, TokenDigest, TokenValue, ValueKind};
 use crate::error::{ApiError, ApiResult, Challenge};
 use crate::service::legacy::valid_uuid;

@@ -7,7 +7,7 @@
 //! blocking pool (`routes::shared::reauthenticate`).
 
 use crate::db;
-use crate::domain::model::Caller;
+use crate::domain::caller::Caller;
 use crate::domain::names::check_password;
 use crate::domain::secret::Secret;
 use crate::error::{ApiError, ApiResult};

@@ -12,9 +12,9 @@ use sha2::{Digest, Sha256};
 
 use crate::crypto::random_token;
 use crate::db;
-use crate::domain::model::User;
 use crate::domain::names::{check_password, Email, MAX_EMAIL};
 use crate::domain::time::{fmt_time, from_ms};
+use crate::domain::user::User;
 use crate::error::{ApiError, ApiResult};
 use crate::service::sessions;
 use crate::state::slots::HashSlot;

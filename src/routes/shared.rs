@@ -8,7 +8,7 @@ use anyhow::anyhow;
 use crate::auth::extract::cookie_name;
 use crate::auth::session::{self, NewSession};
 use crate::config::Config;
-use crate::domain::model::Caller;
+use crate::domain::caller::Caller;
 use crate::domain::secret::Secret;
 use crate::error::{ApiError, ApiResult};
 use crate::service::users::{self as users, Reauthenticated, UpdateUser};

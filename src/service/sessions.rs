@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use crate::db::{self, Tx};
-use crate::domain::model::User;
+use crate::domain::user::User;
 use crate::service::audit::{record, Actor, Event};
 use crate::service::error::Result;
 

@@ -10,7 +10,7 @@ use super::common::{secret_json, ErrorBody};
 use crate::auth::client_ip::client_ip;
 use crate::auth::extract::cookie_name;
 use crate::auth::session::{self};
-use crate::domain::model::{AuthMethod, Caller};
+use crate::domain::caller::{AuthMethod, Caller};
 use crate::domain::permissions::Permission;
 use crate::error::{ApiError, ApiResult};
 use crate::routes::shared::{password_login, session_cookie};

@@ -8,7 +8,7 @@ use utoipa::IntoParams;
 
 use super::common::{secret_json, ErrorBody, UserList};
 use super::wire::users::{CreateUser, ImportCredentials, UpdateUser};
-use crate::domain::model::Caller;
+use crate::domain::caller::Caller;
 use crate::error::ApiResult;
 use crate::service::audit::Actor;
 use crate::service::legacy::{self, LegacyCredentials};

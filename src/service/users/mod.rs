@@ -15,12 +15,13 @@ use serde::Serialize;
 use super::policy::ensure_may_change_user;
 use super::{require, Env, Page};
 use crate::db::{self};
-use crate::domain::model::{Caller, User};
+use crate::domain::caller::Caller;
 use crate::domain::names::Email;
 use crate::domain::permissions::{Permission, PermissionSet};
 use crate::domain::roles::Role;
 use crate::domain::secret::Secret;
 use crate::domain::time::{fmt_time, from_ms};
+use crate::domain::user::User;
 use crate::service::error::{Error, Result};
 
 #[derive(Debug, Clone, Serialize)]
@@ -103,7 +104,7 @@ fn parse_role(s: &str) -> Result<Role> {
 /// Checks that the caller may grant `role` with `custom`: no one grants more than they hold
 /// (so only a credential holding every permission makes a global administrator).
 fn check_grant(caller: &Caller, role: Role, custom: &PermissionSet) -> Result<()> {
-    let granted = crate::domain::model::permissions_of(role, custom);
+    let granted = crate::domain::user::permissions_of(role, custom);
     crate::service::policy::ensure_may_grant(&caller.permissions, &granted)
 }
 
