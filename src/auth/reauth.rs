@@ -4,7 +4,7 @@
 //! guesses through a token or a session lock out password guessing like failed logins do.
 //!
 //! `verify` blocks and compares with a hashing slot taken beforehand (rule 40): call it on the
-//! blocking pool (`routes::shared::reauthenticate`).
+//! blocking pool (`routes::passwords::reauthenticate`).
 
 use crate::db;
 use crate::domain::caller::Caller;

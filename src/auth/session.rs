@@ -2,7 +2,7 @@
 //! SSO sign-in through a trusted authenticating proxy, logout.
 //!
 //! These functions block (argon2, SQLite): call them on the blocking pool. A password login
-//! is two steps with a hashing slot taken between them (`routes::shared::password_login`).
+//! is two steps with a hashing slot taken between them (`routes::passwords::password_login`).
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! `/v1/users`: users and legacy credentials.
 
-use crate::routes::shared::{hash_password, prepare_user_change};
+use crate::routes::passwords::{hash_password, prepare_user_change};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
