@@ -138,6 +138,21 @@ pub fn by_email(conn: &Connection, email: &Email) -> Result<Option<User>> {
     Ok(db::users::by_email(conn, email)?)
 }
 
+/// The first global administrator, whoever asks (the command line lists every company's
+/// tokens as this user).
+pub fn first_global_admin(conn: &Connection) -> Result<Option<User>> {
+    Ok(db::users::first_global_admin(conn)?)
+}
+
+/// The owner of token `token_id`, whoever asks (the command line acts as a token's owner);
+/// `None` when there is no such token.
+pub fn owner_of_token(conn: &Connection, token_id: i64) -> Result<Option<User>> {
+    let Some(t) = db::tokens::get(conn, token_id)? else {
+        return Ok(None);
+    };
+    Ok(db::users::get(conn, t.owner_id)?)
+}
+
 /// Loads a user the caller may read (its company; every company with `companies:read`).
 pub fn load_visible(conn: &Connection, caller: &Caller, id: i64) -> Result<User> {
     db::users::get(conn, id)?
