@@ -138,6 +138,16 @@ pub fn by_email(conn: &Connection, email: &Email) -> Result<Option<User>> {
     Ok(db::users::by_email(conn, email)?)
 }
 
+/// The user with this email and its stored password hash, for a password sign-in.
+pub fn credentials(conn: &Connection, email: &Email) -> Result<Option<(User, Option<String>)>> {
+    Ok(db::users::credentials(conn, email)?)
+}
+
+/// The stored password hash of user `id`, for re-authentication (rule 37).
+pub fn password_hash(conn: &Connection, id: i64) -> Result<Option<String>> {
+    Ok(db::users::password_hash(conn, id)?)
+}
+
 /// The first global administrator, whoever asks (the command line lists every company's
 /// tokens as this user).
 pub fn first_global_admin(conn: &Connection) -> Result<Option<User>> {
