@@ -11,6 +11,9 @@ pub mod limits;
 pub mod slots;
 pub mod throttle;
 
+mod shared;
+pub use shared::Shared;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -399,29 +402,5 @@ impl AppState {
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
         self.blocking(move |st| st.read_blocking(f)).await
-    }
-}
-
-/// The state as a request extractor: `state: Shared` in a handler.
-#[derive(Clone)]
-pub struct Shared(pub Arc<AppState>);
-
-impl std::ops::Deref for Shared {
-    type Target = Arc<AppState>;
-    fn deref(&self) -> &Arc<AppState> {
-        &self.0
-    }
-}
-
-impl actix_web::FromRequest for Shared {
-    type Error = ApiError;
-    type Future = std::future::Ready<Result<Shared, ApiError>>;
-
-    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        std::future::ready(
-            req.app_data::<actix_web::web::Data<AppState>>()
-                .map(|d| Shared(d.clone().into_inner()))
-                .ok_or_else(|| ApiError::Internal(anyhow!("application state missing"))),
-        )
     }
 }
