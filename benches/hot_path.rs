@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use sha2::{Digest, Sha256};
-use tokend::auth::index::AuthIndex;
 use tokend::config::Config;
 use tokend::db;
 use tokend::domain::token_value::{TokenDigest, TokenValue, ValueKind};
 use tokend::params;
 use tokend::startup::Bootstrap;
+use tokend::state::index::AuthIndex;
 use tokend::state::AppState;
 
 fn full_run() -> bool {

@@ -11,6 +11,7 @@ use std::path::Path;
 use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use anyhow::{bail, Context};
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
@@ -223,6 +224,27 @@ impl Keys {
     }
 }
 
+/// Password hashing: argon2id with the OWASP minimum (m = 19456 KiB, t = 2, p = 1), which is
+/// `Argon2::default()`. Slow by design (a server hashes in a `state::slots::HashSlot`).
+/// The PHC string of `password` with a fresh random salt.
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("password hashing failed: {e}"))
+}
+
+/// Whether `password` matches the PHC string `phc`. A malformed hash never matches.
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    argon2::password_hash::phc::PasswordHash::new(phc)
+        .map(|h| {
+            argon2::Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,5 +288,14 @@ mod tests {
         let other = Keys::from_master(&[2; 32]).cursor(41);
         assert_eq!(k.parse_cursor(&other), None);
         assert_eq!(k.parse_cursor("garbage"), None);
+    }
+
+    #[test]
+    fn hashes_are_argon2id_with_owasp_parameters() {
+        let h = hash_password("correct horse battery").unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(verify_password("correct horse battery", &h));
+        assert!(!verify_password("correct horse batterx", &h));
+        assert!(!verify_password("x", "not a hash"));
     }
 }

@@ -111,7 +111,7 @@ impl Bootstrap {
                 (p.clone(), Some(p))
             }
         };
-        let hash = crate::auth::password::hash(&password)?;
+        let hash = crate::crypto::hash_password(&password)?;
         let env = state.env();
         let start = FirstStart {
             admin_email: email,

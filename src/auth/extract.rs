@@ -18,7 +18,6 @@ use actix_web::http::Method;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
 use super::client_ip::client_ip;
-use super::index::Cached;
 use super::limits::{self, Presented};
 use super::node::node_lookup;
 use crate::auth::session;
@@ -26,10 +25,11 @@ use crate::crypto::same_secret;
 use crate::db;
 use crate::db::tokens::AuthRow;
 use crate::domain::authz::{self, Grant, Refusal};
-use crate::domain::model::{AuthMethod, Caller};
+use crate::domain::caller::{AuthMethod, Caller};
 use crate::domain::token_value::{legacy_key, TokenDigest, TokenValue, ValueKind};
 use crate::error::{ApiError, ApiResult, Challenge};
 use crate::service::legacy::valid_uuid;
+use crate::state::index::Cached;
 use crate::state::{AppState, Shared};
 
 /// The credential a request carries.

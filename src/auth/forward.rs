@@ -10,18 +10,11 @@ use super::client_ip::client_ip;
 use super::extract::{
     authenticate, check, header_credential, legacy_row, token_row, HeaderCredential,
 };
-use super::index::Cached;
 use crate::db::tokens::AuthRow;
 use crate::domain::permissions::PermissionSet;
 use crate::error::{ApiError, ApiResult, Challenge};
+use crate::state::index::{Cached, IdentityHeaders};
 use crate::state::AppState;
-
-/// The identity headers of a forward-auth answer (`X-Auth-*`), rendered once per looked-up
-/// row (so once per cache fill) and shared by every hit.
-#[derive(Debug, Clone)]
-pub struct IdentityHeaders {
-    pub values: [(HeaderName, HeaderValue); 5],
-}
 
 pub const X_AUTH_USER_ID: HeaderName = HeaderName::from_static("x-auth-user-id");
 pub const X_AUTH_USER_EMAIL: HeaderName = HeaderName::from_static("x-auth-user-email");

@@ -1,13 +1,11 @@
-//! Who is calling and with what rights: credentials, sessions, passwords, the hot-path index.
+//! Who is calling and with what rights: credentials, sessions, passwords, the hot path (its
+//! in-memory structures live in `state::index`).
 
 pub mod client_ip;
 pub mod extract;
 pub mod forward;
-pub mod index;
 pub mod limits;
 pub mod node;
 pub mod oidc;
-pub mod password;
 pub mod reauth;
 pub mod session;
-pub mod throttle;

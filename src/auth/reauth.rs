@@ -4,17 +4,16 @@
 //! guesses through a token or a session lock out password guessing like failed logins do.
 //!
 //! `verify` blocks and compares with a hashing slot taken beforehand (rule 40): call it on the
-//! blocking pool (`routes::shared::reauthenticate`).
+//! blocking pool (`routes::passwords::reauthenticate`).
 
-use crate::auth::password::HashSlot;
-use crate::auth::throttle::Limit;
-use crate::db;
-use crate::domain::model::Caller;
+use crate::domain::caller::Caller;
 use crate::domain::names::check_password;
 use crate::domain::secret::Secret;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::service::audit::Actor;
-use crate::service::users::Reauthenticated;
+use crate::service::users::{self, Reauthenticated};
+use crate::state::slots::HashSlot;
+use crate::state::throttle::Limit;
 use crate::state::AppState;
 
 /// Checks `pw` against the caller's stored password. Wrong → 403 `current_password_wrong`
@@ -30,7 +29,7 @@ pub fn verify(
     let key = caller.user.email.as_str();
     state.limit_hit(Limit::Login, key, now)?;
     let id = caller.user.id;
-    let hash = state.read_blocking(|c| Ok::<_, ApiError>(db::users::password_hash(c, id)?))?;
+    let hash = state.read_blocking(|c| users::password_hash(c, id))?;
     let matches = match hash {
         Some(h) if check_password(pw.expose()).is_ok() => {
             state.metrics.password_hashes.inc();

@@ -2,7 +2,7 @@
 //! SSO sign-in through a trusted authenticating proxy, logout.
 //!
 //! These functions block (argon2, SQLite): call them on the blocking pool. A password login
-//! is two steps with a hashing slot taken between them (`routes::shared::password_login`).
+//! is two steps with a hashing slot taken between them (`routes::passwords::password_login`).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -10,15 +10,14 @@ use std::sync::Arc;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::auth::password::HashSlot;
-use crate::auth::throttle::{address_key, Limit};
 use crate::crypto::random_token;
-use crate::db;
-use crate::domain::model::User;
 use crate::domain::names::{check_password, Email, MAX_EMAIL};
 use crate::domain::time::{fmt_time, from_ms};
+use crate::domain::user::User;
 use crate::error::{ApiError, ApiResult};
-use crate::service::sessions;
+use crate::service::{sessions, users};
+use crate::state::slots::HashSlot;
+use crate::state::throttle::{address_key, Limit};
 use crate::state::AppState;
 
 /// A new session: the cookie value (shown to the browser only) and its CSRF token.
@@ -38,7 +37,7 @@ pub async fn find(state: &Arc<AppState>, cookie: &str) -> ApiResult<Option<(User
     let digest = digest(cookie);
     let now = state.now_ms();
     let found = state
-        .read(move |c| Ok::<_, ApiError>(db::sessions::lookup(c, &digest, now)?))
+        .read(move |c| sessions::lookup(c, &digest, now))
         .await?;
     Ok(found.filter(|(u, _)| u.enabled))
 }
@@ -122,7 +121,7 @@ pub fn login_begin(
         }
     };
     state.limit_hit(Limit::Login, email.as_str(), now)?;
-    let found = state.read_blocking(|c| Ok::<_, ApiError>(db::users::credentials(c, &email)?))?;
+    let found = state.read_blocking(|c| users::credentials(c, &email))?;
     Ok(LoginAttempt {
         email,
         found,
@@ -258,7 +257,7 @@ pub fn write_failure_aggregates(state: &AppState, all: bool) -> crate::service::
 /// SSO sign-in for a request the proxy authenticated (rule 18). Only enabled SSO users.
 pub fn sso_login(state: &AppState, email: &str, ip: Option<String>) -> ApiResult<NewSession> {
     let user = match Email::parse(email) {
-        Ok(e) => state.read_blocking(|c| Ok::<_, ApiError>(db::users::by_email(c, &e)?))?,
+        Ok(e) => state.read_blocking(|c| users::by_email(c, &e))?,
         Err(_) => None,
     };
     match user {

@@ -6,9 +6,8 @@ use clap::{ArgGroup, Subcommand, ValueEnum};
 
 use super::{open, split_list, Exit};
 use crate::config::Config;
-use crate::db;
+use crate::domain::caller::Caller;
 use crate::domain::listing::{TokenFilter, TokenStatus};
-use crate::domain::model::Caller;
 use crate::domain::names::Email;
 use crate::domain::token_value::{TokenValue, ValueKind};
 use crate::service::tokens::{self, CreateToken, TokenView, UpdateToken};
@@ -197,12 +196,7 @@ fn create_refused(e: Error, owner: &Email, given: &(Option<String>, Option<Strin
 
 /// The acting user for a command on token `id`: its owner.
 fn owner_of(state: &AppState, id: i64) -> Result<Caller, Exit> {
-    let owner = state.read_blocking(|c| {
-        let Some(t) = db::tokens::get(c, id)? else {
-            return Ok(None);
-        };
-        Ok::<_, crate::service::Error>(db::users::get(c, t.owner_id)?)
-    })?;
+    let owner = state.read_blocking(|c| users::owner_of_token(c, id))?;
     owner
         .map(Caller::cli)
         .ok_or_else(|| Exit(1, format!("ID {id}: no such token")))
@@ -275,14 +269,14 @@ fn list(
         // The operator sees every token: the list is read as the first global administrator
         // (who sees every company's), or as the named owner when there is none.
         let owner_user = match owner {
-            Some(email) => match db::users::by_email(c, email)? {
+            Some(email) => match users::by_email(c, email)? {
                 Some(u) => Some(u),
                 None => return Ok(None),
             },
             None => None,
         };
         filter.owner_id = owner_user.as_ref().map(|u| u.id);
-        let viewer = match db::users::first_global_admin(c)?.or(owner_user) {
+        let viewer = match users::first_global_admin(c)?.or(owner_user) {
             Some(u) => u,
             None => return Ok(Some(Vec::new())),
         };

@@ -107,7 +107,7 @@ fn create(config: Config, input: users::CreateUser, json: bool) -> Result<i32, E
     let hash = valid
         .password
         .take()
-        .map(|p| crate::auth::password::hash(p.expose()))
+        .map(|p| crate::crypto::hash_password(p.expose()))
         .transpose()?;
     let state = open(config)?;
     let env = state.env();
@@ -152,7 +152,7 @@ fn set_password(config: Config, email: &str) -> Result<i32, Exit> {
     let email = Email::parse(email).map_err(|m| Exit(2, format!("EMAIL: {m}")))?;
     let password = read_password()?;
     check_password(password.expose()).map_err(|m| Exit(2, format!("--password-stdin: {m}")))?;
-    let hash = crate::auth::password::hash(password.expose())?;
+    let hash = crate::crypto::hash_password(password.expose())?;
     let state = open(config)?;
     let env = state.env();
     let user = state

@@ -5,9 +5,9 @@
 use super::tokens::NewToken;
 use super::users::NewUser;
 use super::*;
-use crate::domain::model::{Audience, TokenKind};
 use crate::domain::permissions::PermissionSet;
 use crate::domain::roles::Role;
+use crate::domain::token::{Audience, TokenKind};
 use crate::domain::token_value::legacy_key;
 
 fn memory() -> Connection {

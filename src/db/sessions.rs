@@ -2,7 +2,7 @@
 
 use crate::db::{params, Connection, Result, Tx};
 
-use crate::domain::model::User;
+use crate::domain::user::User;
 
 pub fn insert(
     tx: &Tx,

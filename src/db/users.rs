@@ -2,10 +2,10 @@
 
 use crate::db::{params, Connection, Result, Row, Tx};
 
-use crate::domain::model::User;
 use crate::domain::names::Email;
 use crate::domain::permissions::PermissionSet;
 use crate::domain::roles::Role;
+use crate::domain::user::User;
 
 const COLUMNS: &str = "u.id, u.company_id, u.email, u.name, u.role, u.permissions, u.enabled, \
                        u.sso, u.password_hash IS NOT NULL, u.created_at, u.updated_at, u.role_id";

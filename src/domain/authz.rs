@@ -10,8 +10,10 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::model::{expired, is_delegated, TokenKind, User};
 use super::permissions::PermissionSet;
+use super::time::expired;
+use super::token::{is_delegated, TokenKind};
+use super::user::User;
 
 /// What is stored about a token, borrowed from its looked-up row.
 pub struct StoredCredential<'a> {

@@ -2,9 +2,9 @@
 //! filters ([`TokenFilter`], [`AuditFilter`]) and the order ([`TokenSort`]). One type each,
 //! shared by the JSON API and the console, and parsed from text in one place.
 
-use super::model::TokenKind;
 use super::names::plain_text;
 use super::time::parse_time;
+use super::token::TokenKind;
 
 /// A filter value that cannot be understood: the field and what to enter instead.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -108,6 +108,12 @@ pub fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
+/// Whether an instant-bounded thing has expired at `now` (rules 3, 4, 30): expiry is checked
+/// at every use, not only by the scheduler.
+pub fn expired(expires_at: Option<i64>, now: i64) -> bool {
+    expires_at.is_some_and(|e| e <= now)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,8 +12,8 @@ pub mod sync;
 pub mod webhooks;
 
 use crate::service::lifecycle::{self, ReconcileReport};
-use crate::service::system;
 use crate::service::Result as ApiResult;
+use crate::service::{flush, sessions};
 use crate::state::AppState;
 
 /// What one run of every job did.
@@ -103,7 +103,7 @@ pub fn flush(state: &AppState) -> ApiResult<usize> {
         return Ok(0);
     }
     let n = pending.len();
-    state.write_blocking(|tx| system::record_uses(tx, &pending))?;
+    state.write_blocking(|tx| flush::record_uses(tx, &pending))?;
     count(state, "flush", n);
     Ok(n)
 }
@@ -116,7 +116,7 @@ pub fn flush_limits(state: &AppState) -> ApiResult<()> {
     if quotas.is_empty() && usage.is_empty() {
         return Ok(());
     }
-    let stored = state.write_blocking(|tx| system::record_limits(tx, &quotas, &usage))?;
+    let stored = state.write_blocking(|tx| flush::record_limits(tx, &quotas, &usage))?;
     for (id, reset_at, window, used) in stored {
         state.limiters.stored(id, reset_at, window, used);
     }
@@ -125,7 +125,7 @@ pub fn flush_limits(state: &AppState) -> ApiResult<()> {
 
 pub fn sessions(state: &AppState) -> ApiResult<usize> {
     let now = state.now_ms();
-    state.write_blocking(|tx| system::end_expired_sessions(tx, now))
+    state.write_blocking(|tx| sessions::end_expired(tx, now))
 }
 
 /// Queues `token.expiring` warnings.

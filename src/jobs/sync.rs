@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::log_err;
-use crate::service::system;
+use crate::service::status;
 use crate::service::Result as ApiResult;
 use crate::state::AppState;
 
@@ -95,7 +95,7 @@ pub fn sync_external(state: &AppState) -> ApiResult<bool> {
 
 /// PostgreSQL: reloads when an epoch seen at the previous check has still not been heard.
 fn backstop(state: &AppState, behind: &mut Option<i64>) -> ApiResult<()> {
-    let epoch = state.read_blocking(system::epoch)?;
+    let epoch = state.read_blocking(status::epoch)?;
     let seen = *state.seen_epoch.lock();
     if behind.is_some_and(|missed| seen < missed) {
         tracing::warn!(seen, epoch, "announcements were missed; reloading");

@@ -3,7 +3,8 @@
 pub mod api;
 pub mod middleware;
 pub mod pages;
-pub mod shared;
+pub mod passwords;
+pub mod session_cookie;
 
 use actix_web::web;
 use utoipa::OpenApi;

@@ -11,7 +11,7 @@ use super::tokens::{self, CreateToken};
 use super::users::{self, CreateUser, UserView};
 use super::Env;
 use crate::db::{self, Tx};
-use crate::domain::model::Caller;
+use crate::domain::caller::Caller;
 use crate::domain::names::Email;
 use crate::domain::token_value::TokenValue;
 use crate::service::audit::{record, Actor, Event};

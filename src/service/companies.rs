@@ -8,7 +8,7 @@ use super::audit::{record, Actor, Event};
 use super::{require, Env, Page};
 use crate::db::companies::Company;
 use crate::db::{self, Tx};
-use crate::domain::model::Caller;
+use crate::domain::caller::Caller;
 use crate::domain::names::plain_text;
 use crate::domain::permissions::Permission;
 use crate::domain::time::{fmt_time, from_ms};

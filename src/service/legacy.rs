@@ -12,11 +12,13 @@ use super::policy::{ensure_may_mint_for, ensure_not_delegated};
 use super::{require, Env};
 use crate::db::tokens::NewToken;
 use crate::db::{self, Tx};
-use crate::domain::model::{Audience, Caller, TokenKind, User};
+use crate::domain::caller::Caller;
 use crate::domain::names::Email;
 use crate::domain::permissions::{Permission, PermissionSet};
 use crate::domain::secret::Secret;
+use crate::domain::token::{Audience, TokenKind};
 use crate::domain::token_value::{TokenValue, ValueKind};
+use crate::domain::user::User;
 use crate::service::error::{Error, Result};
 
 pub const LEGACY_TOKEN_NAME: &str = "Legacy API credentials";

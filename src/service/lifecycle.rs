@@ -8,8 +8,9 @@ use super::audit::{record, Actor, Event};
 use super::tokens::{delete_row, disable_row, record_toggle};
 use crate::db::tokens::TokenRow;
 use crate::db::{self, Tx};
-use crate::domain::model::{DisabledReason, TokenKind, User};
 use crate::domain::permissions::PermissionSet;
+use crate::domain::token::{DisabledReason, TokenKind};
+use crate::domain::user::User;
 use crate::service::error::Result;
 
 /// What changing a user does to one of its tokens (rules 15, 16, 18).

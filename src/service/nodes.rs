@@ -9,7 +9,7 @@ use super::audit::{opt_time, record, Actor, Event};
 use super::{require, Env, Page};
 use crate::db::nodes::NodeRow;
 use crate::db::{self, Tx};
-use crate::domain::model::Caller;
+use crate::domain::caller::Caller;
 use crate::domain::names::parse_person_name;
 use crate::domain::permissions::Permission;
 use crate::domain::time::{fmt_time, from_ms};

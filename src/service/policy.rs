@@ -7,9 +7,11 @@
 
 use crate::db::tokens::TokenRow;
 use crate::domain::authz::effective_permissions;
+use crate::domain::caller::Caller;
 use crate::domain::listing::Scope;
-use crate::domain::model::{Audience, Caller, TokenKind, User};
 use crate::domain::permissions::{Permission, PermissionSet};
+use crate::domain::token::{Audience, TokenKind};
+use crate::domain::user::User;
 use crate::service::error::{Error, Refusal, Result};
 
 /// What a caller may do with one token.

@@ -9,7 +9,7 @@ use super::audit::{Actor, Event};
 use super::tokens::{disable_row, record_toggle};
 use super::Env;
 use crate::db::{self, Tx};
-use crate::domain::model::DisabledReason;
+use crate::domain::token::DisabledReason;
 use crate::domain::token_value::{TokenValue, ValueKind};
 use crate::service::error::{Error, Result};
 

@@ -15,11 +15,12 @@ use super::scopes::{check_defined, explicit, TokenLoss};
 use super::{require, Env};
 use crate::db::roles::RoleRow;
 use crate::db::{self, Connection, Tx};
-use crate::domain::model::{Caller, TokenKind};
+use crate::domain::caller::Caller;
 use crate::domain::names::multiline_text;
 use crate::domain::permissions::{Permission, PermissionSet};
 use crate::domain::roles::{parse_template, Role};
 use crate::domain::time::{fmt_time, from_ms};
+use crate::domain::token::TokenKind;
 use crate::service::error::{Error, Result};
 
 /// One role as `/v1/roles` lists it: a built-in role (`builtin`, no `id`) or a company role.

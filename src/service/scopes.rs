@@ -12,7 +12,7 @@ use super::policy::access;
 use super::{require, Env};
 use crate::db::scopes::ScopeRow;
 use crate::db::{self, Connection, Tx};
-use crate::domain::model::Caller;
+use crate::domain::caller::Caller;
 use crate::domain::names::multiline_text;
 use crate::domain::permissions::{
     valid_scope_name, Permission, PermissionSet, MAX_SCOPES_PER_COMPANY, MAX_SCOPE_DESCRIPTION,
@@ -257,7 +257,7 @@ fn preview_of(conn: &Connection, caller: &Caller, s: &ScopeRow) -> Result<ScopeD
         conn,
         &db::scopes::tokens_naming(conn, s.company_id, &s.name)?,
     )? {
-        if !t.permissions.has_scope(&s.name) || t.kind == crate::domain::model::TokenKind::Legacy {
+        if !t.permissions.has_scope(&s.name) || t.kind == crate::domain::token::TokenKind::Legacy {
             continue;
         }
         if !access(caller, &t).see {

@@ -1,14 +1,21 @@
-//! What the authentication layer writes, each step one call inside the caller's write
-//! transaction (`AppState::write_blocking`): console sessions opened and closed, and the
-//! audit records of sign-ins, failed sign-ins, failed re-authentication and address refusals.
+//! What the authentication layer stores, each step one call inside the caller's write
+//! transaction (`AppState::write_blocking`): console sessions opened and closed (and looked
+//! up, and expired ones removed by the scheduler), and the audit records of sign-ins, failed
+//! sign-ins, failed re-authentication and address refusals.
 //! `auth` decides; these functions only store, so no write of `auth` bypasses the write path.
 
 use serde_json::{json, Value};
 
-use crate::db::{self, Tx};
-use crate::domain::model::User;
+use crate::db::{self, Connection, Tx};
+use crate::domain::user::User;
 use crate::service::audit::{record, Actor, Event};
 use crate::service::error::Result;
+
+/// The user and CSRF token of a session (cookie digest `id_digest`) that has not ended at
+/// `now`; the hot path of every console request.
+pub fn lookup(conn: &Connection, id_digest: &[u8], now: i64) -> Result<Option<(User, String)>> {
+    Ok(db::sessions::lookup(conn, id_digest, now)?)
+}
 
 /// A new console session (cookie digest `id_digest`) for `user`, valid until `expires_at`,
 /// with its `session.login` record; sessions that ended before `now` are removed on the way.
@@ -112,4 +119,9 @@ pub fn ip_refused(tx: &mut Tx, token_id: i64, owner: &User, ip: String, now: i64
         },
         now,
     )
+}
+
+/// Deletes console sessions that ended before `now`.
+pub fn end_expired(tx: &mut Tx, now: i64) -> Result<usize> {
+    Ok(db::sessions::delete_expired(tx, now)?)
 }

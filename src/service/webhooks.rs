@@ -11,7 +11,7 @@ use super::{require, Page};
 use crate::db::tokens::TokenRow;
 use crate::db::webhooks::Delivery;
 use crate::db::{self, Tx};
-use crate::domain::model::Caller;
+use crate::domain::caller::Caller;
 use crate::domain::permissions::Permission;
 use crate::domain::time::{fmt_time, from_ms};
 use crate::service::error::Result;

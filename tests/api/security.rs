@@ -520,7 +520,7 @@ async fn secrets_never_print_in_debug_output() {
         .state
         .write(move |tx| {
             let owner = tokend::db::users::get(tx, user)?.unwrap();
-            let caller = tokend::domain::model::Caller::session(owner, "127.0.0.1".into());
+            let caller = tokend::domain::caller::Caller::session(owner, "127.0.0.1".into());
             let env = state.env();
             let input = serde_json::from_value::<tokend::routes::api::wire::tokens::CreateToken>(
                 json!({ "name": "t", "permissions": ["tokens:read"] }),
@@ -549,7 +549,7 @@ async fn secrets_never_print_in_debug_output() {
                 &tokend::domain::names::Email::parse(ADMIN_EMAIL).unwrap(),
             )?
             .unwrap();
-            let global = tokend::domain::model::Caller::session(me, "127.0.0.1".into());
+            let global = tokend::domain::caller::Caller::session(me, "127.0.0.1".into());
             tokend::service::legacy::issue(tx, &env, &global, creds.user.id, Default::default())
         })
         .await

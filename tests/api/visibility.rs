@@ -6,10 +6,11 @@ use proptest::prelude::*;
 use tokend::db;
 use tokend::db::tokens::NewToken;
 use tokend::db::users::NewUser;
+use tokend::domain::caller::Caller;
 use tokend::domain::listing::TokenFilter;
-use tokend::domain::model::{Audience, Caller, TokenKind};
 use tokend::domain::permissions::{Permission, PermissionSet};
 use tokend::domain::roles::Role;
+use tokend::domain::token::{Audience, TokenKind};
 use tokend::domain::token_value::{TokenValue, ValueKind};
 use tokend::service::policy::{access, list_scope};
 

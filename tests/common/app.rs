@@ -126,7 +126,7 @@ impl TestApp {
                             .collect()
                     });
                 }
-                let caller = tokend::domain::model::Caller::session(owner, "127.0.0.1".into());
+                let caller = tokend::domain::caller::Caller::session(owner, "127.0.0.1".into());
                 tokend::service::tokens::create(tx, &st.env(), &caller, input)
             })
             .await
@@ -172,7 +172,7 @@ impl TestApp {
 
 /// The create-token fields for every permission `owner` holds: the owner's role as the
 /// template when it is one, else the explicit list (a global administrator, a custom role).
-pub fn owner_permissions_body(owner: &tokend::domain::model::User) -> Value {
+pub fn owner_permissions_body(owner: &tokend::domain::user::User) -> Value {
     match tokend::domain::roles::parse_template(owner.role.name()) {
         Some(r) if r != tokend::domain::roles::Role::Custom => json!({ "role_template": r.name() }),
         _ => json!({ "permissions": owner.permissions().request_names() }),

@@ -141,7 +141,7 @@ pub(crate) fn make_v1(path: &Path, value: &str, password_hash: &str) {
 async fn a_version_1_database_upgrades_in_place_keeping_every_row() {
     let w = Workdir::new();
     let value = new_value();
-    let hash = tokend::auth::password::hash(ADMIN_PASSWORD).expect("hash");
+    let hash = tokend::crypto::hash_password(ADMIN_PASSWORD).expect("hash");
     make_v1(&w.db, &value, &hash);
     let before = contents(&w.db(), None);
     assert!(

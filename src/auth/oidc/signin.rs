@@ -8,9 +8,9 @@
 use serde_json::json;
 
 use crate::auth::session::{audit_failure, open_session, NewSession};
-use crate::domain::model::User;
 use crate::domain::names::{parse_person_name, Email};
 use crate::domain::roles::Role;
+use crate::domain::user::User;
 use crate::error::{ApiError, ApiResult};
 use crate::service::audit::{clip, ANONYMOUS_TEXT_MAX};
 use crate::service::users;

@@ -4,9 +4,10 @@ use crate::db::{params, Connection, Result, Row};
 
 use crate::db::{parse_column, users};
 use crate::domain::authz::stored_nets;
-use crate::domain::model::{TokenKind, User};
 use crate::domain::permissions::PermissionSet;
+use crate::domain::token::TokenKind;
 use crate::domain::token_value::TokenDigest;
+use crate::domain::user::User;
 
 /// What the hot path needs about a token and its owner: one indexed read.
 #[derive(Debug, Clone)]

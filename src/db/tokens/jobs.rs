@@ -4,9 +4,10 @@ use crate::db::{params, Connection, Result, Tx};
 
 use super::{from_row, TokenRow, SELECT};
 use crate::db::{parse_column, users};
-use crate::domain::model::{TokenKind, User};
 use crate::domain::permissions::PermissionSet;
+use crate::domain::token::TokenKind;
 use crate::domain::token_value::TokenDigest;
+use crate::domain::user::User;
 
 /// Enabled tokens whose expiry has passed (the expiry job), at most `limit`.
 pub fn expired_enabled(conn: &Connection, now: i64, limit: usize) -> Result<Vec<TokenRow>> {

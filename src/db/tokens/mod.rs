@@ -15,10 +15,11 @@ pub use list::{count, list, list_sorted};
 
 use crate::db::{params, Connection, Result, Row, Tx};
 
-use crate::domain::model::{permissions_of, Audience, TokenKind};
 use crate::domain::permissions::PermissionSet;
 use crate::domain::roles::Role;
+use crate::domain::token::{Audience, TokenKind};
 use crate::domain::token_value::TokenDigest;
+use crate::domain::user::permissions_of;
 
 /// A token as stored, with its owner's and creator's names for display.
 #[derive(Debug, Clone)]

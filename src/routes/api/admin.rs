@@ -7,8 +7,8 @@ use utoipa::IntoParams;
 
 use super::common::{AuditList, CompanyList, ErrorBody};
 use super::wire::companies::{CreateCompany, UpdateSettings};
+use crate::domain::caller::Caller;
 use crate::domain::listing::{time_filter, AuditFilter};
-use crate::domain::model::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::{self, MaintenanceReport};
 use crate::service::companies::{self, CompanyView, SettingsView};

@@ -18,8 +18,8 @@ use utoipa::openapi::security::{
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Required, Response};
 use utoipa::Modify;
 
-use crate::domain::model::TokenKind;
 use crate::domain::roles::{Role, TEMPLATES};
+use crate::domain::token::TokenKind;
 
 /// The ways to present a token (SPEC: first match wins), and the legacy UUID + secret pair.
 pub struct Security;

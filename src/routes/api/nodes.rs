@@ -7,7 +7,7 @@ use super::admin::PageQuery;
 use super::common::{secret_json, ErrorBody, NodeList};
 use super::wire::nodes::{CreateNode, Heartbeat};
 use crate::auth::node::NodeCaller;
-use crate::domain::model::Caller;
+use crate::domain::caller::Caller;
 use crate::error::ApiResult;
 use crate::service::nodes::{self as svc, NodeCreated, NodeView};
 use crate::service::Page;

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::common::{ErrorBody, JsonBody};
 use super::wire::scopes::{CreateRole, CreateScope, UpdateRole, UpdateScope};
-use crate::domain::model::Caller;
+use crate::domain::caller::Caller;
 use crate::error::ApiResult;
 use crate::service::roles::{self, RoleChangePreview, RoleView};
 use crate::service::scopes::{self, ScopeDeletePreview, ScopeView};

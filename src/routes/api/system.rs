@@ -11,7 +11,7 @@ use crate::auth::forward::{
 };
 use crate::domain::permissions::{valid_scope_name, Permission, PermissionSet};
 use crate::error::{ApiError, ApiResult};
-use crate::service::system;
+use crate::service::status;
 use crate::state::Shared;
 
 /// Calls `f` with every name of the `scope` parameters of a verify request (a parameter may
@@ -143,7 +143,7 @@ pub async fn healthz() -> HttpResponse {
     responses((status = 200, description = "database answers"), (status = 503, body = ErrorBody)))]
 pub async fn readyz(state: Shared) -> ApiResult<HttpResponse> {
     state
-        .read(system::ready)
+        .read(status::ready)
         .await
         .map_err(|_| ApiError::Unavailable)?;
     Ok(HttpResponse::Ok()
@@ -156,7 +156,7 @@ pub async fn metrics(state: Shared, req: HttpRequest) -> ApiResult<HttpResponse>
     if !in_nets(peer_ip(&req), &state.config.metrics_allow) {
         return Err(ApiError::NotFound);
     }
-    let (enabled, disabled) = state.read(system::token_counts).await?;
+    let (enabled, disabled) = state.read(status::token_counts).await?;
     state
         .metrics
         .tokens
@@ -193,9 +193,9 @@ pub async fn revoke(
     let client = crate::auth::client_ip::client_ip(&req, &state.config.trusted_proxies);
     let ip = client.to_string();
     // Rule 29: IPv6 clients are limited per /64.
-    let key = crate::auth::throttle::address_key(client).to_string();
+    let key = crate::state::throttle::address_key(client).to_string();
     state
-        .blocking(move |st| st.limit_hit(crate::auth::throttle::Limit::Revoke, &key, st.now_ms()))
+        .blocking(move |st| st.limit_hit(crate::state::throttle::Limit::Revoke, &key, st.now_ms()))
         .await?;
     let input = crate::service::revoke::RevokeRequest::from(body.into_inner()?);
     let env = state.env();

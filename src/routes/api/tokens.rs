@@ -7,8 +7,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::common::{secret_json, ErrorBody, TokenList};
 use super::wire::tokens::{BulkRequest, CreateToken, RenewToken, UpdateToken};
+use crate::domain::caller::Caller;
 use crate::domain::listing::{TokenFilter, TokenFilterText};
-use crate::domain::model::Caller;
 use crate::domain::time::parse_time;
 use crate::error::{ApiError, ApiResult};
 use crate::service::tokens::{self as svc, BulkResult, TokenView, TokenWithValue};

@@ -1,6 +1,6 @@
 //! `/v1/users`: users and legacy credentials.
 
-use crate::routes::shared::{hash_password, prepare_user_change};
+use crate::routes::passwords::{hash_password, prepare_user_change};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
@@ -8,7 +8,7 @@ use utoipa::IntoParams;
 
 use super::common::{secret_json, ErrorBody, UserList};
 use super::wire::users::{CreateUser, ImportCredentials, UpdateUser};
-use crate::domain::model::Caller;
+use crate::domain::caller::Caller;
 use crate::error::ApiResult;
 use crate::service::audit::Actor;
 use crate::service::legacy::{self, LegacyCredentials};

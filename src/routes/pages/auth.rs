@@ -16,7 +16,7 @@ use crate::auth::client_ip::client_ip;
 use crate::auth::extract::cookie_name;
 use crate::auth::session;
 use crate::crypto::same_secret;
-use crate::domain::model::Caller;
+use crate::domain::caller::Caller;
 use crate::domain::permissions::Permission;
 use crate::error::ApiError;
 use crate::state::AppState;

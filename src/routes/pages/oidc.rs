@@ -15,7 +15,7 @@ use crate::auth::client_ip::client_ip;
 use crate::auth::oidc::{Flow, Oidc, OidcClient, OidcError, FLOW_TTL};
 use crate::crypto::same_secret;
 use crate::error::ApiError;
-use crate::routes::shared::session_cookie;
+use crate::routes::session_cookie::session_cookie;
 use crate::service::audit::clip;
 use crate::state::Shared;
 

@@ -16,7 +16,8 @@ use crate::auth::session::{self, NewSession};
 use crate::crypto::same_secret;
 use crate::domain::secret::Secret;
 use crate::error::ApiError;
-use crate::routes::shared::{password_login, session_cookie, start_session};
+use crate::routes::passwords::password_login;
+use crate::routes::session_cookie::{session_cookie, start_session};
 use crate::state::Shared;
 
 const LOGIN_COOKIE: &str = "tokend_login";

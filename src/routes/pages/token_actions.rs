@@ -12,7 +12,7 @@ use super::render::{in_place, Flash, PageResult};
 use super::token_page::load;
 use super::token_value::{remember_value, revealed_page, ValuePage};
 use super::view::grace_options;
-use crate::domain::model::TokenKind;
+use crate::domain::token::TokenKind;
 use crate::service::tokens::{self as svc, BulkRequest, RenewToken, UpdateToken};
 use crate::state::Shared;
 

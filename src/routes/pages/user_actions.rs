@@ -13,7 +13,7 @@ use super::render::{in_place, on_form, Flash, Layout, PageResult, Section};
 use super::users::{ensure_write, load, render_form, UserForm};
 use crate::domain::roles::Role;
 use crate::error::ApiError;
-use crate::routes::shared::prepare_user_change;
+use crate::routes::passwords::prepare_user_change;
 use crate::service::legacy;
 use crate::service::users::TokenLoss;
 use crate::service::users::{self as svc, UpdateUser, UserView};

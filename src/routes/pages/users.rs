@@ -14,7 +14,7 @@ use crate::domain::permissions::{Permission, PermissionSet};
 use crate::domain::roles::Role;
 use crate::domain::secret::Secret;
 use crate::error::ApiError;
-use crate::routes::shared::hash_password;
+use crate::routes::passwords::hash_password;
 use crate::service::audit::Actor;
 use crate::service::users::{self as svc, CreateUser, UserView};
 use crate::service::Page;

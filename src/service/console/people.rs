@@ -4,7 +4,7 @@
 use crate::db::Connection;
 
 use crate::db;
-use crate::domain::model::Caller;
+use crate::domain::caller::Caller;
 use crate::domain::names::Email;
 use crate::domain::permissions::{Permission, PermissionSet};
 use crate::service::error::{Error, Result};

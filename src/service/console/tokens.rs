@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use crate::db::Connection;
 
 use crate::db;
-use crate::domain::model::{Caller, TokenKind};
+use crate::domain::caller::Caller;
 use crate::domain::permissions::{Permission, PermissionSet};
+use crate::domain::token::TokenKind;
 use crate::service::error::Result;
 use crate::service::policy::{access, Access};
 use crate::service::tokens::{get, TokenView};

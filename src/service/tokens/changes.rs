@@ -4,8 +4,9 @@ use serde_json::json;
 
 use crate::db::tokens::TokenRow;
 use crate::db::{self, Tx};
-use crate::domain::model::{Caller, DisabledReason};
+use crate::domain::caller::Caller;
 use crate::domain::permissions::Permission;
+use crate::domain::token::DisabledReason;
 use crate::service::audit::{record, Actor, Event};
 use crate::service::error::{Error, Result};
 use crate::service::policy::{access, ensure, ensure_not_sso};

@@ -10,10 +10,12 @@ use super::rules::{
 use super::types::{CreateToken, TokenWithValue};
 use crate::db::tokens::NewToken;
 use crate::db::{self, Tx};
-use crate::domain::model::{Audience, Caller, TokenKind, User};
+use crate::domain::caller::Caller;
 use crate::domain::names::{parse_description, TokenName};
 use crate::domain::permissions::{Permission, PermissionSet};
+use crate::domain::token::{Audience, TokenKind};
 use crate::domain::token_value::{TokenValue, ValueKind};
+use crate::domain::user::User;
 use crate::service::audit::{opt_time, record, Actor, Event};
 use crate::service::error::{Error, Result};
 use crate::service::policy::{

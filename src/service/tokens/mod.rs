@@ -26,7 +26,7 @@ use crate::db::Connection;
 
 use super::{require, Env};
 use crate::db;
-use crate::domain::model::Caller;
+use crate::domain::caller::Caller;
 use crate::domain::permissions::Permission;
 use crate::domain::time::{fmt_time, from_ms};
 use crate::service::error::Result;

@@ -5,11 +5,12 @@ use serde::Serialize;
 
 use crate::db::companies::Company;
 use crate::db::tokens::TokenRow;
+use crate::domain::caller::Caller;
 use crate::domain::limits::{Quota, RateLimit};
-use crate::domain::model::{is_delegated, Audience, Caller, TokenKind};
 use crate::domain::permissions::PermissionSet;
 use crate::domain::secret::Secret;
 use crate::domain::time::{fmt_time, from_ms};
+use crate::domain::token::{is_delegated, Audience, TokenKind};
 use crate::service::audit::opt_time;
 use crate::service::error::{Error, Result};
 use crate::service::policy::access;

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::rules::load_visible;
 use crate::db::{self, Connection};
-use crate::domain::model::Caller;
+use crate::domain::caller::Caller;
 use crate::domain::permissions::Permission;
 use crate::domain::time::{fmt_time, from_ms};
 use crate::service::error::Result;

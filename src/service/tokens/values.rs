@@ -4,8 +4,10 @@ use serde_json::json;
 
 use crate::db::tokens::TokenRow;
 use crate::db::{self, Tx};
-use crate::domain::model::{expired, Caller, DisabledReason, TokenKind};
+use crate::domain::caller::Caller;
 use crate::domain::permissions::Permission;
+use crate::domain::time::expired;
+use crate::domain::token::{DisabledReason, TokenKind};
 use crate::domain::token_value::{TokenValue, ValueKind};
 use crate::service::audit::{record, Actor, Event};
 use crate::service::error::{Error, Result};

@@ -8,10 +8,12 @@ use super::{
     check_grant, custom_set, email_taken, load_changeable, parse_role, UpdateUser, UserView,
 };
 use crate::db::{self, Connection, Tx};
-use crate::domain::model::{Caller, TokenKind, User};
+use crate::domain::caller::Caller;
 use crate::domain::names::{check_password, parse_person_name, Email};
 use crate::domain::permissions::{Permission, PermissionSet};
 use crate::domain::roles::Role;
+use crate::domain::token::TokenKind;
+use crate::domain::user::User;
 use crate::service::audit::{record, Actor, Event};
 use crate::service::error::{Error, Result};
 use crate::service::lifecycle::{apply_owner_change, plan_owner_change};

@@ -15,12 +15,13 @@ use serde::Serialize;
 use super::policy::ensure_may_change_user;
 use super::{require, Env, Page};
 use crate::db::{self};
-use crate::domain::model::{Caller, User};
+use crate::domain::caller::Caller;
 use crate::domain::names::Email;
 use crate::domain::permissions::{Permission, PermissionSet};
 use crate::domain::roles::Role;
 use crate::domain::secret::Secret;
 use crate::domain::time::{fmt_time, from_ms};
+use crate::domain::user::User;
 use crate::service::error::{Error, Result};
 
 #[derive(Debug, Clone, Serialize)]
@@ -103,7 +104,7 @@ fn parse_role(s: &str) -> Result<Role> {
 /// Checks that the caller may grant `role` with `custom`: no one grants more than they hold
 /// (so only a credential holding every permission makes a global administrator).
 fn check_grant(caller: &Caller, role: Role, custom: &PermissionSet) -> Result<()> {
-    let granted = crate::domain::model::permissions_of(role, custom);
+    let granted = crate::domain::user::permissions_of(role, custom);
     crate::service::policy::ensure_may_grant(&caller.permissions, &granted)
 }
 
@@ -135,6 +136,31 @@ fn email_taken(e: crate::db::Error) -> Error {
 /// The user with this email, whoever asks (sign-in, the command line, imports).
 pub fn by_email(conn: &Connection, email: &Email) -> Result<Option<User>> {
     Ok(db::users::by_email(conn, email)?)
+}
+
+/// The user with this email and its stored password hash, for a password sign-in.
+pub fn credentials(conn: &Connection, email: &Email) -> Result<Option<(User, Option<String>)>> {
+    Ok(db::users::credentials(conn, email)?)
+}
+
+/// The stored password hash of user `id`, for re-authentication (rule 37).
+pub fn password_hash(conn: &Connection, id: i64) -> Result<Option<String>> {
+    Ok(db::users::password_hash(conn, id)?)
+}
+
+/// The first global administrator, whoever asks (the command line lists every company's
+/// tokens as this user).
+pub fn first_global_admin(conn: &Connection) -> Result<Option<User>> {
+    Ok(db::users::first_global_admin(conn)?)
+}
+
+/// The owner of token `token_id`, whoever asks (the command line acts as a token's owner);
+/// `None` when there is no such token.
+pub fn owner_of_token(conn: &Connection, token_id: i64) -> Result<Option<User>> {
+    let Some(t) = db::tokens::get(conn, token_id)? else {
+        return Ok(None);
+    };
+    Ok(db::users::get(conn, t.owner_id)?)
 }
 
 /// Loads a user the caller may read (its company; every company with `companies:read`).

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::UpdateUser;
 use crate::db::{self, Tx};
-use crate::domain::model::Caller;
+use crate::domain::caller::Caller;
 use crate::domain::secret::Secret;
 use crate::service::audit::{record, Actor, Event};
 use crate::service::error::{Error, Result};

@@ -1,9 +1,9 @@
 //! Schemas of the domain types that answers carry.
 
 use super::schema_of;
-use crate::domain::{limits, model, roles};
+use crate::domain::{caller, limits, roles, token};
 
-schema_of!(model::TokenKind =>
+schema_of!(token::TokenKind =>
     #[serde(rename_all = "snake_case")]
     enum TokenKind {
         Private,
@@ -12,7 +12,7 @@ schema_of!(model::TokenKind =>
     }
 );
 
-schema_of!(model::Audience =>
+schema_of!(token::Audience =>
     /// Who besides administrators may list and use a shared token (rule 9).
     #[serde(rename_all = "snake_case")]
     enum Audience {
@@ -21,7 +21,7 @@ schema_of!(model::Audience =>
     }
 );
 
-schema_of!(model::AuthMethod =>
+schema_of!(caller::AuthMethod =>
     /// How the caller authenticated. Serialised as the audit log's `via` (rule 27), which adds
     /// `sso`, `node` and `system` for events no `Caller` makes.
     #[serde(rename_all = "snake_case")]

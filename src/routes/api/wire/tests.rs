@@ -8,11 +8,12 @@ use serde_json::{json, Value};
 use utoipa::PartialSchema;
 
 use super::{companies, domain, nodes, scopes, system, tokens, users};
+use crate::domain::caller::AuthMethod;
 use crate::domain::limits::{Quota, QuotaPeriod, RateLimit};
-use crate::domain::model::{Audience, AuthMethod, TokenKind};
 use crate::domain::permissions::PermissionSet;
 use crate::domain::roles::Role;
 use crate::domain::secret::Secret;
+use crate::domain::token::{Audience, TokenKind};
 use crate::service::{self as svc, tokens::TokenView};
 
 /// The keys of an object schema's `properties`, sorted.

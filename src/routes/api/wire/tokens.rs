@@ -6,9 +6,9 @@ use utoipa::ToSchema;
 
 use super::{de_opt_time, de_patch_time, de_present, de_present_value, into_service, schema_of};
 use crate::domain::limits::{Quota, RateLimit};
-use crate::domain::model::{Audience, TokenKind};
 use crate::domain::permissions::PermissionSet;
 use crate::domain::secret::Secret;
+use crate::domain::token::{Audience, TokenKind};
 use crate::service::tokens as svc;
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]

@@ -4,7 +4,7 @@ use crate::domain::roles::Role;
 use crate::service::tokens::TokenView;
 
 pub fn kind_label(v: &TokenView) -> &'static str {
-    use crate::domain::model::{Audience, TokenKind};
+    use crate::domain::token::{Audience, TokenKind};
     match (v.kind, v.audience) {
         (TokenKind::Private, _) => "Private",
         (TokenKind::Shared, Some(Audience::Company)) => "Shared (company)",

@@ -1,6 +1,6 @@
 //! Select options: generic ones, grace periods, role templates, roles, user choices.
 
-use crate::domain::model::Caller;
+use crate::domain::caller::Caller;
 use crate::domain::permissions::PermissionSet;
 use crate::domain::roles::{Role, TEMPLATES};
 use crate::service::users::UserView;

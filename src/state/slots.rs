@@ -1,5 +1,5 @@
-//! Password hashing: argon2id with the OWASP minimum (m = 19456 KiB, t = 2, p = 1), which is
-//! `Argon2::default()`. Both functions are slow by design: call them on the blocking pool,
+//! Password hashing slots: argon2id with the OWASP minimum (m = 19456 KiB, t = 2, p = 1), as
+//! [`crate::crypto::hash_password`]. Hashing is slow by design: run it on the blocking pool,
 //! holding a [`HashSlot`] (rule 40).
 //!
 //! Each hash takes 19 MiB and a core for tens of milliseconds, so a server answers a burst of
@@ -25,27 +25,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::error::{ApiError, ApiResult};
 
 use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::Argon2;
-
-/// The PHC string of `password` with a fresh random salt.
-pub fn hash(password: &str) -> anyhow::Result<String> {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| anyhow::anyhow!("password hashing failed: {e}"))
-}
-
-/// Whether `password` matches the PHC string `phc`. A malformed hash never matches.
-pub fn verify(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc)
-        .map(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
-        .unwrap_or(false)
-}
 
 /// How long a request waits for a hashing slot before answering 503 `busy`.
 pub const SLOT_WAIT: Duration = Duration::from_secs(1);
@@ -132,7 +111,7 @@ impl HashSlot {
         self.memory.get_mut(..blocks)
     }
 
-    /// [`hash`] in this slot's memory.
+    /// [`crate::crypto::hash_password`] in this slot's memory.
     pub fn hash(&mut self, password: &str) -> anyhow::Result<String> {
         let fail = |e: &dyn std::fmt::Display| anyhow::anyhow!("password hashing failed: {e}");
         let params = Params::default();
@@ -155,7 +134,7 @@ impl HashSlot {
         Ok(phc.to_string())
     }
 
-    /// [`verify`] in this slot's memory.
+    /// [`crate::crypto::verify_password`] in this slot's memory.
     pub fn verify(&mut self, password: &str, phc: &str) -> bool {
         self.compute(password, phc).unwrap_or(false)
     }
@@ -182,6 +161,7 @@ impl HashSlot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::{hash_password as hash, verify_password as verify};
 
     #[tokio::test]
     async fn rule_40_a_slot_hashes_and_verifies_in_its_own_reused_memory() {
@@ -213,14 +193,5 @@ mod tests {
                 retry_after_secs: 1
             })
         ));
-    }
-
-    #[test]
-    fn hashes_are_argon2id_with_owasp_parameters() {
-        let h = hash("correct horse battery").unwrap();
-        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
-        assert!(verify("correct horse battery", &h));
-        assert!(!verify("correct horse batterx", &h));
-        assert!(!verify("x", "not a hash"));
     }
 }

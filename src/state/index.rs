@@ -15,12 +15,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use actix_web::http::header::{HeaderName, HeaderValue};
 use parking_lot::{Mutex, RwLock};
 
 use crate::db::tokens::AuthRow;
 use crate::domain::token_value::TokenDigest;
 
-use super::forward::IdentityHeaders;
+/// The identity headers of a forward-auth answer (`X-Auth-*`), rendered once per looked-up
+/// row (so once per cache fill) and shared by every hit (rendered by `auth::forward`).
+#[derive(Debug, Clone)]
+pub struct IdentityHeaders {
+    pub values: [(HeaderName, HeaderValue); 5],
+}
 
 /// A looked-up credential row as the hot path keeps it: the row, and the forward-auth
 /// `X-Auth-*` headers rendered on the first use of this (cached) row (`None` inside when a

@@ -1,14 +1,12 @@
-//! What the JSON API and the console both do around a service call: work moved to the
-//! blocking pool (argon2, sign-in, DNS checks of webhook targets) and the session cookie.
+//! Password work the JSON API and the console both do around a service call, on the blocking
+//! pool holding a hashing slot (rule 40): hashing, verifying, password sign-in,
+//! re-authentication and the steps before a user change.
 
-use actix_web::cookie::{Cookie, SameSite};
 use actix_web::web;
 use anyhow::anyhow;
 
-use crate::auth::extract::cookie_name;
 use crate::auth::session::{self, NewSession};
-use crate::config::Config;
-use crate::domain::model::Caller;
+use crate::domain::caller::Caller;
 use crate::domain::secret::Secret;
 use crate::error::{ApiError, ApiResult};
 use crate::service::users::{self as users, Reauthenticated, UpdateUser};
@@ -28,16 +26,6 @@ pub async fn hash_password(state: &AppState, pw: Option<Secret>) -> ApiResult<Op
         .map_err(|e| ApiError::Internal(anyhow!("{e}")))?
         .map(Some)
         .map_err(ApiError::Internal)
-}
-
-/// Whether `pw` matches the stored hash `phc`, compared on the blocking pool holding a
-/// hashing slot (rule 40), counted in `password_hashes_total`.
-pub async fn verify_password(state: &AppState, pw: Secret, phc: String) -> ApiResult<bool> {
-    let mut slot = state.hashing.acquire().await?;
-    state.metrics.password_hashes.inc();
-    web::block(move || slot.verify(pw.expose(), &phc))
-        .await
-        .map_err(|e| ApiError::Internal(anyhow!("{e}")))
 }
 
 /// A password login, API and console alike: the checks and limits on the blocking pool, then
@@ -96,27 +84,4 @@ pub async fn prepare_user_change(
         reauthenticate(state, caller, current).await?;
     }
     hash_password(state, valid.password).await
-}
-
-/// The session cookie (HttpOnly, SameSite=Lax; `__Host-` + Secure behind HTTPS).
-pub fn session_cookie(config: &Config, value: &str, max_age_secs: i64) -> Cookie<'static> {
-    let mut c = Cookie::build(cookie_name(config.secure_cookies), value.to_string())
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(config.secure_cookies)
-        .max_age(actix_web::cookie::time::Duration::seconds(max_age_secs))
-        .finish();
-    if max_age_secs == 0 {
-        c.make_removal();
-    }
-    c
-}
-
-/// Runs a blocking login function and sets the cookie on success.
-pub async fn start_session<F>(state: &Shared, f: F) -> ApiResult<NewSession>
-where
-    F: FnOnce(&AppState) -> ApiResult<NewSession> + Send + 'static,
-{
-    state.blocking(f).await
 }

@@ -1,6 +1,18 @@
 //! `AppState`: everything a request or a job needs, built once at start and shared.
 //! Blocking database work goes through `read` / `write`, which run it on the blocking pool
 //! and keep the authentication index exact after every committed write.
+//!
+//! The in-memory structures it holds live beside it: [`index`] (digest filter, lookup cache,
+//! usage buffer), [`throttle`] (sliding windows), [`slots`] (password hashing slots),
+//! [`limits`] (rate-limit states, quota and usage counts).
+
+pub mod index;
+pub mod limits;
+pub mod slots;
+pub mod throttle;
+
+mod shared;
+pub use shared::Shared;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,12 +21,6 @@ use crate::db::Connection;
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 
-use crate::auth::index::{AuthIndex, UsageBuffer};
-use crate::auth::password::HashSlots;
-use crate::auth::throttle::{
-    legacy_failures, login_address_limit, login_throttle, revoke_limit, AddressFailures, Limit,
-    SignInFailures, SlidingWindow,
-};
 use crate::config::Config;
 use crate::crypto::Keys;
 use crate::db::{self, Backend, Pool, Tx};
@@ -22,6 +28,12 @@ use crate::domain::time::Clock;
 use crate::error::{ApiError, ApiResult};
 use crate::service;
 use crate::telemetry::Metrics;
+use index::{AuthIndex, Throttle, UsageBuffer};
+use slots::HashSlots;
+use throttle::{
+    legacy_failures, login_address_limit, login_throttle, revoke_limit, AddressFailures, Limit,
+    SignInFailures, SlidingWindow,
+};
 
 pub struct AppState {
     pub pool: Pool,
@@ -31,7 +43,7 @@ pub struct AppState {
     pub index: AuthIndex,
     pub usage: UsageBuffer,
     /// Rate-limit states, in-memory quota counts and usage counts (SPEC §16).
-    pub limiters: Arc<crate::auth::limits::Limiters>,
+    pub limiters: Arc<limits::Limiters>,
     /// Failed logins per account.
     pub throttle: SlidingWindow,
     /// Failed logins per client address (rule 40).
@@ -59,7 +71,7 @@ pub struct AppState {
     /// This process's name in change announcements, so it skips its own.
     pub origin: String,
     /// At most one look at the change counter per [`CATCH_UP_EVERY`] for unknown values.
-    pub catch_up: crate::auth::index::Throttle,
+    pub catch_up: Throttle,
 }
 
 /// How often, at most, a value unknown to the filter makes the server look whether another
@@ -86,7 +98,7 @@ impl AppState {
             webhook_run: parking_lot::Mutex::new(()),
             ip_refusals: SlidingWindow::new(1, 60_000),
             metrics: Metrics::new(),
-            dummy_hash: crate::auth::password::hash(&crate::crypto::random_token::<16>())?,
+            dummy_hash: crate::crypto::hash_password(&crate::crypto::random_token::<16>())?,
             clock: Arc::new(Clock::default()),
             keys: Arc::new(keys),
             config,
@@ -94,7 +106,7 @@ impl AppState {
             external_writer,
             seen_epoch: parking_lot::Mutex::new(epoch),
             origin: crate::crypto::random_token::<9>(),
-            catch_up: crate::auth::index::Throttle::new(CATCH_UP_EVERY),
+            catch_up: Throttle::new(CATCH_UP_EVERY),
         };
         let start = Instant::now();
         state.reload_index(&conn)?;
@@ -257,7 +269,7 @@ impl AppState {
             Backend::Sqlite => window.hit(key, now),
             Backend::Postgres => self.write_blocking(|tx| {
                 let bounds = (window.max(), window.window_ms());
-                crate::service::system::limit_hit(tx, limit.name(), key, bounds, now)
+                crate::service::throttle::hit(tx, limit.name(), key, bounds, now)
             })?,
         };
         outcome.map_err(|wait| ApiError::TooManyAttempts {
@@ -273,7 +285,7 @@ impl AppState {
             Backend::Postgres => {
                 let before = self.now_ms() - window.window_ms();
                 self.write_blocking(|tx| {
-                    crate::service::system::limit_clear(tx, limit.name(), key, before)
+                    crate::service::throttle::clear(tx, limit.name(), key, before)
                 })?
             }
         }
@@ -286,7 +298,7 @@ impl AppState {
         match self.pool.backend() {
             Backend::Sqlite => self.limit(limit).release(key, at),
             Backend::Postgres => self.write_blocking(|tx| {
-                crate::service::system::limit_release(tx, limit.name(), key, at)
+                crate::service::throttle::release(tx, limit.name(), key, at)
             })?,
         }
         Ok(())
@@ -390,29 +402,5 @@ impl AppState {
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
         self.blocking(move |st| st.read_blocking(f)).await
-    }
-}
-
-/// The state as a request extractor: `state: Shared` in a handler.
-#[derive(Clone)]
-pub struct Shared(pub Arc<AppState>);
-
-impl std::ops::Deref for Shared {
-    type Target = Arc<AppState>;
-    fn deref(&self) -> &Arc<AppState> {
-        &self.0
-    }
-}
-
-impl actix_web::FromRequest for Shared {
-    type Error = ApiError;
-    type Future = std::future::Ready<Result<Shared, ApiError>>;
-
-    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        std::future::ready(
-            req.app_data::<actix_web::web::Data<AppState>>()
-                .map(|d| Shared(d.clone().into_inner()))
-                .ok_or_else(|| ApiError::Internal(anyhow!("application state missing"))),
-        )
     }
 }
