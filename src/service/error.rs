@@ -111,25 +111,6 @@ impl Error {
             Error::Internal(_) => "internal",
         }
     }
-
-    /// Whether the person can fix it by changing what they typed (a form shows it beside
-    /// the fields) rather than it being about who they are or what exists.
-    pub fn is_about_input(&self) -> bool {
-        matches!(self, Error::Invalid { .. } | Error::Conflict { .. })
-    }
-
-    /// The field messages of an invalid input or a conflict, for forms that show them
-    /// beside fields.
-    pub fn fields(&self) -> Option<&BTreeMap<String, String>> {
-        match self {
-            Error::Invalid { fields, .. } | Error::Conflict { fields, .. }
-                if !fields.is_empty() =>
-            {
-                Some(fields)
-            }
-            _ => None,
-        }
-    }
 }
 
 /// A database that cannot be reached is `Unavailable` (logged); any other storage failure is
