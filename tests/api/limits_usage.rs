@@ -1,9 +1,6 @@
 //! SPEC §16: usage per token (hourly roll-ups written by the last-use flush), the
 //! `token.quota_low` and `token.rate_limited` webhook events, and refusal metrics.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -151,45 +148,6 @@ async fn limits_usage_roll_ups_are_kept_90_days() {
     );
 }
 
-/// A receiver that records request bodies and answers 200.
-fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let store = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let mut line = String::new();
-            let mut len = 0usize;
-            reader.read_line(&mut line).ok();
-            loop {
-                line.clear();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some((k, v)) = line.trim_end().split_once(": ") {
-                    if k.eq_ignore_ascii_case("content-length") {
-                        len = v.parse().unwrap_or(0);
-                    }
-                }
-            }
-            let mut body = vec![0u8; len];
-            reader.read_exact(&mut body).ok();
-            store
-                .lock()
-                .expect("lock")
-                .push(String::from_utf8_lossy(&body).into_owned());
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-            );
-        }
-    });
-    (url, seen)
-}
-
 /// Waits until the outbox holds `n` events of `event_type` (they are queued off the request
 /// path), then returns them.
 async fn queued(app: &TestApp, event_type: &str, n: usize) -> Vec<Value> {
@@ -215,12 +173,12 @@ async fn queued(app: &TestApp, event_type: &str, n: usize) -> Vec<Value> {
 #[tokio::test]
 async fn limits_webhooks_quota_low_once_and_rate_limited_at_most_hourly() {
     let app = spawn_app_with(|c| c.webhook_allow_private = true).await;
-    let (url, seen) = receiver();
+    let hook = webhook_receiver(0);
     let res = app
         .patch(
             "/v1/settings",
             &app.admin_token,
-            json!({ "webhook_url": url, "webhook_secret": "webhook-secret-0123456789" }),
+            json!({ "webhook_url": hook.url, "webhook_secret": "webhook-secret-0123456789" }),
         )
         .await;
     assert_eq!(res.status(), 200);
@@ -269,7 +227,7 @@ async fn limits_webhooks_quota_low_once_and_rate_limited_at_most_hourly() {
     assert!(lows.iter().any(|e| e["token_id"] == did), "{lows:?}");
 
     app.maintenance().await;
-    let bodies = seen.lock().expect("lock").clone();
+    let bodies = hook.bodies();
     let parsed: Vec<Value> = bodies
         .iter()
         .map(|b| serde_json::from_str(b).expect("json"))

@@ -2,72 +2,11 @@
 //! public revocation of leaked values. Time moves with the server's injectable clock, never
 //! with sleeps.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
-
 use chrono::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-
-/// One request a receiver saw: its headers (lower-cased names) and body.
-type Seen = (Vec<(String, String)>, String);
-
-/// A local HTTP receiver that records each request and answers 500 for the first
-/// `fail_first` requests, then 200.
-struct Receiver {
-    url: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-fn receiver(fail_first: usize) -> Receiver {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let store = seen.clone();
-    std::thread::spawn(move || {
-        let mut n = 0;
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let mut headers = Vec::new();
-            let mut line = String::new();
-            reader.read_line(&mut line).ok();
-            let mut len = 0usize;
-            loop {
-                line.clear();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some((k, v)) = line.trim_end().split_once(": ") {
-                    if k.eq_ignore_ascii_case("content-length") {
-                        len = v.parse().unwrap_or(0);
-                    }
-                    headers.push((k.to_lowercase(), v.to_string()));
-                }
-            }
-            let mut body = vec![0u8; len];
-            reader.read_exact(&mut body).ok();
-            store
-                .lock()
-                .expect("lock")
-                .push((headers, String::from_utf8_lossy(&body).into_owned()));
-            n += 1;
-            let status = if n <= fail_first {
-                "500 Internal Server Error"
-            } else {
-                "200 OK"
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-            );
-        }
-    });
-    Receiver { url, seen }
-}
 
 fn hmac_hex(key: &str, body: &str) -> String {
     tokend::crypto::hmac_hex(key.as_bytes(), body.as_bytes())
@@ -226,7 +165,7 @@ async fn recent_ips_are_recorded_after_a_flush() {
 #[tokio::test]
 async fn expiry_warnings_and_signed_webhooks_are_delivered_with_retries() {
     let app = spawn_app_with(|c| c.webhook_allow_private = true).await;
-    let hook = receiver(1);
+    let hook = webhook_receiver(1);
     configure_webhook(&app, &hook.url).await;
     let soon = (chrono::Utc::now() + Duration::days(3)).to_rfc3339();
     let (id, value) = app
@@ -370,7 +309,7 @@ async fn max_lifetime_policy_refuses_longer_or_missing_expiry() {
 #[tokio::test]
 async fn public_revoke_disables_leaked_tokens_without_revealing_which_existed() {
     let app = spawn_app_with(|c| c.webhook_allow_private = true).await;
-    let hook = receiver(0);
+    let hook = webhook_receiver(0);
     configure_webhook(&app, &hook.url).await;
     let (id, leaked) = app.token_for(1, json!({ "name": "leaked" })).await;
     let unknown = tokend::domain::token_value::TokenValue::generate(
