@@ -212,7 +212,8 @@ impl From<service::Error> for PageError {
     }
 }
 
-/// The console's two readings of a failed operation, decided here only.
+/// The console's readings of a failed operation (`in_place`, `on_form`, `on_sign_in`),
+/// decided here only.
 ///
 /// An action answered in place (a flash, or a form that shows refusals): a refusal, a
 /// conflict or invalid input says why on the page the person came from (`Ok(e)`); anything

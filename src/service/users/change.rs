@@ -17,8 +17,8 @@ use crate::domain::user::User;
 use crate::service::audit::{record, Actor, Event};
 use crate::service::error::{Error, Result};
 use crate::service::lifecycle::{apply_owner_change, plan_owner_change};
-use crate::service::policy::ensure_not_delegated;
-use crate::service::policy::{self, access};
+
+use crate::service::policy::{self, access, ensure_not_delegated};
 use crate::service::{require, Env};
 
 /// The role and custom set a change asks for (the user's own when it names neither).
