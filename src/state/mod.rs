@@ -72,6 +72,10 @@ pub struct AppState {
     pub origin: String,
     /// At most one look at the change counter per [`CATCH_UP_EVERY`] for unknown values.
     pub catch_up: Throttle,
+    /// PostgreSQL: whether the change listener is connected and has reloaded since it
+    /// connected, so other replicas' writes reach the filter as announcements. While not (at
+    /// start, during a failover), unknown values look at the change counter as on SQLite.
+    hearing: std::sync::atomic::AtomicBool,
 }
 
 /// How often, at most, a value unknown to the filter makes the server look whether another
@@ -107,6 +111,7 @@ impl AppState {
             seen_epoch: parking_lot::Mutex::new(epoch),
             origin: crate::crypto::random_token::<9>(),
             catch_up: Throttle::new(CATCH_UP_EVERY),
+            hearing: std::sync::atomic::AtomicBool::new(false),
         };
         let start = Instant::now();
         state.reload_index(&conn)?;
@@ -196,7 +201,9 @@ impl AppState {
                 }
             };
             // Listening first, then reloading: nothing falls between the two.
-            warn("resync", self.resync());
+            let resynced = self.resync();
+            self.hearing.store(resynced.is_ok(), Ordering::Relaxed);
+            warn("resync", resynced);
             while !stop.load(Ordering::Relaxed) {
                 match listener.wait(slice) {
                     Ok(payloads) => {
@@ -208,6 +215,7 @@ impl AppState {
                         }
                     }
                     Err(e) => {
+                        self.hearing.store(false, Ordering::Relaxed);
                         tracing::warn!(error = %e, "change listener lost its connection");
                         break;
                     }
@@ -216,8 +224,9 @@ impl AppState {
         }
     }
 
-    /// SQLite: notices writes made by another process (the command line) through the shared
-    /// write epoch, and reloads the filter when there were some; `true` then.
+    /// Notices writes made by another process (SQLite: the command line; PostgreSQL: another
+    /// replica while announcements are not heard) through the shared write epoch, and reloads
+    /// the filter when there were some; `true` then.
     pub fn sync_external(&self) -> service::Result<bool> {
         self.read_blocking(|c| {
             let epoch = db::read_epoch(c)?;
@@ -231,13 +240,19 @@ impl AppState {
         })
     }
 
-    /// Called for a well-formed value the filter does not know, before refusing it: on
-    /// SQLite, looks (at most once per [`CATCH_UP_EVERY`]) whether the command line has
-    /// written since the last sync, so a value it just printed works at its first use.
+    /// Called for a well-formed value the filter does not know, before refusing it: looks (at
+    /// most once per [`CATCH_UP_EVERY`]) whether another process has written since the last
+    /// sync — on SQLite the command line, so a value it just printed works at its first use;
+    /// on PostgreSQL only while the change listener is not heard (at start, or reconnecting
+    /// after a failover), so a token another replica made then is not refused meanwhile.
     /// `true` when it looked: the filter is now at least as new as the change counter (it may
     /// have been the sync job that reloaded it meanwhile), so it is worth asking again.
     pub async fn catch_up(self: &Arc<Self>) -> bool {
-        if self.pool.backend() != Backend::Sqlite || !self.catch_up.pass() {
+        let looks = match self.pool.backend() {
+            Backend::Sqlite => true,
+            Backend::Postgres => !self.hearing.load(std::sync::atomic::Ordering::Relaxed),
+        };
+        if !looks || !self.catch_up.pass() {
             return false;
         }
         self.metrics.filter_rechecks.inc();
